@@ -1,0 +1,53 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "RecurrentKit",
+    platforms: [.macOS(.v15)],
+    // MARK: - Public products
+    products: [
+        .library(name: "RecurrentKit", targets: ["RecurrentKit"]),
+        .executable(name: "recurrent", targets: ["recurrent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - Public products
+        .target(
+            name: "RecurrentKit",
+            dependencies: ["RecurrentCore", "CPUBackend"]),
+        .executableTarget(
+            name: "recurrent",
+            dependencies: [
+                "RecurrentKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: - Implementation
+        .target(name: "RecurrentCore"),
+        .target(name: "CPUBackend", dependencies: ["RecurrentCore", "COpenBLAS"]),
+        // Plain, obviously-correct loops: the reference every fast op is checked against.
+        .target(name: "ReferenceBackend", dependencies: ["RecurrentCore"]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        // OpenCL and CLBlast shims: the place of the OpenCL backend (not linked yet).
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
+
+        // MARK: - Tests
+        .target(
+            name: "TestSupport",
+            dependencies: ["RecurrentKit", "ReferenceBackend"],
+            path: "Tests/TestSupport"),
+        .testTarget(
+            name: "RecurrentCoreTests",
+            dependencies: ["RecurrentCore", "TestSupport"]),
+        .testTarget(
+            name: "BackendTests",
+            dependencies: ["RecurrentKit", "ReferenceBackend", "TestSupport"]),
+        .testTarget(
+            name: "RecurrentKitTests",
+            dependencies: ["RecurrentKit", "TestSupport"],
+            resources: [.copy("Fixtures")]),
+    ]
+)

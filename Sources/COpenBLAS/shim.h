@@ -1,0 +1,3 @@
+// CBLAS from OpenBLAS (Debian: libopenblas-dev).
+#pragma once
+#include <cblas.h>

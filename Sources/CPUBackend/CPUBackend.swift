@@ -1,0 +1,118 @@
+// The CPU backend: OpenBLAS for GEMM, plain Swift loops over unsafe pointers for the rest.
+import Foundation
+import RecurrentCore
+import Synchronization
+
+/// Host memory owned by a `CPUBackend`, 64-byte aligned, returned to the backend's cache on release.
+public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
+    // @unchecked: the pointer is owned by this object alone and never reallocated; concurrent
+    // access to the contents is the caller's business, as with any device memory.
+    /// Number of floats.
+    public let count: Int
+    let base: UnsafeMutablePointer<Float>
+    private let cache: BufferCache
+
+    init(count: Int, base: UnsafeMutablePointer<Float>, cache: BufferCache) {
+        self.count = count
+        self.base = base
+        self.cache = cache
+    }
+
+    deinit { cache.recycle(base, count: count) }
+}
+
+/// A caching allocator (as PyTorch's): released buffers are kept by size and handed out again,
+/// so a training step after the first allocates nothing from the system.
+final class BufferCache: Sendable {
+    private struct Entry: @unchecked Sendable { let pointer: UnsafeMutablePointer<Float> }
+    private let free = Mutex<[Int: [Entry]]>([:])
+
+    func take(count: Int) -> UnsafeMutablePointer<Float>? {
+        free.withLock { $0[count]?.popLast()?.pointer }
+    }
+
+    func recycle(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
+        free.withLock { $0[count, default: []].append(Entry(pointer: pointer)) }
+    }
+
+    /// Frees every cached block; returns the bytes released.
+    func drain() -> Int {
+        let all = free.withLock { cached -> [Int: [Entry]] in
+            defer { cached = [:] }
+            return cached
+        }
+        var bytes = 0
+        for (count, entries) in all {
+            for entry in entries { UnsafeMutableRawPointer(entry.pointer).deallocate() }
+            bytes += count * entries.count * MemoryLayout<Float>.stride
+        }
+        return bytes
+    }
+
+    deinit { _ = drain() }
+}
+
+/// The CPU backend: OpenBLAS SGEMM and vectorisable Swift loops, fp32 throughout.
+public final class CPUBackend: Backend {
+    public let name = "cpu"
+    let cache = BufferCache()
+
+    /// Creates a CPU backend. OpenBLAS uses its own thread pool (`OPENBLAS_NUM_THREADS`).
+    public init() {}
+
+    public var deviceDescription: String {
+        "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS)"
+    }
+
+    /// Frees the memory kept for reuse by released tensors; returns the number of bytes freed.
+    @discardableResult
+    public func releaseCachedMemory() -> Int { cache.drain() }
+
+    public func allocate(count: Int) throws -> any DeviceBuffer {
+        guard count >= 0 else {
+            throw RecurrentError.invalidArgument(name: "allocation size", expected: "a non-negative element count", got: "\(count)")
+        }
+        if let reused = cache.take(count: count) { return CPUBuffer(count: count, base: reused, cache: cache) }
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        return CPUBuffer(count: count, base: raw.bindMemory(to: Float.self, capacity: max(count, 1)), cache: cache)
+    }
+
+    /// The first element of `tensor`'s view, after checking it lives on this backend.
+    @inline(__always)
+    func pointer(_ tensor: Tensor, _ operation: @autoclosure () -> String) throws -> UnsafeMutablePointer<Float> {
+        guard tensor.backend === self, let buffer = tensor.buffer as? CPUBuffer else {
+            throw RecurrentError.deviceMismatch(operation: operation(), expected: name, got: tensor.backend.name)
+        }
+        return buffer.base + tensor.offset
+    }
+
+    /// `pointer(_:_:)` after checking the element count.
+    @inline(__always)
+    func pointer(_ tensor: Tensor, count: Int, _ operation: @autoclosure () -> String) throws -> UnsafeMutablePointer<Float> {
+        try RecurrentError.check(operation(), count: tensor.count, equals: count)
+        return try pointer(tensor, operation())
+    }
+
+    public func upload(_ values: UnsafeBufferPointer<Float>, to destination: Tensor) throws {
+        let p = try pointer(destination, count: values.count, "upload")
+        if let src = values.baseAddress { p.update(from: src, count: values.count) }
+    }
+
+    public func download(_ source: Tensor, into values: UnsafeMutableBufferPointer<Float>) throws {
+        let p = try pointer(source, count: values.count, "download")
+        if let dst = values.baseAddress { dst.update(from: p, count: values.count) }
+    }
+
+    public func copy(_ source: Tensor, to destination: Tensor) throws {
+        let src = try pointer(source, "copy source")
+        let dst = try pointer(destination, count: source.count, "copy destination")
+        dst.update(from: src, count: source.count)
+    }
+
+    public func fill(_ destination: Tensor, with value: Float) throws {
+        try pointer(destination, "fill").update(repeating: value, count: destination.count)
+    }
+
+    public func synchronize() throws {}
+}

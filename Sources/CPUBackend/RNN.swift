@@ -1,0 +1,34 @@
+// Elman RNN cell steps: h' = f(W_ih x + b_ih + W_hh h + b_hh), f = tanh or relu.
+// B = batch, H = hidden size.
+import RecurrentCore
+
+extension CPUBackend {
+    public func rnnForwardStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                               biasIH: Tensor, biasHH: Tensor, activation: Activation) throws {
+        let op = "rnnForwardStep"
+        let (b, h) = try cellSizes(bias: biasIH, state: hidden, gateCount: 1, op)
+        let ph = try pointer(hidden, op), pg = try pointer(gates, count: b * h, op)              // (B, H)
+        let pp = try pointer(hiddenProjection, count: b * h, op)                                 // (B, H)
+        let bi = try pointer(biasIH, op), bh = try pointer(biasHH, count: h, op)                 // (H)
+        for row in 0..<b {
+            for j in 0..<h {
+                let k = row * h + j
+                let y = activate((pg[k] + bi[j]) + (pp[k] + bh[j]), activation)
+                pg[k] = y
+                ph[k] = y
+            }
+        }
+    }
+
+    public func rnnBackwardStep(gradGates: Tensor, gradHidden: Tensor, gradOutput: Tensor?,
+                                gates: Tensor, activation: Activation) throws {
+        let op = "rnnBackwardStep"
+        let n = gates.count
+        let pdg = try pointer(gradGates, count: n, op), pdh = try pointer(gradHidden, count: n, op)
+        let pdy = try gradOutput.map { try pointer($0, count: n, op) }
+        let pg = try pointer(gates, op)
+        for k in 0..<n {
+            pdg[k] = ((pdy?[k] ?? 0) + pdh[k]) * activationDerivative(output: pg[k], activation)
+        }
+    }
+}

@@ -1,0 +1,139 @@
+// The device abstraction. Model code talks to this protocol only.
+// T = time steps, B = batch, I = input size, H = hidden size, G = gates (1, 4, 3),
+// R × C = rows × columns of a matrix, N = rows of logits/targets.
+//
+// Conventions: outputs first, then inputs, then sizes (llm.c). Every tensor argument is a
+// view (`Tensor`); "(B, H)" comments give the element layout the op reads or writes, and
+// operations check element counts and throw `RecurrentError` rather than touch memory
+// outside a view. `accumulate: true` adds into the output instead of overwriting it.
+
+/// A compute device: memory, GEMM, the recurrent cell steps and the elementwise and
+/// reduction ops that layers, losses and optimizers need.
+///
+/// Whole-layer recurrent forward/backward have a default implementation (`Backend+Recurrent`)
+/// built from `gemm` and the fused per-step cell ops, so every backend runs the same time loop.
+public protocol Backend: AnyObject, Sendable {
+    /// The name `RECURRENT_DEVICE` uses for this device, such as `cpu`.
+    var name: String { get }
+    /// A human-readable description of the hardware.
+    var deviceDescription: String { get }
+
+    // MARK: Memory
+
+    /// Allocates `count` floats with unspecified contents.
+    func allocate(count: Int) throws -> any DeviceBuffer
+    /// Copies host values into `destination` (`values.count == destination.count`).
+    func upload(_ values: UnsafeBufferPointer<Float>, to destination: Tensor) throws
+    /// Copies `source` into host memory (`values.count == source.count`).
+    func download(_ source: Tensor, into values: UnsafeMutableBufferPointer<Float>) throws
+    /// `destination = source` (same element count).
+    func copy(_ source: Tensor, to destination: Tensor) throws
+    /// Sets every element of `destination` to `value`.
+    func fill(_ destination: Tensor, with value: Float) throws
+    /// Waits until all queued work has finished.
+    func synchronize() throws
+
+    // MARK: Matrix products
+
+    /// Row-major `C = alpha·op(A)·op(B) + beta·C`, batched and strided as `shape` says.
+    func gemm(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ shape: GEMMShape) throws
+
+    // MARK: Elementwise and reductions
+
+    /// `x[r, c] += bias[c]` for x (R, C), bias (C).
+    func addBias(_ x: Tensor, _ bias: Tensor) throws
+    /// `out[c] (+)= Σ_r x[r, c]` for out (C), x (R, C).
+    func sumColumns(_ out: Tensor, _ x: Tensor, accumulate: Bool) throws
+    /// `y = f(x)`.
+    func activationForward(_ y: Tensor, _ x: Tensor, _ activation: Activation) throws
+    /// `dx (+)= dy ⊙ f'(x)`, with f' written in terms of the output `y = f(x)`.
+    func activationBackward(_ dx: Tensor, _ dy: Tensor, _ y: Tensor, _ activation: Activation, accumulate: Bool) throws
+    /// `y += alpha · x`.
+    func axpy(_ y: Tensor, alpha: Float, _ x: Tensor) throws
+    /// `x *= alpha`.
+    func scale(_ x: Tensor, by alpha: Float) throws
+    /// `out = a ⊙ b`.
+    func multiply(_ out: Tensor, _ a: Tensor, _ b: Tensor) throws
+    /// `x = min(max(x, low), high)`.
+    func clamp(_ x: Tensor, low: Float, high: Float) throws
+    /// `out[0] = (accumulate ? out[0] : 0) + scale · reduction(x)`; out has one element.
+    /// Summation order is fixed (blocks of 1024, then the block sums) so results are reproducible.
+    func reduce(_ out: Tensor, _ x: Tensor, _ reduction: Reduction, scale: Float, accumulate: Bool) throws
+    /// `grad += l1·sign(param) + 2·l2·param`: the gradient of `l1·Σ|p| + l2·Σp²`.
+    func addPenaltyGradient(_ grad: Tensor, _ param: Tensor, l1: Float, l2: Float) throws
+    /// `x *= min(1, maxNorm / (sqrt(sumOfSquares[0]) + 1e-6))`, PyTorch's `clip_grad_norm_` factor,
+    /// computed on the device from the total sum of squares.
+    func scaleByClipCoefficient(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws
+
+    // MARK: Dropout and embeddings
+
+    /// Inverted dropout: `mask = keep ? 1/(1-p) : 0`, `y = x ⊙ mask`, where element e is kept
+    /// when `Philox.word(seed, stream, offset + e) >> 8 >= Philox.dropThreshold(p)`.
+    func dropoutForward(_ y: Tensor, mask: Tensor, _ x: Tensor, probability: Float,
+                        seed: UInt64, stream: UInt64, offset: UInt64) throws
+    /// `out[n, :] = table[indices[n], :]`; out (N, D), indices (N), table (V, D).
+    /// An index outside 0..<V gives a row of NaN.
+    func embeddingForward(_ out: Tensor, indices: Tensor, table: Tensor) throws
+    /// `gradTable[indices[n], :] += gradOut[n, :]` in order of n (no atomics); out-of-range indices are skipped.
+    func embeddingBackward(_ gradTable: Tensor, indices: Tensor, gradOut: Tensor) throws
+
+    // MARK: Losses
+
+    /// `loss[0] = scale · Σ (p − t)²`, `grad = 2·scale·(p − t)`.
+    func meanSquaredError(loss: Tensor, gradient: Tensor, prediction: Tensor, target: Tensor, scale: Float) throws
+    /// Fused, max-shifted softmax cross-entropy over logits (N, C) with class indices (N):
+    /// `loss[0] = scale · Σ_n (logsumexp(x_n) − x_n[t_n])`, `grad = scale · (softmax(x) − onehot(t))`.
+    /// A target outside 0..<C makes its row's loss and gradient NaN.
+    func softmaxCrossEntropy(loss: Tensor, gradient: Tensor, logits: Tensor, targets: Tensor, scale: Float) throws
+
+    // MARK: Optimizers
+
+    /// One SGD update of `param` in place (momentum buffer updated when momentum > 0).
+    func sgdUpdate(_ param: Tensor, gradient: Tensor, momentumBuffer: Tensor?, _ h: SGDHyperparameters) throws
+    /// One Adam/AdamW update of `param`, `m` and `v` in place.
+    func adamUpdate(_ param: Tensor, gradient: Tensor, m: Tensor, v: Tensor, _ h: AdamHyperparameters) throws
+
+    // MARK: Recurrent cell steps (one time step, fused)
+
+    /// LSTM forward step. On entry `gates` (B, 4H) holds `x_t W_ihᵀ`; on return i, f, g, o after
+    /// their nonlinearities. Writes h_t and c_t (B, H). `previousCell` nil means c_{t-1} = 0.
+    func lstmForwardStep(hidden: Tensor, cell: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                         biasIH: Tensor, biasHH: Tensor, previousCell: Tensor?) throws
+    /// LSTM backward step: from dh = gradOutput + gradHidden and dc = gradCell to the
+    /// pre-activation gate gradients (B, 4H); `gradCell` is overwritten with dc_{t-1}.
+    func lstmBackwardStep(gradGates: Tensor, gradCell: Tensor, gradHidden: Tensor, gradOutput: Tensor?,
+                          gates: Tensor, cell: Tensor, previousCell: Tensor?) throws
+    /// GRU forward step. On entry `gates` (B, 3H) holds `x_t W_ihᵀ`; on return r, z, n. Writes
+    /// h_t and `newGateHidden` = W_hn h_{t-1} + b_hn (B, H). `previousHidden` nil means zeros.
+    func gruForwardStep(hidden: Tensor, newGateHidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                        biasIH: Tensor, biasHH: Tensor, previousHidden: Tensor?) throws
+    /// GRU backward step: gate gradients for the input side (dr, dz, dn) and for the hidden side
+    /// (dr, dz, dn ⊙ r), both (B, 3H). `gradHidden` is overwritten with the direct part of
+    /// dh_{t-1}, z ⊙ dh; the caller adds `gradGatesHidden · W_hh`.
+    func gruBackwardStep(gradGatesInput: Tensor, gradGatesHidden: Tensor, gradHidden: Tensor, gradOutput: Tensor?,
+                         gates: Tensor, newGateHidden: Tensor, previousHidden: Tensor?) throws
+    /// Elman RNN forward step: on entry `gates` (B, H) holds `x_t W_ihᵀ`; writes h_t to both
+    /// `gates` (kept for backward) and `hidden`.
+    func rnnForwardStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                        biasIH: Tensor, biasHH: Tensor, activation: Activation) throws
+    /// Elman RNN backward step: `gradGates = (gradOutput + gradHidden) ⊙ f'(h_t)`, with h_t in `gates`.
+    func rnnBackwardStep(gradGates: Tensor, gradHidden: Tensor, gradOutput: Tensor?,
+                         gates: Tensor, activation: Activation) throws
+
+    // MARK: Whole recurrent layers (default: Backend+Recurrent.swift)
+
+    /// One layer, one direction, over a whole sequence. See `RecurrentLayerShape` for layouts.
+    func recurrentForward(_ io: RecurrentForwardIO, _ weights: RecurrentWeights, _ shape: RecurrentLayerShape) throws
+    /// Gradients of one layer over the whole sequence; parameter gradients accumulate.
+    func recurrentBackward(_ io: RecurrentBackwardIO, _ weights: RecurrentWeights, _ gradients: RecurrentWeights,
+                           _ shape: RecurrentLayerShape) throws
+}
+
+extension Backend {
+    /// Throws `.deviceMismatch` unless `tensor` lives on this backend.
+    public func checkDevice(_ tensor: Tensor, _ operation: @autoclosure () -> String) throws {
+        guard tensor.backend === self else {
+            throw RecurrentError.deviceMismatch(operation: operation(), expected: name, got: tensor.backend.name)
+        }
+    }
+}
