@@ -23,7 +23,7 @@ public enum Device {
             return cpu
         case "cpu":
             return cpu
-        case "opencl", _ where name.hasPrefix("opencl:"):
+        case _ where name == "opencl" || name.hasPrefix("opencl:"):
             throw RecurrentError.deviceUnavailable(
                 requested: spec, reason: "this build has no OpenCL backend yet; available devices: cpu")
         default:

@@ -1,0 +1,70 @@
+/// Inverted dropout (PyTorch's `nn.Dropout`): in training, each element is zeroed with
+/// probability p and the rest scaled by 1/(1−p); in evaluation, the identity.
+/// Masks come from Philox (this layer's stream, a new offset per call), identical on every device.
+public final class Dropout: Layer {
+    public let probability: Float
+    public var isTraining = true
+    private let site: DropoutSite
+    private var lastMask: Tensor?
+
+    public init(_ probability: Float, rng: RandomSource) throws {
+        try DropoutSite.validate(probability)
+        self.probability = probability
+        self.site = DropoutSite(rng: rng)
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] { [] }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        guard isTraining, probability > 0 else {
+            lastMask = nil
+            return input
+        }
+        let (out, mask) = try site.apply(input, probability: probability)
+        lastMask = mask
+        return out
+    }
+
+    public func backward(_ gradOutput: Tensor) throws -> Tensor? {
+        guard let mask = lastMask else { return gradOutput }
+        return try DropoutSite.backward(gradOutput, mask: mask)
+    }
+}
+
+/// One place in a model where dropout masks are drawn: a Philox stream and a call counter.
+final class DropoutSite {
+    let seed: UInt64
+    let stream: UInt64
+    /// Calls so far; call k reads words from offset k·2^32 of the stream.
+    private(set) var calls: UInt64 = 0
+
+    init(rng: RandomSource) {
+        let s = rng.makeStream()
+        seed = s.seed
+        stream = s.stream
+    }
+
+    static func validate(_ p: Float) throws {
+        guard p >= 0, p < 1 else {
+            throw RecurrentError.invalidArgument(name: "dropout probability", expected: "a value in [0, 1)", got: "\(p)")
+        }
+    }
+
+    /// (output, mask) for one call.
+    func apply(_ x: Tensor, probability: Float) throws -> (Tensor, Tensor) {
+        guard x.count < 1 << 32 else {
+            throw RecurrentError.invalidArgument(name: "dropout input", expected: "fewer than 2^32 elements", got: "\(x.count)")
+        }
+        let backend = x.backend
+        let out = try Tensor.empty(x.shape, on: backend), mask = try Tensor.empty(x.shape, on: backend)
+        try backend.dropoutForward(out, mask: mask, x, probability: probability, seed: seed, stream: stream, offset: calls << 32)
+        calls += 1
+        return (out, mask)
+    }
+
+    static func backward(_ gradOutput: Tensor, mask: Tensor) throws -> Tensor {
+        let gradInput = try Tensor.empty(gradOutput.shape, on: gradOutput.backend)
+        try gradOutput.backend.multiply(gradInput, gradOutput, mask)
+        return gradInput
+    }
+}

@@ -1,0 +1,49 @@
+/// Layers applied in order (PyTorch's `nn.Sequential`). Parameter names are prefixed with
+/// each layer's name: `lstm.weight_ih_l0`, `fc.weight` (or `0.…`, `1.…` for unnamed layers).
+public final class Sequential: Layer {
+    /// The layers with their names.
+    public let layers: [(name: String, layer: any Layer)]
+
+    /// Named layers: `Sequential([("lstm", lstm), ("last", LastTimeStep()), ("fc", fc)])`.
+    public init(_ layers: [(String, any Layer)]) throws {
+        let names = layers.map(\.0)
+        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw RecurrentError.invalidArgument(name: "layer names", expected: "unique names", got: "'\(dup)' twice")
+        }
+        self.layers = layers.map { (name: $0.0, layer: $0.1) }
+    }
+
+    /// Layers named by position, "0", "1", …, as `nn.Sequential(a, b)`.
+    public convenience init(_ layers: [any Layer]) throws {
+        try self.init(layers.enumerated().map { ("\($0.offset)", $0.element) })
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        layers.flatMap { entry in entry.layer.namedParameters.map { (name: entry.name + "." + $0.name, parameter: $0.parameter) } }
+    }
+
+    public var isTraining: Bool {
+        get { layers.first?.layer.isTraining ?? true }
+        set { for entry in layers { entry.layer.isTraining = newValue } }
+    }
+
+    /// The layer called `name`.
+    public subscript(name: String) -> (any Layer)? { layers.first { $0.name == name }?.layer }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        var x = input
+        for entry in layers { x = try entry.layer.forward(x) }
+        return x
+    }
+
+    /// Runs backward through every layer; stops early (returning nil) at a layer whose input
+    /// has no gradient, such as an `Embedding` at the front.
+    public func backward(_ gradOutput: Tensor) throws -> Tensor? {
+        var g = gradOutput
+        for entry in layers.reversed() {
+            guard let next = try entry.layer.backward(g) else { return nil }
+            g = next
+        }
+        return g
+    }
+}

@@ -1,0 +1,73 @@
+/// Anything that owns parameters: layers, stacks of layers, whole models.
+public protocol Module: AnyObject {
+    /// Parameters with their names relative to this module, in PyTorch's `state_dict` order
+    /// (`weight_ih_l0`, `0.weight`, `lstm.bias_hh_l1`, …).
+    var namedParameters: [(name: String, parameter: Parameter)] { get }
+    /// Training mode: dropout is active only while this is true. New modules start in training mode.
+    var isTraining: Bool { get set }
+}
+
+/// A module with a forward pass from one tensor to one tensor and its backward pass.
+///
+/// `forward` keeps what `backward` needs; `backward` takes dL/d(output of the last forward),
+/// accumulates parameter gradients and returns dL/d(input) (nil when the input is not
+/// differentiable, like token indices, or not asked for).
+public protocol Layer: Module {
+    /// Runs the layer and remembers what backward needs.
+    func forward(_ input: Tensor) throws -> Tensor
+    /// Gradient of the input of the last `forward`, given the gradient of its output.
+    func backward(_ gradOutput: Tensor) throws -> Tensor?
+}
+
+extension Module {
+    /// The parameters in `namedParameters` order.
+    public var parameters: [Parameter] { namedParameters.map(\.parameter) }
+
+    /// The parameters not frozen, in order.
+    public var trainableParameters: [Parameter] { parameters.filter { !$0.isFrozen } }
+
+    /// Total number of scalar parameters.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Switches to training mode (dropout on).
+    public func train() { isTraining = true }
+    /// Switches to evaluation mode (dropout off).
+    public func eval() { isTraining = false }
+
+    /// Zeroes every parameter gradient.
+    public func zeroGradients() throws { for p in parameters { try p.zeroGradient() } }
+
+    /// Downloads every parameter by name, as PyTorch's `state_dict()`.
+    public func stateDict() throws -> [String: [Float]] {
+        var result: [String: [Float]] = [:]
+        for (name, p) in namedParameters { result[name] = try p.value.toArray() }
+        return result
+    }
+
+    /// Loads parameters by name. With `strict`, the names must match exactly (as PyTorch's
+    /// `load_state_dict`); element counts must always match.
+    public func loadStateDict(_ state: [String: [Float]], strict: Bool = true) throws {
+        let named = namedParameters
+        if strict {
+            let mine = Set(named.map(\.name)), theirs = Set(state.keys)
+            if mine != theirs {
+                throw RecurrentError.invalidArgument(
+                    name: "state dict", expected: "exactly the parameters \(mine.sorted())",
+                    got: "missing \(mine.subtracting(theirs).sorted()), unexpected \(theirs.subtracting(mine).sorted())")
+            }
+        }
+        for (name, p) in named {
+            guard let values = state[name] else { continue }
+            guard values.count == p.value.count else {
+                throw RecurrentError.shapeMismatch(operation: "loadStateDict \(name)", expected: "\(p.value.count) values (shape \(p.shape))",
+                                                   got: "\(values.count) values")
+            }
+            try p.assign(values)
+        }
+    }
+
+    /// Parameters whose names match `prefix` (the name itself or a dotted prefix).
+    public func parameters(under prefix: String) -> [Parameter] {
+        namedParameters.filter { $0.name == prefix || $0.name.hasPrefix(prefix + ".") }.map(\.parameter)
+    }
+}

@@ -1,0 +1,37 @@
+/// The global gradient norm before clipping, kept on the device until asked for.
+public struct GradientNorm: Sendable {
+    /// Σ g² over all clipped gradients, a one-element tensor.
+    public let sumOfSquares: Tensor
+
+    /// Reads the norm back to the host (one device synchronisation).
+    public func value() throws -> Float { try sumOfSquares.item().squareRoot() }
+}
+
+/// Gradient clipping over parameters that are not frozen.
+public enum GradientClipping {
+    /// Scales all gradients together so their global L2 norm is at most `maxNorm`
+    /// (PyTorch's `clip_grad_norm_`: factor min(1, maxNorm / (norm + 1e-6))). Returns the norm
+    /// before clipping. The whole computation stays on the device.
+    @discardableResult
+    public static func clipNorm(_ parameters: [Parameter], maxNorm: Float) throws -> GradientNorm {
+        guard maxNorm > 0, maxNorm.isFinite else {
+            throw RecurrentError.invalidArgument(name: "max norm", expected: "a positive finite value", got: "\(maxNorm)")
+        }
+        let grads = parameters.filter { !$0.isFrozen }.map(\.gradient)
+        guard let backend = grads.first?.backend else {
+            throw RecurrentError.invalidArgument(name: "parameters", expected: "at least one trainable parameter", got: "none")
+        }
+        let total = try Tensor.zeros([], on: backend)
+        for g in grads { try backend.reduce(total, g, .sumOfSquares, scale: 1, accumulate: true) }
+        for g in grads { try backend.scaleByClipCoefficient(g, sumOfSquares: total, maxNorm: maxNorm) }
+        return GradientNorm(sumOfSquares: total)
+    }
+
+    /// Clamps every gradient element to [−clipValue, clipValue] (PyTorch's `clip_grad_value_`).
+    public static func clipValue(_ parameters: [Parameter], clipValue: Float) throws {
+        guard clipValue > 0 else {
+            throw RecurrentError.invalidArgument(name: "clip value", expected: "a positive value", got: "\(clipValue)")
+        }
+        for p in parameters where !p.isFrozen { try p.value.backend.clamp(p.gradient, low: -clipValue, high: clipValue) }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Sets an optimizer's learning rate by epoch (or step: call `step()` as often as you like).
+/// The rate at epoch e is a closed form of the base rate the optimizer had when the scheduler was made.
+public protocol LearningRateScheduler: AnyObject {
+    /// Epochs (calls of `step()`) so far.
+    var epoch: Int { get }
+    /// Advances one epoch and sets the optimizer's learning rate for it.
+    func step()
+}
+
+/// PyTorch's `StepLR`: lr = base · γ^⌊epoch / stepSize⌋.
+public final class StepLR: LearningRateScheduler {
+    public let optimizer: any Optimizer
+    public let stepSize: Int, gamma: Float, baseLearningRate: Float
+    public private(set) var epoch = 0
+
+    public init(_ optimizer: any Optimizer, stepSize: Int, gamma: Float = 0.1) throws {
+        guard stepSize >= 1 else { throw RecurrentError.invalidArgument(name: "step size", expected: "at least 1", got: "\(stepSize)") }
+        self.optimizer = optimizer
+        self.stepSize = stepSize
+        self.gamma = gamma
+        self.baseLearningRate = optimizer.learningRate
+    }
+
+    public func step() {
+        epoch += 1
+        optimizer.learningRate = Float(Double(baseLearningRate) * Foundation.pow(Double(gamma), Double(epoch / stepSize)))
+    }
+}
+
+/// PyTorch's `CosineAnnealingLR` (Loshchilov & Hutter 2017, without restarts):
+/// lr = η_min + (base − η_min)·(1 + cos(π·epoch / T_max)) / 2.
+public final class CosineAnnealingLR: LearningRateScheduler {
+    public let optimizer: any Optimizer
+    public let maxEpochs: Int, minimumLearningRate: Float, baseLearningRate: Float
+    public private(set) var epoch = 0
+
+    public init(_ optimizer: any Optimizer, maxEpochs: Int, minimumLearningRate: Float = 0) throws {
+        guard maxEpochs >= 1 else { throw RecurrentError.invalidArgument(name: "T_max", expected: "at least 1", got: "\(maxEpochs)") }
+        self.optimizer = optimizer
+        self.maxEpochs = maxEpochs
+        self.minimumLearningRate = minimumLearningRate
+        self.baseLearningRate = optimizer.learningRate
+    }
+
+    public func step() {
+        epoch += 1
+        let (base, low) = (Double(baseLearningRate), Double(minimumLearningRate))
+        optimizer.learningRate = Float(low + (base - low) * (1 + Foundation.cos(Double.pi * Double(epoch) / Double(maxEpochs))) / 2)
+    }
+}

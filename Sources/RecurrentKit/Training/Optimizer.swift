@@ -1,0 +1,104 @@
+/// Updates parameters from their accumulated gradients. Frozen parameters are skipped and get no state.
+public protocol Optimizer: AnyObject {
+    /// The learning rate of the next `step()`; schedulers set it.
+    var learningRate: Float { get set }
+    /// The parameters this optimizer updates.
+    var parameters: [Parameter] { get }
+    /// Applies one update to every parameter that is not frozen.
+    func step() throws
+}
+
+extension Optimizer {
+    /// Zeroes the gradients of all parameters (PyTorch's `zero_grad`).
+    public func zeroGradients() throws { for p in parameters { try p.zeroGradient() } }
+}
+
+/// Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay
+/// (PyTorch's `torch.optim.SGD`, same update order).
+public final class SGD: Optimizer {
+    public var learningRate: Float
+    public let momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool
+    public let parameters: [Parameter]
+    private var buffers: [ObjectIdentifier: Tensor] = [:]
+
+    public init(_ parameters: [Parameter], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
+                weightDecay: Float = 0, nesterov: Bool = false) throws {
+        try checkHyperparameter("learning rate", learningRate, learningRate >= 0, "≥ 0")
+        try checkHyperparameter("momentum", momentum, momentum >= 0, "≥ 0")
+        try checkHyperparameter("weight decay", weightDecay, weightDecay >= 0, "≥ 0")
+        if nesterov && (momentum <= 0 || dampening != 0) {
+            throw RecurrentError.invalidArgument(name: "Nesterov momentum", expected: "momentum > 0 and dampening 0",
+                                                 got: "momentum \(momentum), dampening \(dampening)")
+        }
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.momentum = momentum; self.dampening = dampening; self.weightDecay = weightDecay; self.nesterov = nesterov
+    }
+
+    public func step() throws {
+        for p in parameters where !p.isFrozen {
+            let id = ObjectIdentifier(p)
+            var buffer = buffers[id]
+            let first = buffer == nil
+            if momentum != 0 && first {
+                buffer = try Tensor.empty(p.shape, on: p.value.backend)
+                buffers[id] = buffer
+            }
+            try p.value.backend.sgdUpdate(p.value, gradient: p.gradient, momentumBuffer: buffer,
+                                          SGDHyperparameters(learningRate: learningRate, momentum: momentum, dampening: dampening,
+                                                             weightDecay: weightDecay, nesterov: nesterov, isFirstStep: first))
+        }
+    }
+}
+
+/// Adam (Kingma & Ba 2015) with PyTorch's `torch.optim.Adam` update and, with
+/// `decoupledWeightDecay`, AdamW (Loshchilov & Hutter 2019).
+public class Adam: Optimizer {
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    /// AdamW's decay `p ← p·(1 − lr·wd)` instead of Adam's L2 term `g ← g + wd·p`.
+    public let decoupledWeightDecay: Bool
+    public let parameters: [Parameter]
+    private struct State { var m: Tensor, v: Tensor, step: Int }
+    private var states: [ObjectIdentifier: State] = [:]
+
+    /// PyTorch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.
+    public init(_ parameters: [Parameter], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+                epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false) throws {
+        try checkHyperparameter("learning rate", learningRate, learningRate >= 0, "≥ 0")
+        try checkHyperparameter("beta1", betas.0, betas.0 >= 0 && betas.0 < 1, "in [0, 1)")
+        try checkHyperparameter("beta2", betas.1, betas.1 >= 0 && betas.1 < 1, "in [0, 1)")
+        try checkHyperparameter("epsilon", epsilon, epsilon >= 0, "≥ 0")
+        try checkHyperparameter("weight decay", weightDecay, weightDecay >= 0, "≥ 0")
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = betas.0; self.beta2 = betas.1; self.epsilon = epsilon
+        self.weightDecay = weightDecay; self.decoupledWeightDecay = decoupledWeightDecay
+    }
+
+    public func step() throws {
+        for p in parameters where !p.isFrozen {
+            let id = ObjectIdentifier(p)
+            var state = try states[id] ?? State(m: .zeros(p.shape, on: p.value.backend), v: .zeros(p.shape, on: p.value.backend), step: 0)
+            state.step += 1
+            states[id] = state
+            try p.value.backend.adamUpdate(p.value, gradient: p.gradient, m: state.m, v: state.v,
+                                           AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                                                               weightDecay: weightDecay, decoupledWeightDecay: decoupledWeightDecay,
+                                                               step: state.step))
+        }
+    }
+}
+
+/// AdamW: Adam with decoupled weight decay; PyTorch's `torch.optim.AdamW` defaults (weight decay 0.01).
+public final class AdamW: Adam {
+    public init(_ parameters: [Parameter], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+                epsilon: Float = 1e-8, weightDecay: Float = 1e-2) throws {
+        try super.init(parameters, learningRate: learningRate, betas: betas, epsilon: epsilon, weightDecay: weightDecay,
+                       decoupledWeightDecay: true)
+    }
+}
+
+func checkHyperparameter(_ name: String, _ value: Float, _ ok: Bool, _ expected: String) throws {
+    guard ok, value.isFinite else { throw RecurrentError.invalidArgument(name: name, expected: expected, got: "\(value)") }
+}
