@@ -41,7 +41,7 @@ let package = Package(
             path: "Tests/TestSupport"),
         .testTarget(
             name: "RecurrentCoreTests",
-            dependencies: ["RecurrentCore", "TestSupport"]),
+            dependencies: ["RecurrentCore"]),
         .testTarget(
             name: "BackendTests",
             dependencies: ["RecurrentKit", "ReferenceBackend", "TestSupport"]),

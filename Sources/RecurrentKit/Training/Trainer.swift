@@ -1,0 +1,111 @@
+import Foundation
+
+/// What one epoch of `Trainer.fit` measured.
+public struct EpochReport: Sendable {
+    /// 1-based epoch number.
+    public var epoch: Int
+    /// Mean training loss over the epoch's samples (batches weighted by size).
+    public var trainLoss: Float
+    /// Mean validation loss, when a validation set was given.
+    public var validationLoss: Float?
+    /// Learning rate used during the epoch.
+    public var learningRate: Float
+    /// Wall-clock seconds of the epoch (training and validation).
+    public var seconds: Double
+    /// Training sequences per second.
+    public var sequencesPerSecond: Double
+}
+
+/// A thin training loop: mini-batches in a seeded order, forward, loss, backward, optional
+/// penalty and clipping, optimizer step, per-epoch scheduler step and validation.
+/// Everything it does is public API, so writing your own loop is the same few calls.
+public final class Trainer {
+    public let model: any Layer
+    public let loss: any Loss
+    public let optimizer: any Optimizer
+    /// The backend batches are uploaded to.
+    public let backend: any Backend
+    /// Clip the global gradient norm to this before each step (PyTorch's `clip_grad_norm_`).
+    public var clipNorm: Float?
+    /// Clamp every gradient element to ±this before each step.
+    public var clipValue: Float?
+    /// L1/L2 penalty added to the loss and gradients.
+    public var penalty: WeightPenalty?
+    /// Stepped once per epoch.
+    public var scheduler: (any LearningRateScheduler)?
+
+    public init(model: any Layer, loss: any Loss, optimizer: any Optimizer, on backend: any Backend) {
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        self.backend = backend
+    }
+
+    /// One optimisation step on a batch; returns the loss (a device scalar, not read back).
+    @discardableResult
+    public func trainStep(input: Tensor, target: Tensor) throws -> Tensor {
+        try optimizer.zeroGradients()
+        let prediction = try model.forward(input)
+        let value = try loss.forward(prediction, target)
+        _ = try model.backward(loss.backward())
+        if let penalty { try penalty.apply(to: model.parameters, loss: value) }
+        if let clipValue { try GradientClipping.clipValue(model.parameters, clipValue: clipValue) }
+        if let clipNorm { try GradientClipping.clipNorm(model.parameters, maxNorm: clipNorm) }
+        try optimizer.step()
+        return value
+    }
+
+    /// Mean loss over `data` in evaluation mode (dropout off), in batches of `batchSize`.
+    public func evaluate(_ data: SequenceDataset, batchSize: Int) throws -> Float {
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.isTraining = wasTraining }
+        let total = try Tensor.zeros([], on: backend)
+        for start in stride(from: 0, to: data.count, by: batchSize) {
+            let (input, target) = try upload(data, Array(start..<min(start + batchSize, data.count)))
+            let value = try loss.forward(model.forward(input), target)
+            try backend.axpy(total, alpha: Float(input.shape[1]), value)
+        }
+        return try total.item() / Float(data.count)
+    }
+
+    /// Trains for `epochs` epochs; the sample order of epoch e is a Philox permutation of
+    /// (`shuffleSeed`, e). Calls `onEpoch` after each epoch and returns all reports.
+    @discardableResult
+    public func fit(_ train: SequenceDataset, validation: SequenceDataset? = nil, epochs: Int, batchSize: Int,
+                    shuffleSeed: UInt64 = 0, onEpoch: ((EpochReport) -> Void)? = nil) throws -> [EpochReport] {
+        guard epochs >= 1, batchSize >= 1 else {
+            throw RecurrentError.invalidArgument(name: "epochs and batch size", expected: "at least 1 each",
+                                                 got: "epochs \(epochs), batch size \(batchSize)")
+        }
+        var reports: [EpochReport] = []
+        for epoch in 1...epochs {
+            let started = Date()
+            let learningRate = optimizer.learningRate
+            model.train()
+            let order = SequenceDataset.permutation(train.count, seed: shuffleSeed, stream: UInt64(epoch))
+            let total = try Tensor.zeros([], on: backend)     // Σ batch loss × batch size, read once per epoch
+            for start in stride(from: 0, to: train.count, by: batchSize) {
+                let (input, target) = try upload(train, Array(order[start..<min(start + batchSize, train.count)]))
+                let value = try trainStep(input: input, target: target)
+                try backend.axpy(total, alpha: Float(input.shape[1]), value)
+            }
+            let trainLoss = try total.item() / Float(train.count)
+            scheduler?.step()
+            let trainSeconds = Date().timeIntervalSince(started)
+            let validationLoss = try validation.map { try evaluate($0, batchSize: batchSize) }
+            let report = EpochReport(epoch: epoch, trainLoss: trainLoss, validationLoss: validationLoss, learningRate: learningRate,
+                                     seconds: Date().timeIntervalSince(started),
+                                     sequencesPerSecond: Double(train.count) / max(trainSeconds, 1e-9))
+            reports.append(report)
+            onEpoch?(report)
+        }
+        return reports
+    }
+
+    private func upload(_ data: SequenceDataset, _ indices: [Int]) throws -> (Tensor, Tensor) {
+        let b = data.batch(indices)
+        return (try Tensor(shape: b.inputShape, values: b.input, on: backend),
+                try Tensor(shape: b.targetShape, values: b.target, on: backend))
+    }
+}
