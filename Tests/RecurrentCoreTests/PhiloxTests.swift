@@ -56,7 +56,7 @@ func philoxKnownAnswers(counter: SIMD4<UInt32>, key: SIMD2<UInt32>, expected: SI
     let zv = z.reduce(0) { $0 + ($1 - zm) * ($1 - zm) } / Float(z.count)
     #expect(abs(zm - 1) < 0.03)
     #expect(abs(zv.squareRoot() - 2) < 0.03)
-    #expect(z.allSatisfy(\.isFinite))
+    #expect(z.allSatisfy { $0.isFinite })
 
     // Restarting a stream at a position reproduces the tail.
     var a = PhiloxStream(seed: 3, stream: 4)
