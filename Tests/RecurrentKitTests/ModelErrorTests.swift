@@ -1,0 +1,76 @@
+import Testing
+import TestSupport
+@testable import RecurrentKit
+
+/// Runs `body`, expecting a `RecurrentError` whose message contains every fragment.
+private func expectMessage(_ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("expected an error containing \(fragments)", sourceLocation: sourceLocation)
+    } catch let error as RecurrentError {
+        for f in fragments where !error.description.contains(f) {
+            Issue.record("message '\(error.description)' lacks '\(f)'", sourceLocation: sourceLocation)
+        }
+    } catch {
+        Issue.record("unexpected error type: \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+@Test func recurrentInputShapeErrors() throws {
+    let backend = TestDevice.backend
+    let lstm = try LSTM(inputSize: 4, hiddenSize: 6, numLayers: 2, on: backend, rng: RandomSource(seed: 1))
+    expectMessage(["input (T, B, 4)", "[5, 3, 5]"]) { _ = try lstm.forward(Tensor.zeros([5, 3, 5], on: backend)) }
+    expectMessage(["input (T, B, 4)", "[15, 4]"]) { _ = try lstm.forward(Tensor.zeros([15, 4], on: backend)) }
+    let badState = RecurrentState(hidden: try Tensor.zeros([1, 3, 6], on: backend), cell: try Tensor.zeros([2, 3, 6], on: backend))
+    expectMessage(["initial state hidden (L, B, H)", "[2, 3, 6]", "[1, 3, 6]"]) {
+        _ = try lstm.forward(Tensor.zeros([5, 3, 4], on: backend), initialState: badState)
+    }
+    let gru = try GRU(inputSize: 4, hiddenSize: 6, on: backend, rng: RandomSource(seed: 1))
+    expectMessage(["backward called before forward"]) { _ = try gru.backward(Tensor.zeros([5, 3, 6], on: backend)) }
+    expectMessage(["hidden size", "at least 1", "0"]) { _ = try GRU(inputSize: 4, hiddenSize: 0, on: backend, rng: RandomSource(seed: 1)) }
+    expectMessage(["dropout probability", "[0, 1)", "1.0"]) {
+        _ = try LSTM(inputSize: 4, hiddenSize: 6, numLayers: 2, dropout: 1, on: backend, rng: RandomSource(seed: 1))
+    }
+}
+
+@Test func layerAndLossErrors() throws {
+    let backend = TestDevice.backend
+    let linear = try Linear(3, 2, on: backend, rng: RandomSource(seed: 1))
+    expectMessage(["Linear.forward", "(…, 3)", "[4, 5]"]) { _ = try linear.forward(Tensor.zeros([4, 5], on: backend)) }
+    expectMessage(["MSELoss target", "[4, 2]", "[4, 1]"]) {
+        _ = try MSELoss().forward(Tensor.zeros([4, 2], on: backend), Tensor.zeros([4, 1], on: backend))
+    }
+    expectMessage(["CrossEntropyLoss", "logits [4, 3]", "targets [5]"]) {
+        _ = try CrossEntropyLoss().forward(Tensor.zeros([4, 3], on: backend), Tensor.zeros([5], on: backend))
+    }
+    expectMessage(["Tensor(shape:values:)", "6 values", "5 values"]) { _ = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5], on: backend) }
+    expectMessage(["Nesterov", "momentum > 0"]) { _ = try SGD(linear.parameters, learningRate: 0.1, nesterov: true) }
+    expectMessage(["beta2", "[0, 1)"]) { _ = try Adam(linear.parameters, betas: (0.9, 1.5)) }
+    expectMessage(["max norm", "positive"]) { try GradientClipping.clipNorm(linear.parameters, maxNorm: 0) }
+}
+
+@Test func stateDictErrors() throws {
+    let backend = TestDevice.backend
+    let model = try Sequential([("fc", Linear(3, 2, on: backend, rng: RandomSource(seed: 1)))])
+    expectMessage(["missing [\"fc.bias\"]", "unexpected [\"fc.b\"]"]) {
+        try model.loadStateDict(["fc.weight": [Float](repeating: 0, count: 6), "fc.b": [0, 0]])
+    }
+    expectMessage(["fc.weight", "6 values", "5 values"]) {
+        try model.loadStateDict(["fc.weight": [Float](repeating: 0, count: 5), "fc.bias": [0, 0]])
+    }
+    // Non-strict loading takes what matches and leaves the rest.
+    try model.loadStateDict(["fc.bias": [1, 2]], strict: false)
+    #expect(try model.stateDict()["fc.bias"] == [1, 2])
+}
+
+@Test func deviceNames() throws {
+    #expect(try Device.named("cpu").name == "cpu")
+    #expect(try Device.named(" CPU ").name == "cpu")
+    expectMessage(["'tpu'", "auto, cpu, opencl, opencl:P:D"]) { _ = try Device.named("tpu") }
+    expectMessage(["RECURRENT_DEVICE", "'gpu0'"]) {
+        do { _ = try Device.fromEnvironment(["RECURRENT_DEVICE": "gpu0"]) } catch let e as RecurrentError {
+            throw RecurrentError.invalidArgument(name: "RECURRENT_DEVICE", expected: "", got: e.description)
+        }
+    }
+    #expect(try Device.fromEnvironment([:]).name == Device.named("auto").name)
+}
