@@ -37,16 +37,16 @@ extension Module {
     /// Zeroes every parameter gradient.
     public func zeroGradients() throws { for p in parameters { try p.zeroGradient() } }
 
-    /// Downloads every parameter by name, as PyTorch's `state_dict()`.
-    public func stateDict() throws -> [String: [Float]] {
-        var result: [String: [Float]] = [:]
-        for (name, p) in namedParameters { result[name] = try p.value.toArray() }
+    /// Downloads every parameter with its shape, by name, as PyTorch's `state_dict()`.
+    public func stateDict() throws -> [String: HostTensor] {
+        var result: [String: HostTensor] = [:]
+        for (name, p) in namedParameters { result[name] = try p.value.toHost() }
         return result
     }
 
-    /// Loads parameters by name. With `strict`, the names must match exactly (as PyTorch's
-    /// `load_state_dict`); element counts must always match.
-    public func loadStateDict(_ state: [String: [Float]], strict: Bool = true) throws {
+    /// Loads parameters by name, as PyTorch's `load_state_dict`: shapes must match exactly, and
+    /// with `strict` so must the set of names.
+    public func loadStateDict(_ state: [String: HostTensor], strict: Bool = true) throws {
         let named = namedParameters
         if strict {
             let mine = Set(named.map(\.name)), theirs = Set(state.keys)
@@ -56,13 +56,14 @@ extension Module {
                     got: "missing \(mine.subtracting(theirs).sorted()), unexpected \(theirs.subtracting(mine).sorted())")
             }
         }
+        // Check everything before changing anything, so a failed load leaves the model as it was.
         for (name, p) in named {
-            guard let values = state[name] else { continue }
-            guard values.count == p.value.count else {
-                throw RecurrentError.shapeMismatch(operation: "loadStateDict \(name)", expected: "\(p.value.count) values (shape \(p.shape))",
-                                                   got: "\(values.count) values")
-            }
-            try p.assign(values)
+            guard let host = state[name] else { continue }
+            try RecurrentError.check("loadStateDict \(name)", shape: host.shape, equals: p.shape)
+        }
+        for (name, p) in named {
+            guard let host = state[name] else { continue }
+            try p.assign(host.values)
         }
     }
 

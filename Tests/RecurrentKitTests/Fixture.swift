@@ -91,10 +91,18 @@ struct Fixture {
 
     /// Every tensor whose name starts with `prefix`, keyed by the rest of the name
     /// (`initial.rnn.weight_ih_l0` → `rnn.weight_ih_l0` for prefix `initial.`): a state dict.
-    func stateDict(prefix: String) -> [String: [Float]] {
-        var result: [String: [Float]] = [:]
-        for (name, t) in tensors where name.hasPrefix(prefix) { result[String(name.dropFirst(prefix.count))] = t.data }
+    func stateDict(prefix: String) throws -> [String: HostTensor] {
+        var result: [String: HostTensor] = [:]
+        for (name, t) in tensors where name.hasPrefix(prefix) {
+            result[String(name.dropFirst(prefix.count))] = try HostTensor(shape: t.shape, values: t.data)
+        }
         return result
+    }
+
+    /// Tensor `name` with its shape.
+    func host(_ name: String) throws -> HostTensor {
+        let t = try tensor(name)
+        return try HostTensor(shape: t.shape, values: t.data)
     }
 
     // MARK: Meta

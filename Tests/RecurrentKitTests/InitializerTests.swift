@@ -28,7 +28,7 @@ private func stats(_ v: [Float]) -> (mean: Float, std: Float, maxAbs: Float) {
 
 @Test func sameSeedSameWeightsDifferentSeedDifferent() throws {
     let backend = TestDevice.backend
-    func weights(_ seed: UInt64) throws -> [String: [Float]] {
+    func weights(_ seed: UInt64) throws -> [String: HostTensor] {
         let rng = RandomSource(seed: seed)
         return try Sequential([("gru", GRU(inputSize: 3, hiddenSize: 5, numLayers: 2, on: backend, rng: rng)),
                                ("fc", Linear(5, 2, on: backend, rng: rng))]).stateDict()

@@ -13,7 +13,7 @@ struct LayerParityTests {
         let fixture = try Fixture("linear.json")
         let backend = TestDevice.backend
         let layer = try Linear(fixture.int("in_features"), fixture.int("out_features"), on: backend, rng: RandomSource(seed: 1))
-        try layer.loadStateDict(["weight": fixture.data("weight"), "bias": fixture.data("bias")], strict: true)
+        try layer.loadStateDict(["weight": fixture.host("weight"), "bias": fixture.host("bias")], strict: true)
 
         let input = try fixture.upload("input", on: backend)                       // (2, 4, 5)
         let output = try layer.forward(input)                                      // (2, 4, 3)
@@ -34,7 +34,7 @@ struct LayerParityTests {
         let fixture = try Fixture("embedding.json")
         let backend = TestDevice.backend
         let layer = try Embedding(fixture.int("num_embeddings"), fixture.int("embedding_dim"), on: backend, rng: RandomSource(seed: 1))
-        try layer.loadStateDict(["weight": fixture.data("weight")], strict: true)
+        try layer.loadStateDict(["weight": fixture.host("weight")], strict: true)
 
         let indices = try fixture.upload("indices", on: backend)                   // (3, 5)
         let output = try layer.forward(indices)                                    // (3, 5, 4)

@@ -52,15 +52,18 @@ private func expectMessage(_ fragments: [String], sourceLocation: SourceLocation
 @Test func stateDictErrors() throws {
     let backend = TestDevice.backend
     let model = try Sequential([("fc", Linear(3, 2, on: backend, rng: RandomSource(seed: 1)))])
-    expectMessage(["missing [\"fc.bias\"]", "unexpected [\"fc.b\"]"]) {
-        try model.loadStateDict(["fc.weight": [Float](repeating: 0, count: 6), "fc.b": [0, 0]])
-    }
-    expectMessage(["fc.weight", "6 values", "5 values"]) {
-        try model.loadStateDict(["fc.weight": [Float](repeating: 0, count: 5), "fc.bias": [0, 0]])
-    }
+    let weight = try HostTensor(shape: [2, 3], values: [Float](repeating: 0, count: 6))
+    let bias = try HostTensor(shape: [2], values: [0, 0])
+    expectMessage(["missing [\"fc.bias\"]", "unexpected [\"fc.b\"]"]) { try model.loadStateDict(["fc.weight": weight, "fc.b": bias]) }
+    // A transposed weight has the right element count but the wrong shape: refused, nothing changed.
+    let before = try model.stateDict()
+    let transposed = try HostTensor(shape: [3, 2], values: [Float](repeating: 1, count: 6))
+    expectMessage(["loadStateDict fc.weight", "[2, 3]", "[3, 2]"]) { try model.loadStateDict(["fc.weight": transposed, "fc.bias": bias]) }
+    #expect(try model.stateDict() == before)
+    expectMessage(["HostTensor", "6 values", "5 values"]) { _ = try HostTensor(shape: [2, 3], values: [1, 2, 3, 4, 5]) }
     // Non-strict loading takes what matches and leaves the rest.
-    try model.loadStateDict(["fc.bias": [1, 2]], strict: false)
-    #expect(try model.stateDict()["fc.bias"] == [1, 2])
+    try model.loadStateDict(["fc.bias": try HostTensor(shape: [2], values: [1, 2])], strict: false)
+    #expect(try model.stateDict()["fc.bias"]?.values == [1, 2])
 }
 
 @Test func deviceNames() throws {

@@ -34,7 +34,7 @@ struct RecurrentParityTests {
         let network = try fixture.makeRecurrentNetwork(on: backend, rng: RandomSource(seed: 7))
         // Exactly the fixture's parameters (weight_ih_l0, bias_hh_l1, …): strict loading checks the names.
         let names = fixture.tensorNames.filter { $0.hasPrefix("weight_") || $0.hasPrefix("bias_") }
-        try network.loadStateDict(Dictionary(uniqueKeysWithValues: try names.map { ($0, try fixture.data($0)) }), strict: true)
+        try network.loadStateDict(Dictionary(uniqueKeysWithValues: try names.map { ($0, try fixture.host($0)) }), strict: true)
         for (name, p) in network.namedParameters {
             #expect(p.shape == (try fixture.tensor(name).shape), "\(fixture.name): shape of \(name)")
         }
