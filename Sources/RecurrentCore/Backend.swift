@@ -35,7 +35,9 @@ public protocol Backend: AnyObject, Sendable {
 
     // MARK: Matrix products
 
-    /// Row-major `C = alpha·op(A)·op(B) + beta·C`, batched and strided as `shape` says.
+    /// Row-major `C = alpha·op(A)·op(B) + beta·C`, batched and strided as `shape` says. BLAS
+    /// rules: `beta == 0` never reads C (NaN there does not propagate). Sizes and leading
+    /// dimensions must fit in 32 bits.
     func gemm(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ shape: GEMMShape) throws
 
     // MARK: Elementwise and reductions
@@ -54,7 +56,7 @@ public protocol Backend: AnyObject, Sendable {
     func scale(_ x: Tensor, by alpha: Float) throws
     /// `out = a ⊙ b`.
     func multiply(_ out: Tensor, _ a: Tensor, _ b: Tensor) throws
-    /// `x = min(max(x, low), high)`.
+    /// `x = min(max(x, low), high)`; throws when low > high.
     func clamp(_ x: Tensor, low: Float, high: Float) throws
     /// `out[0] = (accumulate ? out[0] : 0) + scale · reduction(x)`; out has one element.
     /// Summation order is fixed (blocks of 1024, then the block sums) so results are reproducible.
@@ -67,14 +69,15 @@ public protocol Backend: AnyObject, Sendable {
 
     // MARK: Dropout and embeddings
 
-    /// Inverted dropout: `mask = keep ? 1/(1-p) : 0`, `y = x ⊙ mask`, where element e is kept
+    /// Inverted dropout, p in [0, 1): `mask = keep ? 1/(1-p) : 0`, `y = x ⊙ mask`, where element e is kept
     /// when `Philox.word(seed, stream, offset + e) >> 8 >= Philox.dropThreshold(p)`.
     func dropoutForward(_ y: Tensor, mask: Tensor, _ x: Tensor, probability: Float,
                         seed: UInt64, stream: UInt64, offset: UInt64) throws
-    /// `out[n, :] = table[indices[n], :]`; out (N, D), indices (N), table (V, D).
-    /// An index outside 0..<V gives a row of NaN.
+    /// `out[n, :] = table[indices[n], :]`; out (N, D), indices (N), table shaped (V, D).
+    /// An index that is not an integer in 0..<V gives a row of NaN.
     func embeddingForward(_ out: Tensor, indices: Tensor, table: Tensor) throws
-    /// `gradTable[indices[n], :] += gradOut[n, :]` in order of n (no atomics); out-of-range indices are skipped.
+    /// `gradTable[indices[n], :] += gradOut[n, :]` in order of n (no atomics); gradTable shaped (V, D);
+    /// indices that are not integers in 0..<V are skipped.
     func embeddingBackward(_ gradTable: Tensor, indices: Tensor, gradOut: Tensor) throws
 
     // MARK: Losses
@@ -83,7 +86,7 @@ public protocol Backend: AnyObject, Sendable {
     func meanSquaredError(loss: Tensor, gradient: Tensor, prediction: Tensor, target: Tensor, scale: Float) throws
     /// Fused, max-shifted softmax cross-entropy over logits (N, C) with class indices (N):
     /// `loss[0] = scale · Σ_n (logsumexp(x_n) − x_n[t_n])`, `grad = scale · (softmax(x) − onehot(t))`.
-    /// A target outside 0..<C makes its row's loss and gradient NaN.
+    /// A target that is not an integer in 0..<C makes its row's loss and gradient NaN.
     func softmaxCrossEntropy(loss: Tensor, gradient: Tensor, logits: Tensor, targets: Tensor, scale: Float) throws
 
     // MARK: Optimizers
@@ -94,6 +97,8 @@ public protocol Backend: AnyObject, Sendable {
     func adamUpdate(_ param: Tensor, gradient: Tensor, m: Tensor, v: Tensor, _ h: AdamHyperparameters) throws
 
     // MARK: Recurrent cell steps (one time step, fused)
+    // Backward steps read H from `gates`, which must be shaped (B, G·H). A `gradHidden` a step
+    // does not say it overwrites is left unchanged.
 
     /// LSTM forward step. On entry `gates` (B, 4H) holds `x_t W_ihᵀ`; on return i, f, g, o after
     /// their nonlinearities. Writes h_t and c_t (B, H). `previousCell` nil means c_{t-1} = 0.

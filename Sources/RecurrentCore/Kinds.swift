@@ -104,6 +104,11 @@ public struct GEMMShape: Sendable, Equatable {
                                                  expected: "lda ≥ \(ac), ldb ≥ \(bc), ldc ≥ \(n)",
                                                  got: "lda \(lda), ldb \(ldb), ldc \(ldc)")
         }
+        let limit = Int(Int32.max)
+        guard [m, n, k, lda, ldb, ldc].allSatisfy({ $0 <= limit }) else {
+            throw RecurrentError.invalidArgument(name: "GEMM sizes", expected: "m, n, k and leading dimensions below 2^31",
+                                                 got: "m \(m), n \(n), k \(k), lda \(lda), ldb \(ldb), ldc \(ldc)")
+        }
         let need = requiredCounts
         for (name, t, n) in [("A", a, need.a), ("B", b, need.b), ("C", c, need.c)] where t.count < n {
             throw RecurrentError.shapeMismatch(operation: "gemm operand \(name)", expected: "at least \(n) elements",

@@ -84,6 +84,13 @@ public final class ReferenceBackend: Backend {
         return try read(tensor, operation())
     }
 
+    /// The integer an index or class label stored as a float stands for, or nil unless it is an
+    /// integer in `0..<limit` (NaN and fractional values count as out of range).
+    static func integerIndex(_ value: Float, below limit: Int) -> Int? {
+        guard value >= 0, value < Float(limit), value == value.rounded(.towardZero) else { return nil }
+        return Int(value)
+    }
+
     /// Overwrites the elements of `tensor` with `values` (same count).
     func write(_ values: [Float], to tensor: Tensor, _ operation: @autoclosure () -> String) throws {
         try RecurrentError.check(operation(), count: values.count, equals: tensor.count)

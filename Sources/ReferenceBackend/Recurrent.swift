@@ -1,0 +1,198 @@
+// Reference whole-layer recurrent forward and backward, written straight from PyTorch's
+// equations (DESIGN §4) with a per-step loop and textbook BPTT. Independent of the default
+// time loop in Backend+Recurrent.swift and of the per-step cell ops, but it fills the reserve
+// with the same layout, so either side's reserve can feed the other's backward.
+// T = time steps, B = batch, I = input size, H = hidden size, G = gates (1, 4, 3).
+//
+// Reserve layout (RecurrentLayerShape.reserveCount): post-activation gates (T, B, G·H)
+// (RNN: h_t; LSTM: i, f, g, o; GRU: r, z, n), then (T, B, H) of c_t (LSTM) or
+// W_hn h_{t-1} + b_hn (GRU).
+
+import Foundation
+import RecurrentCore
+
+extension ReferenceBackend {
+    /// `Σ_c W[r, c]·v[c] + bias[r]` for every row r of W (rows, columns), accumulated in Double.
+    static func affine(_ w: [Float], _ v: ArraySlice<Float>, _ bias: [Float], rows: Int, columns: Int) -> [Float] {
+        let v = Array(v)
+        return (0..<rows).map { r in
+            var sum = Double(bias[r])
+            for c in 0..<columns { sum += Double(w[r * columns + c]) * Double(v[c]) }
+            return Float(sum)
+        }
+    }
+
+    /// One layer, one direction, over the whole sequence: for t in 0..<T and every batch row,
+    /// `a = W_ih x_t + b_ih` and `a_h = W_hh h_{t-1} + b_hh` (G·H each), then the cell's equations.
+    public func recurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
+        try io.validate(s)
+        try w.validate(s, "reference recurrent forward")
+        let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
+        let x = try read(io.input, "recurrent forward input")                      // (T, B, I)
+        let wih = try read(w.weightIH, "recurrent forward weight_ih")              // (GH, I)
+        let whh = try read(w.weightHH, "recurrent forward weight_hh")              // (GH, H)
+        let bih = try read(w.biasIH, "recurrent forward bias_ih")                  // (GH)
+        let bhh = try read(w.biasHH, "recurrent forward bias_hh")                  // (GH)
+        var hState = try readOrZeros(io.initialHidden, count: b * h, "recurrent forward initial hidden")  // (B, H)
+        var cState = try readOrZeros(io.initialCell, count: b * h, "recurrent forward initial cell")      // (B, H)
+        var output = [Float](repeating: 0, count: t * b * h)                      // (T, B, H)
+        var gateReserve = [Float](repeating: 0, count: t * b * gh)                 // (T, B, GH)
+        var extraReserve = [Float](repeating: 0, count: t * b * h * s.cell.extraReserveWidth)  // (T, B, H)
+
+        for step in 0..<t {
+            var hNext = [Float](repeating: 0, count: b * h), cNext = cState
+            for row in 0..<b {
+                let xt = x[((step * b + row) * i)..<((step * b + row + 1) * i)]
+                let ht = hState[(row * h)..<((row + 1) * h)]
+                let ax = Self.affine(wih, xt, bih, rows: gh, columns: i)           // W_ih x_t + b_ih
+                let ah = Self.affine(whh, ht, bhh, rows: gh, columns: h)           // W_hh h_{t-1} + b_hh
+                let gateBase = (step * b + row) * gh, stateBase = (step * b + row) * h
+                for j in 0..<h {
+                    let e = row * h + j
+                    switch s.cell {
+                    case .rnnTanh, .rnnRelu:
+                        let a = ax[j] + ah[j]
+                        let value = s.cell == .rnnTanh ? Foundation.tanh(a) : Swift.max(a, 0)
+                        gateReserve[gateBase + j] = value
+                        hNext[e] = value
+                    case .lstm:
+                        let ig = Self.sigmoid(ax[j] + ah[j])
+                        let fg = Self.sigmoid(ax[h + j] + ah[h + j])
+                        let gg = Foundation.tanh(ax[2 * h + j] + ah[2 * h + j])
+                        let og = Self.sigmoid(ax[3 * h + j] + ah[3 * h + j])
+                        let c = fg * cState[e] + ig * gg
+                        cNext[e] = c
+                        hNext[e] = og * Foundation.tanh(c)
+                        for (k, value) in [ig, fg, gg, og].enumerated() { gateReserve[gateBase + k * h + j] = value }
+                        extraReserve[stateBase + j] = c
+                    case .gru:
+                        let r = Self.sigmoid(ax[j] + ah[j])
+                        let z = Self.sigmoid(ax[h + j] + ah[h + j])
+                        let hn = ah[2 * h + j]                                     // W_hn h_{t-1} + b_hn
+                        let n = Foundation.tanh(ax[2 * h + j] + r * hn)
+                        hNext[e] = (1 - z) * n + z * hState[e]
+                        gateReserve[gateBase + j] = r
+                        gateReserve[gateBase + h + j] = z
+                        gateReserve[gateBase + 2 * h + j] = n
+                        extraReserve[stateBase + j] = hn
+                    }
+                    output[stateBase + j] = hNext[e]
+                }
+            }
+            hState = hNext
+            cState = cNext
+        }
+        try write(output, to: io.output, "recurrent forward output")
+        try write(gateReserve + extraReserve, to: io.reserve, "recurrent forward reserve")
+        if let finalHidden = io.finalHidden { try write(hState, to: finalHidden, "recurrent forward final hidden") }
+        if let finalCell = io.finalCell, s.cell == .lstm { try write(cState, to: finalCell, "recurrent forward final cell") }
+    }
+
+    /// Textbook backpropagation through time, from t = T−1 down to 0, reading the activations from
+    /// the reserve and h_{t-1} from the output (or h_0). Per step and batch row: the pre-activation
+    /// gate gradients dGx (input side) and dGh (hidden side; they differ only for GRU's n gate),
+    /// then `dW_ih += dGx x_tᵀ`, `dW_hh += dGh h_{t-1}ᵀ`, `db_ih += dGx`, `db_hh += dGh`,
+    /// `dx_t = W_ihᵀ dGx`, `dh_{t-1} = W_hhᵀ dGh` (+ z⊙dh for GRU), `dc_{t-1} = f⊙dc`.
+    /// Parameter gradients accumulate (their sums are kept in Double and added at the end);
+    /// input and state gradients are overwritten.
+    public func recurrentBackward(_ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ g: RecurrentWeights,
+                                  _ s: RecurrentLayerShape) throws {
+        try io.validate(s)
+        try w.validate(s, "reference recurrent backward")
+        try g.validate(s, "reference recurrent backward gradient")
+        let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
+        let x = try read(io.input, "recurrent backward input")                     // (T, B, I)
+        let y = try read(io.output, "recurrent backward output")                   // (T, B, H)
+        let reserve = try read(io.reserve, "recurrent backward reserve")
+        let gates = Array(reserve[0..<(t * b * gh)])                               // (T, B, GH)
+        let extra = Array(reserve[(t * b * gh)...])                                // (T, B, H) or empty
+        let h0 = try readOrZeros(io.initialHidden, count: b * h, "recurrent backward initial hidden")  // (B, H)
+        let c0 = try readOrZeros(io.initialCell, count: b * h, "recurrent backward initial cell")      // (B, H)
+        let dy = try readOrZeros(io.gradOutput, count: t * b * h, "recurrent backward grad output")   // (T, B, H)
+        let wih = try read(w.weightIH, "recurrent backward weight_ih")             // (GH, I)
+        let whh = try read(w.weightHH, "recurrent backward weight_hh")             // (GH, H)
+
+        var dhNext = try readOrZeros(io.gradFinalHidden, count: b * h, "recurrent backward grad final hidden")  // (B, H)
+        var dcNext = try readOrZeros(io.gradFinalCell, count: b * h, "recurrent backward grad final cell")      // (B, H)
+        var dWih = [Double](repeating: 0, count: gh * i), dWhh = [Double](repeating: 0, count: gh * h)
+        var dBih = [Double](repeating: 0, count: gh), dBhh = [Double](repeating: 0, count: gh)
+        var dx = [Float](repeating: 0, count: t * b * i)                           // (T, B, I)
+
+        for step in stride(from: t - 1, through: 0, by: -1) {
+            var dhPrev = [Float](repeating: 0, count: b * h), dcPrev = [Float](repeating: 0, count: b * h)
+            for row in 0..<b {
+                let gateBase = (step * b + row) * gh, stateBase = (step * b + row) * h
+                // h_{t-1} and (LSTM) c_{t-1} of this batch row.
+                let hPrev = (0..<h).map { step == 0 ? h0[row * h + $0] : y[stateBase - b * h + $0] }
+                var dGx = [Float](repeating: 0, count: gh), dGh = [Float](repeating: 0, count: gh)
+                var direct = [Float](repeating: 0, count: h)                       // dh_{t-1} not through W_hh
+                for j in 0..<h {
+                    let e = row * h + j
+                    let dh = dy[stateBase + j] + dhNext[e]
+                    switch s.cell {
+                    case .rnnTanh, .rnnRelu:
+                        let ht = gates[gateBase + j]
+                        let slope: Float = s.cell == .rnnTanh ? 1 - ht * ht : (ht > 0 ? 1 : 0)
+                        dGx[j] = dh * slope
+                        dGh[j] = dGx[j]
+                    case .lstm:
+                        let ig = gates[gateBase + j], fg = gates[gateBase + h + j]
+                        let gg = gates[gateBase + 2 * h + j], og = gates[gateBase + 3 * h + j]
+                        let c = extra[stateBase + j]
+                        let cPrev = step == 0 ? c0[e] : extra[stateBase - b * h + j]
+                        let tanhC = Foundation.tanh(c)
+                        let dc = dcNext[e] + dh * og * (1 - tanhC * tanhC)        // dL/dc_t
+                        dGx[j] = dc * gg * ig * (1 - ig)                           // through i = σ(a_i)
+                        dGx[h + j] = dc * cPrev * fg * (1 - fg)                    // through f = σ(a_f)
+                        dGx[2 * h + j] = dc * ig * (1 - gg * gg)                   // through g = tanh(a_g)
+                        dGx[3 * h + j] = dh * tanhC * og * (1 - og)                // through o = σ(a_o)
+                        for k in 0..<4 { dGh[k * h + j] = dGx[k * h + j] }
+                        dcPrev[e] = dc * fg
+                    case .gru:
+                        let r = gates[gateBase + j], z = gates[gateBase + h + j], n = gates[gateBase + 2 * h + j]
+                        let hn = extra[stateBase + j]
+                        let dn = dh * (1 - z) * (1 - n * n)                        // d/d(W_in x + b_in + r⊙hn)
+                        let dz = dh * (hPrev[j] - n) * z * (1 - z)
+                        let dr = dn * hn * r * (1 - r)
+                        dGx[j] = dr; dGx[h + j] = dz; dGx[2 * h + j] = dn
+                        dGh[j] = dr; dGh[h + j] = dz; dGh[2 * h + j] = dn * r      // hn = W_hn h + b_hn sits inside r⊙(.)
+                        direct[j] = dh * z
+                    }
+                }
+                // Per-step parameter gradients and the gradients flowing to x_t and h_{t-1}.
+                let xBase = (step * b + row) * i
+                for r in 0..<gh {
+                    dBih[r] += Double(dGx[r])
+                    dBhh[r] += Double(dGh[r])
+                    for c in 0..<i { dWih[r * i + c] += Double(dGx[r]) * Double(x[xBase + c]) }
+                    for c in 0..<h { dWhh[r * h + c] += Double(dGh[r]) * Double(hPrev[c]) }
+                }
+                for c in 0..<i {
+                    var sum: Double = 0
+                    for r in 0..<gh { sum += Double(dGx[r]) * Double(wih[r * i + c]) }
+                    dx[xBase + c] = Float(sum)
+                }
+                for c in 0..<h {
+                    var sum = Double(direct[c])
+                    for r in 0..<gh { sum += Double(dGh[r]) * Double(whh[r * h + c]) }
+                    dhPrev[row * h + c] = Float(sum)
+                }
+            }
+            dhNext = dhPrev
+            dcNext = dcPrev
+        }
+
+        if let gradInput = io.gradInput { try write(dx, to: gradInput, "recurrent backward grad input") }
+        if let gradInitialHidden = io.gradInitialHidden {
+            try write(dhNext, to: gradInitialHidden, "recurrent backward grad initial hidden")
+        }
+        if let gradInitialCell = io.gradInitialCell, s.cell == .lstm {
+            try write(dcNext, to: gradInitialCell, "recurrent backward grad initial cell")
+        }
+        for (tensor, sums, name) in [(g.weightIH, dWih, "weight_ih"), (g.weightHH, dWhh, "weight_hh"),
+                                     (g.biasIH, dBih, "bias_ih"), (g.biasHH, dBhh, "bias_hh")] {
+            let old = try read(tensor, "recurrent backward grad \(name)")
+            try write((0..<old.count).map { old[$0] + Float(sums[$0]) }, to: tensor, "recurrent backward grad \(name)")
+        }
+    }
+}

@@ -1,0 +1,121 @@
+// Whole-layer recurrent forward and backward on the device under test vs the reference's
+// independent per-step implementation of PyTorch's equations.
+// T = time steps, B = batch, I = input size, H = hidden size, G = gates.
+
+import RecurrentKit
+import ReferenceBackend
+import TestSupport
+import Testing
+
+/// One whole-layer configuration.
+struct RecurrentCase: Sendable, CustomTestStringConvertible {
+    var cell: RecurrentCell
+    var t: Int, b: Int, i: Int, h: Int
+    /// h0 (and c0 for LSTM) given, else nil (zeros).
+    var initialState: Bool
+    /// dL/dh_T (and dL/dc_T) given, else nil (zeros).
+    var finalGradients: Bool
+    /// dL/dh_t from above given, else nil (zeros).
+    var gradOutput: Bool
+    /// dX, dh0 (and dc0) requested, else nil (not needed).
+    var inputGradients: Bool
+
+    var testDescription: String {
+        "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h) init \(initialState) finalGrad \(finalGradients) "
+            + "gradOut \(gradOutput) gradIn \(inputGradients)"
+    }
+
+    var shape: RecurrentLayerShape {
+        RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h)
+    }
+
+    static let all: [RecurrentCase] = RecurrentCell.allCases.flatMap { cell in
+        [
+            RecurrentCase(cell: cell, t: 1, b: 1, i: 1, h: 1, initialState: false, finalGradients: false,
+                          gradOutput: true, inputGradients: true),
+            RecurrentCase(cell: cell, t: 5, b: 3, i: 3, h: 17, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true),
+            RecurrentCase(cell: cell, t: 5, b: 1, i: 17, h: 3, initialState: true, finalGradients: false,
+                          gradOutput: true, inputGradients: false),
+            RecurrentCase(cell: cell, t: 1, b: 3, i: 17, h: 17, initialState: false, finalGradients: true,
+                          gradOutput: false, inputGradients: true),
+            RecurrentCase(cell: cell, t: 5, b: 3, i: 1, h: 3, initialState: false, finalGradients: true,
+                          gradOutput: true, inputGradients: true),
+            RecurrentCase(cell: cell, t: 5, b: 3, i: 3, h: 1, initialState: true, finalGradients: true,
+                          gradOutput: false, inputGradients: true),
+        ]
+    }
+}
+
+@Suite struct RecurrentLayerTests {
+    @Test(arguments: RecurrentCase.all)
+    func forwardAndBackwardMatchReference(_ c: RecurrentCase) throws {
+        let s = c.shape
+        let (t, b, i, h, gh) = (c.t, c.b, c.i, c.h, s.gateWidth)
+        let lstm = c.cell == .lstm
+        var random = TestRandom(seed: 90, stream: UInt64(t * 1_000_000 + b * 10_000 + i * 100 + h))
+
+        // Weights a little wider than PyTorch's U(-1/√H, 1/√H) so the gates leave their linear range.
+        let bound = 1.5 / Float(h).squareRoot()
+        let weights = (try Twin([gh, i], &random, low: -bound, high: bound), try Twin([gh, h], &random, low: -bound, high: bound),
+                       try Twin([gh], &random, low: -bound, high: bound), try Twin([gh], &random, low: -bound, high: bound))
+        func w(_ side: Side) -> RecurrentWeights {
+            RecurrentWeights(weightIH: weights.0[side], weightHH: weights.1[side], biasIH: weights.2[side], biasHH: weights.3[side])
+        }
+        let input = try Twin([t, b, i], &random)
+        let h0 = try Twin([b, h], &random), c0 = try Twin([b, h], &random)
+
+        // Forward.
+        let output = try Twin([t, b, h], filledWith: .nan), reserve = try Twin([s.reserveCount], filledWith: .nan)
+        let finalHidden = try Twin([b, h], filledWith: .nan), finalCell = try Twin([b, h], filledWith: .nan)
+        try onBoth { backend, side in
+            let io = RecurrentForwardIO(output: output[side], finalHidden: finalHidden[side],
+                                        finalCell: lstm ? finalCell[side] : nil, reserve: reserve[side], input: input[side],
+                                        initialHidden: c.initialState ? h0[side] : nil,
+                                        initialCell: c.initialState && lstm ? c0[side] : nil)
+            try backend.recurrentForward(io, w(side), s)
+        }
+        let label = c.testDescription
+        try output.expectClose("\(label): output")
+        try finalHidden.expectClose("\(label): final hidden")
+        if lstm { try finalCell.expectClose("\(label): final cell") }
+        try reserve.expectClose("\(label): reserve")
+        expectClose(try finalHidden.device.toArray(), try output.device.row(t - 1).toArray(), absolute: 0, relative: 0,
+                    "\(label): final hidden = last output")
+
+        // Backward, each backend from its own forward results. Parameter gradients start non-zero
+        // (they accumulate); input and state gradients start as NaN (they are overwritten).
+        let gradOutput = try Twin([t, b, h], &random)
+        let gradFinalHidden = try Twin([b, h], &random), gradFinalCell = try Twin([b, h], &random)
+        let gradients = (try Twin([gh, i], &random), try Twin([gh, h], &random), try Twin([gh], &random), try Twin([gh], &random))
+        let gradInput = try Twin([t, b, i], filledWith: .nan)
+        let gradH0 = try Twin([b, h], filledWith: .nan), gradC0 = try Twin([b, h], filledWith: .nan)
+        try onBoth { backend, side in
+            let io = RecurrentBackwardIO(
+                gradInput: c.inputGradients ? gradInput[side] : nil,
+                gradInitialHidden: c.inputGradients ? gradH0[side] : nil,
+                gradInitialCell: c.inputGradients && lstm ? gradC0[side] : nil,
+                gradOutput: c.gradOutput ? gradOutput[side] : nil,
+                gradFinalHidden: c.finalGradients ? gradFinalHidden[side] : nil,
+                gradFinalCell: c.finalGradients && lstm ? gradFinalCell[side] : nil,
+                input: input[side], output: output[side],
+                initialHidden: c.initialState ? h0[side] : nil, initialCell: c.initialState && lstm ? c0[side] : nil,
+                reserve: reserve[side])
+            let g = RecurrentWeights(weightIH: gradients.0[side], weightHH: gradients.1[side],
+                                     biasIH: gradients.2[side], biasHH: gradients.3[side])
+            try backend.recurrentBackward(io, w(side), g, s)
+        }
+        try gradients.0.expectClose("\(label): grad weight_ih")
+        try gradients.1.expectClose("\(label): grad weight_hh")
+        try gradients.2.expectClose("\(label): grad bias_ih")
+        try gradients.3.expectClose("\(label): grad bias_hh")
+        if c.inputGradients {
+            try gradInput.expectClose("\(label): grad input")
+            try gradH0.expectClose("\(label): grad h0")
+            if lstm { try gradC0.expectClose("\(label): grad c0") }
+        }
+        // Inputs of backward are not modified.
+        try reserve.expectClose("\(label): reserve after backward")
+        try output.expectClose("\(label): output after backward")
+    }
+}

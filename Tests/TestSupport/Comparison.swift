@@ -1,0 +1,57 @@
+// Comparing computed floats with expected ones, llm.c's check_tensor in Swift Testing.
+// N = number of values compared.
+
+import Testing
+
+/// Records a test issue unless `actual` and `expected` agree elementwise:
+/// `|a − e| ≤ absolute + relative·|e|`, with NaN matching only NaN and infinities only themselves.
+///
+/// On failure it prints (and records) the label, the first five actual and expected values,
+/// the largest absolute difference with its index, and how many values differ.
+/// - Parameters:
+///   - actual: The values computed by the code under test.
+///   - expected: The reference values.
+///   - absolute: The absolute part of the tolerance.
+///   - relative: The relative part of the tolerance, scaled by `|expected|`.
+///   - label: Names the compared tensor in the failure message.
+/// - Returns: Whether the values agree.
+@discardableResult
+public func expectClose(_ actual: [Float], _ expected: [Float], absolute: Float = 1e-5, relative: Float = 1e-4,
+                        _ label: String, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    guard actual.count == expected.count else {
+        let message = "\(label): count mismatch, got \(actual.count) values, expected \(expected.count)"
+        print(message)
+        Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
+        return false
+    }
+    var mismatches = 0
+    var maxDifference: Float = 0, maxIndex = -1
+    for (index, (a, e)) in zip(actual, expected).enumerated() {
+        // NaN matches only NaN, an infinity only itself; otherwise the tolerance decides.
+        let difference: Float, matches: Bool
+        if a.isNaN || e.isNaN || a.isInfinite || e.isInfinite {
+            matches = a == e || (a.isNaN && e.isNaN)
+            difference = matches ? 0 : .infinity
+        } else {
+            difference = abs(a - e)
+            matches = difference <= absolute + relative * abs(e)
+        }
+        if !matches { mismatches += 1 }
+        if difference > maxDifference || maxIndex < 0 {
+            maxDifference = difference
+            maxIndex = index
+        }
+    }
+    guard mismatches > 0 else { return true }
+
+    var lines = ["\(label): \(mismatches) of \(actual.count) values differ (tolerance \(absolute) + \(relative)·|expected|)"]
+    for index in 0..<min(5, actual.count) {
+        lines.append("  [\(index)] actual \(actual[index])  expected \(expected[index])")
+    }
+    lines.append("  max abs difference \(maxDifference) at index \(maxIndex) "
+                 + "(actual \(actual[maxIndex]), expected \(expected[maxIndex]))")
+    let message = lines.joined(separator: "\n")
+    print(message)
+    Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
+    return false
+}
