@@ -9,44 +9,50 @@ public protocol LearningRateScheduler: AnyObject {
     func step()
 }
 
-/// PyTorch's `StepLR`: lr = base · γ^⌊epoch / stepSize⌋.
-public final class StepLR: LearningRateScheduler {
+/// A schedule given by a closed form of (base rate, epoch): the shared machinery of the schedulers.
+public class ClosedFormScheduler: LearningRateScheduler {
     public let optimizer: any Optimizer
-    public let stepSize: Int, gamma: Float, baseLearningRate: Float
+    /// The optimizer's learning rate when the scheduler was made.
+    public let baseLearningRate: Float
     public private(set) var epoch = 0
+    private let rate: (Double, Int) -> Double
 
-    public init(_ optimizer: any Optimizer, stepSize: Int, gamma: Float = 0.1) throws {
-        guard stepSize >= 1 else { throw RecurrentError.invalidArgument(name: "step size", expected: "at least 1", got: "\(stepSize)") }
+    init(_ optimizer: any Optimizer, rate: @escaping (_ base: Double, _ epoch: Int) -> Double) {
         self.optimizer = optimizer
-        self.stepSize = stepSize
-        self.gamma = gamma
         self.baseLearningRate = optimizer.learningRate
+        self.rate = rate
     }
 
     public func step() {
         epoch += 1
-        optimizer.learningRate = Float(Double(baseLearningRate) * Foundation.pow(Double(gamma), Double(epoch / stepSize)))
+        optimizer.learningRate = Float(rate(Double(baseLearningRate), epoch))
+    }
+}
+
+/// PyTorch's `StepLR`: lr = base · γ^⌊epoch / stepSize⌋.
+public final class StepLR: ClosedFormScheduler {
+    public let stepSize: Int, gamma: Float
+
+    public init(_ optimizer: any Optimizer, stepSize: Int, gamma: Float = 0.1) throws {
+        guard stepSize >= 1 else { throw RecurrentError.invalidArgument(name: "step size", expected: "at least 1", got: "\(stepSize)") }
+        self.stepSize = stepSize
+        self.gamma = gamma
+        super.init(optimizer) { base, epoch in base * Foundation.pow(Double(gamma), Double(epoch / stepSize)) }
     }
 }
 
 /// PyTorch's `CosineAnnealingLR` (Loshchilov & Hutter 2017, without restarts):
 /// lr = η_min + (base − η_min)·(1 + cos(π·epoch / T_max)) / 2.
-public final class CosineAnnealingLR: LearningRateScheduler {
-    public let optimizer: any Optimizer
-    public let maxEpochs: Int, minimumLearningRate: Float, baseLearningRate: Float
-    public private(set) var epoch = 0
+public final class CosineAnnealingLR: ClosedFormScheduler {
+    public let maxEpochs: Int, minimumLearningRate: Float
 
     public init(_ optimizer: any Optimizer, maxEpochs: Int, minimumLearningRate: Float = 0) throws {
         guard maxEpochs >= 1 else { throw RecurrentError.invalidArgument(name: "T_max", expected: "at least 1", got: "\(maxEpochs)") }
-        self.optimizer = optimizer
         self.maxEpochs = maxEpochs
         self.minimumLearningRate = minimumLearningRate
-        self.baseLearningRate = optimizer.learningRate
-    }
-
-    public func step() {
-        epoch += 1
-        let (base, low) = (Double(baseLearningRate), Double(minimumLearningRate))
-        optimizer.learningRate = Float(low + (base - low) * (1 + Foundation.cos(Double.pi * Double(epoch) / Double(maxEpochs))) / 2)
+        let low = Double(minimumLearningRate)
+        super.init(optimizer) { base, epoch in
+            low + (base - low) * (1 + Foundation.cos(Double.pi * Double(epoch) / Double(maxEpochs))) / 2
+        }
     }
 }
