@@ -6,8 +6,7 @@ import Testing
 /// Records a test issue unless `actual` and `expected` agree elementwise:
 /// `|a − e| ≤ absolute + relative·|e|`, with NaN matching only NaN and infinities only themselves.
 ///
-/// On failure it prints (and records) the label, the first five actual and expected values,
-/// the largest absolute difference with its index, and how many values differ.
+/// On failure it prints (and records) the message of `mismatchReport`.
 /// - Parameters:
 ///   - actual: The values computed by the code under test.
 ///   - expected: The reference values.
@@ -18,11 +17,19 @@ import Testing
 @discardableResult
 public func expectClose(_ actual: [Float], _ expected: [Float], absolute: Float = 1e-5, relative: Float = 1e-4,
                         _ label: String, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    guard let message = mismatchReport(actual, expected, absolute: absolute, relative: relative, label) else { return true }
+    print(message)
+    Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
+    return false
+}
+
+/// nil when `actual` and `expected` agree as `expectClose` defines; otherwise llm.c's
+/// check_tensor report: the label, the first five actual and expected values, the largest
+/// absolute difference with its index, and how many values differ.
+public func mismatchReport(_ actual: [Float], _ expected: [Float], absolute: Float = 1e-5, relative: Float = 1e-4,
+                           _ label: String) -> String? {
     guard actual.count == expected.count else {
-        let message = "\(label): count mismatch, got \(actual.count) values, expected \(expected.count)"
-        print(message)
-        Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
-        return false
+        return "\(label): count mismatch, got \(actual.count) values, expected \(expected.count)"
     }
     var mismatches = 0
     var maxDifference: Float = 0, maxIndex = -1
@@ -42,7 +49,7 @@ public func expectClose(_ actual: [Float], _ expected: [Float], absolute: Float 
             maxIndex = index
         }
     }
-    guard mismatches > 0 else { return true }
+    guard mismatches > 0 else { return nil }
 
     var lines = ["\(label): \(mismatches) of \(actual.count) values differ (tolerance \(absolute) + \(relative)·|expected|)"]
     for index in 0..<min(5, actual.count) {
@@ -50,8 +57,5 @@ public func expectClose(_ actual: [Float], _ expected: [Float], absolute: Float 
     }
     lines.append("  max abs difference \(maxDifference) at index \(maxIndex) "
                  + "(actual \(actual[maxIndex]), expected \(expected[maxIndex]))")
-    let message = lines.joined(separator: "\n")
-    print(message)
-    Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
-    return false
+    return lines.joined(separator: "\n")
 }
