@@ -17,6 +17,10 @@ public protocol Layer: Module {
     func forward(_ input: Tensor) throws -> Tensor
     /// Gradient of the input of the last `forward`, given the gradient of its output.
     func backward(_ gradOutput: Tensor) throws -> Tensor?
+    /// Whether `backward` computes the input gradient (true by default). Turn it off for a layer
+    /// whose input is data, as PyTorch skips gradients of inputs that do not require grad;
+    /// `backward` then returns nil and saves the work (for a recurrent layer, a whole GEMM).
+    var needsInputGradient: Bool { get set }
 }
 
 extension Module {

@@ -2,6 +2,7 @@
 public final class ActivationLayer: Layer {
     public let activation: Activation
     public var isTraining = true
+    public var needsInputGradient = true
     private var lastOutput: Tensor?
 
     public init(_ activation: Activation) { self.activation = activation }
@@ -18,6 +19,7 @@ public final class ActivationLayer: Layer {
     public func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let y = lastOutput else { throw RecurrentError.invalidState("ActivationLayer.backward called before forward") }
         try RecurrentError.check("ActivationLayer.backward grad output", shape: gradOutput.shape, equals: y.shape)
+        guard needsInputGradient else { return nil }
         let gradInput = try Tensor.empty(y.shape, on: y.backend)
         try y.backend.activationBackward(gradInput, gradOutput, y, activation, accumulate: false)
         return gradInput

@@ -4,6 +4,7 @@
 public final class Dropout: Layer {
     public let probability: Float
     public var isTraining = true
+    public var needsInputGradient = true
     private let site: DropoutSite
     private var lastMask: Tensor?
 
@@ -26,6 +27,7 @@ public final class Dropout: Layer {
     }
 
     public func backward(_ gradOutput: Tensor) throws -> Tensor? {
+        guard needsInputGradient else { return nil }
         guard let mask = lastMask else { return gradOutput }
         return try DropoutSite.backward(gradOutput, mask: mask)
     }

@@ -5,6 +5,8 @@ public final class Embedding: Layer {
     public let weight: Parameter
     public let vocabularySize: Int, embeddingSize: Int
     public var isTraining = true
+    /// Indices have no gradient: `backward` always returns nil.
+    public var needsInputGradient = false
     private var lastIndices: Tensor?
 
     /// - Parameter initializer: PyTorch's default is N(0, 1).

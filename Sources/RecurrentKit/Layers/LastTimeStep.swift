@@ -2,6 +2,7 @@
 /// Use it between a recurrent layer and a head for sequence-to-one models.
 public final class LastTimeStep: Layer {
     public var isTraining = true
+    public var needsInputGradient = true
     private var lastShape: [Int]?
 
     public init() {}
@@ -20,6 +21,7 @@ public final class LastTimeStep: Layer {
     public func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let shape = lastShape else { throw RecurrentError.invalidState("LastTimeStep.backward called before forward") }
         try RecurrentError.check("LastTimeStep.backward grad output (B, F)", shape: gradOutput.shape, equals: Array(shape.dropFirst()))
+        guard needsInputGradient else { return nil }
         let gradInput = try Tensor.zeros(shape, on: gradOutput.backend)
         try gradOutput.backend.copy(gradOutput, to: gradInput.row(shape[0] - 1))
         return gradInput

@@ -7,6 +7,7 @@ public final class Linear: Layer {
     public let bias: Parameter?
     public let inputSize: Int, outputSize: Int
     public var isTraining = true
+    public var needsInputGradient = true
     private var lastInput: Tensor?
 
     /// - Parameters:
@@ -58,6 +59,7 @@ public final class Linear: Layer {
         // dW += dYᵀ X: (out, N) × (N, in); db += Σ_rows dY; dX = dY W: (N, out) × (out, in).
         try backend.gemm(weight.gradient, gradOutput, input, GEMMShape(m: outputSize, n: inputSize, k: rows, transA: .transposed, beta: 1))
         if let bias { try backend.sumColumns(bias.gradient, gradOutput, accumulate: true) }
+        guard needsInputGradient else { return nil }
         let gradInput = try Tensor.empty(input.shape, on: backend)
         try backend.gemm(gradInput, gradOutput, weight.value, GEMMShape(m: rows, n: inputSize, k: outputSize))
         return gradInput

@@ -49,6 +49,7 @@ public class RecurrentNetwork: Layer {
     /// Dropout on the outputs of every layer but the last (training mode only), as PyTorch.
     public let dropout: Float
     public var isTraining = true
+    public var needsInputGradient = true
     /// Per-layer parameters, layer 0 first.
     public let layerParameters: [RecurrentLayerParameters]
     /// Initial states `forward(_:)` starts from (for example the detached final states of the
@@ -161,8 +162,8 @@ public class RecurrentNetwork: Layer {
 
     /// Backward from the gradients of the outputs (T, B, H) and of the final states (L, B, H);
     /// either may be nil (zero). Accumulates parameter gradients; returns the input gradient
-    /// (T, B, I) and, when the forward pass had an initial state, its gradient.
-    public func backward(gradOutput: Tensor?, gradState: RecurrentState?) throws -> (input: Tensor, state: RecurrentState?) {
+    /// (T, B, I) unless `needsInputGradient` is off and, when the forward pass had an initial state, its gradient.
+    public func backward(gradOutput: Tensor?, gradState: RecurrentState?) throws -> (input: Tensor?, state: RecurrentState?) {
         guard let (t, b) = cachedShape, cache.count == numLayers else {
             throw RecurrentError.invalidState("\(cell.rawValue) backward called before forward")
         }
@@ -176,17 +177,17 @@ public class RecurrentNetwork: Layer {
         let gradCell = initial?.cell != nil ? try Tensor.empty([l, b, h], on: backend) : nil
 
         var g = gradOutput
-        var gradInput: Tensor! = nil
+        var gradInput: Tensor? = nil
         for k in stride(from: l - 1, through: 0, by: -1) {
             let c = cache[k]
-            let dx = try Tensor.empty(c.input.shape, on: backend)
+            let dx = k > 0 || needsInputGradient ? try Tensor.empty(c.input.shape, on: backend) : nil
             try backend.recurrentBackward(
                 RecurrentBackwardIO(gradInput: dx, gradInitialHidden: gradHidden?.row(k), gradInitialCell: gradCell?.row(k),
                                     gradOutput: g, gradFinalHidden: gradState?.hidden.row(k), gradFinalCell: gradState?.cell?.row(k),
                                     input: c.input, output: c.output,
                                     initialHidden: initial?.hidden.row(k), initialCell: initial?.cell?.row(k), reserve: c.reserve),
                 layerParameters[k].values, layerParameters[k].gradients, layerShape(k, t: t, b: b))
-            gradInput = try c.dropoutMask.map { try DropoutSite.backward(dx, mask: $0) } ?? dx
+            if let dx, let mask = c.dropoutMask { gradInput = try DropoutSite.backward(dx, mask: mask) } else { gradInput = dx }
             g = gradInput
         }
         let stateGradient = gradHidden.map { RecurrentState(hidden: $0, cell: gradCell) }

@@ -27,6 +27,12 @@ public final class Sequential: Layer {
         set { for entry in layers { entry.layer.isTraining = newValue } }
     }
 
+    /// The first layer's `needsInputGradient`: whether backward returns the model's input gradient.
+    public var needsInputGradient: Bool {
+        get { layers.first?.layer.needsInputGradient ?? false }
+        set { layers.first?.layer.needsInputGradient = newValue }
+    }
+
     /// The layer called `name`.
     public subscript(name: String) -> (any Layer)? { layers.first { $0.name == name }?.layer }
 

@@ -34,7 +34,9 @@ public final class Trainer {
     /// Stepped once per epoch.
     public var scheduler: (any LearningRateScheduler)?
 
+    /// Turns off the model's input gradient (`needsInputGradient`): the loop never uses it.
     public init(model: any Layer, loss: any Loss, optimizer: any Optimizer, on backend: any Backend) {
+        model.needsInputGradient = false
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
