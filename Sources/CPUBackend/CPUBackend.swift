@@ -25,27 +25,53 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
 /// so a training step after the first allocates nothing from the system.
 final class BufferCache: Sendable {
     private struct Entry: @unchecked Sendable { let pointer: UnsafeMutablePointer<Float> }
-    private let free = Mutex<[Int: [Entry]]>([:])
+    private struct State {
+        var free: [Int: [Entry]] = [:]
+        var statistics = MemoryStatistics(systemAllocations: 0, bytesInUse: 0, peakBytesInUse: 0, bytesReserved: 0)
+    }
+    private let state = Mutex(State())
 
-    func take(count: Int) -> UnsafeMutablePointer<Float>? {
-        free.withLock { $0[count]?.popLast()?.pointer }
+    /// A block of `count` floats, from the cache or else from the system.
+    func take(count: Int) -> UnsafeMutablePointer<Float> {
+        let bytes = count * MemoryLayout<Float>.stride
+        let cached = state.withLock { s -> Entry? in
+            let entry = s.free[count]?.popLast()
+            if entry == nil {
+                s.statistics.systemAllocations += 1
+                s.statistics.bytesReserved += bytes
+            }
+            s.statistics.bytesInUse += bytes
+            s.statistics.peakBytesInUse = max(s.statistics.peakBytesInUse, s.statistics.bytesInUse)
+            return entry
+        }
+        if let cached { return cached.pointer }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     func recycle(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
-        free.withLock { $0[count, default: []].append(Entry(pointer: pointer)) }
+        state.withLock {
+            $0.free[count, default: []].append(Entry(pointer: pointer))
+            $0.statistics.bytesInUse -= count * MemoryLayout<Float>.stride
+        }
     }
+
+    var statistics: MemoryStatistics { state.withLock { $0.statistics } }
+
+    func resetPeak() { state.withLock { $0.statistics.peakBytesInUse = $0.statistics.bytesInUse } }
 
     /// Frees every cached block; returns the bytes released.
     func drain() -> Int {
-        let all = free.withLock { cached -> [Int: [Entry]] in
-            defer { cached = [:] }
-            return cached
+        let all = state.withLock { s -> [Int: [Entry]] in
+            defer { s.free = [:] }
+            return s.free
         }
         var bytes = 0
         for (count, entries) in all {
             for entry in entries { UnsafeMutableRawPointer(entry.pointer).deallocate() }
             bytes += count * entries.count * MemoryLayout<Float>.stride
         }
+        state.withLock { $0.statistics.bytesReserved -= bytes }
         return bytes
     }
 
@@ -72,11 +98,13 @@ public final class CPUBackend: Backend {
         guard count >= 0 else {
             throw RecurrentError.invalidArgument(name: "allocation size", expected: "a non-negative element count", got: "\(count)")
         }
-        if let reused = cache.take(count: count) { return CPUBuffer(count: count, base: reused, cache: cache) }
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        return CPUBuffer(count: count, base: raw.bindMemory(to: Float.self, capacity: max(count, 1)), cache: cache)
+        return CPUBuffer(count: count, base: cache.take(count: count), cache: cache)
     }
+
+    public func memoryStatistics() -> MemoryStatistics? { cache.statistics }
+
+    /// Starts a new peak measurement from the bytes in use now.
+    public func resetPeakMemory() { cache.resetPeak() }
 
     /// The first element of `tensor`'s view, after checking it lives on this backend.
     @inline(__always)

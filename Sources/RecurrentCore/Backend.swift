@@ -32,6 +32,8 @@ public protocol Backend: AnyObject, Sendable {
     func fill(_ destination: Tensor, with value: Float) throws
     /// Waits until all queued work has finished.
     func synchronize() throws
+    /// Allocation counters, for benchmarks and leak checks; nil when the backend keeps none.
+    func memoryStatistics() -> MemoryStatistics?
 
     // MARK: Matrix products
 
@@ -134,7 +136,29 @@ public protocol Backend: AnyObject, Sendable {
                            _ shape: RecurrentLayerShape) throws
 }
 
+/// What a backend's allocator has done so far.
+public struct MemoryStatistics: Sendable, Equatable {
+    /// Allocations that went to the system (the device driver or malloc), not served from a cache.
+    public var systemAllocations: Int
+    /// Bytes of live tensors now.
+    public var bytesInUse: Int
+    /// The most bytes of live tensors at any time since the backend was made (or the peak was reset).
+    public var peakBytesInUse: Int
+    /// Bytes held from the system: live tensors plus cached free blocks.
+    public var bytesReserved: Int
+
+    public init(systemAllocations: Int, bytesInUse: Int, peakBytesInUse: Int, bytesReserved: Int) {
+        self.systemAllocations = systemAllocations
+        self.bytesInUse = bytesInUse
+        self.peakBytesInUse = peakBytesInUse
+        self.bytesReserved = bytesReserved
+    }
+}
+
 extension Backend {
+    /// No statistics unless the backend keeps them.
+    public func memoryStatistics() -> MemoryStatistics? { nil }
+
     /// Throws `.deviceMismatch` unless `tensor` lives on this backend.
     public func checkDevice(_ tensor: Tensor, _ operation: @autoclosure () -> String) throws {
         guard tensor.backend === self else {

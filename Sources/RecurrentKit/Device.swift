@@ -14,15 +14,23 @@ public enum Device {
     /// The shared CPU backend.
     public static let cpu: CPUBackend = CPUBackend()
 
-    /// The backend for a device name. Throws `.deviceUnavailable` naming the request and the
-    /// devices that exist.
+    /// The shared backend for a device name (one per device and process). Throws
+    /// `.deviceUnavailable` naming the request and the devices that exist.
     public static func named(_ spec: String) throws -> any Backend {
+        try open(spec, shared: true)
+    }
+
+    /// A new backend of its own for a device name (its own memory cache and counters), for
+    /// isolating measurements; otherwise as `named(_:)`.
+    public static func makeBackend(_ spec: String) throws -> any Backend {
+        try open(spec, shared: false)
+    }
+
+    private static func open(_ spec: String, shared: Bool) throws -> any Backend {
         let name = spec.trimmingCharacters(in: .whitespaces).lowercased()
         switch name {
-        case "", "auto":
-            return cpu
-        case "cpu":
-            return cpu
+        case "", "auto", "cpu":
+            return shared ? cpu : CPUBackend()
         case _ where name == "opencl" || name.hasPrefix("opencl:"):
             throw RecurrentError.deviceUnavailable(
                 requested: spec, reason: "this build has no OpenCL backend yet; available devices: cpu")

@@ -12,6 +12,12 @@ public enum TestDevice {
         return value.isEmpty ? "cpu" : value
     }()
 
+    /// A backend of the device under test of its own (fresh memory counters), for tests that
+    /// measure what a backend does.
+    public static func makeBackend() throws -> any Backend {
+        try Device.makeBackend(specification)
+    }
+
     /// The backend under test. A device that cannot be opened stops the test run with the reason:
     /// silently testing another device would report a pass for the wrong one.
     public static let backend: any Backend = {

@@ -10,6 +10,7 @@ public final class ActivationLayer: Layer {
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
 
     public func forward(_ input: Tensor) throws -> Tensor {
+        lastOutput = nil
         let out = try Tensor.empty(input.shape, on: input.backend)
         try input.backend.activationForward(out, input, activation)
         lastOutput = out
@@ -18,6 +19,7 @@ public final class ActivationLayer: Layer {
 
     public func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let y = lastOutput else { throw RecurrentError.invalidState("ActivationLayer.backward called before forward") }
+        defer { lastOutput = nil }
         try RecurrentError.check("ActivationLayer.backward grad output", shape: gradOutput.shape, equals: y.shape)
         guard needsInputGradient else { return nil }
         let gradInput = try Tensor.empty(y.shape, on: y.backend)

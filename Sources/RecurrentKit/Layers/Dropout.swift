@@ -17,16 +17,15 @@ public final class Dropout: Layer {
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        guard isTraining, probability > 0 else {
-            lastMask = nil
-            return input
-        }
+        lastMask = nil
+        guard isTraining, probability > 0 else { return input }
         let (out, mask) = try site.apply(input, probability: probability)
         lastMask = mask
         return out
     }
 
     public func backward(_ gradOutput: Tensor) throws -> Tensor? {
+        defer { lastMask = nil }
         guard needsInputGradient else { return nil }
         guard let mask = lastMask else { return gradOutput }
         return try DropoutSite.backward(gradOutput, mask: mask)

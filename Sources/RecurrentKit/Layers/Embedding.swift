@@ -38,6 +38,7 @@ public final class Embedding: Layer {
     /// Accumulates the table gradient; returns nil (indices have no gradient).
     public func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let indices = lastIndices else { throw RecurrentError.invalidState("Embedding.backward called before forward") }
+        defer { lastIndices = nil }
         try weight.value.backend.embeddingBackward(weight.gradient, indices: indices, gradOut: gradOutput)
         return nil
     }

@@ -43,6 +43,7 @@ public final class Linear: Layer {
         }
         let backend = weight.value.backend
         try backend.checkDevice(input, "Linear.forward input")
+        lastInput = nil
         let rows = input.count / inputSize
         let out = try Tensor.empty(Array(input.shape.dropLast()) + [outputSize], on: backend)   // (N, out)
         try backend.gemm(out, input, weight.value, GEMMShape(m: rows, n: outputSize, k: inputSize, transB: .transposed))
@@ -53,6 +54,7 @@ public final class Linear: Layer {
 
     public func backward(_ gradOutput: Tensor) throws -> Tensor? {
         guard let input = lastInput else { throw RecurrentError.invalidState("Linear.backward called before forward") }
+        defer { lastInput = nil }
         let rows = input.count / inputSize
         try RecurrentError.check("Linear.backward grad output", count: gradOutput.count, equals: rows * outputSize)
         let backend = weight.value.backend

@@ -125,6 +125,8 @@ public class RecurrentNetwork: Layer {
         try backend.checkDevice(input, "\(cell.rawValue) forward input")
         let (t, b, h, l) = (input.shape[0], input.shape[1], hiddenSize, numLayers)
         try validate(initialState, batch: b)
+        releaseStepMemory()
+        finalState = nil   // its buffers return to the cache unless the caller still holds them
 
         let hidden = try Tensor.empty([l, b, h], on: backend)                                      // (L, B, H)
         let cellState = cell.hasCellState ? try Tensor.empty([l, b, h], on: backend) : nil       // (L, B, H)
@@ -191,7 +193,15 @@ public class RecurrentNetwork: Layer {
             g = gradInput
         }
         let stateGradient = gradHidden.map { RecurrentState(hidden: $0, cell: gradCell) }
+        releaseStepMemory()
         return (gradInput, stateGradient)
+    }
+
+    /// Drops what backward needed (as PyTorch frees the graph), so the next step reuses the memory.
+    private func releaseStepMemory() {
+        cache = []
+        cachedShape = nil
+        cachedInitialState = nil
     }
 
     private func layerShape(_ k: Int, t: Int, b: Int) -> RecurrentLayerShape {

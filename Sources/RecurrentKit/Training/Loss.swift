@@ -22,6 +22,7 @@ public final class MSELoss: Loss {
     public func forward(_ prediction: Tensor, _ target: Tensor) throws -> Tensor {
         try RecurrentError.check("MSELoss target", shape: target.shape, equals: prediction.shape)
         try prediction.backend.checkDevice(target, "MSELoss target")
+        lastGradient = nil
         let backend = prediction.backend
         let loss = try Tensor.empty([], on: backend), gradient = try Tensor.empty(prediction.shape, on: backend)
         let scale: Float = reduction == .mean ? 1 / Float(max(prediction.count, 1)) : 1
@@ -53,6 +54,7 @@ public final class CrossEntropyLoss: Loss {
                                                got: "logits \(logits.shape), targets \(targets.shape)")
         }
         try logits.backend.checkDevice(targets, "CrossEntropyLoss targets")
+        lastGradient = nil
         let backend = logits.backend
         let loss = try Tensor.empty([], on: backend), gradient = try Tensor.empty(logits.shape, on: backend)
         let scale: Float = reduction == .mean ? 1 / Float(targets.count) : 1

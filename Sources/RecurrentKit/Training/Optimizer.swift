@@ -19,7 +19,6 @@ public final class SGD: Optimizer {
     public var learningRate: Float
     public let momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool
     public let parameters: [Parameter]
-    private var buffers: [ObjectIdentifier: Tensor] = [:]
 
     public init(_ parameters: [Parameter], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
                 weightDecay: Float = 0, nesterov: Bool = false) throws {
@@ -33,20 +32,29 @@ public final class SGD: Optimizer {
         self.parameters = parameters
         self.learningRate = learningRate
         self.momentum = momentum; self.dampening = dampening; self.weightDecay = weightDecay; self.nesterov = nesterov
+        // State is made now (for parameters frozen now: when first updated), so that the first
+        // step sizes every buffer and later steps allocate nothing.
+        for p in parameters where !p.isFrozen { _ = try state(for: p) }
+    }
+
+    private struct State { var buffer: Tensor?, steps: Int }
+    private var states: [ObjectIdentifier: State] = [:]
+
+    private func state(for p: Parameter) throws -> State {
+        if let s = states[ObjectIdentifier(p)] { return s }
+        let s = State(buffer: momentum != 0 ? try Tensor.empty(p.shape, on: p.value.backend) : nil, steps: 0)
+        states[ObjectIdentifier(p)] = s
+        return s
     }
 
     public func step() throws {
         for p in parameters where !p.isFrozen {
-            let id = ObjectIdentifier(p)
-            var buffer = buffers[id]
-            let first = buffer == nil
-            if momentum != 0 && first {
-                buffer = try Tensor.empty(p.shape, on: p.value.backend)
-                buffers[id] = buffer
-            }
-            try p.value.backend.sgdUpdate(p.value, gradient: p.gradient, momentumBuffer: buffer,
+            var s = try state(for: p)
+            try p.value.backend.sgdUpdate(p.value, gradient: p.gradient, momentumBuffer: s.buffer,
                                           SGDHyperparameters(learningRate: learningRate, momentum: momentum, dampening: dampening,
-                                                             weightDecay: weightDecay, nesterov: nesterov, isFirstStep: first))
+                                                             weightDecay: weightDecay, nesterov: nesterov, isFirstStep: s.steps == 0))
+            s.steps += 1
+            states[ObjectIdentifier(p)] = s
         }
     }
 }
@@ -74,14 +82,23 @@ public class Adam: Optimizer {
         self.learningRate = learningRate
         self.beta1 = betas.0; self.beta2 = betas.1; self.epsilon = epsilon
         self.weightDecay = weightDecay; self.decoupledWeightDecay = decoupledWeightDecay
+        // State is made now (for parameters frozen now: when first updated), so that the first
+        // step sizes every buffer and later steps allocate nothing.
+        for p in parameters where !p.isFrozen { _ = try state(for: p) }
+    }
+
+    private func state(for p: Parameter) throws -> State {
+        if let s = states[ObjectIdentifier(p)] { return s }
+        let s = State(m: try .zeros(p.shape, on: p.value.backend), v: try .zeros(p.shape, on: p.value.backend), step: 0)
+        states[ObjectIdentifier(p)] = s
+        return s
     }
 
     public func step() throws {
         for p in parameters where !p.isFrozen {
-            let id = ObjectIdentifier(p)
-            var state = try states[id] ?? State(m: .zeros(p.shape, on: p.value.backend), v: .zeros(p.shape, on: p.value.backend), step: 0)
+            var state = try state(for: p)
             state.step += 1
-            states[id] = state
+            states[ObjectIdentifier(p)] = state
             try p.value.backend.adamUpdate(p.value, gradient: p.gradient, m: state.m, v: state.v,
                                            AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
                                                                weightDecay: weightDecay, decoupledWeightDecay: decoupledWeightDecay,
