@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "RecurrentKit", targets: ["RecurrentKit"]),
         .executable(name: "recurrent", targets: ["recurrent"]),
+        .executable(name: "recurrent-bench", targets: ["recurrent-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +34,15 @@ let package = Package(
         // OpenCL and CLBlast shims: the place of the OpenCL backend (not linked yet).
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
+
+        // MARK: - Benchmarks
+        .executableTarget(
+            name: "recurrent-bench",
+            dependencies: [
+                "RecurrentKit", "ReferenceBackend",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/recurrent-bench"),
 
         // MARK: - Tests
         .target(

@@ -32,7 +32,7 @@ extension CPUBackend {
     public func activationForward(_ y: Tensor, _ x: Tensor, _ activation: Activation) throws {
         let n = x.count
         let py = try pointer(y, count: n, "activationForward y"), px = try pointer(x, "activationForward x")
-        for i in 0..<n { py[i] = activate(px[i], activation) }
+        forEachChunk(n) { i, lanes in store(vactivate(load(px, i, lanes), activation), py, i, lanes) }
     }
 
     public func activationBackward(_ dx: Tensor, _ dy: Tensor, _ y: Tensor, _ activation: Activation,
@@ -40,9 +40,9 @@ extension CPUBackend {
         let n = y.count
         let pdx = try pointer(dx, count: n, "activationBackward dx")
         let pdy = try pointer(dy, count: n, "activationBackward dy"), py = try pointer(y, "activationBackward y")
-        for i in 0..<n {
-            let g = pdy[i] * activationDerivative(output: py[i], activation)
-            pdx[i] = accumulate ? pdx[i] + g : g
+        forEachChunk(n) { i, lanes in
+            let g = load(pdy, i, lanes) * vactivationDerivative(output: load(py, i, lanes), activation)
+            store(accumulate ? load(pdx, i, lanes) + g : g, pdx, i, lanes)
         }
     }
 

@@ -15,16 +15,16 @@ extension CPUBackend {
         let bi = try pointer(biasIH, op), bh = try pointer(biasHH, count: 3 * h, op)             // (3H)
         let phPrev = try previousHidden.map { try pointer($0, count: b * h, op) }                // (B, H)
         for row in 0..<b {
-            let g = pg + row * 3 * h, p = pp + row * 3 * h
-            for j in 0..<h {
-                let r = sigmoid((g[j] + bi[j]) + (p[j] + bh[j]))
-                let z = sigmoid((g[h + j] + bi[h + j]) + (p[h + j] + bh[h + j]))
-                let hn = p[2 * h + j] + bh[2 * h + j]
-                let n = tanhf((g[2 * h + j] + bi[2 * h + j]) + r * hn)
-                let hPrev = phPrev?[row * h + j] ?? 0
-                g[j] = r; g[h + j] = z; g[2 * h + j] = n
-                phn[row * h + j] = hn
-                ph[row * h + j] = n + z * (hPrev - n)
+            let g = pg + row * 3 * h, p = pp + row * 3 * h, state = row * h
+            forEachChunk(h) { j, lanes in
+                func pre(_ k: Int) -> Vec { (load(g, k * h + j, lanes) + load(bi, k * h + j, lanes)) + (load(p, k * h + j, lanes) + load(bh, k * h + j, lanes)) }
+                let r = vsigmoid(pre(0)), z = vsigmoid(pre(1))
+                let hn = load(p, 2 * h + j, lanes) + load(bh, 2 * h + j, lanes)
+                let n = vtanh((load(g, 2 * h + j, lanes) + load(bi, 2 * h + j, lanes)) + r * hn)
+                let hPrev = phPrev.map { load($0, state + j, lanes) } ?? Vec(repeating: 0)
+                store(r, g, j, lanes); store(z, g, h + j, lanes); store(n, g, 2 * h + j, lanes)
+                store(hn, phn, state + j, lanes)
+                store(n + z * (hPrev - n), ph, state + j, lanes)
             }
         }
     }
@@ -40,18 +40,18 @@ extension CPUBackend {
         let pg = try pointer(gates, op), phn = try pointer(newGateHidden, count: n, op)
         let phPrev = try previousHidden.map { try pointer($0, count: n, op) }
         for row in 0..<b {
-            let g = pg + row * 3 * h, dx = pdx + row * 3 * h, dhg = pdhg + row * 3 * h
-            for j in 0..<h {
-                let k = row * h + j
-                let r = g[j], z = g[h + j], nn = g[2 * h + j]
-                let dh = (pdy?[k] ?? 0) + pdh[k]
-                let hPrev = phPrev?[k] ?? 0
+            let g = pg + row * 3 * h, dx = pdx + row * 3 * h, dhg = pdhg + row * 3 * h, state = row * h
+            forEachChunk(h) { j, lanes in
+                let k = state + j
+                let r = load(g, j, lanes), z = load(g, h + j, lanes), nn = load(g, 2 * h + j, lanes)
+                let dh = (pdy.map { load($0, k, lanes) } ?? Vec(repeating: 0)) + load(pdh, k, lanes)
+                let hPrev = phPrev.map { load($0, k, lanes) } ?? Vec(repeating: 0)
                 let dnPre = dh * (1 - z) * (1 - nn * nn)
                 let dzPre = dh * (hPrev - nn) * z * (1 - z)
-                let drPre = dnPre * phn[k] * r * (1 - r)
-                dx[j] = drPre; dx[h + j] = dzPre; dx[2 * h + j] = dnPre
-                dhg[j] = drPre; dhg[h + j] = dzPre; dhg[2 * h + j] = dnPre * r
-                pdh[k] = dh * z
+                let drPre = dnPre * load(phn, k, lanes) * r * (1 - r)
+                store(drPre, dx, j, lanes); store(dzPre, dx, h + j, lanes); store(dnPre, dx, 2 * h + j, lanes)
+                store(drPre, dhg, j, lanes); store(dzPre, dhg, h + j, lanes); store(dnPre * r, dhg, 2 * h + j, lanes)
+                store(dh * z, pdh, k, lanes)
             }
         }
     }

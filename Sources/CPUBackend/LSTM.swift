@@ -32,17 +32,16 @@ extension CPUBackend {
         let bi = try pointer(biasIH, op), bh = try pointer(biasHH, count: 4 * h, op)              // (4H)
         let pcPrev = try previousCell.map { try pointer($0, count: b * h, op) }                   // (B, H)
         for r in 0..<b {
-            let g = pg + r * 4 * h, p = pp + r * 4 * h
-            for j in 0..<h {
-                let i = sigmoid((g[j] + bi[j]) + (p[j] + bh[j]))
-                let f = sigmoid((g[h + j] + bi[h + j]) + (p[h + j] + bh[h + j]))
-                let gg = tanhf((g[2 * h + j] + bi[2 * h + j]) + (p[2 * h + j] + bh[2 * h + j]))
-                let o = sigmoid((g[3 * h + j] + bi[3 * h + j]) + (p[3 * h + j] + bh[3 * h + j]))
-                let cPrev = pcPrev?[r * h + j] ?? 0
+            let g = pg + r * 4 * h, p = pp + r * 4 * h, state = r * h
+            forEachChunk(h) { j, n in
+                // Pre-activation of gate k: (x W_ih + b_ih) + (h W_hh + b_hh).
+                func pre(_ k: Int) -> Vec { (load(g, k * h + j, n) + load(bi, k * h + j, n)) + (load(p, k * h + j, n) + load(bh, k * h + j, n)) }
+                let i = vsigmoid(pre(0)), f = vsigmoid(pre(1)), gg = vtanh(pre(2)), o = vsigmoid(pre(3))
+                let cPrev = pcPrev.map { load($0, state + j, n) } ?? Vec(repeating: 0)
                 let c = f * cPrev + i * gg
-                g[j] = i; g[h + j] = f; g[2 * h + j] = gg; g[3 * h + j] = o
-                pc[r * h + j] = c
-                ph[r * h + j] = o * tanhf(c)
+                store(i, g, j, n); store(f, g, h + j, n); store(gg, g, 2 * h + j, n); store(o, g, 3 * h + j, n)
+                store(c, pc, state + j, n)
+                store(o * vtanh(c), ph, state + j, n)
             }
         }
     }
@@ -58,19 +57,19 @@ extension CPUBackend {
         let pg = try pointer(gates, op), pc = try pointer(cell, count: n, op)
         let pcPrev = try previousCell.map { try pointer($0, count: n, op) }
         for r in 0..<b {
-            let g = pg + r * 4 * hs, dg = pdg + r * 4 * hs
-            for j in 0..<hs {
-                let k = r * hs + j
-                let i = g[j], f = g[hs + j], gg = g[2 * hs + j], o = g[3 * hs + j]
-                let dh = (pdy?[k] ?? 0) + pdh[k]
-                let tc = tanhf(pc[k])
-                let dc = pdc[k] + dh * o * (1 - tc * tc)
-                let cPrev = pcPrev?[k] ?? 0
-                dg[j] = dc * gg * i * (1 - i)
-                dg[hs + j] = dc * cPrev * f * (1 - f)
-                dg[2 * hs + j] = dc * i * (1 - gg * gg)
-                dg[3 * hs + j] = dh * tc * o * (1 - o)
-                pdc[k] = dc * f
+            let g = pg + r * 4 * hs, dg = pdg + r * 4 * hs, state = r * hs
+            forEachChunk(hs) { j, n in
+                let k = state + j
+                let i = load(g, j, n), f = load(g, hs + j, n), gg = load(g, 2 * hs + j, n), o = load(g, 3 * hs + j, n)
+                let dh = (pdy.map { load($0, k, n) } ?? Vec(repeating: 0)) + load(pdh, k, n)
+                let tc = vtanh(load(pc, k, n))
+                let dc = load(pdc, k, n) + dh * o * (1 - tc * tc)
+                let cPrev = pcPrev.map { load($0, k, n) } ?? Vec(repeating: 0)
+                store(dc * gg * i * (1 - i), dg, j, n)
+                store(dc * cPrev * f * (1 - f), dg, hs + j, n)
+                store(dc * i * (1 - gg * gg), dg, 2 * hs + j, n)
+                store(dh * tc * o * (1 - o), dg, 3 * hs + j, n)
+                store(dc * f, pdc, k, n)
             }
         }
     }

@@ -11,11 +11,12 @@ extension CPUBackend {
         let pp = try pointer(hiddenProjection, count: b * h, op)                                 // (B, H)
         let bi = try pointer(biasIH, op), bh = try pointer(biasHH, count: h, op)                 // (H)
         for row in 0..<b {
-            for j in 0..<h {
-                let k = row * h + j
-                let y = activate((pg[k] + bi[j]) + (pp[k] + bh[j]), activation)
-                pg[k] = y
-                ph[k] = y
+            let state = row * h
+            forEachChunk(h) { j, n in
+                let k = state + j
+                let y = vactivate((load(pg, k, n) + load(bi, j, n)) + (load(pp, k, n) + load(bh, j, n)), activation)
+                store(y, pg, k, n)
+                store(y, ph, k, n)
             }
         }
     }
@@ -27,8 +28,9 @@ extension CPUBackend {
         let pdg = try pointer(gradGates, count: n, op), pdh = try pointer(gradHidden, count: n, op)
         let pdy = try gradOutput.map { try pointer($0, count: n, op) }
         let pg = try pointer(gates, op)
-        for k in 0..<n {
-            pdg[k] = ((pdy?[k] ?? 0) + pdh[k]) * activationDerivative(output: pg[k], activation)
+        forEachChunk(n) { k, lanes in
+            let dh = (pdy.map { load($0, k, lanes) } ?? Vec(repeating: 0)) + load(pdh, k, lanes)
+            store(dh * vactivationDerivative(output: load(pg, k, lanes), activation), pdg, k, lanes)
         }
     }
 }

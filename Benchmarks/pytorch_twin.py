@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""PyTorch twin of `recurrent-bench`: times full RNN/LSTM/GRU training steps on CPU.
+
+Each config runs the same training step as the Swift benchmark:
+
+    model = nn.LSTM / nn.GRU / nn.RNN(nonlinearity='tanh')
+            (input_size=I, hidden_size=H, num_layers=L, batch_first=False,
+             dropout=0, bias=True), float32, CPU
+    x = torch.randn(T, B, I); target = torch.randn(T, B, H)   (fixed, seeded, made once)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)       (PyTorch defaults otherwise)
+    step: opt.zero_grad(); out, _ = model(x); loss = F.mse_loss(out, target);
+          loss.backward(); opt.step()
+
+Timing: `--warmup W` untimed steps, then `--steps N` steps each timed individually with
+time.perf_counter (CPU PyTorch is synchronous, so the work is done when step() returns;
+loss.item() is not called inside the timed region). Median, min and max are reported in ms.
+
+GFLOP/s counts GEMM flops only, with the same formula as the Swift side: for layer l with
+input size I_l (I for l = 0, H otherwise) and G gates (LSTM 4, GRU 3, RNN 1),
+forward = 2*T*B*G*H*(I_l + H); a training step = 3 * forward. gflops = flops / median_s / 1e9.
+
+Memory: every config runs in a fresh child process (this script re-invoked with --child).
+`peak_mem_mb` is the process peak RSS growth while building and training the model:
+(ru_maxrss after the timed steps) - (current RSS after importing torch and creating x and
+target), in MiB. Before the baseline is read, a throwaway Adam over a 1-element tensor is built
+and dropped: the first optimizer construction lazily imports torch._dynamo (sympy, mpmath, ...),
+~150 MiB of import cost that would otherwise swamp small models. Code pages of libtorch touched
+for the first time by the model's kernels (~15-20 MiB) are still counted.
+
+Output: one JSON object per config per line on stdout; progress and notes go to stderr.
+Exit status 3 if torch cannot be imported.
+
+Examples:
+    python3 Benchmarks/pytorch_twin.py                      # default grid
+    python3 Benchmarks/pytorch_twin.py --quick              # default grid, 3 steps, 1 warmup
+    python3 Benchmarks/pytorch_twin.py --config lstm:100:64:128:256:2 --steps 10
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+CELLS = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
+
+DEFAULT_GRID = [
+    ("lstm", 50, 32, 32, 128, 1),
+    ("lstm", 100, 64, 128, 256, 2),
+    ("lstm", 100, 128, 512, 512, 1),
+    ("gru", 50, 32, 32, 128, 1),
+    ("gru", 100, 64, 128, 256, 2),
+    ("gru", 100, 128, 512, 512, 1),
+    ("rnn_tanh", 100, 64, 128, 256, 2),
+]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def import_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        log(f"pytorch_twin: cannot import torch ({e}); pip install torch")
+        sys.exit(3)
+    return torch
+
+
+def parse_config(text):
+    parts = text.split(":")
+    if len(parts) != 6:
+        raise argparse.ArgumentTypeError(
+            f"config '{text}' must be CELL:T:B:I:H:L (e.g. lstm:100:64:128:256:2)")
+    cell = parts[0].lower()
+    if cell not in CELLS:
+        raise argparse.ArgumentTypeError(
+            f"unknown cell '{parts[0]}' (expected one of {', '.join(CELLS)})")
+    try:
+        dims = tuple(int(p) for p in parts[1:])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"config '{text}': T, B, I, H, L must be integers")
+    if any(d <= 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"config '{text}': T, B, I, H, L must be positive")
+    return (cell,) + dims
+
+
+def config_str(cfg):
+    return ":".join(str(c) for c in cfg)
+
+
+def step_flops(cell, T, B, I, H, L):
+    G = CELLS[cell]
+    total = 0
+    for layer in range(L):
+        in_size = I if layer == 0 else H
+        total += 3 * (2 * T * B * G * H * (in_size + H))
+    return total
+
+
+def current_rss_bytes():
+    with open("/proc/self/statm") as f:
+        resident_pages = int(f.read().split()[1])
+    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes():
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run_child(args):
+    torch = import_torch()
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    cell, T, B, I, H, L = args.config[0]
+
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError as e:
+        log(f"note: set_num_interop_threads(1) not allowed: {e}")
+    torch.set_num_threads(args.threads)
+
+    torch.manual_seed(args.seed)
+    x = torch.randn(T, B, I, dtype=torch.float32)
+    target = torch.randn(T, B, H, dtype=torch.float32)
+
+    # Constructing the first torch.optim optimizer lazily imports torch._dynamo (and with it
+    # sympy, mpmath, ...): ~150 MiB of RSS that is Python import cost, not model memory.
+    # Trigger those imports with a throwaway optimizer so they land in the baseline.
+    _warm_opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    del _warm_opt
+
+    baseline = current_rss_bytes()
+
+    common = dict(input_size=I, hidden_size=H, num_layers=L, batch_first=False,
+                  dropout=0.0, bias=True)
+    if cell == "lstm":
+        model = nn.LSTM(**common)
+    elif cell == "gru":
+        model = nn.GRU(**common)
+    else:
+        model = nn.RNN(nonlinearity="tanh", **common)
+    model = model.to(dtype=torch.float32)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        out, _ = model(x)
+        loss = F.mse_loss(out, target)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(args.warmup):
+        step()
+
+    times = []
+    loss = None
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        loss = step()
+        times.append(time.perf_counter() - t0)
+
+    peak = peak_rss_bytes()
+    log(f"pytorch_twin:   {cell}:{T}:{B}:{I}:{H}:{L} step ms: "
+        + " ".join(f"{t * 1e3:.1f}" for t in times))
+    if loss is not None and not torch.isfinite(loss).item():
+        log(f"warning: non-finite loss for {cell}:{T}:{B}:{I}:{H}:{L}")
+
+    median_s = statistics.median(times)
+    flops = step_flops(cell, T, B, I, H, L)
+    result = {
+        "cell": cell,
+        "T": T,
+        "B": B,
+        "I": I,
+        "H": H,
+        "layers": L,
+        "backend": "pytorch",
+        "step_ms_median": median_s * 1e3,
+        "step_ms_min": min(times) * 1e3,
+        "step_ms_max": max(times) * 1e3,
+        "gflops": flops / median_s / 1e9,
+        "peak_mem_mb": (peak - baseline) / 2**20,
+        "sequences_per_s": B / median_s,
+        "threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "mkldnn": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
+    }
+    print(json.dumps(result), flush=True)
+
+
+def run_parent(args):
+    import_torch()  # fail early (exit 3) if torch is missing
+    configs = args.config if args.config else list(DEFAULT_GRID)
+    failures = 0
+    for cfg in configs:
+        cmd = [sys.executable, os.path.abspath(__file__), "--child",
+               "--config", config_str(cfg),
+               "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--threads", str(args.threads), "--seed", str(args.seed)]
+        log(f"pytorch_twin: {config_str(cfg)} (warmup {args.warmup}, steps {args.steps}, "
+            f"threads {args.threads})")
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        result = None
+        if proc.returncode == 0 and lines:
+            try:
+                result = json.loads(lines[-1])
+            except json.JSONDecodeError:
+                result = None
+        if result is None:
+            failures += 1
+            log(f"pytorch_twin: config {config_str(cfg)} failed "
+                f"(child exit status {proc.returncode})")
+            if proc.returncode == 3:
+                sys.exit(3)
+            continue
+        print(json.dumps(result), flush=True)
+    return 1 if failures else 0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        description="PyTorch twin of recurrent-bench: times RNN/LSTM/GRU training steps.")
+    p.add_argument("--config", action="append", type=parse_config, metavar="CELL:T:B:I:H:L",
+                   help="config to run (repeatable); cell is lstm, gru or rnn_tanh")
+    p.add_argument("--grid", choices=["default"], default="default",
+                   help="grid to run when no --config is given (default: default)")
+    p.add_argument("--quick", action="store_true",
+                   help="same grid, but --steps 3 --warmup 1")
+    p.add_argument("--steps", type=int, default=None, help="timed steps (default 10)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps (default 3)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="torch.set_num_threads (default: os.cpu_count())")
+    p.add_argument("--seed", type=int, default=0, help="torch.manual_seed (default 0)")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    if args.steps is None:
+        args.steps = 3 if args.quick else 10
+    if args.warmup is None:
+        args.warmup = 1 if args.quick else 3
+    if args.steps < 1:
+        p.error("--steps must be >= 1")
+    if args.warmup < 0:
+        p.error("--warmup must be >= 0")
+    if args.threads < 1:
+        p.error("--threads must be >= 1")
+
+    if args.child:
+        if not args.config or len(args.config) != 1:
+            p.error("--child needs exactly one --config")
+        run_child(args)
+        return 0
+    return run_parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

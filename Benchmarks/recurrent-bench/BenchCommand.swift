@@ -1,0 +1,147 @@
+// recurrent-bench: times full training steps per backend (and PyTorch), after checking that
+// the backends agree.
+import ArgumentParser
+import Foundation
+import RecurrentKit
+
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recurrent-bench",
+        abstract: "Time RNN/LSTM/GRU training steps on each backend and beside PyTorch.",
+        discussion: """
+            A training step is forward over the sequence, MSE against a fixed target, backward and an
+            Adam update. Each configuration and backend runs in a process of its own: warm-up steps,
+            then timed steps (median, min, max). GFLOP/s counts GEMM work only.
+            """)
+
+    @Option(help: "Cells of the default grid, comma-separated: lstm, gru, rnn_tanh, rnn_relu.")
+    var cells = "lstm,gru,rnn_tanh"
+    @Option(help: "Sizes of the default grid, comma-separated: small, medium, large.")
+    var sizes = "small,medium,large"
+    @Option(help: "A configuration CELL:T:B:I:H:L instead of the grid (repeatable).")
+    var config: [String] = []
+    @Option(help: "Devices, comma-separated (default: every one available of cpu, opencl).")
+    var backends: String?
+    @Option(help: "Timed steps per configuration.") var steps = 10
+    @Option(help: "Untimed warm-up steps.") var warmup = 3
+    @Flag(help: "Small and medium sizes, 3 steps after 1 warm-up: a run under a minute.") var quick = false
+    @Flag(help: "Print the results as JSON on standard output.") var json = false
+    @Flag(help: "Also time the PyTorch twin in this run and print PyTorch/ours ratios.") var withPytorch = false
+    @Option(help: "Path of the PyTorch twin.") var pytorchScript = "Benchmarks/pytorch_twin.py"
+    @Option(help: "PyTorch threads (default: all cores).") var threads: Int?
+    @Flag(help: "Skip the agreement check.") var noCheck = false
+    @Flag(help: .hidden) var child = false
+
+    mutating func run() throws {
+        if quick { steps = min(steps, 3); warmup = min(warmup, 1) }
+        guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be at least 1 and --warmup at least 0") }
+        let configs = try selectedConfigs()
+        if child {
+            // One measurement, one JSON line: the parent process reads it.
+            let m = try measure(configs[0], device: backends ?? "cpu", warmup: warmup, steps: steps)
+            print(String(data: try JSONEncoder().encode(m), encoding: .utf8)!)
+            return
+        }
+        let devices = try selectedDevices()
+        let jsonOutput = json
+        let log: (String) -> Void = { line in
+            if jsonOutput { FileHandle.standardError.write((line + "\n").data(using: .utf8)!) } else { print(line) }
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        log("recurrent-bench: \(configs.count) configurations on \(devices.joined(separator: ", "))"
+            + (withPytorch ? " and PyTorch (\(threads ?? cores) threads)" : "") + "; \(warmup) warm-up + \(steps) timed steps")
+        for d in devices { log("  \(d): \(try Device.named(d).deviceDescription)") }
+        let sgemm = try measureSGEMM()
+        log(String(format: "  OpenBLAS SGEMM 1024³: %.1f GFLOP/s (the ceiling for GEMM-bound configs)", sgemm))
+
+        var results: [Measurement] = []
+        var rows: [[String]] = []
+        let pytorch = withPytorch
+            ? try measurePyTorch(configs, script: pytorchScript, warmup: warmup, steps: steps, threads: threads ?? cores) : [:]
+        for c in configs {
+            var agrees: Bool? = nil
+            if !noCheck {
+                let a = try checkAgreement(c, devices: devices)
+                agrees = a.agrees
+                log("\(c.label): \(a.agrees ? "backends agree" : "BACKENDS DISAGREE"): \(a.summary)")
+            }
+            var ours: [Measurement] = []
+            for d in devices {
+                var m = try measureInChildProcess(c, device: d, warmup: warmup, steps: steps)
+                m.agrees = agrees
+                ours.append(m)
+            }
+            results += ours
+            if let p = pytorch[c.text] { results.append(p) }
+            for m in ours + (pytorch[c.text].map { [$0] } ?? []) {
+                var row = [c.cell.rawValue + " " + c.size, m.backend,
+                           String(format: "%.2f", m.step_ms_median),
+                           String(format: "%.2f–%.2f", m.step_ms_min, m.step_ms_max),
+                           String(format: "%.0f", m.sequences_per_s), String(format: "%.1f", m.gflops),
+                           String(format: "%.0f", m.peak_mem_mb)]
+                row.append(m.backend == ours[0].backend ? "" : String(format: "%.2f×", ours[0].step_ms_median / m.step_ms_median))
+                if let p = pytorch[c.text], m.backend != "pytorch" {
+                    row.append(String(format: "%.2f×", p.step_ms_median / m.step_ms_median))
+                } else {
+                    row.append("")
+                }
+                rows.append(row)
+            }
+        }
+        if json {
+            let report = BenchReport(sgemm_gflops: sgemm, cores: cores, results: results)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(data: try encoder.encode(report), encoding: .utf8)!)
+        } else {
+            printTable(header: ["config", "backend", "ms/step", "min–max", "seq/s", "GFLOP/s", "peak MB",
+                                "\(devices[0])/this", "pytorch/this"], rows: rows)
+        }
+    }
+
+    private func selectedConfigs() throws -> [BenchConfig] {
+        if !config.isEmpty { return try config.map(BenchConfig.init(parsing:)) }
+        let cellList = try cells.split(separator: ",").map { name -> RecurrentCell in
+            guard let cell = RecurrentCell(rawValue: String(name)) else {
+                throw ValidationError("unknown cell '\(name)': expected lstm, gru, rnn_tanh or rnn_relu")
+            }
+            return cell
+        }
+        var sizeList = sizes.split(separator: ",").map(String.init)
+        if let bad = sizeList.first(where: { !["small", "medium", "large"].contains($0) }) {
+            throw ValidationError("unknown size '\(bad)': expected small, medium or large")
+        }
+        if quick { sizeList.removeAll { $0 == "large" } }
+        let grid = BenchConfig.grid(cells: cellList, sizes: sizeList)
+        guard !grid.isEmpty else { throw ValidationError("no configuration selected") }
+        return grid
+    }
+
+    private func selectedDevices() throws -> [String] {
+        if let backends {
+            let names = backends.split(separator: ",").map(String.init)
+            for n in names { _ = try Device.named(n) }   // a device that cannot open is an error here
+            return names
+        }
+        return ["cpu", "opencl"].filter { (try? Device.named($0)) != nil }
+    }
+}
+
+/// Everything `--json` prints.
+struct BenchReport: Codable {
+    var sgemm_gflops: Double
+    var cores: Int
+    var results: [Measurement]
+}
+
+/// Prints rows under a header, columns padded to their widest cell.
+func printTable(header: [String], rows: [[String]]) {
+    let all = [header] + rows
+    let widths = header.indices.map { i in all.map { $0.indices.contains(i) ? $0[i].count : 0 }.max() ?? 0 }
+    for (n, row) in all.enumerated() {
+        print(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+            .joined(separator: "  "))
+        if n == 0 { print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
+    }
+}

@@ -1,0 +1,95 @@
+// Timing one configuration on one backend, in a process of its own so that peak memory
+// belongs to that configuration alone.
+import Foundation
+import RecurrentKit
+
+/// The result for one configuration and backend (the JSON object `--json` prints).
+struct Measurement: Codable, Sendable {
+    var cell: String
+    var T: Int, B: Int, I: Int, H: Int, layers: Int
+    var backend: String
+    var step_ms_median: Double, step_ms_min: Double, step_ms_max: Double
+    var gflops: Double
+    var sequences_per_s: Double
+    /// Process peak RSS growth while building and training the model, MiB.
+    var peak_mem_mb: Double
+    /// The backend allocator's high-water mark of live tensors, MiB (nil for PyTorch).
+    var tensor_peak_mb: Double?
+    /// System allocations during the timed steps (after warm-up): 0 means none.
+    var allocations_in_timed_steps: Int?
+    var steps: Int?
+    /// Whether the backends agreed on one training step before timing (nil: not checked).
+    var agrees: Bool?
+}
+
+/// Times `config` on a new backend of device `device`: `warmup` untimed steps, then `steps` timed ones.
+func measure(_ config: BenchConfig, device: String, warmup: Int, steps: Int) throws -> Measurement {
+    let backend = try Device.makeBackend(device)
+    var baseline = 0
+    let step = try TrainingStep(config, on: backend) { baseline = residentBytes() }
+    for _ in 0..<warmup { try step.step() }
+    let allocationsBefore = backend.memoryStatistics()?.systemAllocations
+    var times: [Double] = []
+    let clock = ContinuousClock()
+    for _ in 0..<steps {
+        let elapsed = try clock.measure { try step.step() }
+        times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+    }
+    let allocationsAfter = backend.memoryStatistics()?.systemAllocations
+    times.sort()
+    let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+    return Measurement(
+        cell: config.cell.rawValue, T: config.t, B: config.b, I: config.i, H: config.h, layers: config.layers,
+        backend: backend.name, step_ms_median: median, step_ms_min: times.first ?? .nan, step_ms_max: times.last ?? .nan,
+        gflops: config.flopsPerStep / (median / 1e3) / 1e9, sequences_per_s: Double(config.b) / (median / 1e3),
+        peak_mem_mb: Double(max(peakResidentBytes() - baseline, 0)) / 1_048_576,
+        tensor_peak_mb: backend.memoryStatistics().map { Double($0.peakBytesInUse) / 1_048_576 },
+        allocations_in_timed_steps: allocationsBefore.flatMap { before in allocationsAfter.map { $0 - before } },
+        steps: steps, agrees: nil)
+}
+
+/// Resident set size now, from /proc/self/statm.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+
+/// Peak resident set size of this process so far.
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss * 1024   // kB on Linux
+}
+
+/// Runs this executable again in `--child` mode for one measurement and decodes its JSON line.
+func measureInChildProcess(_ config: BenchConfig, device: String, warmup: Int, steps: Int) throws -> Measurement {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let output = try runProcess(executable, ["--child", "--config", config.text, "--backends", device,
+                                             "--warmup", "\(warmup)", "--steps", "\(steps)"])
+    guard let line = output.split(separator: "\n").last, let data = line.data(using: .utf8),
+          var m = try? JSONDecoder().decode(Measurement.self, from: data) else {
+        throw BenchError("\(config.label) on \(device): the measuring process printed no result:\n\(output)")
+    }
+    m.backend = device
+    return m
+}
+
+/// Runs a program and returns its standard output; throws with its standard error on failure.
+func runProcess(_ path: String, _ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw BenchError("\(path) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus): "
+                         + (String(data: stderr, encoding: .utf8) ?? ""))
+    }
+    return String(data: stdout, encoding: .utf8) ?? ""
+}

@@ -1,0 +1,54 @@
+// The step every backend (and the PyTorch twin) times: forward over the sequence, MSE
+// against a fixed target (T, B, H), backward, Adam update.
+import RecurrentKit
+
+/// A recurrent stack with its data and optimizer on one backend, ready to step.
+final class TrainingStep {
+    let config: BenchConfig
+    let backend: any Backend
+    let network: RecurrentNetwork
+    let input: Tensor, target: Tensor
+    let loss = MSELoss()
+    let optimizer: Adam
+
+    /// Same seed, same weights and data on every backend. `dataReady` runs after the input and
+    /// target exist and before the model does (where memory measurements start, as in the twin).
+    init(_ config: BenchConfig, on backend: any Backend, seed: UInt64 = 0, needsInputGradient: Bool = false,
+         dataReady: () -> Void = {}) throws {
+        self.config = config
+        self.backend = backend
+        var data = PhiloxStream(seed: seed, stream: 1_000_000)
+        input = try Tensor(shape: [config.t, config.b, config.i], values: data.normal(count: config.t * config.b * config.i), on: backend)
+        target = try Tensor(shape: [config.t, config.b, config.h], values: data.normal(count: config.t * config.b * config.h), on: backend)
+        dataReady()
+        network = try makeNetwork(config, on: backend, rng: RandomSource(seed: seed))
+        network.needsInputGradient = needsInputGradient   // as PyTorch: the input does not require grad
+        optimizer = try Adam(network.parameters, learningRate: 1e-3)
+    }
+
+    /// Forward, loss and backward; returns the loss (on the device) and the output.
+    @discardableResult
+    func forwardBackward() throws -> (loss: Tensor, output: Tensor, gradInput: Tensor?) {
+        try optimizer.zeroGradients()
+        let output = try network.forward(input)
+        let value = try loss.forward(output, target)
+        let gradInput = try network.backward(loss.backward())
+        return (value, output, gradInput)
+    }
+
+    /// One whole training step, finished on the device.
+    func step() throws {
+        try forwardBackward()
+        try optimizer.step()
+        try backend.synchronize()
+    }
+}
+
+func makeNetwork(_ c: BenchConfig, on backend: any Backend, rng: RandomSource) throws -> RecurrentNetwork {
+    switch c.cell {
+    case .lstm: return try LSTM(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng)
+    case .gru: return try GRU(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng)
+    case .rnnTanh: return try RNN(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng)
+    case .rnnRelu: return try RNN(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, nonlinearity: .relu, on: backend, rng: rng)
+    }
+}
