@@ -31,6 +31,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Path of the PyTorch twin.") var pytorchScript = "Benchmarks/pytorch_twin.py"
     @Option(help: "PyTorch threads (default: all cores).") var threads: Int?
     @Flag(help: "Skip the agreement check.") var noCheck = false
+    @Option(help: "Only time GEMMs of these shapes, M:N:K[:TA:TB[:BETA]] (repeatable), on each device.")
+    var gemm: [String] = []
+    @Flag(help: "Instead of timing, show where each configuration's step time goes, phase by phase.") var phases = false
     @Flag(help: .hidden) var child = false
 
     mutating func run() throws {
@@ -44,6 +47,19 @@ struct BenchCommand: ParsableCommand {
             return
         }
         let devices = try selectedDevices()
+        if phases {
+            for c in configs { for d in devices { try profilePhases(c, device: d, warmup: warmup, steps: steps) } }
+            return
+        }
+        if !gemm.isEmpty {
+            for text in gemm {
+                let shape = try parseGEMMShape(text)
+                for d in devices {
+                    print(String(format: "gemm %@ on %@: %.1f GFLOP/s", text, d, try measureGEMM(shape, device: d, repeats: max(steps, 5))))
+                }
+            }
+            return
+        }
         let jsonOutput = json
         let log: (String) -> Void = { line in
             if jsonOutput { FileHandle.standardError.write((line + "\n").data(using: .utf8)!) } else { print(line) }

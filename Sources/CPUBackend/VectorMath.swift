@@ -9,7 +9,9 @@ let vectorWidth = 8
 
 @inline(__always) func vexp(_ x: Vec) -> Vec {
     // exp(x) = 2^n · exp(r), n = round(x / ln 2), r = x − n·ln 2 (ln 2 split in two for exactness).
-    let clamped = x.clamped(lowerBound: Vec(repeating: -87.33654), upperBound: Vec(repeating: 88.37626))
+    // Clamp with masked selects: `clamped(lowerBound:upperBound:)` is not inlined and costs a call per vector.
+    let low = Vec(repeating: -87.33654), high = Vec(repeating: 88.37626)
+    let clamped = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
     // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits,
     // with no float-to-int conversion (|x / ln 2| < 2^22).
     let shifted = clamped * 1.442_695_04 + 12_582_912

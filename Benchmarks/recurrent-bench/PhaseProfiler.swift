@@ -1,0 +1,182 @@
+// Where a training step's time goes: a backend that forwards every op to a real one and
+// charges its wall time to a phase. Ops on the CPU are synchronous; for a queued device the
+// proxy synchronises after each op, so phases add up to (a slower) whole.
+import Foundation
+import RecurrentKit
+import Synchronization
+
+/// The phases a training step is split into.
+enum Phase: String, CaseIterable {
+    case inputGEMM = "input GEMM (X·W_ih, all steps)"
+    case recurrentGEMM = "recurrent GEMMs (per step)"
+    case cellForward = "fused cell forward"
+    case cellBackward = "fused cell backward"
+    case weightGradientGEMM = "weight-gradient GEMMs"
+    case inputGradientGEMM = "input-gradient GEMM (dG·W_ih)"
+    case biasGradients = "bias gradients (column sums)"
+    case optimizer = "optimizer (Adam)"
+    case other = "loss, copies, fills"
+}
+
+/// Forwards every op to `inner`, timing it.
+final class PhaseProfiler: Backend {
+    let inner: any Backend
+    /// T·B of the configuration: tells sequence GEMMs from per-step ones.
+    let sequenceRows: Int
+    private let totals = Mutex<[Phase: Double]>([:])
+
+    init(_ inner: any Backend, sequenceRows: Int) {
+        self.inner = inner
+        self.sequenceRows = sequenceRows
+    }
+
+    var name: String { inner.name }
+    var deviceDescription: String { inner.deviceDescription }
+
+    /// Seconds per phase so far.
+    var seconds: [Phase: Double] { totals.withLock { $0 } }
+    func reset() { totals.withLock { $0 = [:] } }
+
+    private func timed<R>(_ phase: Phase, _ body: () throws -> R) rethrows -> R {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try body()
+        try? inner.synchronize()
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        totals.withLock { $0[phase, default: 0] += elapsed }
+        return result
+    }
+
+    /// The same view on the inner backend.
+    private func u(_ t: Tensor) -> Tensor {
+        try! Tensor(shape: t.shape, buffer: t.buffer, offset: t.offset, backend: inner)
+    }
+    private func u(_ t: Tensor?) -> Tensor? { t.map { u($0) } }
+
+    func allocate(count: Int) throws -> any DeviceBuffer { try inner.allocate(count: count) }
+    func upload(_ values: UnsafeBufferPointer<Float>, to destination: Tensor) throws {
+        try timed(.other) { try inner.upload(values, to: u(destination)) }
+    }
+    func download(_ source: Tensor, into values: UnsafeMutableBufferPointer<Float>) throws {
+        try timed(.other) { try inner.download(u(source), into: values) }
+    }
+    func copy(_ source: Tensor, to destination: Tensor) throws { try timed(.other) { try inner.copy(u(source), to: u(destination)) } }
+    func fill(_ destination: Tensor, with value: Float) throws { try timed(.other) { try inner.fill(u(destination), with: value) } }
+    func synchronize() throws { try inner.synchronize() }
+    func memoryStatistics() -> MemoryStatistics? { inner.memoryStatistics() }
+
+    func gemm(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ s: GEMMShape) throws {
+        let phase: Phase
+        if s.transA == .transposed { phase = .weightGradientGEMM }
+        else if s.m == sequenceRows { phase = s.transB == .transposed ? .inputGEMM : .inputGradientGEMM }
+        else { phase = .recurrentGEMM }
+        try timed(phase) { try inner.gemm(u(c), u(a), u(b), s) }
+    }
+    func addBias(_ x: Tensor, _ bias: Tensor) throws { try timed(.other) { try inner.addBias(u(x), u(bias)) } }
+    func sumColumns(_ out: Tensor, _ x: Tensor, accumulate: Bool) throws {
+        try timed(.biasGradients) { try inner.sumColumns(u(out), u(x), accumulate: accumulate) }
+    }
+    func activationForward(_ y: Tensor, _ x: Tensor, _ activation: Activation) throws {
+        try timed(.other) { try inner.activationForward(u(y), u(x), activation) }
+    }
+    func activationBackward(_ dx: Tensor, _ dy: Tensor, _ y: Tensor, _ activation: Activation, accumulate: Bool) throws {
+        try timed(.other) { try inner.activationBackward(u(dx), u(dy), u(y), activation, accumulate: accumulate) }
+    }
+    func axpy(_ y: Tensor, alpha: Float, _ x: Tensor) throws { try timed(.other) { try inner.axpy(u(y), alpha: alpha, u(x)) } }
+    func scale(_ x: Tensor, by alpha: Float) throws { try timed(.other) { try inner.scale(u(x), by: alpha) } }
+    func multiply(_ out: Tensor, _ a: Tensor, _ b: Tensor) throws { try timed(.other) { try inner.multiply(u(out), u(a), u(b)) } }
+    func clamp(_ x: Tensor, low: Float, high: Float) throws { try timed(.other) { try inner.clamp(u(x), low: low, high: high) } }
+    func reduce(_ out: Tensor, _ x: Tensor, _ r: Reduction, scale: Float, accumulate: Bool) throws {
+        try timed(.other) { try inner.reduce(u(out), u(x), r, scale: scale, accumulate: accumulate) }
+    }
+    func addPenaltyGradient(_ grad: Tensor, _ param: Tensor, l1: Float, l2: Float) throws {
+        try timed(.optimizer) { try inner.addPenaltyGradient(u(grad), u(param), l1: l1, l2: l2) }
+    }
+    func scaleByClipCoefficient(_ x: Tensor, sumOfSquares: Tensor, maxNorm: Float) throws {
+        try timed(.optimizer) { try inner.scaleByClipCoefficient(u(x), sumOfSquares: u(sumOfSquares), maxNorm: maxNorm) }
+    }
+    func dropoutForward(_ y: Tensor, mask: Tensor, _ x: Tensor, probability: Float, seed: UInt64, stream: UInt64, offset: UInt64) throws {
+        try timed(.other) {
+            try inner.dropoutForward(u(y), mask: u(mask), u(x), probability: probability, seed: seed, stream: stream, offset: offset)
+        }
+    }
+    func embeddingForward(_ out: Tensor, indices: Tensor, table: Tensor) throws {
+        try timed(.other) { try inner.embeddingForward(u(out), indices: u(indices), table: u(table)) }
+    }
+    func embeddingBackward(_ gradTable: Tensor, indices: Tensor, gradOut: Tensor) throws {
+        try timed(.other) { try inner.embeddingBackward(u(gradTable), indices: u(indices), gradOut: u(gradOut)) }
+    }
+    func meanSquaredError(loss: Tensor, gradient: Tensor, prediction: Tensor, target: Tensor, scale: Float) throws {
+        try timed(.other) { try inner.meanSquaredError(loss: u(loss), gradient: u(gradient), prediction: u(prediction), target: u(target), scale: scale) }
+    }
+    func softmaxCrossEntropy(loss: Tensor, gradient: Tensor, logits: Tensor, targets: Tensor, scale: Float) throws {
+        try timed(.other) { try inner.softmaxCrossEntropy(loss: u(loss), gradient: u(gradient), logits: u(logits), targets: u(targets), scale: scale) }
+    }
+    func sgdUpdate(_ param: Tensor, gradient: Tensor, momentumBuffer: Tensor?, _ h: SGDHyperparameters) throws {
+        try timed(.optimizer) { try inner.sgdUpdate(u(param), gradient: u(gradient), momentumBuffer: u(momentumBuffer), h) }
+    }
+    func adamUpdate(_ param: Tensor, gradient: Tensor, m: Tensor, v: Tensor, _ h: AdamHyperparameters) throws {
+        try timed(.optimizer) { try inner.adamUpdate(u(param), gradient: u(gradient), m: u(m), v: u(v), h) }
+    }
+    func lstmForwardStep(hidden: Tensor, cell: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                         previousCell: Tensor?) throws {
+        try timed(.cellForward) {
+            try inner.lstmForwardStep(hidden: u(hidden), cell: u(cell), gates: u(gates), hiddenProjection: u(hiddenProjection),
+                                      biasIH: u(biasIH), biasHH: u(biasHH), previousCell: u(previousCell))
+        }
+    }
+    func lstmBackwardStep(gradGates: Tensor, gradCell: Tensor, gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor, cell: Tensor,
+                          previousCell: Tensor?) throws {
+        try timed(.cellBackward) {
+            try inner.lstmBackwardStep(gradGates: u(gradGates), gradCell: u(gradCell), gradHidden: u(gradHidden), gradOutput: u(gradOutput),
+                                       gates: u(gates), cell: u(cell), previousCell: u(previousCell))
+        }
+    }
+    func gruForwardStep(hidden: Tensor, newGateHidden: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                        previousHidden: Tensor?) throws {
+        try timed(.cellForward) {
+            try inner.gruForwardStep(hidden: u(hidden), newGateHidden: u(newGateHidden), gates: u(gates), hiddenProjection: u(hiddenProjection),
+                                     biasIH: u(biasIH), biasHH: u(biasHH), previousHidden: u(previousHidden))
+        }
+    }
+    func gruBackwardStep(gradGatesInput: Tensor, gradGatesHidden: Tensor, gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor,
+                         newGateHidden: Tensor, previousHidden: Tensor?) throws {
+        try timed(.cellBackward) {
+            try inner.gruBackwardStep(gradGatesInput: u(gradGatesInput), gradGatesHidden: u(gradGatesHidden), gradHidden: u(gradHidden),
+                                      gradOutput: u(gradOutput), gates: u(gates), newGateHidden: u(newGateHidden),
+                                      previousHidden: u(previousHidden))
+        }
+    }
+    func rnnForwardStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor, activation: Activation) throws {
+        try timed(.cellForward) {
+            try inner.rnnForwardStep(hidden: u(hidden), gates: u(gates), hiddenProjection: u(hiddenProjection),
+                                     biasIH: u(biasIH), biasHH: u(biasHH), activation: activation)
+        }
+    }
+    func rnnBackwardStep(gradGates: Tensor, gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor, activation: Activation) throws {
+        try timed(.cellBackward) {
+            try inner.rnnBackwardStep(gradGates: u(gradGates), gradHidden: u(gradHidden), gradOutput: u(gradOutput), gates: u(gates),
+                                      activation: activation)
+        }
+    }
+}
+
+/// Runs `steps` profiled training steps (after `warmup`) and prints milliseconds per step by phase.
+func profilePhases(_ config: BenchConfig, device: String, warmup: Int, steps: Int) throws {
+    let profiler = PhaseProfiler(try Device.makeBackend(device), sequenceRows: config.t * config.b)
+    let step = try TrainingStep(config, on: profiler)
+    for _ in 0..<warmup { try step.step() }
+    profiler.reset()
+    let clock = ContinuousClock()
+    let total = try clock.measure { for _ in 0..<steps { try step.step() } }
+    let wall = (Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18) / Double(steps) * 1e3
+    let phases = profiler.seconds
+    print("\(config.label) on \(device): \(String(format: "%.1f", wall)) ms per step")
+    var accounted = 0.0
+    for phase in Phase.allCases {
+        let ms = (phases[phase] ?? 0) / Double(steps) * 1e3
+        accounted += ms
+        print("  " + phase.rawValue.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%8.1f ms  %5.1f%%", ms, 100 * ms / wall))
+    }
+    print("  " + "host (time loop, views, dispatch)".padding(toLength: 36, withPad: " ", startingAt: 0)
+          + String(format: "%8.1f ms  %5.1f%%", wall - accounted, 100 * (wall - accounted) / wall))
+}
