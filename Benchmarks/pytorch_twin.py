@@ -21,7 +21,7 @@ forward = 2*T*B*G*H*(I_l + H); a training step = 3 * forward. gflops = flops / m
 
 Memory: every config runs in a fresh child process (this script re-invoked with --child).
 `peak_mem_mb` is the process peak RSS growth while building and training the model:
-(ru_maxrss after the timed steps) - (current RSS after importing torch and creating x and
+(VmHWM, the peak resident set, after the timed steps) - (current RSS after importing torch and creating x and
 target), in MiB. Before the baseline is read, a throwaway Adam over a 1-element tensor is built
 and dropped: the first optimizer construction lazily imports torch._dynamo (sympy, mpmath, ...),
 ~150 MiB of import cost that would otherwise swamp small models. Code pages of libtorch touched
@@ -109,7 +109,12 @@ def current_rss_bytes():
 
 
 def peak_rss_bytes():
-    # ru_maxrss is in kilobytes on Linux.
+    # VmHWM, the address space's high-water mark, starts afresh at exec; ru_maxrss would not
+    # (Linux keeps the larger of the parent's and the child's), so it could report the parent's.
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

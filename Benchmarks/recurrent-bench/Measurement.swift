@@ -55,11 +55,13 @@ func residentBytes() -> Int {
     return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
 }
 
-/// Peak resident set size of this process so far.
+/// Peak resident set size of this process so far: VmHWM from /proc/self/status, which starts
+/// afresh at exec (getrusage's ru_maxrss keeps the parent's high-water mark across exec on Linux).
 func peakResidentBytes() -> Int {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return usage.ru_maxrss * 1024   // kB on Linux
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kB = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return 0 }
+    return kB * 1024
 }
 
 /// Runs this executable again in `--child` mode for one measurement and decodes its JSON line.

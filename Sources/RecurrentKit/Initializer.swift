@@ -14,8 +14,8 @@ public enum Initializer: Sendable, Equatable {
     case xavierUniform(gain: Float = 1)
     /// Glorot & Bengio (2010): N(0, σ²), σ = gain·√(2 / (fan_in + fan_out)).
     case xavierNormal(gain: Float = 1)
-    /// Saxe et al. (2014): a (semi-)orthogonal matrix from the QR decomposition of a Gaussian
-    /// one, with the signs of R's diagonal folded in (as `torch.nn.init.orthogonal_`), times `gain`.
+    /// Saxe et al. (2014): a (semi-)orthogonal matrix, the Q of a Gaussian matrix's QR
+    /// decomposition with R's diagonal made positive (as `torch.nn.init.orthogonal_`), times `gain`.
     case orthogonal(gain: Float = 1)
     /// Every value `value`.
     case constant(Float)
@@ -73,8 +73,7 @@ public enum Initializer: Sendable, Equatable {
                 for i in 0..<tall { dot += q[i * short + k] * v[i] }
                 for i in 0..<tall { v[i] -= dot * q[i * short + k] }
             }
-            // R's diagonal entry is the norm along the original column: sign(diag R) is +, as
-            // modified Gram–Schmidt already yields a positive diagonal.
+            // Gram–Schmidt makes R's diagonal (these norms) positive: the sign fix-up is built in.
             let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
             for i in 0..<tall { q[i * short + j] = norm > 0 ? v[i] / norm : 0 }
         }
