@@ -34,13 +34,20 @@ extension CPUBackend {
         for r in 0..<b {
             let g = pg + r * 4 * h, p = pp + r * 4 * h, state = r * h
             forEachChunk(h) { j, n in
-                // Pre-activation of gate k: (x W_ih + b_ih) + (h W_hh + b_hh).
+                // Pre-activation of gate k: (x W_ih + b_ih) + (h W_hh + b_hh). Each gate is stored
+                // as soon as it is computed, so few vectors stay live (SSE has 16 registers).
                 func pre(_ k: Int) -> Vec { (load(g, k * h + j, n) + load(bi, k * h + j, n)) + (load(p, k * h + j, n) + load(bh, k * h + j, n)) }
-                let i = vsigmoid(pre(0)), f = vsigmoid(pre(1)), gg = vtanh(pre(2)), o = vsigmoid(pre(3))
-                let cPrev = pcPrev.map { load($0, state + j, n) } ?? Vec(repeating: 0)
-                let c = f * cPrev + i * gg
-                store(i, g, j, n); store(f, g, h + j, n); store(gg, g, 2 * h + j, n); store(o, g, 3 * h + j, n)
+                let i = vsigmoid(pre(0))
+                store(i, g, j, n)
+                let gg = vtanh(pre(2))
+                store(gg, g, 2 * h + j, n)
+                let input = i * gg
+                let f = vsigmoid(pre(1))
+                store(f, g, h + j, n)
+                let c = f * (pcPrev.map { load($0, state + j, n) } ?? Vec(repeating: 0)) + input
                 store(c, pc, state + j, n)
+                let o = vsigmoid(pre(3))
+                store(o, g, 3 * h + j, n)
                 store(o * vtanh(c), ph, state + j, n)
             }
         }
