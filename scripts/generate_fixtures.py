@@ -3,11 +3,24 @@
 
 Usage:
     python3 scripts/generate_fixtures.py [--out DIR] [--verify]
+    python3 scripts/generate_fixtures.py --check-interop MODEL.safetensors IO.json
 
 With no arguments every fixture is (re)generated into
 ``Tests/RecurrentKitTests/Fixtures/`` (located relative to this script's
-repository root).  ``--verify`` only re-reads the JSON files already in the
-output directory and checks that they are well formed (no regeneration).
+repository root), then ``--check-interop`` is run on the freshly written
+``interop_lstm.*`` as a self-test.  Needs torch and safetensors
+(``pip install safetensors``).  ``--verify`` only re-reads the JSON and
+``.safetensors`` files already in the output directory and checks that they
+are well formed (no regeneration; needs neither torch nor safetensors).
+
+``--check-interop`` (what the Swift test suite runs on a file written by
+RecurrentKit): builds ``InteropModel`` (see 6. below), loads MODEL.safetensors
+into it with ``load_state_dict(strict=True)``, runs it on IO.json's ``input``
+and compares with IO.json's ``output`` (a fixture file in the format below)
+within abs 1e-5 + rel 1e-4 * |output|.  All messages go to stdout.  Exit
+status: 0 match; 1 mismatch, or an unreadable file / wrong tensor names,
+shapes or dtypes; 3 torch or safetensors cannot be imported (the message
+names what to ``pip install``); 2 bad command line (argparse).
 
 File format (every file, one line of JSON, keys sorted)::
 
@@ -71,17 +84,42 @@ Files written:
      Linear(8,1), MSE sum + l1*sum|p| + l2*sum p^2 over all params
      (l1=l2=1e-3), AdamW(lr=0.005, weight_decay=0.01),
      CosineAnnealingLR(T_max=20, eta_min=1e-4).
+
+6. ``interop_lstm.safetensors`` + ``interop_lstm.json``: ``InteropModel``
+   (submodules ``lstm`` = LSTM(3,5,2) and ``fc`` = Linear(5,2); forward is
+   fc(lstm(x).output[-1])), seeded; its state_dict (keys lstm.weight_ih_l0 ...
+   lstm.bias_hh_l1, fc.weight, fc.bias; all F32) written by
+   ``safetensors.torch.save_file(..., metadata={"format": "pt"})``.
+   The JSON holds input [T=4, B=3, 3] (randn) and output [3, 2] = model(input).
+   meta: model.
+
+7. ``dtypes.safetensors`` + ``dtypes.json``: tensors f32 [2,3] (F32),
+   f16 [5] (F16), bf16 [2,2] (BF16), f64 [3] (F64), including 0, -0,
+   subnormals, the largest finite values of f32/f16/bf16 and f64 values that
+   round (1e-8, 3.0000001 -> 3.0, -1e-40 -> an f32 subnormal).  The JSON
+   holds, under the same names, the exact float32 values a reader must
+   produce (``tensor.to(torch.float32)``).  meta: dtypes {name: dtype}.
 """
 
 import argparse
 import json
 import math
 import os
+import struct
 import sys
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as exc:  # --verify works without torch; the rest exits 3
+    TORCH_IMPORT_ERROR = exc
+    torch = F = None
+
+    class nn:  # placeholder so that the class definitions below still load
+        Module = object
+else:
+    TORCH_IMPORT_ERROR = None
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(REPO_ROOT, "Tests", "RecurrentKitTests", "Fixtures")
@@ -111,6 +149,75 @@ def write_fixture(out_dir, filename, meta, tensors):
 
 def seed(n):
     torch.manual_seed(n)
+
+
+def missing_dependency():
+    """None if torch and safetensors import, else a message naming what to pip install."""
+    if TORCH_IMPORT_ERROR is not None:
+        return f"cannot import torch ({TORCH_IMPORT_ERROR}); pip install torch"
+    try:
+        import safetensors.torch  # noqa: F401
+    except ImportError as exc:
+        return f"cannot import safetensors ({exc}); pip install safetensors"
+    return None
+
+
+# safetensors dtype -> element size in bytes (the dtypes of the format spec)
+SAFETENSORS_DTYPE_SIZES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2,
+    "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+}
+
+
+def safetensors_header(path):
+    """Parse and check the header of a .safetensors file without torch.
+
+    Returns (header dict, header length); raises ValueError if the file is
+    not well formed (header JSON, dtypes, sizes, contiguous data offsets).
+    """
+    with open(path, "rb") as f:
+        prefix = f.read(8)
+        if len(prefix) != 8:
+            raise ValueError("shorter than the 8-byte header length")
+        (n,) = struct.unpack("<Q", prefix)
+        size = os.fstat(f.fileno()).st_size
+        if n > size - 8:
+            raise ValueError(f"header length {n} exceeds the file size {size}")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"header is not UTF-8 JSON: {exc}")
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    meta = header.get("__metadata__", {})
+    if not isinstance(meta, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise ValueError("__metadata__ is not a string-to-string map")
+    spans = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
+            elem = SAFETENSORS_DTYPE_SIZES[dtype]
+        except (TypeError, KeyError, ValueError):
+            raise ValueError(f"{name}: bad entry {info!r}")
+        if not isinstance(shape, list) or not all(
+                isinstance(v, int) and v >= 0 for v in shape + [begin, end]):
+            raise ValueError(f"{name}: bad shape or data_offsets {info!r}")
+        count = math.prod(shape)
+        if end - begin != count * elem:
+            raise ValueError(f"{name}: data_offsets {[begin, end]} do not hold {shape} {dtype}")
+        spans.append((begin, end, name))
+    at = 0
+    for begin, end, name in sorted(spans):
+        if begin != at:
+            raise ValueError(f"{name}: data starts at {begin}, expected {at} (gap or overlap)")
+        at = end
+    if 8 + n + at != size:
+        raise ValueError(f"data section is {size - 8 - n} bytes, the tensors need {at}")
+    return header, n
 
 
 # --------------------------------------------------------------------------
@@ -411,6 +518,171 @@ def gen_train_rnn_adamw(out_dir):
 
 
 # --------------------------------------------------------------------------
+# 6. safetensors interop, 7. safetensors dtypes
+# --------------------------------------------------------------------------
+
+class InteropModel(nn.Module):
+    # names matter: state_dict keys lstm.weight_ih_l0 ... fc.weight, fc.bias
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 5, num_layers=2)
+        self.fc = nn.Linear(5, 2)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.fc(out[-1])
+
+
+def gen_interop(out_dir):
+    from safetensors.torch import save_file
+    s = 5001
+    seed(s)
+    model = InteropModel()
+    x = torch.randn(4, 3, 3)
+    with torch.no_grad():
+        y = model(x)
+    path = os.path.join(out_dir, "interop_lstm.safetensors")
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+              path, metadata={"format": "pt"})
+    print(path)
+    write_fixture(out_dir, "interop_lstm.json",
+                  {"model": "lstm(3,5,2)+linear(5,2), last step"},
+                  {"input": x, "output": y})
+
+
+DTYPE_NAMES = {"f32": "F32", "f16": "F16", "bf16": "BF16", "f64": "F64"}
+
+
+def gen_dtypes(out_dir):
+    from safetensors.torch import save_file
+    tensors = {
+        # 0, -0, smallest subnormal 2^-149; largest finite, -smallest normal, 0.1
+        "f32": torch.tensor([[0.0, -0.0, 2.0 ** -149],
+                             [3.4028234663852886e38, -1.1754943508222875e-38, 0.1]],
+                            dtype=torch.float32),
+        # 0, -0, smallest subnormal 2^-24, largest finite 65504, -0.1 (rounded)
+        "f16": torch.tensor([0.0, -0.0, 2.0 ** -24, 65504.0, -0.1], dtype=torch.float16),
+        # 1, -pi (rounded to 3.140625), largest finite, smallest subnormal 2^-133
+        "bf16": torch.tensor([[1.0, -math.pi], [3.3895313892515355e38, 2.0 ** -133]],
+                             dtype=torch.bfloat16),
+        # rounding to f32: 1e-8 (inexact), 3.0000001 -> 3.0, -1e-40 -> f32 subnormal
+        "f64": torch.tensor([1e-8, 3.0000001, -1e-40], dtype=torch.float64),
+    }
+    as_f32 = {k: v.to(torch.float32) for k, v in tensors.items()}
+    # guard against a silent flush to zero / overflow while building the values
+    assert as_f32["f32"][0, 2] > 0 and as_f32["f16"][2] == 2.0 ** -24
+    assert as_f32["f16"][3] == 65504.0 and as_f32["bf16"][1, 1] == 2.0 ** -133
+    assert as_f32["bf16"][0, 1] == -3.140625 and as_f32["f64"][1] == 3.0
+    assert 0 > as_f32["f64"][2] > -2.0 ** -126
+    assert all(math.copysign(1.0, float(as_f32[k].reshape(-1)[1])) < 0 for k in ("f32", "f16"))
+    path = os.path.join(out_dir, "dtypes.safetensors")
+    save_file(tensors, path, metadata={"format": "pt"})
+    print(path)
+    write_fixture(out_dir, "dtypes.json", {"dtypes": dict(DTYPE_NAMES)}, as_f32)
+
+
+def self_test_dtypes(out_dir):
+    """dtypes.safetensors holds the dtypes/shapes of dtypes.json and its values."""
+    from safetensors.torch import load_file
+    path = os.path.join(out_dir, "dtypes.safetensors")
+    header, _ = safetensors_header(path)
+    loaded = load_file(path)
+    with open(os.path.join(out_dir, "dtypes.json")) as f:
+        ref = json.load(f)
+    ok = set(header) - {"__metadata__"} == set(ref["meta"]["dtypes"])
+    for name, dtype in ref["meta"]["dtypes"].items():
+        t = ref["tensors"][name]
+        got = tensor_entry(loaded[name])
+        ok = ok and header[name]["dtype"] == dtype and got == t and \
+            [math.copysign(1.0, v) for v in got["data"]] == \
+            [math.copysign(1.0, v) for v in t["data"]]
+    print(f"self-test dtypes.safetensors: {'ok' if ok else 'FAIL'}")
+    return ok
+
+
+def read_fixture_tensor(obj, name):
+    """Tensor NAME of a parsed fixture file as a float32 torch tensor."""
+    try:
+        t = obj["tensors"][name]
+        shape = [int(d) for d in t["shape"]]
+        data = [float(v) for v in t["data"]]
+    except (TypeError, KeyError, ValueError):
+        raise ValueError(f"no well-formed tensor {name!r}")
+    if math.prod(shape) != len(data) or any(d < 0 for d in shape):
+        raise ValueError(f"tensor {name!r}: shape {shape} vs {len(data)} values")
+    return torch.tensor(data, dtype=torch.float32).reshape(shape)
+
+
+def check_interop(model_path, io_path):
+    """--check-interop; returns the exit status (see the module docstring)."""
+    problem = missing_dependency()
+    if problem:
+        print(f"check-interop: {problem}")
+        return 3
+    from safetensors import safe_open
+    torch.set_num_threads(1)
+    name = os.path.basename(model_path)
+
+    try:
+        with safe_open(model_path, framework="pt") as f:
+            file_meta = f.metadata()
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # SafetensorError, OSError, ...
+        print(f"check-interop: cannot read {model_path}: {exc}")
+        return 1
+    try:
+        with open(io_path) as f:
+            io = json.load(f)
+        x = read_fixture_tensor(io, "input")
+        y_ref = read_fixture_tensor(io, "output")
+    except (OSError, ValueError) as exc:
+        print(f"check-interop: cannot read {io_path}: {exc}")
+        return 1
+    print(f"check-interop: {name}: {len(state)} tensors, __metadata__ {file_meta}")
+
+    model = InteropModel()
+    model.eval()
+    want = model.state_dict()
+    problems = [f"missing tensor {k} (shape {list(v.shape)})" for k, v in want.items()
+                if k not in state]
+    problems += [f"unexpected tensor {k}" for k in state if k not in want]
+    problems += [f"{k}: shape {list(state[k].shape)}, the model needs {list(v.shape)}"
+                 for k, v in want.items() if k in state and state[k].shape != v.shape]
+    problems += [f"{k}: dtype {state[k].dtype} is not floating point"
+                 for k in want if k in state and not state[k].is_floating_point()]
+    if not problems:
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            problems.append(f"load_state_dict(strict=True): {exc}")
+    if problems:
+        print(f"check-interop: {name} does not match InteropModel "
+              f"(lstm(3,5,2)+linear(5,2)):")
+        for p in problems:
+            print(f"  {p}")
+        return 1
+    others = sorted({str(v.dtype) for v in state.values()} - {"torch.float32"})
+    if others:
+        print(f"check-interop: note: tensors converted to float32 from {', '.join(others)}")
+
+    if x.dim() != 3 or x.shape[2] != 3 or x.shape[0] < 1 or x.shape[1] < 1:
+        print(f"check-interop: {io_path}: input shape {list(x.shape)}, expected [T, B, 3]")
+        return 1
+    with torch.no_grad():
+        y = model(x)
+    if y.shape != y_ref.shape:
+        print(f"check-interop: output shape {list(y.shape)} (input {list(x.shape)}) "
+              f"but {io_path} has {list(y_ref.shape)}")
+        return 1
+    diff = (y - y_ref).abs()
+    bad = int((~(diff <= 1e-5 + 1e-4 * y_ref.abs())).sum())  # NaN counts as bad
+    print(f"check-interop: output {list(y.shape)}: max abs diff {float(diff.max()):.3g}, "
+          f"{bad} of {y.numel()} values outside abs 1e-5 + rel 1e-4")
+    print("check-interop: " + ("MISMATCH" if bad else "ok"))
+    return 1 if bad else 0
+
+
+# --------------------------------------------------------------------------
 # verification
 # --------------------------------------------------------------------------
 
@@ -434,6 +706,13 @@ def verify(out_dir):
         status = "ok" if not problems else "FAIL " + "; ".join(problems)
         ok = ok and not problems
         print(f"{fn}: {len(obj.get('tensors', {}))} tensors, {status}")
+    for fn in sorted(f for f in os.listdir(out_dir) if f.endswith(".safetensors")):
+        try:
+            header, _ = safetensors_header(os.path.join(out_dir, fn))
+            status = f"{len(header) - ('__metadata__' in header)} tensors, ok"
+        except (OSError, ValueError) as exc:
+            status, ok = f"FAIL {exc}", False
+        print(f"{fn}: {status}")
     return ok
 
 
@@ -442,9 +721,19 @@ def main(argv=None):
     ap.add_argument("--out", default=DEFAULT_OUT, help="output directory")
     ap.add_argument("--verify", action="store_true",
                     help="only check the existing fixture files in --out")
+    ap.add_argument("--check-interop", nargs=2, metavar=("MODEL.safetensors", "IO.json"),
+                    help="load MODEL into InteropModel, run it on IO.json's input and "
+                         "compare with its output (exit 0 match, 1 mismatch, "
+                         "3 torch/safetensors missing)")
     args = ap.parse_args(argv)
     if args.verify:
         return 0 if verify(args.out) else 1
+    if args.check_interop:
+        return check_interop(*args.check_interop)
+    problem = missing_dependency()
+    if problem:
+        print(problem)
+        return 3
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
     os.makedirs(args.out, exist_ok=True)
@@ -455,7 +744,15 @@ def main(argv=None):
     gen_train_lstm_adam(args.out)
     gen_train_gru_sgd(args.out)
     gen_train_rnn_adamw(args.out)
-    return 0
+    gen_interop(args.out)
+    gen_dtypes(args.out)
+    # self-test: the check mode accepts the files just written
+    rc = check_interop(os.path.join(args.out, "interop_lstm.safetensors"),
+                       os.path.join(args.out, "interop_lstm.json"))
+    if rc != 0:
+        print("self-test of --check-interop FAILED")
+        return rc
+    return 0 if self_test_dtypes(args.out) else 1
 
 
 if __name__ == "__main__":
