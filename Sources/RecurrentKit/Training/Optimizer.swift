@@ -4,8 +4,10 @@ public protocol Optimizer: AnyObject {
     var learningRate: Float { get set }
     /// The parameters this optimizer updates.
     var parameters: [Parameter] { get }
-    /// Applies one update to every parameter that is not frozen.
+    /// Applies one update to every parameter that is not frozen; frozen parameters' state is dropped.
     func step() throws
+    /// Whether the optimizer holds state (moments, momentum buffer) for `parameter`.
+    func hasState(for parameter: Parameter) -> Bool
 }
 
 extension Optimizer {
@@ -47,7 +49,10 @@ public final class SGD: Optimizer {
         return s
     }
 
+    public func hasState(for parameter: Parameter) -> Bool { states[ObjectIdentifier(parameter)] != nil }
+
     public func step() throws {
+        for p in parameters where p.isFrozen { states[ObjectIdentifier(p)] = nil }
         for p in parameters where !p.isFrozen {
             var s = try state(for: p)
             try p.value.backend.sgdUpdate(p.value, gradient: p.gradient, momentumBuffer: s.buffer,
@@ -94,7 +99,10 @@ public class Adam: Optimizer {
         return s
     }
 
+    public func hasState(for parameter: Parameter) -> Bool { states[ObjectIdentifier(parameter)] != nil }
+
     public func step() throws {
+        for p in parameters where p.isFrozen { states[ObjectIdentifier(p)] = nil }
         for p in parameters where !p.isFrozen {
             var state = try state(for: p)
             state.step += 1
