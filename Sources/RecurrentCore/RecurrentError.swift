@@ -14,6 +14,8 @@ public enum RecurrentError: Error, CustomStringConvertible, Equatable, Sendable 
     case invalidState(String)
     /// A file could not be read, written or parsed.
     case file(path: String, reason: String)
+    /// Training produced a NaN or infinity (the step and what was not finite).
+    case nonFinite(step: Int, detail: String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum RecurrentError: Error, CustomStringConvertible, Equatable, Sendable 
             return message
         case let .file(path, reason):
             return "\(path): \(reason)"
+        case let .nonFinite(step, detail):
+            return "step \(step): \(detail)"
         }
     }
 }

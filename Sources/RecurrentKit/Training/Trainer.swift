@@ -16,6 +16,16 @@ public struct EpochReport: Sendable {
     public var sequencesPerSecond: Double
 }
 
+/// What `Trainer` does when a step's loss or gradients are NaN or infinite.
+public enum NonFinitePolicy: Sendable, Equatable {
+    /// Throw `RecurrentError.nonFinite` naming the step and the loss or first parameter at fault (default).
+    case stop
+    /// Leave the parameters and optimizer untouched for this step, count it and go on.
+    case skipStep
+    /// Do not check (saves one device-to-host read of two scalars per step).
+    case ignore
+}
+
 /// A thin training loop: mini-batches in a seeded order, forward, loss, backward, optional
 /// penalty and clipping, optimizer step, per-epoch scheduler step and validation.
 /// Everything it does is public API, so writing your own loop is the same few calls.
@@ -33,6 +43,15 @@ public final class Trainer {
     public var penalty: WeightPenalty?
     /// Stepped once per epoch.
     public var scheduler: (any LearningRateScheduler)?
+    /// What to do with a non-finite loss or gradient; checked every step unless `.ignore`.
+    public var nonFinitePolicy: NonFinitePolicy = .stop
+    /// Training steps run so far (`trainStep` calls), skipped ones included.
+    public private(set) var steps = 0
+    /// Steps skipped by `.skipStep`.
+    public private(set) var skippedSteps = 0
+    /// The global L2 norm of the gradients of each checked step, before clipping: the first thing
+    /// to look at when training diverges (exploding gradients show as a climbing curve).
+    public private(set) var gradientNorms: [Float] = []
 
     /// Turns off the model's input gradient (`needsInputGradient`): the loop never uses it.
     public init(model: any Layer, loss: any Loss, optimizer: any Optimizer, on backend: any Backend) {
@@ -46,11 +65,18 @@ public final class Trainer {
     /// One optimisation step on a batch; returns the loss (a device scalar, not read back).
     @discardableResult
     public func trainStep(input: Tensor, target: Tensor) throws -> Tensor {
+        steps += 1
         try optimizer.zeroGradients()
         let prediction = try model.forward(input)
         let value = try loss.forward(prediction, target)
         _ = try model.backward(loss.backward())
         if let penalty { try penalty.apply(to: model.parameters, loss: value) }
+        if nonFinitePolicy != .ignore, let problem = try nonFiniteProblem(loss: value) {
+            if nonFinitePolicy == .stop { throw RecurrentError.nonFinite(step: steps, detail: problem) }
+            skippedSteps += 1
+            try optimizer.zeroGradients()
+            return value
+        }
         if let clipValue { try GradientClipping.clipValue(model.parameters, clipValue: clipValue) }
         if let clipNorm { try GradientClipping.clipNorm(model.parameters, maxNorm: clipNorm) }
         try optimizer.step()
@@ -103,6 +129,25 @@ public final class Trainer {
             onEpoch?(report)
         }
         return reports
+    }
+
+    /// Records the gradient norm; returns what is not finite (the loss, or the first parameter
+    /// in `namedParameters` order whose gradient holds a NaN or infinity), or nil.
+    private func nonFiniteProblem(loss value: Tensor) throws -> String? {
+        let trainable = model.namedParameters.filter { !$0.parameter.isFrozen }
+        let squares = try Tensor.zeros([], on: backend)
+        for (_, p) in trainable { try backend.reduce(squares, p.gradient, .sumOfSquares, scale: 1, accumulate: true) }
+        let lossValue = try value.item(), norm = try squares.item().squareRoot()
+        gradientNorms.append(norm)
+        if !lossValue.isFinite { return "the loss is \(lossValue)" }
+        guard !norm.isFinite else { return nil }
+        for (name, p) in trainable {
+            let g = try p.gradient.toArray()
+            if let i = g.firstIndex(where: { !$0.isFinite }) {
+                return "the gradient of \(name) is not finite (element \(i) of \(g.count) is \(g[i]))"
+            }
+        }
+        return nil   // every element finite: the sum of squares overflowed, the norm is just huge
     }
 
     private func upload(_ data: SequenceDataset, _ indices: [Int]) throws -> (Tensor, Tensor) {
