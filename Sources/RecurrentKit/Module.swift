@@ -5,6 +5,17 @@ public protocol Module: AnyObject {
     var namedParameters: [(name: String, parameter: Parameter)] { get }
     /// Training mode: dropout is active only while this is true. New modules start in training mode.
     var isTraining: Bool { get set }
+    /// The module's random streams by name (each dropout site's Philox seed, stream and calls so
+    /// far): what a checkpoint saves so that a resumed run draws the same masks. Empty for modules
+    /// without randomness.
+    var randomState: [String: UInt64] { get set }
+}
+
+extension Module {
+    public var randomState: [String: UInt64] {
+        get { [:] }
+        set {}
+    }
 }
 
 /// A module with a forward pass from one tensor to one tensor and its backward pass.

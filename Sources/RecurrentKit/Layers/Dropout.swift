@@ -16,6 +16,11 @@ public final class Dropout: Layer {
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
 
+    public var randomState: [String: UInt64] {
+        get { site.state("dropout") }
+        set { site.restore(newValue, "dropout") }
+    }
+
     public func forward(_ input: Tensor) throws -> Tensor {
         lastMask = nil
         guard isTraining, probability > 0 else { return input }
@@ -34,15 +39,26 @@ public final class Dropout: Layer {
 
 /// One place in a model where dropout masks are drawn: a Philox stream and a call counter.
 final class DropoutSite {
-    let seed: UInt64
-    let stream: UInt64
+    var seed: UInt64
+    var stream: UInt64
     /// Calls so far; call k reads words from offset k·2^32 of the stream.
-    private(set) var calls: UInt64 = 0
+    var calls: UInt64 = 0
 
     init(rng: RandomSource) {
         let s = rng.makeStream()
         seed = s.seed
         stream = s.stream
+    }
+
+    /// seed, stream and calls under `prefix`.
+    func state(_ prefix: String) -> [String: UInt64] {
+        [prefix + ".seed": seed, prefix + ".stream": stream, prefix + ".calls": calls]
+    }
+
+    func restore(_ state: [String: UInt64], _ prefix: String) {
+        if let v = state[prefix + ".seed"] { seed = v }
+        if let v = state[prefix + ".stream"] { stream = v }
+        if let v = state[prefix + ".calls"] { calls = v }
     }
 
     static func validate(_ p: Float) throws {

@@ -110,6 +110,11 @@ public class RecurrentNetwork: Layer {
         }
     }
 
+    public var randomState: [String: UInt64] {
+        get { dropout > 0 && numLayers > 1 ? dropoutSite.state("dropout") : [:] }
+        set { dropoutSite.restore(newValue, "dropout") }
+    }
+
     /// Runs the stack from `initialState` and returns the top layer's outputs (T, B, H);
     /// the final states are in `finalState`.
     public func forward(_ input: Tensor) throws -> Tensor {

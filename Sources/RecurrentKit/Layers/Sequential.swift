@@ -33,6 +33,22 @@ public final class Sequential: Layer {
         set { layers.first?.layer.needsInputGradient = newValue }
     }
 
+    public var randomState: [String: UInt64] {
+        get {
+            var all: [String: UInt64] = [:]
+            for entry in layers { for (k, v) in entry.layer.randomState { all[entry.name + "." + k] = v } }
+            return all
+        }
+        set {
+            for entry in layers {
+                let prefix = entry.name + "."
+                var mine: [String: UInt64] = [:]
+                for (k, v) in newValue where k.hasPrefix(prefix) { mine[String(k.dropFirst(prefix.count))] = v }
+                if !mine.isEmpty { entry.layer.randomState = mine }
+            }
+        }
+    }
+
     /// The layer called `name`.
     public subscript(name: String) -> (any Layer)? { layers.first { $0.name == name }?.layer }
 

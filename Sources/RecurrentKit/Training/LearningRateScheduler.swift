@@ -7,6 +7,8 @@ public protocol LearningRateScheduler: AnyObject {
     var epoch: Int { get }
     /// Advances one epoch and sets the optimizer's learning rate for it.
     func step()
+    /// Sets the position to `epoch` and the optimizer's learning rate to the one for it (resuming).
+    func restore(epoch: Int)
 }
 
 /// A schedule given by a closed form of (base rate, epoch): the shared machinery of the schedulers.
@@ -23,8 +25,10 @@ public class ClosedFormScheduler: LearningRateScheduler {
         self.rate = rate
     }
 
-    public func step() {
-        epoch += 1
+    public func step() { restore(epoch: epoch + 1) }
+
+    public func restore(epoch: Int) {
+        self.epoch = epoch
         optimizer.learningRate = Float(rate(Double(baseLearningRate), epoch))
     }
 }

@@ -8,6 +8,41 @@ public protocol Optimizer: AnyObject {
     func step() throws
     /// Whether the optimizer holds state (moments, momentum buffer) for `parameter`.
     func hasState(for parameter: Parameter) -> Bool
+    /// The state of the named parameters, under PyTorch's slot names (`exp_avg`, `exp_avg_sq`,
+    /// `momentum_buffer`), with their step counts.
+    func state(of named: [(name: String, parameter: Parameter)]) throws -> OptimizerState
+    /// Restores state saved by `state(of:)` for the same names and shapes.
+    func restore(_ state: OptimizerState, for named: [(name: String, parameter: Parameter)]) throws
+}
+
+/// An optimizer's state on the host, for checkpoints.
+public struct OptimizerState: Sendable, Equatable {
+    /// The optimizer's kind ("sgd", "adam").
+    public var kind: String
+    public var learningRate: Float
+    /// Updates applied to each parameter, by parameter name.
+    public var steps: [String: Int]
+    /// Slot tensors by "parameter name.slot".
+    public var tensors: [String: HostTensor]
+
+    public init(kind: String, learningRate: Float, steps: [String: Int], tensors: [String: HostTensor]) {
+        self.kind = kind; self.learningRate = learningRate; self.steps = steps; self.tensors = tensors
+    }
+
+    /// The slot tensor for a parameter, checked against its shape.
+    func slot(_ name: String, _ slot: String, shape: [Int]) throws -> HostTensor {
+        guard let t = tensors["\(name).\(slot)"] else {
+            throw RecurrentError.invalidArgument(name: "optimizer state", expected: "'\(name).\(slot)'", got: "no such tensor")
+        }
+        try RecurrentError.check("optimizer state \(name).\(slot)", shape: t.shape, equals: shape)
+        return t
+    }
+
+    func checkKind(_ expected: String) throws {
+        guard kind == expected else {
+            throw RecurrentError.invalidArgument(name: "optimizer state", expected: "state of \(expected)", got: "state of \(kind)")
+        }
+    }
 }
 
 extension Optimizer {
@@ -50,6 +85,34 @@ public final class SGD: Optimizer {
     }
 
     public func hasState(for parameter: Parameter) -> Bool { states[ObjectIdentifier(parameter)] != nil }
+
+    public func state(of named: [(name: String, parameter: Parameter)]) throws -> OptimizerState {
+        var steps: [String: Int] = [:], tensors: [String: HostTensor] = [:]
+        for (name, p) in named {
+            guard let s = states[ObjectIdentifier(p)] else { continue }
+            steps[name] = s.steps
+            if let buffer = s.buffer, s.steps > 0 { tensors[name + ".momentum_buffer"] = try buffer.toHost() }
+        }
+        return OptimizerState(kind: "sgd", learningRate: learningRate, steps: steps, tensors: tensors)
+    }
+
+    public func restore(_ state: OptimizerState, for named: [(name: String, parameter: Parameter)]) throws {
+        try state.checkKind("sgd")
+        learningRate = state.learningRate
+        for (name, p) in named {
+            guard let steps = state.steps[name] else {
+                states[ObjectIdentifier(p)] = nil
+                continue
+            }
+            var s = try self.state(for: p)
+            s.steps = steps
+            if let buffer = s.buffer, steps > 0 {
+                let host = try state.slot(name, "momentum_buffer", shape: p.shape)
+                try host.values.withUnsafeBufferPointer { try buffer.backend.upload($0, to: buffer) }
+            }
+            states[ObjectIdentifier(p)] = s
+        }
+    }
 
     public func step() throws {
         for p in parameters where p.isFrozen { states[ObjectIdentifier(p)] = nil }
@@ -100,6 +163,35 @@ public class Adam: Optimizer {
     }
 
     public func hasState(for parameter: Parameter) -> Bool { states[ObjectIdentifier(parameter)] != nil }
+
+    public func state(of named: [(name: String, parameter: Parameter)]) throws -> OptimizerState {
+        var steps: [String: Int] = [:], tensors: [String: HostTensor] = [:]
+        for (name, p) in named {
+            guard let s = states[ObjectIdentifier(p)] else { continue }
+            steps[name] = s.step
+            tensors[name + ".exp_avg"] = try s.m.toHost()
+            tensors[name + ".exp_avg_sq"] = try s.v.toHost()
+        }
+        return OptimizerState(kind: "adam", learningRate: learningRate, steps: steps, tensors: tensors)
+    }
+
+    public func restore(_ state: OptimizerState, for named: [(name: String, parameter: Parameter)]) throws {
+        try state.checkKind("adam")
+        learningRate = state.learningRate
+        for (name, p) in named {
+            guard let steps = state.steps[name] else {
+                states[ObjectIdentifier(p)] = nil
+                continue
+            }
+            var s = try self.state(for: p)
+            s.step = steps
+            for (slot, tensor) in [("exp_avg", s.m), ("exp_avg_sq", s.v)] {
+                let host = try state.slot(name, slot, shape: p.shape)
+                try host.values.withUnsafeBufferPointer { try tensor.backend.upload($0, to: tensor) }
+            }
+            states[ObjectIdentifier(p)] = s
+        }
+    }
 
     public func step() throws {
         for p in parameters where p.isFrozen { states[ObjectIdentifier(p)] = nil }

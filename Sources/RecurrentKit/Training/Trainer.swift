@@ -46,12 +46,24 @@ public final class Trainer {
     /// What to do with a non-finite loss or gradient; checked every step unless `.ignore`.
     public var nonFinitePolicy: NonFinitePolicy = .stop
     /// Training steps run so far (`trainStep` calls), skipped ones included.
-    public private(set) var steps = 0
+    public internal(set) var steps = 0
     /// Steps skipped by `.skipStep`.
-    public private(set) var skippedSteps = 0
+    public internal(set) var skippedSteps = 0
     /// The global L2 norm of the gradients of each checked step, before clipping: the first thing
     /// to look at when training diverges (exploding gradients show as a climbing curve).
-    public private(set) var gradientNorms: [Float] = []
+    public internal(set) var gradientNorms: [Float] = []
+    /// Epochs `fit` has finished.
+    public internal(set) var completedEpochs = 0
+    /// Batches `fit` has finished in the epoch under way (0 between epochs).
+    public internal(set) var batchesDoneInEpoch = 0
+    /// Where `fit` writes checkpoints (atomically), or nil for none.
+    public var checkpointURL: URL?
+    /// `fit` writes a checkpoint after every this many steps (0: only at the end of each epoch).
+    public var checkpointEverySteps = 0
+
+    /// Σ batch loss × batch size of the epoch under way, and the `fit` arguments the cursor belongs to.
+    var epochLossSum: Float = 0
+    var cursorArguments: (batchSize: Int, shuffleSeed: UInt64)?
 
     /// Turns off the model's input gradient (`needsInputGradient`): the loop never uses it.
     public init(model: any Layer, loss: any Loss, optimizer: any Optimizer, on backend: any Backend) {
@@ -97,8 +109,10 @@ public final class Trainer {
         return try total.item() / Float(data.count)
     }
 
-    /// Trains for `epochs` epochs; the sample order of epoch e is a Philox permutation of
-    /// (`shuffleSeed`, e). Calls `onEpoch` after each epoch and returns all reports.
+    /// Trains until `epochs` epochs are complete in all (as Keras's `epochs`: after resuming from a
+    /// checkpoint taken in epoch 3, `fit(epochs: 5)` finishes epoch 3, then runs 4 and 5). The sample
+    /// order of epoch e is a Philox permutation of (`shuffleSeed`, e). Writes checkpoints to
+    /// `checkpointURL` if set. Calls `onEpoch` after each epoch and returns the reports of this call.
     @discardableResult
     public func fit(_ train: SequenceDataset, validation: SequenceDataset? = nil, epochs: Int, batchSize: Int,
                     shuffleSeed: UInt64 = 0, onEpoch: ((EpochReport) -> Void)? = nil) throws -> [EpochReport] {
@@ -106,20 +120,38 @@ public final class Trainer {
             throw RecurrentError.invalidArgument(name: "epochs and batch size", expected: "at least 1 each",
                                                  got: "epochs \(epochs), batch size \(batchSize)")
         }
+        if let previous = cursorArguments, batchesDoneInEpoch > 0, previous != (batchSize, shuffleSeed) {
+            throw RecurrentError.invalidArgument(
+                name: "fit arguments", expected: "batch size \(previous.batchSize) and shuffle seed \(previous.shuffleSeed) to resume the epoch under way",
+                got: "batch size \(batchSize), shuffle seed \(shuffleSeed)")
+        }
+        cursorArguments = (batchSize, shuffleSeed)
         var reports: [EpochReport] = []
-        for epoch in 1...epochs {
+        while completedEpochs < epochs {
+            let epoch = completedEpochs + 1
             let started = Date()
             let learningRate = optimizer.learningRate
             model.train()
             let order = SequenceDataset.permutation(train.count, seed: shuffleSeed, stream: UInt64(epoch))
-            let total = try Tensor.zeros([], on: backend)     // Σ batch loss × batch size, read once per epoch
-            for start in stride(from: 0, to: train.count, by: batchSize) {
+            // Σ batch loss × batch size, read once per epoch (and at checkpoints).
+            let total = try Tensor.zeros([], on: backend, value: batchesDoneInEpoch > 0 ? epochLossSum : 0)
+            let starts = Array(stride(from: 0, to: train.count, by: batchSize))
+            for (index, start) in starts.enumerated().dropFirst(batchesDoneInEpoch) {
                 let (input, target) = try upload(train, Array(order[start..<min(start + batchSize, train.count)]))
                 let value = try trainStep(input: input, target: target)
                 try backend.axpy(total, alpha: Float(input.shape[1]), value)
+                batchesDoneInEpoch = index + 1
+                if let checkpointURL, checkpointEverySteps > 0, steps % checkpointEverySteps == 0, index + 1 < starts.count {
+                    epochLossSum = try total.item()
+                    try saveCheckpoint(to: checkpointURL)
+                }
             }
             let trainLoss = try total.item() / Float(train.count)
             scheduler?.step()
+            completedEpochs += 1
+            batchesDoneInEpoch = 0
+            epochLossSum = 0
+            if let checkpointURL { try saveCheckpoint(to: checkpointURL) }
             let trainSeconds = Date().timeIntervalSince(started)
             let validationLoss = try validation.map { try evaluate($0, batchSize: batchSize) }
             let report = EpochReport(epoch: epoch, trainLoss: trainLoss, validationLoss: validationLoss, learningRate: learningRate,
