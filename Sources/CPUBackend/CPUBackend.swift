@@ -31,22 +31,29 @@ final class BufferCache: Sendable {
     }
     private let state = Mutex(State())
 
-    /// A block of `count` floats, from the cache or else from the system.
-    func take(count: Int) -> UnsafeMutablePointer<Float> {
+    /// A block of `count` floats, from the cache or else from the system; nil when the system
+    /// has no memory for it.
+    func take(count: Int) -> UnsafeMutablePointer<Float>? {
         let bytes = count * MemoryLayout<Float>.stride
-        let cached = state.withLock { s -> Entry? in
-            let entry = s.free[count]?.popLast()
-            if entry == nil {
+        if let cached = state.withLock({ $0.free[count]?.popLast() }) {
+            account(bytes, fromSystem: false)
+            return cached.pointer
+        }
+        var raw: UnsafeMutableRawPointer? = nil
+        guard posix_memalign(&raw, 64, max(bytes, 1)) == 0, let raw else { return nil }
+        account(bytes, fromSystem: true)
+        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    private func account(_ bytes: Int, fromSystem: Bool) {
+        state.withLock { s in
+            if fromSystem {
                 s.statistics.systemAllocations += 1
                 s.statistics.bytesReserved += bytes
             }
             s.statistics.bytesInUse += bytes
             s.statistics.peakBytesInUse = max(s.statistics.peakBytesInUse, s.statistics.bytesInUse)
-            return entry
         }
-        if let cached { return cached.pointer }
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     func recycle(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
@@ -68,7 +75,7 @@ final class BufferCache: Sendable {
         }
         var bytes = 0
         for (count, entries) in all {
-            for entry in entries { UnsafeMutableRawPointer(entry.pointer).deallocate() }
+            for entry in entries { Foundation.free(entry.pointer) }
             bytes += count * entries.count * MemoryLayout<Float>.stride
         }
         state.withLock { $0.statistics.bytesReserved -= bytes }
@@ -98,7 +105,10 @@ public final class CPUBackend: Backend {
         guard count >= 0 else {
             throw RecurrentError.invalidArgument(name: "allocation size", expected: "a non-negative element count", got: "\(count)")
         }
-        return CPUBuffer(count: count, base: cache.take(count: count), cache: cache)
+        guard count <= Int.max / MemoryLayout<Float>.stride, let base = cache.take(count: count) else {
+            throw RecurrentError.outOfMemory(device: name, requestedBytes: count.multipliedReportingOverflow(by: 4).overflow ? Int.max : count * 4)
+        }
+        return CPUBuffer(count: count, base: base, cache: cache)
     }
 
     public func memoryStatistics() -> MemoryStatistics? { cache.statistics }

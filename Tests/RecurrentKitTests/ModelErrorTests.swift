@@ -77,3 +77,22 @@ private func expectMessage(_ fragments: [String], sourceLocation: SourceLocation
     }
     #expect(try Device.fromEnvironment([:]).name == Device.named("auto").name)
 }
+
+@Test func outOfMemoryIsAnErrorNotACrash() throws {
+    let backend = try TestDevice.makeBackend()
+    do {
+        _ = try Tensor.empty([1 << 42], on: backend)   // 16 TiB
+        Issue.record("a 16 TiB allocation succeeded")
+    } catch let error as RecurrentError {
+        guard case .outOfMemory = error else { Issue.record("unexpected error \(error)"); return }
+        #expect(error.description.contains("could not allocate 17592186044416 bytes"), "\(error.description)")
+    }
+    do {
+        _ = try Tensor.empty([Int.max / 2], on: backend)
+        Issue.record("an allocation beyond the address space succeeded")
+    } catch let error as RecurrentError {
+        #expect(error.description.hasPrefix("out of memory on \(backend.name)"))
+    }
+    // The backend still works afterwards.
+    #expect(try Tensor(shape: [2], values: [1, 2], on: backend).toArray() == [1, 2])
+}
