@@ -23,6 +23,12 @@ extension Tensor {
         try self.init(shape: host.shape, values: host.values, on: backend)
     }
 
+    /// Overwrites the elements with host values of the same shape.
+    public func assign(_ host: HostTensor) throws {
+        try RecurrentError.check("Tensor.assign", shape: host.shape, equals: shape)
+        try host.values.withUnsafeBufferPointer { try backend.upload($0, to: self) }
+    }
+
     /// Downloads the values with their shape.
     public func toHost() throws -> HostTensor {
         try HostTensor(shape: shape, values: toArray())

@@ -78,7 +78,7 @@ extension Module {
         }
         for (name, p) in named {
             guard let host = state[name] else { continue }
-            try p.assign(host.values)
+            try p.value.assign(host)
         }
     }
 

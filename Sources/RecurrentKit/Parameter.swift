@@ -18,13 +18,4 @@ public final class Parameter {
 
     /// Sets the gradient to zero.
     public func zeroGradient() throws { try value.backend.fill(gradient, with: 0) }
-
-    /// Replaces the values with host data of the same element count.
-    public func assign(_ values: [Float]) throws {
-        guard values.count == value.count else {
-            throw RecurrentError.shapeMismatch(operation: "Parameter.assign", expected: "\(value.count) values for shape \(shape)",
-                                               got: "\(values.count) values")
-        }
-        try values.withUnsafeBufferPointer { try value.backend.upload($0, to: value) }
-    }
 }

@@ -106,10 +106,7 @@ public final class SGD: Optimizer {
             }
             var s = try self.state(for: p)
             s.steps = steps
-            if let buffer = s.buffer, steps > 0 {
-                let host = try state.slot(name, "momentum_buffer", shape: p.shape)
-                try host.values.withUnsafeBufferPointer { try buffer.backend.upload($0, to: buffer) }
-            }
+            if let buffer = s.buffer, steps > 0 { try buffer.assign(state.slot(name, "momentum_buffer", shape: p.shape)) }
             states[ObjectIdentifier(p)] = s
         }
     }
@@ -185,10 +182,8 @@ public class Adam: Optimizer {
             }
             var s = try self.state(for: p)
             s.step = steps
-            for (slot, tensor) in [("exp_avg", s.m), ("exp_avg_sq", s.v)] {
-                let host = try state.slot(name, slot, shape: p.shape)
-                try host.values.withUnsafeBufferPointer { try tensor.backend.upload($0, to: tensor) }
-            }
+            try s.m.assign(state.slot(name, "exp_avg", shape: p.shape))
+            try s.v.assign(state.slot(name, "exp_avg_sq", shape: p.shape))
             states[ObjectIdentifier(p)] = s
         }
     }
