@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "RecurrentKit", targets: ["RecurrentKit"]),
         .executable(name: "recurrent", targets: ["recurrent"]),
         .executable(name: "recurrent-bench", targets: ["recurrent-bench"]),
+        // Opt-in data parallelism over MPI: RecurrentKit alone does not need MPI.
+        .library(name: "RecurrentDistributed", targets: ["RecurrentDistributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +27,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .target(name: "RecurrentDistributed", dependencies: ["RecurrentKit", "CMPI"]),
+
         // MARK: - Implementation
         .target(name: "RecurrentCore"),
         .target(name: "CPUBackend", dependencies: ["RecurrentCore", "COpenBLAS"]),
@@ -34,6 +38,8 @@ let package = Package(
         // OpenCL and CLBlast shims: the place of the OpenCL backend (not linked yet).
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 
         // MARK: - Benchmarks
         .executableTarget(
@@ -45,6 +51,11 @@ let package = Package(
             path: "Benchmarks/recurrent-bench"),
 
         // MARK: - Tests
+        // Run by .ci/run under mpirun: data-parallel training against one process.
+        .executableTarget(
+            name: "distributed-check",
+            dependencies: ["RecurrentDistributed", "RecurrentKit"],
+            path: "Tests/DistributedCheck"),
         .target(
             name: "TestSupport",
             dependencies: ["RecurrentKit", "ReferenceBackend"],

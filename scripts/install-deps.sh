@@ -10,6 +10,9 @@ packages=(
     libclblast-dev       # GEMM on OpenCL devices
     pocl-opencl-icd      # an OpenCL device on the CPU, for tests
     clinfo
+    libopenmpi-dev       # MPI for RecurrentDistributed (data-parallel training)
+    openmpi-bin          # mpirun
+    pkg-config           # finds Open MPI's headers and libraries
 )
 
 missing=()

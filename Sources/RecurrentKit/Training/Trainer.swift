@@ -43,6 +43,8 @@ public final class Trainer {
     public var penalty: WeightPenalty?
     /// Stepped once per epoch.
     public var scheduler: (any LearningRateScheduler)?
+    /// Averages gradients across data-parallel workers (RecurrentDistributed's MPI reducer), or nil.
+    public var gradientReducer: (any GradientReducer)?
     /// What to do with a non-finite loss or gradient; checked every step unless `.ignore`.
     public var nonFinitePolicy: NonFinitePolicy = .stop
     /// Training steps run so far (`trainStep` calls), skipped ones included.
@@ -83,6 +85,7 @@ public final class Trainer {
         let value = try loss.forward(prediction, target)
         _ = try model.backward(loss.backward())
         if let penalty { try penalty.apply(to: model.parameters, loss: value) }
+        if let gradientReducer { try gradientReducer.averageGradients(model.trainableParameters) }
         if nonFinitePolicy != .ignore, let problem = try nonFiniteProblem(loss: value) {
             if nonFinitePolicy == .stop { throw RecurrentError.nonFinite(step: steps, detail: problem) }
             skippedSteps += 1
