@@ -23,7 +23,7 @@ let package = Package(
         .executableTarget(
             name: "recurrent",
             dependencies: [
-                "RecurrentKit",
+                "RecurrentKit", "RecurrentDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

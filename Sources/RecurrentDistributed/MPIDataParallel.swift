@@ -18,6 +18,7 @@ public final class MPIDataParallel: GradientReducer {
     /// Whether this is rank 0 (the one that writes checkpoints and prints).
     public var isRoot: Bool { rank == 0 }
     public var workerCount: Int { size }
+    public var workerIndex: Int { rank }
 
     /// Joins the MPI world (MPI_Init once per process); errors become Swift errors.
     public init() throws {
@@ -27,6 +28,20 @@ public final class MPIDataParallel: GradientReducer {
         try MPIDataParallel.check(rk_mpi_size(&size), "MPI_Comm_size")
         self.rank = Int(rank)
         self.size = Int(size)
+    }
+
+    /// Whether this process was started by `mpirun`/`mpiexec` (Open MPI's or a PMI launcher's
+    /// environment) in a world of more than one process.
+    public static var isLaunchedInParallel: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        let size = environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"] ?? environment["PMIX_SIZE"]
+        return (size.flatMap { Int($0) } ?? 1) > 1
+    }
+
+    /// The MPI world when launched in parallel (see `isLaunchedInParallel`), else nil: lets one
+    /// program run alone or under `mpirun` unchanged.
+    public static func joinIfLaunched() throws -> MPIDataParallel? {
+        isLaunchedInParallel ? try MPIDataParallel() : nil
     }
 
     /// Leaves the MPI world (MPI_Finalize). Call once, at the end of the program.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecurrentDistributed
 import RecurrentKit
 
 struct Demo: ParsableCommand {
@@ -29,6 +30,10 @@ extension Demo {
         @Option(help: "Validation MSE the demo must reach to count as learned.") var threshold: Float = 0.01
 
         func run() throws {
+            // Under mpirun: data-parallel, each rank on its share of every batch; rank 0 prints.
+            let world = try MPIDataParallel.joinIfLaunched()
+            defer { try? world?.finish() }
+            let print: (String) -> Void = { if world?.isRoot ?? true { Swift.print($0) } }
             let backend = try common.backend()
             let rng = RandomSource(seed: common.seed)
             let data = try SyntheticData.sineWaves(count: samples, length: length, noise: 0.05, seed: common.seed)
@@ -41,6 +46,11 @@ extension Demo {
             let trainer = Trainer(model: model, loss: MSELoss(), optimizer: optimizer, on: backend)
             trainer.clipNorm = clipNorm
             trainer.scheduler = try CosineAnnealingLR(optimizer, maxEpochs: epochs, minimumLearningRate: learningRate / 20)
+            if let world {
+                try world.broadcastParameters(model)
+                trainer.gradientReducer = world
+                print("data-parallel over \(world.size) MPI ranks: each trains on 1/\(world.size) of every batch of \(batchSize)")
+            }
 
             print("sine forecasting: \(cell) \(layers)×\(hiddenSize), \(model.parameterCount) parameters, on \(backend.name) (\(backend.deviceDescription))")
             print("\(train.count) training and \(validation.count) validation sequences of \(length) steps; predicting the next value")

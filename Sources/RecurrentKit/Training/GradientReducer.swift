@@ -8,4 +8,6 @@ public protocol GradientReducer: AnyObject {
     func sum(_ value: Double) throws -> Double
     /// Number of workers.
     var workerCount: Int { get }
+    /// This worker's index, 0..<workerCount; worker 0 writes checkpoints.
+    var workerIndex: Int { get }
 }

@@ -116,6 +116,10 @@ public final class Trainer {
     /// checkpoint taken in epoch 3, `fit(epochs: 5)` finishes epoch 3, then runs 4 and 5). The sample
     /// order of epoch e is a Philox permutation of (`shuffleSeed`, e). Writes checkpoints to
     /// `checkpointURL` if set. Calls `onEpoch` after each epoch and returns the reports of this call.
+    ///
+    /// With a `gradientReducer`, `batchSize` is the global batch: each of the W workers trains on its
+    /// equal share (a batch's last `count % W` samples are left out), only worker 0 writes
+    /// checkpoints, and the reported losses are over all workers.
     @discardableResult
     public func fit(_ train: SequenceDataset, validation: SequenceDataset? = nil, epochs: Int, batchSize: Int,
                     shuffleSeed: UInt64 = 0, onEpoch: ((EpochReport) -> Void)? = nil) throws -> [EpochReport] {
@@ -139,22 +143,30 @@ public final class Trainer {
             // Σ batch loss × batch size, read once per epoch (and at checkpoints).
             let total = try Tensor.zeros([], on: backend, value: batchesDoneInEpoch > 0 ? epochLossSum : 0)
             let starts = Array(stride(from: 0, to: train.count, by: batchSize))
+            var samplesSeen = 0
             for (index, start) in starts.enumerated().dropFirst(batchesDoneInEpoch) {
-                let (input, target) = try upload(train, Array(order[start..<min(start + batchSize, train.count)]))
+                let global = Array(order[start..<min(start + batchSize, train.count)])
+                batchesDoneInEpoch = index + 1
+                guard let indices = share(of: global) else { continue }
+                samplesSeen += indices.count
+                let (input, target) = try upload(train, indices)
                 let value = try trainStep(input: input, target: target)
                 try backend.axpy(total, alpha: Float(input.shape[1]), value)
-                batchesDoneInEpoch = index + 1
-                if let checkpointURL, checkpointEverySteps > 0, steps % checkpointEverySteps == 0, index + 1 < starts.count {
+                if checkpointEverySteps > 0, steps % checkpointEverySteps == 0, index + 1 < starts.count {
                     epochLossSum = try total.item()
-                    try saveCheckpoint(to: checkpointURL)
+                    try writeCheckpointIfWorkerZero()
                 }
             }
-            let trainLoss = try total.item() / Float(train.count)
+            var trainLoss = try total.item() / Float(train.count)
+            if let gradientReducer {
+                let seen = try gradientReducer.sum(Double(samplesSeen))
+                trainLoss = Float(try gradientReducer.sum(Double(try total.item())) / max(seen, 1))
+            }
             scheduler?.step()
             completedEpochs += 1
             batchesDoneInEpoch = 0
             epochLossSum = 0
-            if let checkpointURL { try saveCheckpoint(to: checkpointURL) }
+            try writeCheckpointIfWorkerZero()
             let trainSeconds = Date().timeIntervalSince(started)
             let validationLoss = try validation.map { try evaluate($0, batchSize: batchSize) }
             let report = EpochReport(epoch: epoch, trainLoss: trainLoss, validationLoss: validationLoss, learningRate: learningRate,
@@ -164,6 +176,20 @@ public final class Trainer {
             onEpoch?(report)
         }
         return reports
+    }
+
+    /// This worker's equal share of a global batch (all of it without a reducer); nil when the
+    /// batch has fewer samples than workers.
+    private func share(of global: [Int]) -> [Int]? {
+        guard let r = gradientReducer, r.workerCount > 1 else { return global }
+        let each = global.count / r.workerCount
+        guard each > 0 else { return nil }
+        return Array(global[(r.workerIndex * each)..<((r.workerIndex + 1) * each)])
+    }
+
+    private func writeCheckpointIfWorkerZero() throws {
+        guard let checkpointURL, (gradientReducer?.workerIndex ?? 0) == 0 else { return }
+        try saveCheckpoint(to: checkpointURL)
     }
 
     /// Records the gradient norm; returns what is not finite (the loss, or the first parameter
