@@ -5,7 +5,6 @@ import Foundation
 import RecurrentDistributed
 import RecurrentKit
 
-let world = try MPIDataParallel()
 let backend = try Device.fromEnvironment()
 let (steps, t, globalBatch, inputs, hidden) = (20, 6, 8, 3, 8)
 
@@ -27,6 +26,42 @@ func batch(_ step: Int, columns: [Int]) throws -> (Tensor, Tensor) {
     for step in 0..<t { for b in columns { xs += x[((step * globalBatch + b) * inputs)..<((step * globalBatch + b + 1) * inputs)] } }
     for b in columns { ys += y[(b * 2)..<(b * 2 + 2)] }
     return (try Tensor(shape: [t, columns.count, inputs], values: xs, on: backend), try Tensor(shape: [columns.count, 2], values: ys, on: backend))
+}
+
+// Modes: no arguments, the parity check; `--die-rank R --die-at-step S --checkpoint PATH`, a run in
+// which rank R kills itself at step S while rank 0 checkpoints every 5 steps (the failure test);
+// `--verify-checkpoint PATH STEPS`, one process checking that the checkpoint loads and holds STEPS.
+let arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String) -> String? { arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } }
+
+if let path = option("--verify-checkpoint") {
+    let expected = Int(arguments.last ?? "") ?? -1
+    let trainer = try makeTrainer(seed: 1)
+    try trainer.loadCheckpoint(from: URL(fileURLWithPath: path))
+    let ok = trainer.steps == expected
+    print("checkpoint \(path): loads, \(trainer.steps) steps (expected \(expected))")
+    print(ok ? "1 passed, 0 failed" : "0 passed, 1 failed")
+    exit(ok ? 0 : 1)
+}
+
+let world = try MPIDataParallel()
+
+if let dieRank = option("--die-rank").flatMap({ Int($0) }), let dieStep = option("--die-at-step").flatMap({ Int($0) }),
+   let path = option("--checkpoint") {
+    let trainer = try makeTrainer(seed: 100)
+    try world.broadcastParameters(trainer.model)
+    trainer.gradientReducer = world
+    let columns = try world.shard(of: Array(0..<globalBatch))
+    for step in 1...1000 {
+        if world.rank == dieRank && step == dieStep {
+            FileHandle.standardError.write("rank \(dieRank): dying at step \(step)\n".data(using: .utf8)!)
+            kill(getpid(), SIGKILL)
+        }
+        let (x, y) = try batch(step, columns: columns)
+        try trainer.trainStep(input: x, target: y)
+        if world.isRoot && step % 5 == 0 { try trainer.saveCheckpoint(to: URL(fileURLWithPath: path)) }
+    }
+    fatalError("the other ranks went on after rank \(dieRank) died")
 }
 
 // Data-parallel run: each rank starts from its own weights; the broadcast makes them rank 0's.
