@@ -64,6 +64,28 @@ if let dieRank = option("--die-rank").flatMap({ Int($0) }), let dieStep = option
     fatalError("the other ranks went on after rank \(dieRank) died")
 }
 
+if let stepsText = option("--benchmark"), let timed = Int(stepsText) {
+    // Timed training of an LSTM (T50, global B64, I32, H128) at a fixed global batch: rank 0 prints ms/step.
+    let rng = RandomSource(seed: 3)
+    let model = try Sequential([("rnn", LSTM(inputSize: 32, hiddenSize: 128, on: backend, rng: rng)), ("last", LastTimeStep()),
+                                ("fc", Linear(128, 1, on: backend, rng: rng))])
+    let trainer = Trainer(model: model, loss: MSELoss(), optimizer: try Adam(model.parameters), on: backend)
+    trainer.gradientReducer = world
+    trainer.nonFinitePolicy = .ignore
+    let share = 64 / world.size
+    var random = PhiloxStream(seed: UInt64(world.rank), stream: 0)
+    let x = try Tensor(shape: [50, share, 32], values: random.normal(count: 50 * share * 32), on: backend)
+    let y = try Tensor(shape: [share, 1], values: random.normal(count: share), on: backend)
+    for _ in 0..<3 { try trainer.trainStep(input: x, target: y) }
+    try world.barrier()
+    let clock = ContinuousClock()
+    let elapsed = try clock.measure { for _ in 0..<timed { try trainer.trainStep(input: x, target: y) }; try world.barrier() }
+    let ms = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * 1e3 / Double(timed)
+    if world.isRoot { print(String(format: "ranks %d: %.2f ms per global step of 64 sequences", world.size, ms)) }
+    try world.finish()
+    exit(0)
+}
+
 // Data-parallel run: each rank starts from its own weights; the broadcast makes them rank 0's.
 let parallel = try makeTrainer(seed: UInt64(100 + world.rank))
 try world.broadcastParameters(parallel.model)
