@@ -1,4 +1,5 @@
 // The CPU backend: OpenBLAS for GEMM, plain Swift loops over unsafe pointers for the rest.
+import COpenBLAS
 import Foundation
 import RecurrentCore
 import Synchronization
@@ -90,11 +91,15 @@ public final class CPUBackend: Backend {
     public let name = "cpu"
     let cache = BufferCache()
 
-    /// Creates a CPU backend. OpenBLAS uses its own thread pool (`OPENBLAS_NUM_THREADS`).
-    public init() {}
+    /// Creates a CPU backend. The backend runs its own threads (row blocks of large GEMMs and of the
+    /// recurrent time loop, one per core) and sets OpenBLAS to one thread per call, so that no idle
+    /// OpenBLAS worker spins on a core the time loop needs.
+    public init() {
+        openblas_set_num_threads(1)
+    }
 
     public var deviceDescription: String {
-        "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS)"
+        "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, \(coreCount) threads, OpenBLAS)"
     }
 
     /// Frees the memory kept for reuse by released tensors; returns the number of bytes freed.

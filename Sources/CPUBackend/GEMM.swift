@@ -1,18 +1,62 @@
 // GEMM through OpenBLAS's CBLAS interface, row-major.
 import COpenBLAS
+import Dispatch
+import Foundation
 import RecurrentCore
+import Synchronization
+
+/// Threads the CPU backend uses: `RECURRENT_THREADS` if set (for example 1 per MPI rank), else
+/// every core available to the process.
+let coreCount: Int = {
+    let requested = ProcessInfo.processInfo.environment["RECURRENT_THREADS"].flatMap { Int($0) }
+    return max(1, requested ?? ProcessInfo.processInfo.activeProcessorCount)
+}()
 
 extension CPUBackend {
+    /// One row block per core: the recurrent time loop then runs the blocks' per-step GEMMs and
+    /// cell kernels side by side, instead of splitting each small GEMM across OpenBLAS threads
+    /// while the cell kernels wait on one core.
+    public var batchParallelism: Int { coreCount }
+
+    /// Runs the parts on Dispatch's worker threads; rethrows the first error.
+    public func runConcurrently(_ count: Int, _ body: @Sendable (Int) throws -> Void) throws {
+        guard count > 1 else {
+            for part in 0..<count { try body(part) }
+            return
+        }
+        let errors = Mutex<[any Error]>([])
+        DispatchQueue.concurrentPerform(iterations: count) { part in
+            do { try body(part) } catch { errors.withLock { $0.append(error) } }
+        }
+        if let first = errors.withLock({ $0.first }) { throw first }
+    }
+
     public func gemm(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ s: GEMMShape) throws {
         try s.validate(a: a, b: b, c: c)
         let pa = try pointer(a, "gemm A"), pb = try pointer(b, "gemm B"), pc = try pointer(c, "gemm C")
         guard s.m > 0, s.n > 0, s.batchCount > 0 else { return }
         let ta = s.transA == .none ? CblasNoTrans : CblasTrans
         let tb = s.transB == .none ? CblasNoTrans : CblasTrans
-        for i in 0..<s.batchCount {
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(s.m), Int32(s.n), Int32(s.k), s.alpha,
-                        pa + i * s.strideA, Int32(s.lda), pb + i * s.strideB, Int32(s.ldb),
-                        s.beta, pc + i * s.strideC, Int32(s.ldc))
+        // Large products are split by rows of C across cores, one single-threaded OpenBLAS call
+        // each (the backend keeps OpenBLAS to one thread: see `init`). Per-step products (few rows)
+        // run whole; the time loop already runs one row block of the batch per core.
+        let parts = s.m >= 256 && 2 * s.m * s.n * s.k >= 4_000_000 ? min(coreCount, s.m / 64) : 1
+        let (a, b, c) = (SendablePointer(pa), SendablePointer(pb), SendablePointer(pc))
+        let call: @Sendable (Int) -> Void = { part in
+            let rows = (s.m * part / parts)..<(s.m * (part + 1) / parts)
+            let aOffset = s.transA == .none ? rows.lowerBound * s.lda : rows.lowerBound
+            for i in 0..<s.batchCount {
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(s.n), Int32(s.k), s.alpha,
+                            a.pointer + i * s.strideA + aOffset, Int32(s.lda), b.pointer + i * s.strideB, Int32(s.ldb),
+                            s.beta, c.pointer + i * s.strideC + rows.lowerBound * s.ldc, Int32(s.ldc))
+            }
         }
+        if parts > 1 { DispatchQueue.concurrentPerform(iterations: parts, execute: call) } else { call(0) }
     }
+}
+
+/// A pointer handed to worker threads that each write their own rows of it.
+struct SendablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }

@@ -129,6 +129,12 @@ public protocol Backend: AnyObject, Sendable {
 
     // MARK: Whole recurrent layers (default: Backend+Recurrent.swift)
 
+    /// How many row blocks of a batch the shared time loop may run at once (default 1).
+    var batchParallelism: Int { get }
+    /// Runs `body(part)` for every part in 0..<count, concurrently where the backend can (each part
+    /// writes its own rows), and rethrows the first error. Default: one after another.
+    func runConcurrently(_ count: Int, _ body: @Sendable (Int) throws -> Void) throws
+
     /// One layer, one direction, over a whole sequence. See `RecurrentLayerShape` for layouts.
     func recurrentForward(_ io: RecurrentForwardIO, _ weights: RecurrentWeights, _ shape: RecurrentLayerShape) throws
     /// Gradients of one layer over the whole sequence; parameter gradients accumulate.

@@ -37,6 +37,9 @@ struct GEMMCase: Sendable, CustomTestStringConvertible {
             // Batched and strided.
             cases.append(GEMMCase(m: 17, n: 3, k: 17, transA: transA, transB: transB, ldPadding: 1, alpha: 1, beta: 0.5,
                                   batchCount: 3))
+            // Large enough (m ≥ 256, ≥ 4 MFLOP) for the CPU backend to split the rows of C across
+            // cores: uneven row blocks, padded leading dimensions, accumulation.
+            cases.append(GEMMCase(m: 301, n: 129, k: 67, transA: transA, transB: transB, ldPadding: 3, alpha: 0.9, beta: 0.4))
         }
         cases.append(GEMMCase(m: 129, n: 129, k: 129, transA: .none, transB: .transposed, beta: 1))
         cases.append(GEMMCase(m: 3, n: 17, k: 0, transA: .none, transB: .none, alpha: 1, beta: 0.5))
