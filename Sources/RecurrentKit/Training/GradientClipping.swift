@@ -12,18 +12,28 @@ public enum GradientClipping {
     /// Scales all gradients together so their global L2 norm is at most `maxNorm`
     /// (PyTorch's `clip_grad_norm_`: factor min(1, maxNorm / (norm + 1e-6))). Returns the norm
     /// before clipping. The whole computation stays on the device.
+    /// `norm`, when given, must be `norm(of: parameters)` of the gradients as they are now; it
+    /// saves computing it again.
     @discardableResult
-    public static func clipNorm(_ parameters: [Parameter], maxNorm: Float) throws -> GradientNorm {
+    public static func clipNorm(_ parameters: [Parameter], maxNorm: Float, norm: GradientNorm? = nil) throws -> GradientNorm {
         guard maxNorm > 0, maxNorm.isFinite else {
             throw RecurrentError.invalidArgument(name: "max norm", expected: "a positive finite value", got: "\(maxNorm)")
         }
+        let total = try norm ?? self.norm(of: parameters)
+        for p in parameters where !p.isFrozen {
+            try p.gradient.backend.scaleByClipCoefficient(p.gradient, sumOfSquares: total.sumOfSquares, maxNorm: maxNorm)
+        }
+        return total
+    }
+
+    /// The global L2 norm of the gradients of the parameters that are not frozen, on the device.
+    public static func norm(of parameters: [Parameter]) throws -> GradientNorm {
         let grads = parameters.filter { !$0.isFrozen }.map(\.gradient)
         guard let backend = grads.first?.backend else {
             throw RecurrentError.invalidArgument(name: "parameters", expected: "at least one trainable parameter", got: "none")
         }
         let total = try Tensor.zeros([], on: backend)
         for g in grads { try backend.reduce(total, g, .sumOfSquares, scale: 1, accumulate: true) }
-        for g in grads { try backend.scaleByClipCoefficient(g, sumOfSquares: total, maxNorm: maxNorm) }
         return GradientNorm(sumOfSquares: total)
     }
 

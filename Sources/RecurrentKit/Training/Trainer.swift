@@ -86,14 +86,22 @@ public final class Trainer {
         _ = try model.backward(loss.backward())
         if let penalty { try penalty.apply(to: model.parameters, loss: value) }
         if let gradientReducer { try gradientReducer.averageGradients(model.trainableParameters) }
-        if nonFinitePolicy != .ignore, let problem = try nonFiniteProblem(loss: value) {
-            if nonFinitePolicy == .stop { throw RecurrentError.nonFinite(step: steps, detail: problem) }
-            skippedSteps += 1
-            try optimizer.zeroGradients()
-            return value
+        var norm: GradientNorm? = nil
+        if nonFinitePolicy != .ignore {
+            let checked = try GradientClipping.norm(of: model.parameters)
+            if let problem = try nonFiniteProblem(loss: value, norm: checked) {
+                if nonFinitePolicy == .stop { throw RecurrentError.nonFinite(step: steps, detail: problem) }
+                skippedSteps += 1
+                try optimizer.zeroGradients()
+                return value
+            }
+            norm = checked
         }
-        if let clipValue { try GradientClipping.clipValue(model.parameters, clipValue: clipValue) }
-        if let clipNorm { try GradientClipping.clipNorm(model.parameters, maxNorm: clipNorm) }
+        if let clipValue {
+            try GradientClipping.clipValue(model.parameters, clipValue: clipValue)
+            norm = nil   // the gradients changed
+        }
+        if let clipNorm { try GradientClipping.clipNorm(model.parameters, maxNorm: clipNorm, norm: norm) }
         try optimizer.step()
         return value
     }
@@ -194,11 +202,9 @@ public final class Trainer {
 
     /// Records the gradient norm; returns what is not finite (the loss, or the first parameter
     /// in `namedParameters` order whose gradient holds a NaN or infinity), or nil.
-    private func nonFiniteProblem(loss value: Tensor) throws -> String? {
+    private func nonFiniteProblem(loss value: Tensor, norm gradientNorm: GradientNorm) throws -> String? {
         let trainable = model.namedParameters.filter { !$0.parameter.isFrozen }
-        let squares = try Tensor.zeros([], on: backend)
-        for (_, p) in trainable { try backend.reduce(squares, p.gradient, .sumOfSquares, scale: 1, accumulate: true) }
-        let lossValue = try value.item(), norm = try squares.item().squareRoot()
+        let lossValue = try value.item(), norm = try gradientNorm.value()
         gradientNorms.append(norm)
         if !lossValue.isFinite { return "the loss is \(lossValue)" }
         guard !norm.isFinite else { return nil }
