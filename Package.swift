@@ -19,7 +19,7 @@ let package = Package(
         // MARK: - Public products
         .target(
             name: "RecurrentKit",
-            dependencies: ["RecurrentCore", "CPUBackend"]),
+            dependencies: ["RecurrentCore", "CPUBackend", "OpenCLBackend"]),
         .executableTarget(
             name: "recurrent",
             dependencies: [
@@ -34,8 +34,15 @@ let package = Package(
         .target(name: "CPUBackend", dependencies: ["RecurrentCore", "COpenBLAS"]),
         // Plain, obviously-correct loops: the reference every fast op is checked against.
         .target(name: "ReferenceBackend", dependencies: ["RecurrentCore"]),
+        .target(name: "OpenCLBackend", dependencies: ["RecurrentCore", "Kernels", "COpenCL", "CCLBlast"]),
+        // The OpenCL C sources, embedded into the binary (PackageResources.lstm_cl, ...).
+        .target(
+            name: "Kernels",
+            path: "Kernels",
+            exclude: ["README.md"],
+            resources: ["common.cl", "philox.cl", "elementwise.cl", "reduction.cl", "loss.cl", "optimizer.cl",
+                        "dropout.cl", "embedding.cl", "lstm.cl", "gru.cl", "rnn.cl"].map { .embedInCode($0) }),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
-        // OpenCL and CLBlast shims: the place of the OpenCL backend (not linked yet).
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",

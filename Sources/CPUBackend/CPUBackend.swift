@@ -2,7 +2,6 @@
 import COpenBLAS
 import Foundation
 import RecurrentCore
-import Synchronization
 
 /// Host memory owned by a `CPUBackend`, 64-byte aligned, returned to the backend's cache on release.
 public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
@@ -19,77 +18,36 @@ public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
         self.cache = cache
     }
 
-    deinit { cache.recycle(base, count: count) }
+    deinit { cache.recycle(HostBlock(pointer: base), count: count) }
 }
 
-/// A caching allocator (as PyTorch's): released buffers are kept by size and handed out again,
-/// so a training step after the first allocates nothing from the system.
-final class BufferCache: Sendable {
-    private struct Entry: @unchecked Sendable { let pointer: UnsafeMutablePointer<Float> }
-    private struct State {
-        var free: [Int: [Entry]] = [:]
-        var statistics = MemoryStatistics(systemAllocations: 0, bytesInUse: 0, peakBytesInUse: 0, bytesReserved: 0)
-    }
-    private let state = Mutex(State())
+/// A host block from `posix_memalign`.
+struct HostBlock: @unchecked Sendable {
+    // @unchecked: a raw pointer owned by exactly one buffer or by the cache.
+    let pointer: UnsafeMutablePointer<Float>
+}
 
-    /// A block of `count` floats, from the cache or else from the system; nil when the system
-    /// has no memory for it.
+/// The CPU backend's caching allocator: 64-byte aligned host blocks.
+typealias BufferCache = BlockCache<HostBlock>
+
+extension BlockCache where Block == HostBlock {
+    /// A cache whose blocks go back to the system with `free`.
+    static func host() -> BlockCache<HostBlock> { BlockCache { Foundation.free($0.pointer) } }
+
+    /// A 64-byte aligned block of `count` floats, or nil when the system has no memory for it.
     func take(count: Int) -> UnsafeMutablePointer<Float>? {
-        let bytes = count * MemoryLayout<Float>.stride
-        if let cached = state.withLock({ $0.free[count]?.popLast() }) {
-            account(bytes, fromSystem: false)
-            return cached.pointer
-        }
-        var raw: UnsafeMutableRawPointer? = nil
-        guard posix_memalign(&raw, 64, max(bytes, 1)) == 0, let raw else { return nil }
-        account(bytes, fromSystem: true)
-        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        take(count: count) { count -> HostBlock? in
+            var raw: UnsafeMutableRawPointer? = nil
+            guard posix_memalign(&raw, 64, max(count * MemoryLayout<Float>.stride, 1)) == 0, let raw else { return nil }
+            return HostBlock(pointer: raw.bindMemory(to: Float.self, capacity: max(count, 1)))
+        }?.pointer
     }
-
-    private func account(_ bytes: Int, fromSystem: Bool) {
-        state.withLock { s in
-            if fromSystem {
-                s.statistics.systemAllocations += 1
-                s.statistics.bytesReserved += bytes
-            }
-            s.statistics.bytesInUse += bytes
-            s.statistics.peakBytesInUse = max(s.statistics.peakBytesInUse, s.statistics.bytesInUse)
-        }
-    }
-
-    func recycle(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
-        state.withLock {
-            $0.free[count, default: []].append(Entry(pointer: pointer))
-            $0.statistics.bytesInUse -= count * MemoryLayout<Float>.stride
-        }
-    }
-
-    var statistics: MemoryStatistics { state.withLock { $0.statistics } }
-
-    func resetPeak() { state.withLock { $0.statistics.peakBytesInUse = $0.statistics.bytesInUse } }
-
-    /// Frees every cached block; returns the bytes released.
-    func drain() -> Int {
-        let all = state.withLock { s -> [Int: [Entry]] in
-            defer { s.free = [:] }
-            return s.free
-        }
-        var bytes = 0
-        for (count, entries) in all {
-            for entry in entries { Foundation.free(entry.pointer) }
-            bytes += count * entries.count * MemoryLayout<Float>.stride
-        }
-        state.withLock { $0.statistics.bytesReserved -= bytes }
-        return bytes
-    }
-
-    deinit { _ = drain() }
 }
 
 /// The CPU backend: OpenBLAS SGEMM and vectorisable Swift loops, fp32 throughout.
 public final class CPUBackend: Backend {
     public let name = "cpu"
-    let cache = BufferCache()
+    let cache = BufferCache.host()
 
     /// Creates a CPU backend. The backend runs its own threads (row blocks of large GEMMs and of the
     /// recurrent time loop, one per core) and sets OpenBLAS to one thread per call, so that no idle

@@ -8,7 +8,7 @@ extension CPUBackend {
     public func gruForwardStep(hidden: Tensor, newGateHidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
                                biasIH: Tensor, biasHH: Tensor, previousHidden: Tensor?) throws {
         let op = "gruForwardStep"
-        let (b, h) = try cellSizes(bias: biasIH, state: hidden, gateCount: 3, op)
+        let (b, h) = try RecurrentCell.stepSizes(bias: biasIH, state: hidden, gateCount: 3, op)
         let ph = try pointer(hidden, op), phn = try pointer(newGateHidden, count: b * h, op)     // (B, H)
         let pg = try pointer(gates, count: b * 3 * h, op)                                        // (B, 3H)
         let pp = try pointer(hiddenProjection, count: b * 3 * h, op)                             // (B, 3H)
@@ -32,7 +32,7 @@ extension CPUBackend {
     public func gruBackwardStep(gradGatesInput: Tensor, gradGatesHidden: Tensor, gradHidden: Tensor, gradOutput: Tensor?,
                                 gates: Tensor, newGateHidden: Tensor, previousHidden: Tensor?) throws {
         let op = "gruBackwardStep"
-        let (b, h) = try stepSizes(gates: gates, gateCount: 3, op)
+        let (b, h) = try RecurrentCell.stepSizes(gates: gates, gateCount: 3, op)
         let n = b * h
         let pdx = try pointer(gradGatesInput, count: 3 * n, op), pdhg = try pointer(gradGatesHidden, count: 3 * n, op)
         let pdh = try pointer(gradHidden, count: n, op)                                          // (B, H)

@@ -4,28 +4,10 @@ import Foundation
 import RecurrentCore
 
 extension CPUBackend {
-    /// Hidden size and batch implied by a per-gate bias of `gateCount`·H and a state of B·H.
-    func cellSizes(bias: Tensor, state: Tensor, gateCount: Int, _ op: String) throws -> (b: Int, h: Int) {
-        let h = bias.count / gateCount
-        guard h > 0, bias.count == gateCount * h, state.count % h == 0 else {
-            throw RecurrentError.shapeMismatch(operation: op, expected: "bias (\(gateCount)·H) and state (B, H)",
-                                               got: "bias \(bias.shape), state \(state.shape)")
-        }
-        return (state.count / h, h)
-    }
-
-    /// Batch and hidden size of a step's gates, laid out (B, G·H).
-    func stepSizes(gates: Tensor, gateCount: Int, _ op: String) throws -> (b: Int, h: Int) {
-        guard gates.rank == 2, gates.shape[1] % gateCount == 0, gates.shape[1] > 0 else {
-            throw RecurrentError.shapeMismatch(operation: op, expected: "gates (B, \(gateCount)·H)", got: "shape \(gates.shape)")
-        }
-        return (gates.shape[0], gates.shape[1] / gateCount)
-    }
-
     public func lstmForwardStep(hidden: Tensor, cell: Tensor, gates: Tensor, hiddenProjection: Tensor,
                                 biasIH: Tensor, biasHH: Tensor, previousCell: Tensor?) throws {
         let op = "lstmForwardStep"
-        let (b, h) = try cellSizes(bias: biasIH, state: hidden, gateCount: 4, op)
+        let (b, h) = try RecurrentCell.stepSizes(bias: biasIH, state: hidden, gateCount: 4, op)
         let ph = try pointer(hidden, op), pc = try pointer(cell, count: b * h, op)               // (B, H)
         let pg = try pointer(gates, count: b * 4 * h, op)                                         // (B, 4H)
         let pp = try pointer(hiddenProjection, count: b * 4 * h, op)                              // (B, 4H)
@@ -56,7 +38,7 @@ extension CPUBackend {
     public func lstmBackwardStep(gradGates: Tensor, gradCell: Tensor, gradHidden: Tensor, gradOutput: Tensor?,
                                  gates: Tensor, cell: Tensor, previousCell: Tensor?) throws {
         let op = "lstmBackwardStep"
-        let (b, hs) = try stepSizes(gates: gates, gateCount: 4, op)
+        let (b, hs) = try RecurrentCell.stepSizes(gates: gates, gateCount: 4, op)
         let n = b * hs                                                                              // B·H
         let pdg = try pointer(gradGates, count: 4 * n, op)                                          // (B, 4H)
         let pdc = try pointer(gradCell, count: n, op), pdh = try pointer(gradHidden, count: n, op)  // (B, H)

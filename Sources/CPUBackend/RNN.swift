@@ -6,7 +6,7 @@ extension CPUBackend {
     public func rnnForwardStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
                                biasIH: Tensor, biasHH: Tensor, activation: Activation) throws {
         let op = "rnnForwardStep"
-        let (b, h) = try cellSizes(bias: biasIH, state: hidden, gateCount: 1, op)
+        let (b, h) = try RecurrentCell.stepSizes(bias: biasIH, state: hidden, gateCount: 1, op)
         let ph = try pointer(hidden, op), pg = try pointer(gates, count: b * h, op)              // (B, H)
         let pp = try pointer(hiddenProjection, count: b * h, op)                                 // (B, H)
         let bi = try pointer(biasIH, op), bh = try pointer(biasHH, count: h, op)                 // (H)

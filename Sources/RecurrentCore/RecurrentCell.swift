@@ -29,3 +29,26 @@ public enum RecurrentCell: String, Sendable, CaseIterable, Codable {
         }
     }
 }
+
+// Sizes of one cell step, shared by every backend's step ops. B = batch, H = hidden size.
+extension RecurrentCell {
+    /// Batch and hidden size implied by a per-gate bias of `gateCount`·H and a state of B·H
+    /// (forward steps). Throws `.shapeMismatch` naming `operation` otherwise.
+    public static func stepSizes(bias: Tensor, state: Tensor, gateCount: Int, _ operation: String) throws -> (b: Int, h: Int) {
+        let h = bias.count / gateCount
+        guard h > 0, bias.count == gateCount * h, state.count % h == 0 else {
+            throw RecurrentError.shapeMismatch(operation: operation, expected: "bias (\(gateCount)·H) and state (B, H)",
+                                               got: "bias \(bias.shape), state \(state.shape)")
+        }
+        return (state.count / h, h)
+    }
+
+    /// Batch and hidden size of a step's gates laid out (B, G·H) (backward steps). Throws
+    /// `.shapeMismatch` naming `operation` otherwise.
+    public static func stepSizes(gates: Tensor, gateCount: Int, _ operation: String) throws -> (b: Int, h: Int) {
+        guard gates.rank == 2, gates.shape[1] % gateCount == 0, gates.shape[1] > 0 else {
+            throw RecurrentError.shapeMismatch(operation: operation, expected: "gates (B, \(gateCount)·H)", got: "shape \(gates.shape)")
+        }
+        return (gates.shape[0], gates.shape[1] / gateCount)
+    }
+}

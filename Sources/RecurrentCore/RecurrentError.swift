@@ -16,6 +16,10 @@ public enum RecurrentError: Error, CustomStringConvertible, Equatable, Sendable 
     case file(path: String, reason: String)
     /// Training produced a NaN or infinity (the step and what was not finite).
     case nonFinite(step: Int, detail: String)
+    /// A device API call failed: the call and its status by name (such as `CL_OUT_OF_RESOURCES`).
+    case deviceFailure(device: String, operation: String, status: String)
+    /// Device code failed to compile: the build options and the compiler's full log.
+    case kernelBuild(device: String, options: String, log: String)
 
     public var description: String {
         switch self {
@@ -35,6 +39,10 @@ public enum RecurrentError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(path): \(reason)"
         case let .nonFinite(step, detail):
             return "step \(step): \(detail)"
+        case let .deviceFailure(device, operation, status):
+            return "\(operation) failed on \(device): \(status)"
+        case let .kernelBuild(device, options, log):
+            return "kernel build failed on \(device) (options: \(options)):\n\(log)"
         }
     }
 }

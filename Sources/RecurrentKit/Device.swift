@@ -1,18 +1,37 @@
 // Device selection by name and by the RECURRENT_DEVICE environment variable.
 import CPUBackend
 import Foundation
+import OpenCLBackend
+import Synchronization
 
 /// Picks the backend that runs a model.
 ///
-/// Names: `auto` (the default: the first OpenCL GPU or accelerator when an OpenCL backend is
-/// available, else the CPU), `cpu`, `opencl` (the first OpenCL device of any type) and
-/// `opencl:P:D` (platform P, device D).
+/// Names: `auto` (the default: the first OpenCL GPU or accelerator, else the CPU backend),
+/// `cpu`, `opencl` (the first OpenCL device of any type, PoCL's CPU device included) and
+/// `opencl:P:D` (platform P, device D, as `recurrent devices` lists them).
 public enum Device {
     /// The environment variable that names the device.
     public static let environmentVariable = "RECURRENT_DEVICE"
 
     /// The shared CPU backend.
     public static let cpu: CPUBackend = CPUBackend()
+
+    /// The shared OpenCL backends of this process, by `opencl:P:D`.
+    private static let openCLBackends = Mutex<[String: OpenCLBackend]>([:])
+
+    /// What `auto` means on this machine, worked out once per process.
+    public static let automaticChoice: (specification: String, reason: String) = {
+        do {
+            let devices = try OpenCLDevices.all()
+            if let gpu = OpenCLDevices.preferred(among: devices) {
+                return (gpu.specification, "auto picked \(gpu.specification): \(gpu.name) (OpenCL \(gpu.kind.rawValue))")
+            }
+            let seen = devices.isEmpty ? "no OpenCL devices" : "no OpenCL GPU or accelerator (\(devices.count) other OpenCL devices)"
+            return ("cpu", "auto picked cpu: \(seen)")
+        } catch {
+            return ("cpu", "auto picked cpu: listing OpenCL devices failed (\(error))")
+        }
+    }()
 
     /// The shared backend for a device name (one per device and process). Throws
     /// `.deviceUnavailable` naming the request and the devices that exist.
@@ -26,17 +45,30 @@ public enum Device {
         try open(spec, shared: false)
     }
 
-    private static func open(_ spec: String, shared: Bool) throws -> any Backend {
+    /// The `RECURRENT_DEVICE` name `spec` stands for: `cpu` or `opencl:P:D` (`auto` and `opencl`
+    /// resolved to a device of this machine).
+    public static func resolve(_ spec: String) throws -> String {
         let name = spec.trimmingCharacters(in: .whitespaces).lowercased()
         switch name {
-        case "", "auto", "cpu":
-            return shared ? cpu : CPUBackend()
+        case "", "auto": return automaticChoice.specification
+        case "cpu": return "cpu"
         case _ where name == "opencl" || name.hasPrefix("opencl:"):
-            throw RecurrentError.deviceUnavailable(
-                requested: spec, reason: "this build has no OpenCL backend yet; available devices: cpu")
+            return try OpenCLDevices.resolve(name, among: OpenCLDevices.all()).specification
         default:
-            throw RecurrentError.deviceUnavailable(
-                requested: spec, reason: "expected one of auto, cpu, opencl, opencl:P:D")
+            throw RecurrentError.deviceUnavailable(requested: spec, reason: "expected one of auto, cpu, opencl, opencl:P:D")
+        }
+    }
+
+    private static func open(_ spec: String, shared: Bool) throws -> any Backend {
+        let resolved = try resolve(spec)
+        if resolved == "cpu" { return shared ? cpu : CPUBackend() }
+        let device = try OpenCLDevices.resolve(resolved, among: OpenCLDevices.all())
+        guard shared else { return try OpenCLBackend(device: device) }
+        return try openCLBackends.withLock { backends in
+            if let existing = backends[resolved] { return existing }
+            let backend = try OpenCLBackend(device: device)
+            backends[resolved] = backend
+            return backend
         }
     }
 

@@ -30,11 +30,22 @@ struct UserFacingError: Error, CustomStringConvertible {
 }
 
 struct Devices: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the devices and the one `auto` picks.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the CPU backend and the OpenCL platforms and devices, and the one `auto` picks.")
 
     func run() throws {
-        let auto = try Device.named("auto")
-        print("cpu: \(Device.cpu.deviceDescription)")
-        print("auto picks: \(auto.name) (\(auto.deviceDescription))")
+        print("cpu          \(Device.cpu.deviceDescription)")
+        let devices = try OpenCLDevices.all()
+        var platform = -1
+        for d in devices {
+            if d.platformIndex != platform {
+                platform = d.platformIndex
+                print("OpenCL platform \(platform): \(d.platformName)")
+            }
+            print("  \(d.specification)  \(d.name) (\(d.kind.rawValue), \(d.version), \(d.computeUnits) compute units, "
+                  + "\(d.globalMemoryBytes >> 20) MiB)")
+        }
+        if devices.isEmpty { print(OpenCLDevices.listing(devices)) }
+        print(Device.automaticChoice.reason)
     }
 }

@@ -1,0 +1,58 @@
+// Fused GRU cell steps, gate order r, z, n, reset applied after the recurrent product
+// (CPUBackend/GRU.swift): n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = n + z ⊙ (h − n).
+// One work-item per (row, hidden unit). B = batch, H = hidden size; gates are rows of 3H.
+
+// Forward: on entry gates (B, 3H) holds x_t W_ihᵀ; writes r, z, n back (the reserve),
+// new_gate_hidden = W_hn h_{t-1} + b_hn and h_t (B, H).
+kernel ONE_DIMENSIONAL void gru_forward_step(global float* hidden, ulong hidden_offset,
+                                             global float* new_gate_hidden, ulong new_gate_hidden_offset,
+                                             global float* gates, ulong gates_offset,
+                                             global const float* hidden_projection, ulong projection_offset,
+                                             global const float* bias_ih, ulong bias_ih_offset,
+                                             global const float* bias_hh, ulong bias_hh_offset,
+                                             global const float* previous_hidden, ulong previous_hidden_offset, int has_previous_hidden,
+                                             uint b, uint h) {
+    ulong e = get_global_id(0);
+    if (e >= (ulong)b * h) return;
+    ulong row = e / h, j = e % h;
+    global float* g = gates + gates_offset + row * 3 * h;
+    global const float* p = hidden_projection + projection_offset + row * 3 * h;
+    global const float* bi = bias_ih + bias_ih_offset;
+    global const float* bh = bias_hh + bias_hh_offset;
+    #define PRE(k) ((g[(k) * h + j] + bi[(k) * h + j]) + (p[(k) * h + j] + bh[(k) * h + j]))
+    float r = sigmoid_f(PRE(0)), z = sigmoid_f(PRE(1));
+    #undef PRE
+    float hn = p[2 * h + j] + bh[2 * h + j];
+    float n = tanh((g[2 * h + j] + bi[2 * h + j]) + r * hn);
+    float h_previous = has_previous_hidden ? previous_hidden[previous_hidden_offset + e] : 0.0f;
+    g[j] = r; g[h + j] = z; g[2 * h + j] = n;
+    new_gate_hidden[new_gate_hidden_offset + e] = hn;
+    hidden[hidden_offset + e] = n + z * (h_previous - n);
+}
+
+// Backward: gate gradients for the input side (dr, dz, dn) and the hidden side (dr, dz, dn ⊙ r),
+// both (B, 3H); grad_hidden is overwritten with z ⊙ dh (the caller adds dGh W_hh).
+kernel ONE_DIMENSIONAL void gru_backward_step(global float* grad_gates_input, ulong grad_gates_input_offset,
+                                              global float* grad_gates_hidden, ulong grad_gates_hidden_offset,
+                                              global float* grad_hidden, ulong grad_hidden_offset,
+                                              global const float* grad_output, ulong grad_output_offset, int has_grad_output,
+                                              global const float* gates, ulong gates_offset,
+                                              global const float* new_gate_hidden, ulong new_gate_hidden_offset,
+                                              global const float* previous_hidden, ulong previous_hidden_offset, int has_previous_hidden,
+                                              uint b, uint h) {
+    ulong e = get_global_id(0);
+    if (e >= (ulong)b * h) return;
+    ulong row = e / h, j = e % h;
+    global const float* g = gates + gates_offset + row * 3 * h;
+    global float* dx = grad_gates_input + grad_gates_input_offset + row * 3 * h;
+    global float* dhg = grad_gates_hidden + grad_gates_hidden_offset + row * 3 * h;
+    float r = g[j], z = g[h + j], nn = g[2 * h + j];
+    float dh = (has_grad_output ? grad_output[grad_output_offset + e] : 0.0f) + grad_hidden[grad_hidden_offset + e];
+    float h_previous = has_previous_hidden ? previous_hidden[previous_hidden_offset + e] : 0.0f;
+    float dn = dh * (1.0f - z) * (1.0f - nn * nn);
+    float dz = dh * (h_previous - nn) * z * (1.0f - z);
+    float dr = dn * new_gate_hidden[new_gate_hidden_offset + e] * r * (1.0f - r);
+    dx[j] = dr; dx[h + j] = dz; dx[2 * h + j] = dn;
+    dhg[j] = dr; dhg[h + j] = dz; dhg[2 * h + j] = dn * r;
+    grad_hidden[grad_hidden_offset + e] = dh * z;
+}

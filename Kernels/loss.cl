@@ -1,0 +1,44 @@
+// Losses with their gradients (CPUBackend/Loss.swift). N = rows or elements, C = classes.
+// Each writes per-block or per-row terms; reduce_finish / reduce_blocks sum them in the CPU's order.
+
+// Mean squared error: grad (N) = 2·scale·(p − t); partials = block sums of (p − t)².
+kernel ONE_DIMENSIONAL void mse_blocks(global float* partials, global float* grad, ulong grad_offset,
+                                       global const float* prediction, ulong prediction_offset,
+                                       global const float* target, ulong target_offset, ulong n, float scale) {
+    ulong block = get_global_id(0);
+    ulong start = block * REDUCTION_BLOCK;
+    if (start >= n) return;
+    ulong end = min(start + REDUCTION_BLOCK, n);
+    float s = 0.0f;
+    for (ulong i = start; i < end; i++) {
+        float d = prediction[prediction_offset + i] - target[target_offset + i];
+        s += d * d;
+        grad[grad_offset + i] = 2.0f * scale * d;
+    }
+    partials[block] = s;
+}
+
+// Max-shifted softmax cross-entropy, one work-item per row: row_loss (N) = logsumexp(x) − x[t],
+// grad (N, C) = scale · (softmax(x) − onehot(t)). A target that is not an index gives NaN.
+kernel ONE_DIMENSIONAL void softmax_cross_entropy_rows(global float* row_loss, global float* grad, ulong grad_offset,
+                                                       global const float* logits, ulong logits_offset,
+                                                       global const float* targets, ulong targets_offset,
+                                                       uint n, uint c, float scale) {
+    uint r = get_global_id(0);
+    if (r >= n) return;
+    global const float* x = logits + logits_offset + (ulong)r * c;
+    global float* g = grad + grad_offset + (ulong)r * c;
+    float label = targets[targets_offset + r];
+    if (!is_index(label, c)) {
+        for (uint j = 0; j < c; j++) g[j] = NAN;
+        row_loss[r] = NAN;
+        return;
+    }
+    uint target = (uint)label;
+    float m = x[0];
+    for (uint j = 1; j < c; j++) m = swift_max(m, x[j]);
+    float s = 0.0f;
+    for (uint j = 0; j < c; j++) s += exp(x[j] - m);
+    for (uint j = 0; j < c; j++) g[j] = scale * (exp(x[j] - m) / s - (j == target ? 1.0f : 0.0f));
+    row_loss[r] = (m + log(s)) - x[target];
+}

@@ -1,0 +1,34 @@
+// GEMM through CLBlast, the tuned OpenCL BLAS. Row-major, offsets and leading dimensions as
+// `GEMMShape` says; batched products through CLBlast's strided-batched routine.
+import CCLBlast
+import COpenCL
+import RecurrentCore
+
+extension Transpose {
+    var clblast: CLBlastTranspose { self == .none ? CLBlastTransposeNo : CLBlastTransposeYes }
+}
+
+extension OpenCLBackend {
+    public func gemm(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ s: GEMMShape) throws {
+        try s.validate(a: a, b: b, c: c)
+        let ma = try memory(a, "gemm A"), mb = try memory(b, "gemm B"), mc = try memory(c, "gemm C")
+        guard s.m > 0, s.n > 0, s.batchCount > 0 else { return }
+        guard s.k > 0 else {
+            // No products to sum: C = beta·C (CLBlast refuses k = 0).
+            return try launch("scale_matrices", items: s.m * s.n * s.batchCount,
+                              [.tensor(c), .size(s.m), .size(s.n), .size(s.ldc), .count(s.strideC), .size(s.batchCount),
+                               .float(s.beta)])
+        }
+        let status: CLBlastStatusCode = try withQueue { queue in
+            if s.batchCount == 1 {
+                return CLBlastSgemm(CLBlastLayoutRowMajor, s.transA.clblast, s.transB.clblast, s.m, s.n, s.k,
+                                    s.alpha, ma, a.offset, s.lda, mb, b.offset, s.ldb, s.beta, mc, c.offset, s.ldc, &queue, nil)
+            }
+            return CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, s.transA.clblast, s.transB.clblast, s.m, s.n, s.k,
+                                              s.alpha, ma, a.offset, s.lda, s.strideA, mb, b.offset, s.ldb, s.strideB,
+                                              s.beta, mc, c.offset, s.ldc, s.strideC, s.batchCount, &queue, nil)
+        }
+        try OpenCLStatus.check(status.rawValue,
+                               "CLBlast SGEMM (m \(s.m), n \(s.n), k \(s.k), batch \(s.batchCount))", device: name)
+    }
+}

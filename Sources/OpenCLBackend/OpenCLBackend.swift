@@ -1,0 +1,243 @@
+// The OpenCL backend: device memory, one in-order queue, kernel launches. The ops live in the
+// files named like the CPU backend's (GEMM.swift, LSTM.swift, ...); their kernels in Kernels/*.cl.
+import COpenCL
+import RecurrentCore
+import Synchronization
+
+/// A `cl_mem` handle owned by one live buffer or by the backend's cache.
+struct DeviceBlock: @unchecked Sendable {
+    // @unchecked: an OpenCL memory object handle; OpenCL allows its use from any thread.
+    let memory: cl_mem
+}
+
+/// Device memory owned by an `OpenCLBackend`, returned to the backend's cache on release.
+public final class OpenCLBuffer: DeviceBuffer, @unchecked Sendable {
+    // @unchecked: the handle is immutable; the contents are device memory, ordered by the queue.
+    /// Number of floats.
+    public let count: Int
+    let memory: cl_mem
+    private let cache: BlockCache<DeviceBlock>
+
+    init(count: Int, memory: cl_mem, cache: BlockCache<DeviceBlock>) {
+        self.count = count
+        self.memory = memory
+        self.cache = cache
+    }
+
+    deinit { cache.recycle(DeviceBlock(memory: memory), count: count) }
+}
+
+/// One value a kernel takes, in the order the kernel declares its parameters.
+enum KernelArgument {
+    /// A tensor: its buffer, then its element offset (`ulong`).
+    case tensor(Tensor)
+    /// An optional tensor: buffer (a placeholder when nil), offset, then an `int` presence flag.
+    case optional(Tensor?)
+    /// A bare buffer of the backend's own (scratch space), no offset.
+    case memory(cl_mem)
+    case int(Int32)
+    case uint(UInt32)
+    case ulong(UInt64)
+    case float(Float)
+
+    static func count(_ n: Int) -> KernelArgument { .ulong(UInt64(n)) }
+    static func size(_ n: Int) -> KernelArgument { .uint(UInt32(n)) }
+    static func flag(_ value: Bool) -> KernelArgument { .int(value ? 1 : 0) }
+}
+
+/// The OpenCL backend: Kernels/*.cl for the cell steps and elementwise work, CLBlast for GEMM.
+///
+/// Every op is enqueued on one in-order queue and returns without waiting; `download` and
+/// `synchronize` wait. Device memory comes from a caching allocator, released tensors return to
+/// it, and `releaseCachedMemory()` hands it back to the driver.
+public final class OpenCLBackend: Backend, @unchecked Sendable {
+    // @unchecked: the queue and kernel handles are immutable after init; setting a kernel's
+    // arguments and enqueueing it happen under `launchLock`, since OpenCL kernel objects are not
+    // safe to configure from two threads at once.
+    /// `opencl:P:D`
+    public let name: String
+    /// The device this backend runs on.
+    public let device: OpenCLDeviceInfo
+    /// The tuning values the program was built with.
+    public var tuning: OpenCLTuning { shared.tuning }
+    let shared: OpenCLDeviceContext
+    private var queue: cl_command_queue?
+    private let kernels: [String: cl_kernel]
+    private let launchLock = Mutex(())
+    let cache: BlockCache<DeviceBlock>
+    /// A one-float buffer passed for absent optional tensors (never read: their flag is 0).
+    private let placeholder: cl_mem
+
+    /// Opens `device`: builds (or reuses) the program, creates a queue and the kernels.
+    public init(device: OpenCLDeviceInfo) throws {
+        self.device = device
+        self.name = device.specification
+        shared = try OpenCLDeviceContext.shared(for: device)
+        var status: cl_int = 0
+        guard let queue = clCreateCommandQueue(shared.context, device.id, 0, &status), status == CL_SUCCESS else {
+            throw RecurrentError.deviceFailure(device: name, operation: "clCreateCommandQueue", status: OpenCLStatus.name(status))
+        }
+        self.queue = queue
+        kernels = try shared.makeKernels()
+        guard let placeholder = clCreateBuffer(shared.context, cl_mem_flags(CL_MEM_READ_WRITE), 4, nil, &status),
+              status == CL_SUCCESS else {
+            throw RecurrentError.deviceFailure(device: name, operation: "clCreateBuffer (placeholder)", status: OpenCLStatus.name(status))
+        }
+        self.placeholder = placeholder
+        cache = BlockCache { clReleaseMemObject($0.memory) }
+    }
+
+    deinit {
+        clFinish(queue)
+        for kernel in kernels.values { clReleaseKernel(kernel) }
+        clReleaseMemObject(placeholder)
+        clReleaseCommandQueue(queue)
+    }
+
+    public var deviceDescription: String {
+        "\(device.name) (OpenCL \(device.kind.rawValue), \(device.platformName), \(device.computeUnits) compute units, "
+            + "\(device.globalMemoryBytes >> 20) MiB)"
+    }
+
+    // MARK: Memory
+
+    public func allocate(count: Int) throws -> any DeviceBuffer {
+        guard count >= 0 else {
+            throw RecurrentError.invalidArgument(name: "allocation size", expected: "a non-negative element count", got: "\(count)")
+        }
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow, bytes <= device.maxAllocationBytes else {
+            throw RecurrentError.outOfMemory(device: "\(name) (largest buffer \(device.maxAllocationBytes) bytes)",
+                                             requestedBytes: overflow ? Int.max : bytes)
+        }
+        let block = try cache.take(count: count) { _ -> DeviceBlock? in
+            // Drivers may allocate lazily, so keep within the device's memory ourselves.
+            guard cache.statistics.bytesReserved + bytes <= device.globalMemoryBytes else { return nil }
+            var status: cl_int = 0
+            let memory = clCreateBuffer(shared.context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
+            if OpenCLStatus.isOutOfMemory(status) { return nil }
+            try OpenCLStatus.check(status, "clCreateBuffer(\(bytes) bytes)", device: name)
+            return memory.map(DeviceBlock.init)
+        }
+        guard let block else { throw RecurrentError.outOfMemory(device: name, requestedBytes: bytes) }
+        return OpenCLBuffer(count: count, memory: block.memory, cache: cache)
+    }
+
+    public func memoryStatistics() -> MemoryStatistics? { cache.statistics }
+
+    /// Frees the device memory kept for reuse by released tensors; returns the bytes freed.
+    @discardableResult
+    public func releaseCachedMemory() -> Int { cache.drain() }
+
+    /// Starts a new peak measurement from the bytes in use now.
+    public func resetPeakMemory() { cache.resetPeak() }
+
+    /// The memory object of `tensor` after checking it lives on this backend.
+    func memory(_ tensor: Tensor, _ operation: @autoclosure () -> String) throws -> cl_mem {
+        guard tensor.backend === self, let buffer = tensor.buffer as? OpenCLBuffer else {
+            throw RecurrentError.deviceMismatch(operation: operation(), expected: name, got: tensor.backend.name)
+        }
+        return buffer.memory
+    }
+
+    /// Runs `body` with the queue, holding the launch lock.
+    func withQueue<R>(_ body: (inout cl_command_queue?) throws -> R) throws -> R {
+        try launchLock.withLock { _ in try body(&queue) }
+    }
+
+    public func upload(_ values: UnsafeBufferPointer<Float>, to destination: Tensor) throws {
+        try RecurrentError.check("upload", count: destination.count, equals: values.count)
+        let mem = try memory(destination, "upload")
+        guard let base = values.baseAddress, values.count > 0 else { return }
+        let status = try withQueue {
+            clEnqueueWriteBuffer($0, mem, cl_bool(CL_TRUE), destination.offset * 4, values.count * 4, base, 0, nil, nil)
+        }
+        try OpenCLStatus.check(status, "clEnqueueWriteBuffer (upload of \(values.count) floats)", device: name)
+    }
+
+    public func download(_ source: Tensor, into values: UnsafeMutableBufferPointer<Float>) throws {
+        try RecurrentError.check("download", count: source.count, equals: values.count)
+        let mem = try memory(source, "download")
+        guard let base = values.baseAddress, values.count > 0 else { return }
+        let status = try withQueue {
+            clEnqueueReadBuffer($0, mem, cl_bool(CL_TRUE), source.offset * 4, values.count * 4, base, 0, nil, nil)
+        }
+        try OpenCLStatus.check(status, "clEnqueueReadBuffer (download of \(values.count) floats)", device: name)
+    }
+
+    public func copy(_ source: Tensor, to destination: Tensor) throws {
+        try RecurrentError.check("copy destination", count: destination.count, equals: source.count)
+        let src = try memory(source, "copy source"), dst = try memory(destination, "copy destination")
+        let n = source.count
+        guard n > 0, !(src == dst && source.offset == destination.offset) else { return }
+        if src == dst && abs(source.offset - destination.offset) < n {
+            // OpenCL refuses overlapping copies within one buffer: go through a temporary.
+            let staging = try source.copy()
+            return try copy(staging, to: destination)
+        }
+        let status = try withQueue {
+            clEnqueueCopyBuffer($0, src, dst, source.offset * 4, destination.offset * 4, n * 4, 0, nil, nil)
+        }
+        try OpenCLStatus.check(status, "clEnqueueCopyBuffer (\(n) floats)", device: name)
+    }
+
+    public func fill(_ destination: Tensor, with value: Float) throws {
+        let mem = try memory(destination, "fill")
+        guard destination.count > 0 else { return }
+        var pattern = value
+        let status = try withQueue {
+            clEnqueueFillBuffer($0, mem, &pattern, 4, destination.offset * 4, destination.count * 4, 0, nil, nil)
+        }
+        try OpenCLStatus.check(status, "clEnqueueFillBuffer (\(destination.count) floats)", device: name)
+    }
+
+    public func synchronize() throws {
+        let status = try withQueue { clFinish($0) }
+        try OpenCLStatus.check(status, "clFinish", device: name)
+    }
+
+    // MARK: Kernel launches
+
+    /// Enqueues kernel `kernelName` over `items` work-items (rounded up to whole groups of the
+    /// tuned size; kernels ignore the extra ones), or over one work-item when `single`.
+    func launch(_ kernelName: String, items: Int, _ arguments: [KernelArgument], single: Bool = false) throws {
+        guard items > 0 else { return }
+        guard let kernel = kernels[kernelName] else {
+            throw RecurrentError.deviceFailure(device: name, operation: "kernel \(kernelName)", status: "not in the program")
+        }
+        let group = single ? 1 : tuning.workGroupSize
+        var global = single ? 1 : (items + group - 1) / group * group
+        var local = group
+        try launchLock.withLock { _ in
+            var index: cl_uint = 0
+            func set<T>(_ value: T) throws {
+                let status = withUnsafeBytes(of: value) { clSetKernelArg(kernel, index, $0.count, $0.baseAddress) }
+                try OpenCLStatus.check(status, "clSetKernelArg(\(kernelName), argument \(index))", device: name)
+                index += 1
+            }
+            for argument in arguments {
+                switch argument {
+                case .tensor(let t):
+                    try set(Optional(try memory(t, kernelName)))
+                    try set(UInt64(t.offset))
+                case .optional(let t):
+                    try set(Optional(try t.map { try memory($0, kernelName) } ?? placeholder))
+                    try set(UInt64(t?.offset ?? 0))
+                    try set(Int32(t == nil ? 0 : 1))
+                case .memory(let m): try set(Optional(m))
+                case .int(let v): try set(v)
+                case .uint(let v): try set(v)
+                case .ulong(let v): try set(v)
+                case .float(let v): try set(v)
+                }
+            }
+            let status = clEnqueueNDRangeKernel(queue, kernel, 1, nil, &global, &local, 0, nil, nil)
+            try OpenCLStatus.check(status, "clEnqueueNDRangeKernel(\(kernelName), \(items) work-items)", device: name)
+        }
+    }
+
+    /// A scratch buffer of at least `count` floats from the cache, for partial sums.
+    func scratch(_ count: Int) throws -> Tensor {
+        try Tensor.empty([max(count, 1)], on: self)
+    }
+}
