@@ -73,6 +73,11 @@ let package = Package(
         .testTarget(
             name: "BackendTests",
             dependencies: ["RecurrentKit", "ReferenceBackend", "TestSupport"]),
+        // CPU against OpenCL in one process (whatever RECURRENT_DEVICE says): per-op parity,
+        // Philox streams, whole training runs, device selection and errors.
+        .testTarget(
+            name: "CrossDeviceTests",
+            dependencies: ["RecurrentKit", "OpenCLBackend", "TestSupport"]),
         .testTarget(
             name: "RecurrentKitTests",
             dependencies: ["RecurrentKit", "TestSupport"],

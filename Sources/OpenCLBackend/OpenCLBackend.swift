@@ -27,6 +27,14 @@ public final class OpenCLBuffer: DeviceBuffer, @unchecked Sendable {
     deinit { cache.recycle(DeviceBlock(memory: memory), count: count) }
 }
 
+/// Host↔device copies a backend has made: what a training step must not add to.
+public struct TransferStatistics: Sendable, Equatable {
+    /// Host-to-device copies (`upload`).
+    public var uploads: Int
+    /// Device-to-host copies (`download`, and so `toArray` and `item`).
+    public var downloads: Int
+}
+
 /// One value a kernel takes, in the order the kernel declares its parameters.
 enum KernelArgument {
     /// A tensor: its buffer, then its element offset (`ulong`).
@@ -64,6 +72,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     private var queue: cl_command_queue?
     private let kernels: [String: cl_kernel]
     private let launchLock = Mutex(())
+    private let transfers = Mutex(TransferStatistics(uploads: 0, downloads: 0))
     let cache: BlockCache<DeviceBlock>
     /// A one-float buffer passed for absent optional tensors (never read: their flag is 0).
     private let placeholder: cl_mem
@@ -132,6 +141,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Starts a new peak measurement from the bytes in use now.
     public func resetPeakMemory() { cache.resetPeak() }
 
+    /// The host↔device copies made so far.
+    public var transferStatistics: TransferStatistics { transfers.withLock { $0 } }
+
     /// The memory object of `tensor` after checking it lives on this backend.
     func memory(_ tensor: Tensor, _ operation: @autoclosure () -> String) throws -> cl_mem {
         guard tensor.backend === self, let buffer = tensor.buffer as? OpenCLBuffer else {
@@ -149,6 +161,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try RecurrentError.check("upload", count: destination.count, equals: values.count)
         let mem = try memory(destination, "upload")
         guard let base = values.baseAddress, values.count > 0 else { return }
+        transfers.withLock { $0.uploads += 1 }
         let status = try withQueue {
             clEnqueueWriteBuffer($0, mem, cl_bool(CL_TRUE), destination.offset * 4, values.count * 4, base, 0, nil, nil)
         }
@@ -159,6 +172,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try RecurrentError.check("download", count: source.count, equals: values.count)
         let mem = try memory(source, "download")
         guard let base = values.baseAddress, values.count > 0 else { return }
+        transfers.withLock { $0.downloads += 1 }
         let status = try withQueue {
             clEnqueueReadBuffer($0, mem, cl_bool(CL_TRUE), source.offset * 4, values.count * 4, base, 0, nil, nil)
         }
