@@ -20,8 +20,10 @@ let package = Package(
         .target(
             name: "RecurrentKit",
             dependencies: ["RecurrentCore", "CPUBackend", "OpenCLBackend"]),
-        .executableTarget(
-            name: "recurrent",
+        .executableTarget(name: "recurrent", dependencies: ["RecurrentTool"]),
+        // The commands of `recurrent`, as a library so tests can run them.
+        .target(
+            name: "RecurrentTool",
             dependencies: [
                 "RecurrentKit", "RecurrentDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -78,6 +80,9 @@ let package = Package(
         .testTarget(
             name: "CrossDeviceTests",
             dependencies: ["RecurrentKit", "OpenCLBackend", "TestSupport"]),
+        .testTarget(
+            name: "RecurrentToolTests",
+            dependencies: ["RecurrentTool", "TestSupport"]),
         .testTarget(
             name: "RecurrentKitTests",
             dependencies: ["RecurrentKit", "TestSupport"],

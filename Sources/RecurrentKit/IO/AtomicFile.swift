@@ -2,10 +2,10 @@ import Foundation
 
 /// Writes files so that a reader sees the old contents or the new, never a mixture, and a
 /// crash never leaves a half-written file where a good one was.
-enum AtomicFile {
+public enum AtomicFile {
     /// Writes `data` to a temporary file beside `url`, flushes it to disk, renames it over `url`
     /// and flushes the directory. On failure the temporary file is removed and `url` is untouched.
-    static func write(_ data: Data, to url: URL) throws {
+    public static func write(_ data: Data, to url: URL) throws {
         let path = url.path
         let directory = url.deletingLastPathComponent().path
         let temporary = "\(directory)/.\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"

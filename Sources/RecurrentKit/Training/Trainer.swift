@@ -16,6 +16,20 @@ public struct EpochReport: Sendable {
     public var sequencesPerSecond: Double
 }
 
+/// Where `Trainer.fit` is within an epoch, after each batch: for progress bars.
+public struct BatchProgress {
+    /// 1-based epoch number.
+    public var epoch: Int
+    /// Batches done in this epoch (1-based) and batches per epoch.
+    public var batch: Int, batchesPerEpoch: Int
+    /// Training sequences of this epoch so far.
+    public var sequences: Int
+    /// Seconds since the epoch started.
+    public var seconds: Double
+    /// This batch's loss, a device scalar: reading it (`item()`) costs one device-to-host copy.
+    public var loss: Tensor
+}
+
 /// What `Trainer` does when a step's loss or gradients are NaN or infinite.
 public enum NonFinitePolicy: Sendable, Equatable {
     /// Throw `RecurrentError.nonFinite` naming the step and the loss or first parameter at fault (default).
@@ -123,14 +137,16 @@ public final class Trainer {
     /// Trains until `epochs` epochs are complete in all (as Keras's `epochs`: after resuming from a
     /// checkpoint taken in epoch 3, `fit(epochs: 5)` finishes epoch 3, then runs 4 and 5). The sample
     /// order of epoch e is a Philox permutation of (`shuffleSeed`, e). Writes checkpoints to
-    /// `checkpointURL` if set. Calls `onEpoch` after each epoch and returns the reports of this call.
+    /// `checkpointURL` if set. Calls `onBatch` after each batch and `onEpoch` after each epoch, and
+    /// returns the reports of this call.
     ///
     /// With a `gradientReducer`, `batchSize` is the global batch: each of the W workers trains on its
     /// equal share (a batch's last `count % W` samples are left out), only worker 0 writes
     /// checkpoints, and the reported losses are over all workers.
     @discardableResult
     public func fit(_ train: SequenceDataset, validation: SequenceDataset? = nil, epochs: Int, batchSize: Int,
-                    shuffleSeed: UInt64 = 0, onEpoch: ((EpochReport) -> Void)? = nil) throws -> [EpochReport] {
+                    shuffleSeed: UInt64 = 0, onBatch: ((BatchProgress) -> Void)? = nil,
+                    onEpoch: ((EpochReport) -> Void)? = nil) throws -> [EpochReport] {
         guard epochs >= 1, batchSize >= 1 else {
             throw RecurrentError.invalidArgument(name: "epochs and batch size", expected: "at least 1 each",
                                                  got: "epochs \(epochs), batch size \(batchSize)")
@@ -160,6 +176,8 @@ public final class Trainer {
                 let (input, target) = try upload(train, indices)
                 let value = try trainStep(input: input, target: target)
                 try backend.axpy(total, alpha: Float(input.shape[1]), value)
+                onBatch?(BatchProgress(epoch: epoch, batch: index + 1, batchesPerEpoch: starts.count, sequences: samplesSeen,
+                                       seconds: Date().timeIntervalSince(started), loss: value))
                 if checkpointEverySteps > 0, steps % checkpointEverySteps == 0, index + 1 < starts.count {
                     epochLossSum = try total.item()
                     try writeCheckpointIfWorkerZero()

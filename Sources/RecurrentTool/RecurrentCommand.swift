@@ -2,26 +2,14 @@ import ArgumentParser
 import Foundation
 import RecurrentKit
 
-@main
-struct RecurrentCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The `recurrent` tool: demos, gradient measurements, training on the user's data, sampling.
+public struct RecurrentCommand: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "recurrent",
         abstract: "Train recurrent networks (RNN, LSTM, GRU) on the CPU or an OpenCL device.",
-        subcommands: [Demo.self, Devices.self])
-}
-
-/// Options every training command shares.
-struct CommonOptions: ParsableArguments {
-    @Option(help: "Device: auto, cpu, opencl or opencl:P:D (default: $RECURRENT_DEVICE, else auto).")
-    var device: String?
-
-    @Option(help: "Seed for weights, dropout masks and data order.")
-    var seed: UInt64 = 1
-
-    func backend() throws -> any Backend {
-        if let device { return try Device.named(device) }
-        return try Device.fromEnvironment()
-    }
+        subcommands: [Demo.self, Gradients.self, Train.self, Sample.self, Devices.self])
 }
 
 /// A message for the user and a non-zero exit status, without a stack trace.

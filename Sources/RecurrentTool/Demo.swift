@@ -57,11 +57,11 @@ extension Demo {
             let baseline = validationVarianceOfTargets(validation)
             print(String(format: "baseline (predict the mean): validation MSE %.4f", baseline))
             var last: EpochReport?
-            try trainer.fit(train, validation: validation, epochs: epochs, batchSize: batchSize, shuffleSeed: common.seed) { r in
+            try trainer.fit(train, validation: validation, epochs: epochs, batchSize: batchSize, shuffleSeed: common.seed, onEpoch: { r in
                 print(String(format: "epoch %3d  train MSE %.5f  validation MSE %.5f  lr %.5f  %.0f seq/s",
                              r.epoch, r.trainLoss, r.validationLoss ?? .nan, r.learningRate, r.sequencesPerSecond))
                 last = r
-            }
+            })
             let final = last?.validationLoss ?? .nan
             if final < threshold {
                 print(String(format: "learned: validation MSE %.5f < %.3g (%.0f× better than the baseline)", final, threshold, baseline / final))
@@ -77,17 +77,3 @@ extension Demo {
     }
 }
 
-/// The recurrent stack named by `cell`.
-func makeRecurrent(cell: String, inputSize: Int, hiddenSize: Int, layers: Int, dropout: Float,
-                   on backend: any Backend, rng: RandomSource) throws -> RecurrentNetwork {
-    switch cell.lowercased() {
-    case "lstm": return try LSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, dropout: dropout, on: backend, rng: rng)
-    case "gru": return try GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, dropout: dropout, on: backend, rng: rng)
-    case "rnn", "rnn-tanh": return try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, dropout: dropout, on: backend, rng: rng)
-    case "rnn-relu":
-        return try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, nonlinearity: .relu, dropout: dropout,
-                       on: backend, rng: rng)
-    default:
-        throw ValidationError("unknown cell '\(cell)': expected lstm, gru, rnn or rnn-relu")
-    }
-}

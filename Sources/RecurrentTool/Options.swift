@@ -1,0 +1,97 @@
+// Options the training commands share: device and seed, the model, the optimisation.
+import ArgumentParser
+import Foundation
+import RecurrentKit
+
+/// `--device` and `--seed`.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Device: auto, cpu, opencl or opencl:P:D (default: $RECURRENT_DEVICE, else auto).")
+    var device: String?
+
+    @Option(help: "Seed for weights, dropout masks and data order.")
+    var seed: UInt64 = 1
+
+    /// The backend `--device` (or `RECURRENT_DEVICE`) names.
+    func backend() throws -> any Backend {
+        if let device { return try Device.named(device) }
+        return try Device.fromEnvironment()
+    }
+}
+
+/// The recurrent stack: `--cell`, `--layers`, `--hidden-size`, `--dropout`, `--init`. Commands
+/// give their own defaults for the optional ones.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.")
+    var cell: String = "lstm"
+    @Option(help: "Hidden units per layer.") var hiddenSize: Int?
+    @Option(help: "Stacked recurrent layers.") var layers: Int = 1
+    @Option(help: "Dropout between stacked layers, in [0, 1).") var dropout: Float = 0
+    @Option(help: "Weight initialisation: pytorch (uniform ±1/√H), xavier, or orthogonal (recurrent weights).")
+    var initialization: String = "pytorch"
+
+    /// The stack these options describe.
+    func makeRecurrent(inputSize: Int, defaultHiddenSize: Int, on backend: any Backend, rng: RandomSource) throws -> RecurrentNetwork {
+        try RecurrentTool.makeRecurrent(cell: cell, inputSize: inputSize, hiddenSize: hiddenSize ?? defaultHiddenSize, layers: layers,
+                                        dropout: dropout, initialization: initialization, on: backend, rng: rng)
+    }
+}
+
+/// The optimisation: `--optimizer`, `--learning-rate`, `--batch-size`, `--epochs`, clipping.
+struct OptimizationOptions: ParsableArguments {
+    @Option(help: "Optimizer: adam, adamw or sgd (with momentum 0.9).") var optimizer: String = "adam"
+    @Option(help: "Learning rate.") var learningRate: Float?
+    @Option(help: "Weight decay (L2 for adam and sgd, decoupled for adamw).") var weightDecay: Float = 0
+    @Option(help: "Sequences per batch.") var batchSize: Int?
+    @Option(help: "Epochs.") var epochs: Int?
+    @Option(help: "Clip the global gradient norm to this (0: no clipping).") var clipNorm: Float?
+    @Option(help: "Clip every gradient element to ±this.") var clipValue: Float?
+
+    /// The optimizer these options name over `parameters`.
+    func makeOptimizer(_ parameters: [Parameter], defaultLearningRate: Float) throws -> any Optimizer {
+        let lr = learningRate ?? defaultLearningRate
+        switch optimizer.lowercased() {
+        case "adam": return try Adam(parameters, learningRate: lr, weightDecay: weightDecay)
+        case "adamw": return try AdamW(parameters, learningRate: lr, weightDecay: weightDecay)
+        case "sgd": return try SGD(parameters, learningRate: lr, momentum: 0.9, weightDecay: weightDecay)
+        default: throw ValidationError("unknown optimizer '\(optimizer)': expected adam, adamw or sgd")
+        }
+    }
+
+    /// Sets the trainer's clipping from these options (`defaultClipNorm` unless given; 0 turns it off).
+    func configureClipping(_ trainer: Trainer, defaultClipNorm: Float?) {
+        let norm = clipNorm ?? defaultClipNorm
+        trainer.clipNorm = (norm ?? 0) > 0 ? norm : nil
+        trainer.clipValue = clipValue
+    }
+}
+
+/// The recurrent stack named by `cell`, with PyTorch's default, Xavier or orthogonal initialisation.
+func makeRecurrent(cell: String, inputSize: Int, hiddenSize: Int, layers: Int, dropout: Float, initialization: String = "pytorch",
+                   on backend: any Backend, rng: RandomSource) throws -> RecurrentNetwork {
+    guard hiddenSize >= 1, layers >= 1, dropout >= 0, dropout < 1 else {
+        throw ValidationError("expected --hidden-size ≥ 1, --layers ≥ 1 and --dropout in [0, 1); got \(hiddenSize), \(layers), \(dropout)")
+    }
+    let (weightInit, recurrentInit): (Initializer, Initializer)
+    switch initialization.lowercased() {
+    case "pytorch": (weightInit, recurrentInit) = (.pytorchDefault, .pytorchDefault)
+    case "xavier": (weightInit, recurrentInit) = (.xavierUniform(), .xavierUniform())
+    case "orthogonal": (weightInit, recurrentInit) = (.xavierUniform(), .orthogonal())
+    default: throw ValidationError("unknown initialisation '\(initialization)': expected pytorch, xavier or orthogonal")
+    }
+    switch cell.lowercased() {
+    case "lstm":
+        return try LSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, dropout: dropout, on: backend, rng: rng,
+                        weightInit: weightInit, recurrentInit: recurrentInit)
+    case "gru":
+        return try GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, dropout: dropout, on: backend, rng: rng,
+                       weightInit: weightInit, recurrentInit: recurrentInit)
+    case "rnn", "rnn-tanh", "rnn_tanh":
+        return try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, dropout: dropout, on: backend, rng: rng,
+                       weightInit: weightInit, recurrentInit: recurrentInit)
+    case "rnn-relu", "rnn_relu":
+        return try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, nonlinearity: .relu, dropout: dropout,
+                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit)
+    default:
+        throw ValidationError("unknown cell '\(cell)': expected lstm, gru, rnn or rnn-relu")
+    }
+}
