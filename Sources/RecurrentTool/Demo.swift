@@ -1,3 +1,5 @@
+// `recurrent demo adding|copy|sine`: classic long-range-dependency tasks generated in code, and
+// sine forecasting. `--compare` trains RNN, LSTM and GRU on the same data and tabulates them.
 import ArgumentParser
 import Foundation
 import RecurrentDistributed
@@ -6,74 +8,270 @@ import RecurrentKit
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Demos that train small recurrent models on generated data.",
-        subcommands: [Sine.self])
+        subcommands: [Adding.self, Copy.self, Sine.self])
+}
+
+/// The three demo tasks: data, head, loss and score.
+enum DemoTask: String {
+    case adding, copy, sine
+
+    /// Train and validation sets of `samples` sequences (80% / 20%).
+    func data(samples: Int, length: Int, seed: UInt64) throws -> (train: SequenceDataset, validation: SequenceDataset) {
+        let all: SequenceDataset
+        switch self {
+        case .adding: all = try SyntheticData.addingProblem(count: samples, length: length, seed: seed)
+        case .copy: all = try SyntheticData.copyMemory(count: samples, delay: length, seed: seed)
+        case .sine: all = try SyntheticData.sineWaves(count: samples, length: length, noise: 0.05, seed: seed)
+        }
+        return try all.split(validationFraction: 0.2)
+    }
+
+    /// The loss of always giving the best constant answer: what a model without memory scores.
+    func baseline(_ validation: SequenceDataset) -> Float {
+        switch self {
+        case .adding, .sine:
+            let y = validation.targets, mean = y.reduce(0, +) / Float(y.count)
+            return y.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(y.count)
+        case .copy:
+            let t = Float(validation.sequenceLength)
+            return Float(SyntheticData.copySymbolCount) * log(8) / t
+        }
+    }
+
+    /// The recurrent stack followed by the task's head.
+    func model(_ recurrent: RecurrentNetwork, hiddenSize: Int, on backend: any Backend, rng: RandomSource) throws -> Sequential {
+        switch self {
+        case .adding, .sine:
+            return try Sequential([("rnn", recurrent), ("last", LastTimeStep()), ("fc", Linear(hiddenSize, 1, on: backend, rng: rng))])
+        case .copy:
+            return try Sequential([("rnn", recurrent), ("fc", Linear(hiddenSize, SyntheticData.copyOutputClasses, on: backend, rng: rng))])
+        }
+    }
+
+    var loss: any Loss { self == .copy ? CrossEntropyLoss() : MSELoss() }
+    var inputSize: Int {
+        switch self {
+        case .adding: return 2
+        case .copy: return SyntheticData.copyInputCategories
+        case .sine: return 1
+        }
+    }
+    var lossName: String { self == .copy ? "cross-entropy" : "MSE" }
+
+    /// What `accuracy` counts, for the table.
+    var accuracyMeaning: String {
+        switch self {
+        case .adding: return "sums within 0.04"
+        case .copy: return "recalled symbols"
+        case .sine: return "next values within 0.05"
+        }
+    }
+
+    /// The fraction of validation answers that count as right.
+    func accuracy(_ model: Sequential, _ data: SequenceDataset, on backend: any Backend) throws -> Float {
+        model.eval()
+        defer { model.train() }
+        var right = 0, total = 0
+        for start in stride(from: 0, to: data.count, by: 256) {
+            let b = data.batch(Array(start..<min(start + 256, data.count)))
+            let output = try model.forward(Tensor(shape: b.inputShape, values: b.input, on: backend)).toArray()
+            switch self {
+            case .adding, .sine:
+                let tolerance: Float = self == .adding ? 0.04 : 0.05
+                right += zip(output, b.target).filter { abs($0 - $1) < tolerance }.count
+                total += b.target.count
+            case .copy:
+                // output (T, B, C), targets (T, B): the last ten steps carry the symbols.
+                let (t, batch, c) = (b.inputShape[0], b.inputShape[1], SyntheticData.copyOutputClasses)
+                for step in (t - SyntheticData.copySymbolCount)..<t {
+                    for column in 0..<batch {
+                        let row = output[((step * batch + column) * c)..<((step * batch + column + 1) * c)]
+                        let guess = row.indices.max { row[$0] < row[$1] }! - row.startIndex
+                        if Float(guess) == b.target[step * batch + column] { right += 1 }
+                        total += 1
+                    }
+                }
+            }
+        }
+        return Float(right) / Float(max(total, 1))
+    }
+}
+
+/// The outcome of one demo training run.
+struct DemoResult {
+    var cell: String
+    var reports: [EpochReport]
+    var accuracy: Float
+    var seconds: Double
+    var validationLoss: Float { reports.last?.validationLoss ?? .nan }
+}
+
+/// Options every demo shares, and the training run they describe.
+struct DemoOptions: ParsableArguments {
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var optimization: OptimizationOptions
+    @Option(help: "Sequences generated (80% train, 20% validation).") var samples: Int?
+    @Option(help: "Directory for the loss-curve SVG (default: runs/demo-<task>).") var output: String?
+
+    /// Trains `cell` on `task` and reports each epoch through `print`.
+    func run(_ task: DemoTask, cell: String, data: (train: SequenceDataset, validation: SequenceDataset),
+             defaults: DemoDefaults, world: MPIDataParallel?, print: @escaping (String) -> Void) throws -> DemoResult {
+        let backend = try common.backend()
+        let rng = RandomSource(seed: common.seed)
+        let hidden = model.hiddenSize ?? defaults.hiddenSize
+        let recurrent = try makeRecurrent(cell: cell, inputSize: task.inputSize, hiddenSize: hidden, layers: model.layers,
+                                          dropout: model.dropout, initialization: model.initialization, on: backend, rng: rng)
+        let network = try task.model(recurrent, hiddenSize: hidden, on: backend, rng: rng)
+        let optimizer = try optimization.makeOptimizer(network.parameters, defaultLearningRate: defaults.learningRate)
+        let trainer = Trainer(model: network, loss: task.loss, optimizer: optimizer, on: backend)
+        optimization.configureClipping(trainer, defaultClipNorm: 1)
+        let epochs = optimization.epochs ?? defaults.epochs
+        trainer.scheduler = try CosineAnnealingLR(optimizer, maxEpochs: epochs, minimumLearningRate: optimizer.learningRate / 20)
+        if let world {
+            try world.broadcastParameters(network)
+            trainer.gradientReducer = world
+        }
+        print("\(task.rawValue): \(cell) \(model.layers)×\(hidden), \(network.parameterCount) parameters, on \(backend.name) "
+              + "(\(backend.deviceDescription)); \(data.train.count) training and \(data.validation.count) validation "
+              + "sequences of \(data.train.sequenceLength) steps")
+        let progress = ProgressReporter(totalEpochs: epochs, live: world == nil && isatty(STDOUT_FILENO) == 1)
+        let started = Date()
+        let reports = try trainer.fit(data.train, validation: data.validation, epochs: epochs,
+                                      batchSize: optimization.batchSize ?? defaults.batchSize, shuffleSeed: common.seed,
+                                      onBatch: progress.live ? progress.batch : nil,
+                                      onEpoch: { r in if world?.isRoot ?? true { progress.epoch(r) } })
+        let accuracy = try task.accuracy(network, data.validation, on: backend)
+        return DemoResult(cell: cell, reports: reports, accuracy: accuracy, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Writes the loss curves of `results` (validation loss per cell, or train and validation of one).
+    func writePlot(_ task: DemoTask, _ results: [DemoResult], baseline: Float) throws -> URL {
+        let directory = try RunDirectory(output ?? "runs/demo-\(task.rawValue)")
+        var plot: LinePlot
+        if results.count == 1, let only = results.first {
+            plot = LinePlot.lossCurves(only.reports, title: "\(task.rawValue): \(only.cell) \(task.lossName)")
+        } else {
+            plot = LinePlot(title: "\(task.rawValue): validation \(task.lossName) by cell", xLabel: "epoch",
+                            yLabel: task.lossName, logarithmicY: true)
+            for r in results {
+                plot.series.append(.init(name: r.cell, points: r.reports.compactMap { e in
+                    e.validationLoss.map { (Double(e.epoch), Double($0)) } }))
+            }
+        }
+        let epochs = Double(results.map(\.reports.count).max() ?? 1)
+        plot.series.append(.init(name: "baseline", points: [(1, Double(baseline)), (max(epochs, 2), Double(baseline))]))
+        let url = directory.file("loss.svg")
+        try plot.write(to: url)
+        return url
+    }
+}
+
+/// Per-task defaults of the demo options.
+struct DemoDefaults {
+    var hiddenSize: Int, learningRate: Float, epochs: Int, batchSize: Int, samples: Int, length: Int
+}
+
+/// Runs a demo for one cell or, with `compare`, for RNN, LSTM and GRU, and prints the table.
+/// With `failUnlessLearned`, a single run that ends above `solvedBelow` exits with an error.
+func runDemo(_ task: DemoTask, options: DemoOptions, length: Int, compare: Bool, defaults: DemoDefaults,
+             solvedBelow: Float, failUnlessLearned: Bool = false) throws {
+    let world = try MPIDataParallel.joinIfLaunched()
+    defer { try? world?.finish() }
+    let print: (String) -> Void = { line in
+        guard world?.isRoot ?? true else { return }
+        Swift.print(line)
+        fflush(nil)
+    }
+    let data = try task.data(samples: options.samples ?? defaults.samples, length: length, seed: options.common.seed)
+    let baseline = task.baseline(data.validation)
+    print(String(format: "%@ (length %d): a model without memory scores validation %@ %.4f", task.rawValue, length,
+                 task.lossName, baseline))
+    let cells = compare ? ["rnn", "lstm", "gru"] : [options.model.cell]
+    var results: [DemoResult] = []
+    for cell in cells {
+        results.append(try options.run(task, cell: cell, data: data, defaults: defaults, world: world, print: print))
+    }
+    print("")
+    let header = ["cell", "train \(task.lossName)", "validation \(task.lossName)", "accuracy", "seconds", "verdict"]
+    let rows = results.map { r in
+        [r.cell, String(format: "%.5f", r.reports.last?.trainLoss ?? .nan), String(format: "%.5f", r.validationLoss),
+         String(format: "%.1f%%", 100 * r.accuracy), String(format: "%.1f", r.seconds),
+         r.validationLoss < solvedBelow ? String(format: "learned (below %.3g)", solvedBelow)
+                                        : String(format: "did not learn (baseline %.4f)", baseline)]
+    }
+    for line in table(header: header, rows: rows) { print(line) }
+    print("accuracy: \(task.accuracyMeaning), on the validation set")
+    if world?.isRoot ?? true {
+        let url = try options.writePlot(task, results, baseline: baseline)
+        print("wrote \(url.path)")
+    }
+    if failUnlessLearned, !compare, let only = results.first, !(only.validationLoss < solvedBelow) {
+        throw UserFacingError(description: String(format: "did not learn: validation %@ %.5f ≥ %.3g", task.lossName,
+                                                  only.validationLoss, solvedBelow))
+    }
 }
 
 extension Demo {
+    struct Adding: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The adding problem: sum the two marked values of a long sequence.",
+            discussion: "Each step carries a value in [0, 1) and a marker; the target is the sum of the two marked values, "
+                + "one in each half. Always answering 1 scores MSE 0.167. Try --compare --length 100: LSTM and GRU learn it, "
+                + "the vanilla RNN's gradients vanish over the distance.")
+        @OptionGroup var options: DemoOptions
+        @Option(help: "Time steps per sequence.") var length: Int = 100
+        @Flag(help: "Train RNN, LSTM and GRU on the same data and print a table.") var compare = false
+
+        func run() throws {
+            try runDemo(.adding, options: options, length: length, compare: compare,
+                        defaults: DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 20, batchSize: 64, samples: 10_000,
+                                               length: length), solvedBelow: 0.05)
+        }
+    }
+
+    struct Copy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The copy-memory task: repeat ten symbols after a long blank delay.",
+            discussion: "Ten symbols from 1…8, a delay of blanks, a delimiter, then the model must output the ten symbols. "
+                + "Guessing scores cross-entropy 10·ln 8 / T.")
+        @OptionGroup var options: DemoOptions
+        @Option(help: "The delay, in time steps, between the symbols and their recall.") var length: Int = 20
+        @Flag(help: "Train RNN, LSTM and GRU on the same data and print a table.") var compare = false
+
+        func run() throws {
+            let t = Float(length + 2 * SyntheticData.copySymbolCount)
+            try runDemo(.copy, options: options, length: length, compare: compare,
+                        defaults: DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 15, batchSize: 64, samples: 5000,
+                                               length: length),
+                        solvedBelow: 0.25 * Float(SyntheticData.copySymbolCount) * log(8) / t)
+        }
+    }
+
     struct Sine: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Forecast the next value of noisy sine waves of unknown frequency.")
-
-        @OptionGroup var common: CommonOptions
-
-        @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.")
-        var cell: String = "lstm"
-        @Option(help: "Hidden units per layer.") var hiddenSize: Int = 32
-        @Option(help: "Stacked recurrent layers.") var layers: Int = 1
-        @Option(help: "Dropout between stacked layers.") var dropout: Float = 0
+        @OptionGroup var options: DemoOptions
         @Option(help: "Time steps per sequence.") var length: Int = 40
-        @Option(help: "Sequences generated (80% train, 20% validation).") var samples: Int = 2000
-        @Option(help: "Epochs.") var epochs: Int = 15
-        @Option(help: "Sequences per batch.") var batchSize: Int = 32
-        @Option(help: "Adam learning rate.") var learningRate: Float = 0.01
-        @Option(help: "Clip the global gradient norm to this.") var clipNorm: Float = 1
-        @Option(help: "Validation MSE the demo must reach to count as learned.") var threshold: Float = 0.01
+        @Flag(help: "Train RNN, LSTM and GRU on the same data and print a table.") var compare = false
+        @Option(help: "Validation MSE the demo must reach to count as learned (the exit status says).") var threshold: Float = 0.01
 
         func run() throws {
-            // Under mpirun: data-parallel, each rank on its share of every batch; rank 0 prints.
-            let world = try MPIDataParallel.joinIfLaunched()
-            defer { try? world?.finish() }
-            let print: (String) -> Void = { if world?.isRoot ?? true { Swift.print($0) } }
-            let backend = try common.backend()
-            let rng = RandomSource(seed: common.seed)
-            let data = try SyntheticData.sineWaves(count: samples, length: length, noise: 0.05, seed: common.seed)
-            let (train, validation) = try data.split(validationFraction: 0.2)
-            let recurrent = try makeRecurrent(cell: cell, inputSize: 1, hiddenSize: hiddenSize, layers: layers,
-                                              dropout: dropout, on: backend, rng: rng)
-            let model = try Sequential([("rnn", recurrent), ("last", LastTimeStep()),
-                                        ("fc", Linear(hiddenSize, 1, on: backend, rng: rng))])
-            let optimizer = try Adam(model.parameters, learningRate: learningRate)
-            let trainer = Trainer(model: model, loss: MSELoss(), optimizer: optimizer, on: backend)
-            trainer.clipNorm = clipNorm
-            trainer.scheduler = try CosineAnnealingLR(optimizer, maxEpochs: epochs, minimumLearningRate: learningRate / 20)
-            if let world {
-                try world.broadcastParameters(model)
-                trainer.gradientReducer = world
-                print("data-parallel over \(world.size) MPI ranks: each trains on 1/\(world.size) of every batch of \(batchSize)")
-            }
-
-            print("sine forecasting: \(cell) \(layers)×\(hiddenSize), \(model.parameterCount) parameters, on \(backend.name) (\(backend.deviceDescription))")
-            print("\(train.count) training and \(validation.count) validation sequences of \(length) steps; predicting the next value")
-            let baseline = validationVarianceOfTargets(validation)
-            print(String(format: "baseline (predict the mean): validation MSE %.4f", baseline))
-            var last: EpochReport?
-            try trainer.fit(train, validation: validation, epochs: epochs, batchSize: batchSize, shuffleSeed: common.seed, onEpoch: { r in
-                print(String(format: "epoch %3d  train MSE %.5f  validation MSE %.5f  lr %.5f  %.0f seq/s",
-                             r.epoch, r.trainLoss, r.validationLoss ?? .nan, r.learningRate, r.sequencesPerSecond))
-                last = r
-            })
-            let final = last?.validationLoss ?? .nan
-            if final < threshold {
-                print(String(format: "learned: validation MSE %.5f < %.3g (%.0f× better than the baseline)", final, threshold, baseline / final))
-            } else {
-                throw UserFacingError(description: String(format: "did not learn: validation MSE %.5f ≥ %.3g", final, threshold))
-            }
-        }
-
-        private func validationVarianceOfTargets(_ data: SequenceDataset) -> Float {
-            let mean = data.targets.reduce(0, +) / Float(data.targets.count)
-            return data.targets.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(data.targets.count)
+            try runDemo(.sine, options: options, length: length, compare: compare,
+                        defaults: DemoDefaults(hiddenSize: 32, learningRate: 0.01, epochs: 15, batchSize: 32, samples: 2000,
+                                               length: length), solvedBelow: threshold, failUnlessLearned: true)
         }
     }
 }
 
+/// Lines of a plain-text table: columns padded to their widest cell, numbers right-aligned.
+func table(header: [String], rows: [[String]]) -> [String] {
+    let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { c, text in
+            let pad = String(repeating: " ", count: widths[c] - text.count)
+            return Double(text.trimmingCharacters(in: CharacterSet(charactersIn: "%"))) != nil ? pad + text : text + pad
+        }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+    }
+    return [line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line)
+}

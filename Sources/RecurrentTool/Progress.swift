@@ -45,6 +45,7 @@ final class ProgressReporter {
         if let v = r.validationLoss { line += String(format: "  validation loss %.5f", v) }
         line += String(format: "  lr %.5f  %.0f seq/s  %.1f s", r.learningRate, r.sequencesPerSecond, r.seconds)
         print(line + extra)
+        fflush(nil)   // reach logs and pipes now, not when the buffer fills
     }
 
     /// "1m05s"-style durations.
