@@ -1,0 +1,126 @@
+// `model.json`: what a run of `recurrent train` trained, enough to rebuild the model (for
+// `--resume` and `recurrent sample`) and to prepare data the way training did.
+import Foundation
+import RecurrentKit
+
+/// The description of a trained model, written to `model.json` in the run directory.
+struct SavedModel: Codable, Equatable {
+    enum Kind: String, Codable {
+        /// Forecasts the next value of a CSV column: recurrent stack → last step → Linear(H, 1).
+        case csv
+        /// Character-level language model: Embedding → recurrent stack → Linear(H, V) per step.
+        case text
+    }
+
+    static let fileName = "model.json"
+    static let checkpointFileName = "checkpoint.safetensors"
+    static let lossPlotFileName = "loss.svg"
+    static let historyFileName = "history.json"
+
+    var format = 1
+    var kind: Kind
+    /// The data file it was trained on.
+    var data: String
+
+    // The network.
+    var cell: String
+    var layers: Int
+    var hiddenSize: Int
+    var dropout: Float
+    var initialization: String
+    /// Time steps per training sample.
+    var window: Int
+    /// Features per step of the recurrent stack's input (columns; the embedding size for text).
+    var inputSize: Int
+    /// Outputs per step (1; the vocabulary size for text).
+    var outputSize: Int
+
+    // CSV models.
+    var columns: [String]?
+    var target: String?
+    /// Per-column mean and standard deviation of the training rows (`columns` order).
+    var normalization: ZScore?
+
+    // Text models.
+    /// One Unicode scalar per entry, sorted by scalar value; index i is class i.
+    var vocabulary: [String]?
+    var embeddingSize: Int?
+    /// Characters between the starts of consecutive training windows.
+    var stride: Int?
+
+    // How it was trained (what `--resume` must keep).
+    var training: Training
+
+    struct Training: Codable, Equatable {
+        var seed: UInt64
+        var validationFraction: Double
+        var optimizer: String
+        var learningRate: Float
+        var weightDecay: Float
+        var batchSize: Int
+        /// 0: no norm clipping.
+        var clipNorm: Float
+        var clipValue: Float?
+    }
+
+    /// Reads `model.json` from `directory`.
+    static func load(from directory: RunDirectory) throws -> SavedModel {
+        try directory.readJSON(SavedModel.self, from: fileName)
+    }
+
+    var targetIndex: Int? { target.flatMap { columns?.firstIndex(of: $0) } }
+
+    /// The untrained model this describes: layers `rnn`, `last`, `fc` (CSV) or `indices`,
+    /// `embed`, `rnn`, `fc` (text), weights drawn from `rng`.
+    func makeModel(on backend: any Backend, rng: RandomSource) throws -> Sequential {
+        switch kind {
+        case .csv:
+            let recurrent = try makeRecurrent(cell: cell, inputSize: inputSize, hiddenSize: hiddenSize, layers: layers, dropout: dropout,
+                                              initialization: initialization, on: backend, rng: rng)
+            return try Sequential([("rnn", recurrent), ("last", LastTimeStep()),
+                                   ("fc", Linear(hiddenSize, outputSize, on: backend, rng: rng))])
+        case .text:
+            let embedding = try Embedding(outputSize, inputSize, on: backend, rng: rng)
+            let recurrent = try makeRecurrent(cell: cell, inputSize: inputSize, hiddenSize: hiddenSize, layers: layers, dropout: dropout,
+                                              initialization: initialization, on: backend, rng: rng)
+            return try Sequential([("indices", TokenIndices()), ("embed", embedding), ("rnn", recurrent),
+                                   ("fc", Linear(hiddenSize, outputSize, on: backend, rng: rng))])
+        }
+    }
+
+    /// One line: "csv lstm 1×32, window 24, 3 columns → "load"" and the like.
+    var summary: String {
+        switch kind {
+        case .csv:
+            return "\(cell) \(layers)×\(hiddenSize) over windows of \(window) rows of \(inputSize) columns, forecasting \"\(target ?? "?")\""
+        case .text:
+            return "character model: embedding \(inputSize), \(cell) \(layers)×\(hiddenSize), vocabulary \(outputSize), windows of \(window)"
+        }
+    }
+}
+
+/// One epoch of a run, as kept in `history.json` (across resumed runs).
+struct EpochRecord: Codable, Equatable {
+    var epoch: Int
+    var trainLoss: Float
+    var validationLoss: Float?
+    var learningRate: Float
+    var seconds: Double
+
+    init(_ r: EpochReport) {
+        epoch = r.epoch
+        trainLoss = r.trainLoss
+        validationLoss = r.validationLoss.flatMap { $0.isFinite ? $0 : nil }   // JSON has no NaN
+        learningRate = r.learningRate
+        seconds = r.seconds
+    }
+
+    /// Train and validation loss per epoch, as `LinePlot.lossCurves` draws a run's reports.
+    static func lossPlot(_ records: [EpochRecord], title: String) -> LinePlot {
+        var plot = LinePlot(title: title, xLabel: "epoch", yLabel: "loss", logarithmicY: true)
+        plot.series.append(.init(name: "train", points: records.map { (Double($0.epoch), Double($0.trainLoss)) }))
+        let validation = records.compactMap { r in r.validationLoss.map { (Double(r.epoch), Double($0)) } }
+        if !validation.isEmpty { plot.series.append(.init(name: "validation", points: validation)) }
+        return plot
+    }
+}

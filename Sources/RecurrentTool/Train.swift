@@ -1,0 +1,325 @@
+// `recurrent train`: a one-step-ahead forecaster on a CSV time series, or a character-level
+// language model on a text file; checkpoints, model description and loss curves in --output,
+// and --resume from them.
+import ArgumentParser
+import Foundation
+import RecurrentDistributed
+import RecurrentKit
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train on a CSV time series (--csv) or a text file (--text).",
+        discussion: """
+            --csv FILE: a header row of column names, then rows of numbers, oldest first. Each sample is \
+            --window consecutive rows of every column (z-scored with the training rows' statistics); the \
+            target is the --target column of the next row. The last --validation-fraction of the windows validate.
+
+            --text FILE: a character-level language model (Embedding → recurrent stack → Linear per step, \
+            cross-entropy) over windows of --window characters; the last --validation-fraction of the text validates.
+
+            --output DIR receives model.json (what the model is), checkpoint.safetensors (weights, optimizer \
+            state and position; --resume continues from it), history.json and loss.svg.
+
+            Defaults by kind: --csv hidden size 32, 20 epochs, learning rate 0.01, clip norm 1; --text hidden \
+            size 128, 10 epochs, learning rate 0.003, clip norm 5; both batch size 32. With --resume, options \
+            left out take the saved run's values.
+            """)
+
+    @Option(help: ArgumentHelp("CSV file to forecast a column of.", valueName: "file")) var csv: String?
+    @Option(help: ArgumentHelp("Text file to train a character-level language model on.", valueName: "file")) var text: String?
+    @Option(help: "CSV: the column to forecast (default: the last).") var target: String?
+    @Option(help: "Time steps per sample: rows (--csv, default 24) or characters (--text, default 64).") var window: Int?
+    @Option(help: "Text: characters between the starts of consecutive windows (default: the window).") var stride: Int?
+    @Option(help: "Text: size of the character embedding (default 32).") var embeddingSize: Int?
+    @Option(help: "The last fraction of the data held out for validation (default 0.2).") var validationFraction: Double?
+    @Option(help: ArgumentHelp("Directory for model.json, checkpoint.safetensors, history.json and loss.svg.", valueName: "dir"))
+    var output: String = "recurrent-run"
+    @Option(help: "Write the checkpoint every this many steps (0: at the end of every epoch).") var checkpointEvery: Int = 0
+    @Flag(help: "Continue the run in --output from its checkpoint, up to --epochs in all.") var resume = false
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var optimization: OptimizationOptions
+
+    /// What a run did: for callers and tests.
+    struct Outcome {
+        var directory: URL
+        var saved: SavedModel
+        /// Epochs trained in all (with the resumed ones) and those of this call.
+        var completedEpochs: Int
+        var reports: [EpochReport]
+        /// Final validation loss (normalised MSE or cross-entropy in nats).
+        var validationLoss: Float
+        /// CSV: the validation RMSE in the target's units.
+        var rmse: Double?
+    }
+
+    /// Defaults that differ between the kinds.
+    private struct Defaults {
+        var window: Int, hiddenSize: Int, epochs: Int, learningRate: Float, clipNorm: Float
+        static let csv = Defaults(window: 24, hiddenSize: 32, epochs: 20, learningRate: 0.01, clipNorm: 1)
+        static let text = Defaults(window: 64, hiddenSize: 128, epochs: 10, learningRate: 0.003, clipNorm: 5)
+    }
+    static let defaultBatchSize = 32, defaultValidationFraction = 0.2, defaultEmbeddingSize = 32
+
+    mutating func validate() throws {
+        if (csv == nil) == (text == nil) {
+            throw ValidationError("expected exactly one of --csv FILE (forecast a column of a time series) or --text FILE "
+                                  + "(a character-level language model), got \(csv == nil ? "neither" : "both")")
+        }
+        if text != nil, target != nil { throw ValidationError("--target names a CSV column: it goes with --csv, not --text") }
+        if csv != nil, let flag = stride != nil ? "--stride" : embeddingSize != nil ? "--embedding-size" : nil {
+            throw ValidationError("\(flag) is for character models: it goes with --text, not --csv")
+        }
+        if checkpointEvery < 0 { throw ValidationError("expected --checkpoint-every ≥ 0 steps, got \(checkpointEvery)") }
+        if let w = window, w < 1 { throw ValidationError("expected --window ≥ 1, got \(w)") }
+        if let s = stride, s < 1 { throw ValidationError("expected --stride ≥ 1, got \(s)") }
+        if let f = validationFraction, !(f > 0 && f < 1) {
+            throw ValidationError("expected --validation-fraction between 0 and 1 (exclusive), got \(f)")
+        }
+        if let e = embeddingSize, e < 1 { throw ValidationError("expected --embedding-size ≥ 1, got \(e)") }
+        if let e = optimization.epochs, e < 1 { throw ValidationError("expected --epochs ≥ 1, got \(e)") }
+        if let b = optimization.batchSize, b < 1 { throw ValidationError("expected --batch-size ≥ 1, got \(b)") }
+    }
+
+    func run() throws { try train() }
+
+    /// Trains as the options say; prints progress (rank 0 under mpirun) and returns what happened.
+    @discardableResult
+    func train() throws -> Outcome {
+        let world = try MPIDataParallel.joinIfLaunched()
+        defer { try? world?.finish() }
+        let isRoot = world?.isRoot ?? true
+        let say: (String) -> Void = { if isRoot { Swift.print($0) } }
+
+        // The output directory is made only once the data has passed its checks.
+        let previous = try resume ? savedRun() : nil
+        if let previous, previous.kind != (csv != nil ? .csv : .text) {
+            throw UserFacingError(description: "--resume: \(descriptionPath) describes a \(previous.kind.rawValue) model "
+                                  + "(\(previous.summary)); resume it with --\(previous.kind.rawValue), or train afresh into another --output")
+        }
+        if let csv {
+            return try trainCSV(csv, previous: previous, world: world, say: say)
+        }
+        return try trainText(text!, previous: previous, world: world, say: say)
+    }
+
+    /// The saved model of a run to resume; the errors say what is missing.
+    private func savedRun() throws -> SavedModel {
+        let description = URL(fileURLWithPath: descriptionPath)
+        guard FileManager.default.fileExists(atPath: description.path) else {
+            throw RecurrentError.file(path: description.path, reason: "nothing to resume: not found (train without --resume first, "
+                                      + "or point --output at the directory of an earlier run)")
+        }
+        let directory = try RunDirectory(output)
+        let saved = try SavedModel.load(from: directory), checkpoint = directory.file(SavedModel.checkpointFileName)
+        guard FileManager.default.fileExists(atPath: checkpoint.path) else {
+            throw RecurrentError.file(path: checkpoint.path, reason: "nothing to resume: no checkpoint (the run stopped before "
+                                      + "its first one); train again without --resume")
+        }
+        return saved
+    }
+
+    /// `model.json` in `--output`.
+    private var descriptionPath: String { URL(fileURLWithPath: output).appendingPathComponent(SavedModel.fileName).path }
+
+    // MARK: - CSV
+
+    private func trainCSV(_ path: String, previous: SavedModel?, world: MPIDataParallel?,
+                          say: @escaping (String) -> Void) throws -> Outcome {
+        let defaults = Defaults.csv
+        let series = try CSVSeries.read(path: path)
+        if let previous, let columns = previous.columns, columns != series.columns {
+            throw UserFacingError(description: "--resume: \(path) has the columns \(series.columnList), but the saved model was trained on "
+                                  + columns.map { "\"\($0)\"" }.joined(separator: ", "))
+        }
+        let targetIndex = try series.columnIndex(named: target ?? previous?.target)
+        let windowLength = window ?? previous?.window ?? defaults.window
+        let fraction = validationFraction ?? previous?.training.validationFraction ?? Self.defaultValidationFraction
+        let windows = try CSVWindows(series: series, window: windowLength, targetColumn: targetIndex, validationFraction: fraction)
+        let normalization = previous?.normalization ?? windows.fitNormalization(series)
+        let (train, validation) = try windows.datasets(series, normalization: normalization)
+        let saved = try describe(.csv, data: path, previous: previous, defaults: defaults, window: windowLength, fraction: fraction) {
+            $0.inputSize = series.columns.count
+            $0.outputSize = 1
+            $0.columns = series.columns
+            $0.target = series.columns[targetIndex]
+            $0.normalization = normalization
+        }
+        let targetName = series.columns[targetIndex]
+        say("csv: \(path), \(series.rows.count) rows × \(series.columns.count) columns (\(series.columnList)); "
+            + "forecasting \"\(targetName)\" one row ahead from windows of \(windowLength) rows")
+        say("\(train.count) training and \(validation.count) validation windows; every column z-scored with the mean and std "
+            + "of rows 1–\(windows.trainingRows) (the training windows')")
+        let result = try fit(saved, train: train, validation: validation, loss: MSELoss(), defaults: defaults,
+                             previous: previous, world: world, say: say, extra: { _ in "" })
+        let std = normalization.std[targetIndex]
+        let rmse = Double(result.validationLoss).squareRoot() * std
+        say(String(format: "validation MSE %.5f (normalised); RMSE %.5g in the units of \"%@\" (persistence baseline: %.5g)",
+                   result.validationLoss, rmse, targetName, windows.persistenceRMSE(series)))
+        var outcome = result
+        outcome.rmse = rmse
+        report(say: say)
+        return outcome
+    }
+
+    // MARK: - Text
+
+    private func trainText(_ path: String, previous: SavedModel?, world: MPIDataParallel?,
+                           say: @escaping (String) -> Void) throws -> Outcome {
+        let defaults = Defaults.text
+        let content = try TextCorpus.read(path: path)
+        let corpus = try previous.map { try TextCorpus(saved: $0.vocabulary ?? [], source: descriptionPath) }
+            ?? TextCorpus(text: content)
+        let encoded = try corpus.encode(content, what: previous == nil ? path : "--resume: \(path)")
+        let windowLength = window ?? previous?.window ?? defaults.window
+        let step = stride ?? previous?.stride ?? windowLength
+        let fraction = validationFraction ?? previous?.training.validationFraction ?? Self.defaultValidationFraction
+        let windows = try TextWindows(count: encoded.count, window: windowLength, stride: step, validationFraction: fraction, source: path)
+        let (train, validation) = try windows.datasets(encoded)
+        let saved = try describe(.text, data: path, previous: previous, defaults: defaults, window: windowLength, fraction: fraction) {
+            $0.inputSize = embeddingSize ?? previous?.embeddingSize ?? Self.defaultEmbeddingSize
+            $0.embeddingSize = $0.inputSize
+            $0.outputSize = corpus.count
+            $0.vocabulary = corpus.saved
+            $0.stride = step
+        }
+        say("text: \(path), \(encoded.count) characters, vocabulary of \(corpus.count); windows of \(windowLength) "
+            + "every \(step) characters: \(train.count) from the first \(windows.trainCharacters) characters train, "
+            + "\(validation.count) from the last \(windows.validationCharacters) validate")
+        let result = try fit(saved, train: train, validation: validation, loss: CrossEntropyLoss(), defaults: defaults,
+                             previous: previous, world: world, say: say, extra: { r in
+            String(format: "  perplexity %.2f", exp(Double(r.trainLoss))) + (r.validationLoss.map { String(format: " / %.2f", exp(Double($0))) } ?? "")
+        })
+        say(String(format: "validation cross-entropy %.4f nats/character, perplexity %.2f (uniform guessing: %d)",
+                   result.validationLoss, exp(Double(result.validationLoss)), corpus.count))
+        report(say: say)
+        return result
+    }
+
+    // MARK: - Shared
+
+    /// The model these options describe (`previous` fills in what they leave out); on resume,
+    /// refuses options that contradict the saved model.
+    private func describe(_ kind: SavedModel.Kind, data: String, previous: SavedModel?, defaults: Defaults, window: Int, fraction: Double,
+                          _ fill: (inout SavedModel) -> Void) throws -> SavedModel {
+        let training = SavedModel.Training(
+            seed: common.seed, validationFraction: fraction, optimizer: optimization.optimizer.lowercased(),
+            learningRate: optimization.learningRate ?? previous?.training.learningRate ?? defaults.learningRate,
+            weightDecay: optimization.weightDecay, batchSize: optimization.batchSize ?? previous?.training.batchSize ?? Self.defaultBatchSize,
+            clipNorm: max(optimization.clipNorm ?? previous?.training.clipNorm ?? defaults.clipNorm, 0),
+            clipValue: optimization.clipValue ?? previous?.training.clipValue)
+        var saved = SavedModel(kind: kind, data: data, cell: modelOptions.cell.lowercased(), layers: modelOptions.layers,
+                               hiddenSize: modelOptions.hiddenSize ?? previous?.hiddenSize ?? defaults.hiddenSize,
+                               dropout: modelOptions.dropout, initialization: previous?.initialization ?? modelOptions.initialization.lowercased(),
+                               window: window, inputSize: 0, outputSize: 0, training: training)
+        fill(&saved)
+        guard let previous else { return saved }
+        // Anything that changes the model or the data it sees must match; the learning rate and
+        // clipping may change.
+        var differences: [String] = []
+        func compare<T: Equatable>(_ flag: String, _ mine: T, _ theirs: T) {
+            if mine != theirs { differences.append("\(flag) \(mine) (saved: \(theirs))") }
+        }
+        compare("--cell", saved.cell, previous.cell)
+        compare("--layers", saved.layers, previous.layers)
+        compare("--hidden-size", saved.hiddenSize, previous.hiddenSize)
+        compare("--dropout", saved.dropout, previous.dropout)
+        compare("--window", saved.window, previous.window)
+        compare("--embedding-size", saved.embeddingSize ?? 0, previous.embeddingSize ?? 0)
+        compare("--stride", saved.stride ?? 0, previous.stride ?? 0)
+        compare("--target", saved.target ?? "", previous.target ?? "")
+        compare("--validation-fraction", saved.training.validationFraction, previous.training.validationFraction)
+        compare("--seed", saved.training.seed, previous.training.seed)
+        compare("--optimizer", saved.training.optimizer, previous.training.optimizer)
+        compare("--weight-decay", saved.training.weightDecay, previous.training.weightDecay)
+        compare("--batch-size", saved.training.batchSize, previous.training.batchSize)
+        guard differences.isEmpty else {
+            throw UserFacingError(description: "--resume: the options do not match the model saved in \(output)/\(SavedModel.fileName): "
+                                  + differences.joined(separator: ", ") + "; pass the saved values, or train afresh into another --output")
+        }
+        return saved
+    }
+
+    /// Builds the model, trains it to `--epochs` (after restoring the checkpoint when resuming),
+    /// writing the checkpoint, history and loss plot as it goes.
+    private func fit(_ saved: SavedModel, train: SequenceDataset, validation: SequenceDataset, loss: any Loss, defaults: Defaults,
+                     previous: SavedModel?, world: MPIDataParallel?, say: @escaping (String) -> Void,
+                     extra: @escaping (EpochReport) -> String) throws -> Outcome {
+        let isRoot = world?.isRoot ?? true
+        let directory = try RunDirectory(output)
+        let backend = try common.backend()
+        let model = try saved.makeModel(on: backend, rng: RandomSource(seed: common.seed))
+        let optimizer = try optimization.makeOptimizer(model.parameters, defaultLearningRate: saved.training.learningRate)
+        let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, on: backend)
+        optimization.configureClipping(trainer, defaultClipNorm: saved.training.clipNorm)
+        trainer.clipValue = saved.training.clipValue
+        let checkpoint = directory.file(SavedModel.checkpointFileName), historyURL = directory.file(SavedModel.historyFileName)
+        let epochs = optimization.epochs ?? defaults.epochs
+
+        var history: [EpochRecord] = []
+        if previous != nil {
+            try trainer.loadCheckpoint(from: checkpoint)
+            if let rate = optimization.learningRate { optimizer.learningRate = rate }
+            if let data = FileManager.default.contents(atPath: historyURL.path),
+               let records = try? JSONDecoder().decode([EpochRecord].self, from: data) {
+                history = records.filter { $0.epoch <= trainer.completedEpochs }
+            }
+            say("resuming \(output): \(trainer.completedEpochs) epoch\(trainer.completedEpochs == 1 ? "" : "s") done"
+                + (trainer.batchesDoneInEpoch > 0 ? " and \(trainer.batchesDoneInEpoch) batches of the next" : "")
+                + ", \(trainer.steps) steps; training to epoch \(epochs)")
+        } else if isRoot {
+            // A fresh run: an older run's checkpoint and history must not be mistaken for this one's.
+            if FileManager.default.fileExists(atPath: directory.file(SavedModel.fileName).path) {
+                say("replacing the run in \(output) (--resume would have continued it)")
+            }
+            for url in [checkpoint, historyURL] where FileManager.default.fileExists(atPath: url.path) {
+                try FileManager.default.removeItem(at: url)
+            }
+        }
+        if isRoot { try directory.writeJSON(saved, to: SavedModel.fileName) }
+        if let world {
+            try world.broadcastParameters(model)
+            trainer.gradientReducer = world
+            say("data-parallel over \(world.size) MPI ranks: each trains on 1/\(world.size) of every batch of \(saved.training.batchSize)")
+        }
+        trainer.checkpointURL = checkpoint
+        trainer.checkpointEverySteps = checkpointEvery
+        say("model: \(saved.summary); \(model.parameterCount) parameters on \(backend.name) (\(backend.deviceDescription)); "
+            + "\(saved.training.optimizer) lr \(optimizer.learningRate), batch \(saved.training.batchSize)")
+
+        let title = saved.kind == .csv ? "\(saved.cell) forecasting \(saved.target ?? "")" : "\(saved.cell) character model"
+        let progress = ProgressReporter(totalEpochs: epochs)
+        var writeError: Error?
+        let reports: [EpochReport]
+        if trainer.completedEpochs >= epochs {
+            say("already trained for \(trainer.completedEpochs) epochs: nothing to do (pass a larger --epochs to train on)")
+            reports = []
+        } else {
+            reports = try trainer.fit(train, validation: validation, epochs: epochs, batchSize: saved.training.batchSize,
+                                      shuffleSeed: common.seed, onBatch: isRoot ? progress.batch : nil, onEpoch: { r in
+                guard isRoot else { return }
+                progress.epoch(r, extra: extra(r))
+                history.append(EpochRecord(r))
+                do {
+                    try directory.writeJSON(history, to: SavedModel.historyFileName)
+                    try EpochRecord.lossPlot(history, title: title).write(to: directory.file(SavedModel.lossPlotFileName))
+                } catch {
+                    writeError = writeError ?? error
+                }
+            })
+        }
+        if let writeError { throw writeError }
+        if isRoot { try EpochRecord.lossPlot(history, title: title).write(to: directory.file(SavedModel.lossPlotFileName)) }
+        let validationLoss = try reports.last?.validationLoss ?? trainer.evaluate(validation, batchSize: saved.training.batchSize)
+        return Outcome(directory: directory.url, saved: saved, completedEpochs: trainer.completedEpochs, reports: reports,
+                       validationLoss: validationLoss, rmse: nil)
+    }
+
+    /// Prints where the run's files are.
+    private func report(say: (String) -> Void) {
+        let directory = URL(fileURLWithPath: output)
+        let names = [SavedModel.fileName, SavedModel.checkpointFileName, SavedModel.historyFileName, SavedModel.lossPlotFileName]
+        say("wrote " + names.map { directory.appendingPathComponent($0).path }.joined(separator: "\n      "))
+    }
+}
