@@ -4,41 +4,10 @@ import Foundation
 import RecurrentKit
 @testable import RecurrentTool
 import Testing
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
-
-/// A fresh temporary directory for one test's outputs.
-func freshDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-tool-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
-/// Parses `url` as XML; returns how many `polyline` elements it has (nil when it does not parse).
-func polylineCount(inSVG url: URL) throws -> Int? {
-    final class Counter: NSObject, XMLParserDelegate {
-        var polylines = 0, sawSVG = false
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
-            if name == "svg" { sawSVG = true }
-            if name == "polyline" { polylines += 1 }
-        }
-    }
-    let parser = XMLParser(data: try Data(contentsOf: url))
-    let counter = Counter()
-    parser.delegate = counter
-    return parser.parse() && counter.sawSVG ? counter.polylines : nil
-}
-
-/// Parses and runs `recurrent` with `arguments`.
-func runTool(_ arguments: [String]) throws {
-    var command = try RecurrentCommand.parseAsRoot(arguments)
-    try command.run()
-}
+import TestSupport
 
 @Suite struct DemoTests {
-    static let tiny = ["--samples", "120", "--epochs", "2", "--hidden-size", "6", "--batch-size", "16", "--device", "cpu"]
+    static let tiny = ["--samples", "120", "--epochs", "2", "--hidden-size", "6", "--batch-size", "16", "--device", TestDevice.specification]
 
     @Test func addingCompareTrainsThreeCellsAndPlotsThem() throws {
         let out = try freshDirectory()
@@ -75,4 +44,9 @@ func runTool(_ arguments: [String]) throws {
         let lines = table(header: ["cell", "loss"], rows: [["lstm", "0.5"], ["rnn", "12.25"]])
         #expect(lines == ["cell  loss", "----  -----", "lstm    0.5", "rnn   12.25"])
     }
+}
+
+@Test func devicesListsWhatAutoPicks() throws {
+    try runTool(["devices"])
+    #expect(Device.automaticChoice.reason.hasPrefix("auto picked "))
 }

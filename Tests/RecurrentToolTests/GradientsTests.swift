@@ -11,13 +11,6 @@ import FoundationXML
 
 /// `recurrent gradients` and its measurement.
 @Suite struct GradientsTests {
-    /// A fresh temporary directory, removed by the caller.
-    private static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("GradientsTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     /// Parses `recurrent gradients` with small sizes, the device under test and `extra`, and runs it.
     private static func runGradients(output: URL, _ extra: [String] = []) throws {
         var command = try RecurrentCommand.parseAsRoot(
@@ -32,7 +25,7 @@ import FoundationXML
     }
 
     @Test func writesValidSVGWithOnePolylinePerCell() throws {
-        let dir = try Self.temporaryDirectory()
+        let dir = try freshDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         for (cells, count) in [(nil, 3), ("gru,rnn-relu", 2)] as [(String?, Int)] {
             let url = dir.appendingPathComponent("plot-\(count).svg")
@@ -46,7 +39,7 @@ import FoundationXML
     }
 
     @Test func runsAfterTrainingSteps() throws {
-        let dir = try Self.temporaryDirectory()
+        let dir = try freshDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("trained.svg")
         try Self.runGradients(output: url, ["--train-steps", "2", "--clip-norm", "0.5", "--initialization", "orthogonal"])

@@ -14,11 +14,7 @@ import FoundationXML
     // MARK: - Helpers
 
     /// A fresh directory for one test's files.
-    static func scratch() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-train-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+    static func scratch() throws -> URL { try freshDirectory() }
 
     /// Writes `contents` to `name` in `directory`; returns the path.
     static func write(_ contents: String, _ name: String, in directory: URL) throws -> String {
@@ -42,10 +38,7 @@ import FoundationXML
     static let text = String(repeating: "the cat sat on the mat. a dog ate the hat!\n", count: 8)
 
     /// Parses and runs `recurrent` with `arguments`.
-    static func run(_ arguments: [String]) throws {
-        var command = try RecurrentCommand.parseAsRoot(arguments)
-        try command.run()
-    }
+    static func run(_ arguments: [String]) throws { try runTool(arguments) }
 
     /// The message `recurrent` shows for the error `arguments` end in (nil: no error).
     static func failure(_ arguments: [String]) -> String? {
