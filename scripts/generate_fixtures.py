@@ -2,14 +2,19 @@
 """Generate PyTorch reference fixtures for the RecurrentKit Swift tests.
 
 Usage:
-    python3 scripts/generate_fixtures.py [--out DIR] [--verify]
+    python3 scripts/generate_fixtures.py [--out DIR] [--only GROUP,...] [--verify]
     python3 scripts/generate_fixtures.py --check-interop MODEL.safetensors IO.json
 
 With no arguments every fixture is (re)generated into
 ``Tests/RecurrentKitTests/Fixtures/`` (located relative to this script's
 repository root), then ``--check-interop`` is run on the freshly written
 ``interop_lstm.*`` as a self-test.  Needs torch and safetensors
-(``pip install safetensors``).  ``--verify`` only re-reads the JSON and
+(``pip install safetensors``).  ``--only`` (re)generates just the named
+groups (comma separated): recurrent (1.), linear (2.), embedding (3.),
+losses (4.), train (5.), interop (6.), dtypes (7.), sequence (8.),
+attention (9.); e.g. ``--only sequence,attention`` writes only the files of
+8. and 9.  The self-tests run for interop / dtypes only when those groups
+are generated.  ``--verify`` only re-reads the JSON and
 ``.safetensors`` files already in the output directory and checks that they
 are well formed (no regeneration; needs neither torch nor safetensors).
 
@@ -99,6 +104,72 @@ Files written:
    round (1e-8, 3.0000001 -> 3.0, -1e-40 -> an f32 subnormal).  The JSON
    holds, under the same names, the exact float32 values a reader must
    produce (``tensor.to(torch.float32)``).  meta: dtypes {name: dtype}.
+
+8. Sequence layers beyond 1.: bidirectional, packed (variable lengths),
+   batch_first and LSTM projections (18 files).  Same conventions as 1.
+   (bias, no dropout, default init, loss = sum(output*grad_output) +
+   sum(h_n*grad_h_n) [+ sum(c_n*grad_c_n)], so grad_output / grad_h_n /
+   grad_c_n are the gradients of the returned output / states); D = 2 if
+   bidirectional else 1; initial states are randn*0.5.
+   tensors: every parameter under its PyTorch name (weight_ih_l0,
+   weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_hr_l0 (proj only), then the
+   same with ``_reverse`` when bidirectional, ..._l1...), input, h0 (+ c0 for
+   LSTM; only when has_initial_state), output, h_n (+ c_n), grad_output,
+   grad_h_n (+ grad_c_n), grad.input, grad.h0 / grad.c0 (only when
+   has_initial_state), grad.<param>; packed files also lengths [B] (floats).
+   States are always [L*D, B, .] (index layer*D + direction, direction 1 =
+   reverse), also with batch_first.
+   meta: cell, input_size, hidden_size, num_layers, seq_len, batch,
+   bidirectional, has_initial_state, batch_first, seed (+ lengths for packed
+   files, + proj_size for proj files).
+   * ``sequence_bidirectional_{cell}_l{L}.json`` (6 files), cell in rnn_tanh,
+     lstm, gru; L in 1, 2; bidirectional; T=5, B=3, I=4, H=6; h0 (+ c0)
+     [2L,B,H] given; input [T,B,I], output [T,B,2H], h_n [2L,B,H].
+   * ``sequence_packed_{cell}_{dir}.json`` (6 files), cell in rnn_tanh, lstm,
+     gru; dir uni or bi; L=2; T=6, B=4, I=4, H=6; lengths [4,6,1,3] (not
+     sorted): ``pack_padded_sequence(input, lengths, enforce_sorted=False)``
+     -> module -> ``pad_packed_sequence(..., total_length=T)``; h0 (+ c0)
+     [2D,B,H] given.  input [T,B,I] is random at the padded positions
+     (t >= lengths[b]) too; they do not matter.  output [T,B,D*H] is the
+     padded output (exactly 0 at padded positions); h_n / c_n as torch
+     returns them: each sequence's states after its own last step (forward
+     direction: step lengths[b]-1; reverse: step 0), in the original batch
+     order.  grad_output is random at every position, padded ones included
+     (they get no gradient: the padded output is a constant there);
+     grad.input is exactly 0 at padded positions.
+   * ``sequence_batch_first_{cell}.json`` (2 files), cell in lstm, gru;
+     batch_first, bidirectional, L=1, T=5, B=3, I=4, H=6; input [B,T,I],
+     output [B,T,2H] (and grad_output, grad.input the same layouts); h0
+     (+ c0) [2,B,H] given.
+   * ``sequence_batch_first_packed_gru.json``: GRU, batch_first, not
+     bidirectional, L=1, T=5, B=3, I=4, H=6, lengths [2,5,3]
+     (enforce_sorted=False, total_length=T), no initial state (zeros);
+     input [B,T,I] (random at padded positions), output [B,T,H] (0 at padded
+     positions), h_n [1,B,H], grad.input 0 at padded positions.
+   * ``sequence_proj_lstm_l{L}.json`` (L in 1, 2) and
+     ``sequence_proj_lstm_bi.json`` (L=1, bidirectional): nn.LSTM with
+     proj_size=3 (P), T=5, B=3, I=4, H=6; parameters also weight_hr_l{k}
+     [P,H] (+ _reverse); weight_hh_l{k} is [4H,P], layer 1 input is D*P;
+     h0 [L*D,B,P] and c0 [L*D,B,H] given; output [T,B,D*P], h_n [L*D,B,P],
+     c_n [L*D,B,H].
+
+9. Masked attention pooling over time (plain torch math, autograd
+   gradients): ``attention_{dot,additive}.json``, T=5, B=3, D=6, lengths
+   [5,3,1]; values v [T,B,D] randn (random at padded positions t >=
+   lengths[b] too); mask m[t,b] = t < lengths[b]; scores [T,B] set to -inf
+   where not m; weights = softmax(scores, dim=0 (over t)) (exactly 0 at
+   padded positions); context[b,:] = sum_t weights[t,b]*v[t,b,:]; loss =
+   sum(context*grad_context).  grad.values is exactly 0 at padded positions.
+   * ``attention_dot.json``: parameter query [D] (randn*0.5);
+     scores[t,b] = (v[t,b,:] . query) / sqrt(D).
+   * ``attention_additive.json`` (Bahdanau): parameters weight [A,D],
+     bias [A], vector [A] (randn*0.5 each), A=4;
+     scores[t,b] = vector . tanh(weight @ v[t,b,:] + bias).
+   tensors: values, the parameters (query | weight, bias, vector), lengths
+   [B] (floats), weights [T,B], context [B,D], grad_context [B,D],
+   grad.values, grad.<parameter>.
+   meta: kind ("dot" | "additive"), T, B, D, lengths, seed (+ attention_size
+   for additive).
 """
 
 import argparse
@@ -227,8 +298,10 @@ def safetensors_header(path):
 CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 
 
-def make_rnn(cell, input_size, hidden_size, num_layers):
+def make_rnn(cell, input_size, hidden_size, num_layers, **extra):
+    # extra: bidirectional, batch_first, proj_size (LSTM only), used by 8.
     kw = dict(num_layers=num_layers, bias=True, batch_first=False, dropout=0.0)
+    kw.update(extra)
     if cell == "rnn_tanh":
         return nn.RNN(input_size, hidden_size, nonlinearity="tanh", **kw)
     if cell == "rnn_relu":
@@ -683,6 +756,189 @@ def check_interop(model_path, io_path):
 
 
 # --------------------------------------------------------------------------
+# 8. sequence layers: bidirectional, packed, batch_first, LSTM projections
+# --------------------------------------------------------------------------
+
+SEQ_CELLS = ["rnn_tanh", "lstm", "gru"]
+
+
+def seq_fixture(out_dir, filename, file_seed, cell, num_layers, *, bidirectional=False,
+                batch_first=False, lengths=None, given=True, proj_size=0,
+                T=5, B=3, I=4, H=6):
+    """One file of 8.: forward (packed if lengths), backward, sanity checks, write."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    seed(file_seed)
+    is_lstm = cell == "lstm"
+    L, D = num_layers, 2 if bidirectional else 1
+    P = proj_size or H  # size of h (output features per direction)
+    extra = dict(bidirectional=bidirectional, batch_first=batch_first)
+    if proj_size:
+        extra["proj_size"] = proj_size
+    mod = make_rnn(cell, I, H, L, **extra)
+    x = torch.randn(*((B, T, I) if batch_first else (T, B, I))).requires_grad_(True)
+    h0 = c0 = None
+    if given:
+        h0 = (torch.randn(L * D, B, P) * 0.5).requires_grad_(True)
+        if is_lstm:
+            c0 = (torch.randn(L * D, B, H) * 0.5).requires_grad_(True)
+
+    inp = x
+    if lengths is not None:
+        inp = pack_padded_sequence(x, torch.tensor(lengths, dtype=torch.int64),
+                                   batch_first=batch_first, enforce_sorted=False)
+    if is_lstm:
+        res, (h_n, c_n) = mod(inp, (h0, c0)) if given else mod(inp)
+    else:
+        res, h_n = mod(inp, h0) if given else mod(inp)
+        c_n = None
+    out = res
+    if lengths is not None:
+        out, _ = pad_packed_sequence(res, batch_first=batch_first, total_length=T)
+
+    g_out = torch.randn(*out.shape)
+    g_hn = torch.randn(*h_n.shape)
+    g_cn = torch.randn(*c_n.shape) if is_lstm else None
+    loss = (out * g_out).sum() + (h_n * g_hn).sum()
+    if is_lstm:
+        loss = loss + (c_n * g_cn).sum()
+    mod.zero_grad()
+    loss.backward()
+
+    # sanity checks (time-major views)
+    out_t = out.detach().transpose(0, 1) if batch_first else out.detach()
+    gx_t = x.grad.transpose(0, 1) if batch_first else x.grad
+    assert list(out_t.shape) == [T, B, D * P] and list(h_n.shape) == [L * D, B, P]
+    if is_lstm:
+        assert list(c_n.shape) == [L * D, B, H]
+    lens = lengths if lengths is not None else [T] * B
+    for b, n in enumerate(lens):
+        # last layer: forward state = output at its last step, reverse = output at step 0
+        assert torch.equal(h_n[(L - 1) * D, b].detach(), out_t[n - 1, b, :P])
+        if bidirectional:
+            assert torch.equal(h_n[(L - 1) * D + 1, b].detach(), out_t[0, b, P:])
+        if n < T:
+            assert torch.count_nonzero(out_t[n:, b]) == 0
+            assert torch.count_nonzero(gx_t[n:, b]) == 0
+        assert torch.count_nonzero(gx_t[:n, b]) == n * I
+
+    tensors = {}
+    for name, p in mod.named_parameters():
+        tensors[name] = p
+    if lengths is not None:
+        tensors["lengths"] = torch.tensor(lengths, dtype=torch.float32)
+    tensors["input"] = x
+    if given:
+        tensors["h0"] = h0
+        if is_lstm:
+            tensors["c0"] = c0
+    tensors["output"] = out
+    tensors["h_n"] = h_n
+    if is_lstm:
+        tensors["c_n"] = c_n
+    tensors["grad_output"] = g_out
+    tensors["grad_h_n"] = g_hn
+    if is_lstm:
+        tensors["grad_c_n"] = g_cn
+    tensors["grad.input"] = x.grad
+    if given:
+        tensors["grad.h0"] = h0.grad
+        if is_lstm:
+            tensors["grad.c0"] = c0.grad
+    for name, p in mod.named_parameters():
+        tensors["grad." + name] = p.grad
+
+    meta = {
+        "cell": cell,
+        "input_size": I,
+        "hidden_size": H,
+        "num_layers": L,
+        "seq_len": T,
+        "batch": B,
+        "bidirectional": bidirectional,
+        "has_initial_state": given,
+        "batch_first": batch_first,
+        "seed": file_seed,
+    }
+    if lengths is not None:
+        meta["lengths"] = list(lengths)
+    if proj_size:
+        meta["proj_size"] = proj_size
+    write_fixture(out_dir, filename, meta, tensors)
+
+
+def gen_sequence(out_dir):
+    s = 6000
+    for cell in SEQ_CELLS:
+        for L in (1, 2):
+            s += 1
+            seq_fixture(out_dir, f"sequence_bidirectional_{cell}_l{L}.json", s, cell, L,
+                        bidirectional=True)
+    s = 6100
+    for cell in SEQ_CELLS:
+        for d in ("uni", "bi"):
+            s += 1
+            seq_fixture(out_dir, f"sequence_packed_{cell}_{d}.json", s, cell, 2,
+                        bidirectional=d == "bi", lengths=[4, 6, 1, 3], T=6, B=4)
+    s = 6200
+    for cell in ("lstm", "gru"):
+        s += 1
+        seq_fixture(out_dir, f"sequence_batch_first_{cell}.json", s, cell, 1,
+                    bidirectional=True, batch_first=True)
+    seq_fixture(out_dir, "sequence_batch_first_packed_gru.json", 6211, "gru", 1,
+                batch_first=True, lengths=[2, 5, 3], given=False)
+    s = 6300
+    for L, bi, tag in ((1, False, "l1"), (2, False, "l2"), (1, True, "bi")):
+        s += 1
+        seq_fixture(out_dir, f"sequence_proj_lstm_{tag}.json", s, "lstm", L,
+                    bidirectional=bi, proj_size=3)
+
+
+# --------------------------------------------------------------------------
+# 9. masked attention pooling
+# --------------------------------------------------------------------------
+
+def gen_attention(out_dir):
+    T, B, D, A = 5, 3, 6, 4
+    lengths = [5, 3, 1]
+    for kind, s in (("dot", 7001), ("additive", 7002)):
+        seed(s)
+        v = torch.randn(T, B, D).requires_grad_(True)
+        if kind == "dot":
+            query = (torch.randn(D) * 0.5).requires_grad_(True)
+            params = {"query": query}
+            scores = (v * query).sum(-1) / math.sqrt(D)
+        else:
+            weight = (torch.randn(A, D) * 0.5).requires_grad_(True)
+            bias = (torch.randn(A) * 0.5).requires_grad_(True)
+            vector = (torch.randn(A) * 0.5).requires_grad_(True)
+            params = {"weight": weight, "bias": bias, "vector": vector}
+            scores = (torch.tanh(v @ weight.t() + bias) * vector).sum(-1)
+        mask = torch.arange(T).unsqueeze(1) < torch.tensor(lengths).unsqueeze(0)  # [T, B]
+        scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=0)
+        context = (weights.unsqueeze(-1) * v).sum(0)  # [B, D]
+        g = torch.randn(B, D)
+        (context * g).sum().backward()
+
+        assert torch.count_nonzero(weights.detach()[~mask]) == 0
+        assert torch.count_nonzero(v.grad[~mask]) == 0
+        assert torch.count_nonzero(v.grad[mask]) == int(mask.sum()) * D
+        assert torch.allclose(weights.detach().sum(0), torch.ones(B))
+
+        tensors = {"values": v}
+        tensors.update(params)
+        tensors.update({"lengths": torch.tensor(lengths, dtype=torch.float32),
+                        "weights": weights, "context": context, "grad_context": g,
+                        "grad.values": v.grad})
+        for name, p in params.items():
+            tensors["grad." + name] = p.grad
+        meta = {"kind": kind, "T": T, "B": B, "D": D, "lengths": list(lengths), "seed": s}
+        if kind == "additive":
+            meta["attention_size"] = A
+        write_fixture(out_dir, f"attention_{kind}.json", meta, tensors)
+
+
+# --------------------------------------------------------------------------
 # verification
 # --------------------------------------------------------------------------
 
@@ -716,6 +972,20 @@ def verify(out_dir):
     return ok
 
 
+# --only group -> generators, in the order of a full run
+GENERATORS = {
+    "recurrent": [gen_recurrent],
+    "linear": [gen_linear],
+    "embedding": [gen_embedding],
+    "losses": [gen_losses],
+    "train": [gen_train_lstm_adam, gen_train_gru_sgd, gen_train_rnn_adamw],
+    "interop": [gen_interop],
+    "dtypes": [gen_dtypes],
+    "sequence": [gen_sequence],
+    "attention": [gen_attention],
+}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=DEFAULT_OUT, help="output directory")
@@ -725,7 +995,17 @@ def main(argv=None):
                     help="load MODEL into InteropModel, run it on IO.json's input and "
                          "compare with its output (exit 0 match, 1 mismatch, "
                          "3 torch/safetensors missing)")
+    ap.add_argument("--only", metavar="GROUP,...",
+                    help="generate only these groups (comma separated): "
+                         + ", ".join(GENERATORS))
     args = ap.parse_args(argv)
+    groups = list(GENERATORS)
+    if args.only is not None:
+        groups = [g.strip() for g in args.only.split(",") if g.strip()]
+        unknown = [g for g in groups if g not in GENERATORS]
+        if unknown or not groups:
+            ap.error(f"--only: unknown group(s) {', '.join(unknown) or '(none)'}; "
+                     f"choose from {', '.join(GENERATORS)}")
     if args.verify:
         return 0 if verify(args.out) else 1
     if args.check_interop:
@@ -737,22 +1017,20 @@ def main(argv=None):
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
     os.makedirs(args.out, exist_ok=True)
-    gen_recurrent(args.out)
-    gen_linear(args.out)
-    gen_embedding(args.out)
-    gen_losses(args.out)
-    gen_train_lstm_adam(args.out)
-    gen_train_gru_sgd(args.out)
-    gen_train_rnn_adamw(args.out)
-    gen_interop(args.out)
-    gen_dtypes(args.out)
-    # self-test: the check mode accepts the files just written
-    rc = check_interop(os.path.join(args.out, "interop_lstm.safetensors"),
-                       os.path.join(args.out, "interop_lstm.json"))
-    if rc != 0:
-        print("self-test of --check-interop FAILED")
-        return rc
-    return 0 if self_test_dtypes(args.out) else 1
+    for group in GENERATORS:  # fixed order, whatever the order given to --only
+        if group in groups:
+            for gen in GENERATORS[group]:
+                gen(args.out)
+    if "interop" in groups:
+        # self-test: the check mode accepts the files just written
+        rc = check_interop(os.path.join(args.out, "interop_lstm.safetensors"),
+                           os.path.join(args.out, "interop_lstm.json"))
+        if rc != 0:
+            print("self-test of --check-interop FAILED")
+            return rc
+    if "dtypes" in groups and not self_test_dtypes(args.out):
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

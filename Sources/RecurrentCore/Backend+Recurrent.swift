@@ -1,12 +1,15 @@
 // The one recurrent time loop, shared by every backend (DESIGN §5):
-// forward  = one input-projection GEMM over all T·B rows, then per step one recurrent GEMM
+// forward  = one input-projection GEMM over all N rows, then per step one recurrent GEMM
 //            and one fused cell kernel;
 // backward = per step one fused cell kernel and one GEMM for dh_{t-1}, then whole-sequence
 //            GEMMs for dW_ih, dW_hh, dX and column sums for the biases (no per-step weight GEMMs).
+// Rows: N = T·B, or with variable lengths the packed layout (cuDNN's): sequences sorted longest
+// first, step t holding the first batchSizes[t] of them, so a step shrinks as sequences end and
+// the work is proportional to the real tokens.
 // The sequences of a batch are independent, so the per-step part runs on row blocks of the batch
 // that the backend may process at once (`batchParallelism`, `runConcurrently`); the
 // whole-sequence GEMMs stay whole.
-// T = time steps, B = batch, I = input size, H = hidden size, G = gates.
+// T = time steps, B = batch, N = rows, I = input size, H = hidden size, G = gates.
 
 extension Backend {
     /// One block at a time unless a backend says otherwise.
@@ -17,13 +20,13 @@ extension Backend {
         for part in 0..<count { try body(part) }
     }
 
-    /// Views of the reserve buffer: post-activation gates (T, B, G·H) and the extra state (T, B, H).
+    /// Views of the reserve buffer: post-activation gates (N, G·H) and the extra state (N, H).
     func reserveViews(_ reserve: Tensor, _ s: RecurrentLayerShape) throws -> (gates: Tensor, extra: Tensor?) {
-        let (t, b, h, gh) = (s.sequenceLength, s.batchSize, s.hiddenSize, s.gateWidth)
+        let (n, h, gh) = (s.rowCount, s.hiddenSize, s.gateWidth)
         let flat = try reserve.reshaped([reserve.count])
-        let gates = try flat.slice(0..<(t * b * gh)).reshaped([t, b, gh])
+        let gates = try flat.slice(0..<(n * gh)).reshaped([n, gh])
         guard s.cell.extraReserveWidth > 0 else { return (gates, nil) }
-        let extra = try flat.slice((t * b * gh)..<(t * b * (gh + h))).reshaped([t, b, h])
+        let extra = try flat.slice((n * gh)..<(n * (gh + h))).reshaped([n, h])
         return (gates, extra)
     }
 
@@ -32,50 +35,90 @@ extension Backend {
         try state?.reshaped([s.batchSize, s.hiddenSize]).slice(rows)
     }
 
-    /// Contiguous row blocks of a batch of `b`, at least 8 rows each, at most `batchParallelism`.
-    func batchBlocks(_ b: Int) -> [Range<Int>] {
+    /// Rows `rows` (batch positions) of step `step` of an (N, ·) tensor.
+    func stepRows(_ x: Tensor, _ offsets: [Int], _ step: Int, _ rows: Range<Int>) throws -> Tensor {
+        try x.slice((offsets[step] + rows.lowerBound)..<(offsets[step] + rows.upperBound))
+    }
+
+    /// Contiguous row blocks of the batch, at least 8 rows each, at most `batchParallelism`; in a
+    /// packed batch the blocks hold about equal numbers of tokens (the first rows are the longest).
+    func batchBlocks(_ s: RecurrentLayerShape) -> [Range<Int>] {
+        let b = s.batchSize
         let parts = max(1, min(batchParallelism, b / 8))
-        return (0..<parts).map { (b * $0 / parts)..<(b * ($0 + 1) / parts) }
+        guard parts > 1, let sizes = s.batchSizes, s.isPacked else {
+            return (0..<parts).map { (b * $0 / parts)..<(b * ($0 + 1) / parts) }
+        }
+        // tokens[r]: steps sequence r runs for.
+        var tokens = [Int](repeating: 0, count: b)
+        for size in sizes { for r in 0..<size { tokens[r] += 1 } }
+        let total = tokens.reduce(0, +)
+        var blocks: [Range<Int>] = [], start = 0, sum = 0
+        for r in 0..<b {
+            sum += tokens[r]
+            let wanted = blocks.count + 1
+            if wanted < parts, r + 1 - start >= 8, b - (r + 1) >= 8 * (parts - wanted), sum * parts >= total * wanted {
+                blocks.append(start..<(r + 1))
+                start = r + 1
+            }
+        }
+        blocks.append(start..<b)
+        return blocks
     }
 
     public func recurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
         try io.validate(s)
         try w.validate(s, "recurrent forward")
-        let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
-        let (gates, extra) = try reserveViews(io.reserve, s)      // (T, B, GH), (T, B, H)
-        let output = try io.output.reshaped([t, b, h])             // (T, B, H)
+        let (t, n, i, h, gh) = (s.sequenceLength, s.rowCount, s.inputSize, s.hiddenSize, s.gateWidth)
+        let (gates, extra) = try reserveViews(io.reserve, s)      // (N, GH), (N, H)
+        let output = try io.output.reshaped([n, h])                // (N, H)
+        let offsets = s.stepOffsets
 
-        // x W_ihᵀ for all steps at once: (T·B, I) × (I, GH).
-        try gemm(gates, io.input, w.weightIH, GEMMShape(m: t * b, n: gh, k: i, transB: .transposed))
-        let blocks = batchBlocks(b)
+        // x W_ihᵀ for all steps at once: (N, I) × (I, GH).
+        try gemm(gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
+        let blocks = batchBlocks(s)
         try runConcurrently(blocks.count) { part in
             try self.forwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, output: output)
         }
-        if let finalHidden = io.finalHidden { try copy(output.row(t - 1), to: finalHidden) }
-        if let finalCell = io.finalCell, let extra, s.cell == .lstm { try copy(extra.row(t - 1), to: finalCell) }
+        // Each sequence's final state is at its own last step.
+        for step in 0..<t {
+            let ending = (step + 1 < t ? s.rows(atStep: step + 1) : 0)..<s.rows(atStep: step)
+            guard !ending.isEmpty else { continue }
+            if let finalHidden = io.finalHidden {
+                try copy(stepRows(output, offsets, step, ending), to: stateRows(finalHidden, s, ending)!)
+            }
+            if let finalCell = io.finalCell, let extra, s.cell == .lstm {
+                try copy(stepRows(extra, offsets, step, ending), to: stateRows(finalCell, s, ending)!)
+            }
+        }
     }
 
     /// The time loop of the forward pass for batch rows `rows`.
     private func forwardSteps(rows: Range<Int>, _ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape,
                               gates: Tensor, extra: Tensor?, output: Tensor) throws {
         let (t, h, gh) = (s.sequenceLength, s.hiddenSize, s.gateWidth)
-        let hiddenProjection = try Tensor.empty([rows.count, gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ
+        let offsets = s.stepOffsets
+        let projection = try Tensor.empty([rows.count, gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ
         for step in 0..<t {
-            let previousHidden = step == 0 ? try stateRows(io.initialHidden, s, rows) : try output.row(step - 1).slice(rows)
+            // The rows of this block whose sequences are still running (all of them unless packed).
+            let end = min(rows.upperBound, s.rows(atStep: step))
+            if end <= rows.lowerBound { break }
+            let active = rows.lowerBound..<end
+            let hiddenProjection = try projection.slice(0..<active.count)
+            let previousHidden = step == 0 ? try stateRows(io.initialHidden, s, active) : try stepRows(output, offsets, step - 1, active)
             if let previousHidden {
-                try gemm(hiddenProjection, previousHidden, w.weightHH, GEMMShape(m: rows.count, n: gh, k: h, transB: .transposed))
+                try gemm(hiddenProjection, previousHidden, w.weightHH, GEMMShape(m: active.count, n: gh, k: h, transB: .transposed))
             } else {
                 try fill(hiddenProjection, with: 0)
             }
-            let hidden = try output.row(step).slice(rows), stepGates = try gates.row(step).slice(rows)
+            let hidden = try stepRows(output, offsets, step, active), stepGates = try stepRows(gates, offsets, step, active)
             switch s.cell {
             case .lstm:
-                let previousCell = step == 0 ? try stateRows(io.initialCell, s, rows) : try extra!.row(step - 1).slice(rows)
-                try lstmForwardStep(hidden: hidden, cell: extra!.row(step).slice(rows), gates: stepGates,
+                let previousCell = step == 0 ? try stateRows(io.initialCell, s, active) : try stepRows(extra!, offsets, step - 1, active)
+                try lstmForwardStep(hidden: hidden, cell: stepRows(extra!, offsets, step, active), gates: stepGates,
                                     hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                     previousCell: previousCell)
             case .gru:
-                try gruForwardStep(hidden: hidden, newGateHidden: extra!.row(step).slice(rows), gates: stepGates,
+                try gruForwardStep(hidden: hidden, newGateHidden: stepRows(extra!, offsets, step, active), gates: stepGates,
                                    hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                    previousHidden: previousHidden)
             case .rnnTanh, .rnnRelu:
@@ -90,36 +133,54 @@ extension Backend {
         try io.validate(s)
         try w.validate(s, "recurrent backward")
         try g.validate(s, "recurrent backward gradient")
-        let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
-        let (gates, extra) = try reserveViews(io.reserve, s)      // (T, B, GH), (T, B, H)
-        let input = try io.input.reshaped([t, b, i])
-        let output = try io.output.reshaped([t, b, h])
+        let (t, n, b, i, h, gh) = (s.sequenceLength, s.rowCount, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
+        let (gates, extra) = try reserveViews(io.reserve, s)      // (N, GH), (N, H)
+        let input = try io.input.reshaped([n, i])
+        let output = try io.output.reshaped([n, h])
 
         // Pre-activation gate gradients for every step; GRU needs a second copy for the hidden side.
-        let gradGatesInput = try Tensor.empty([t, b, gh], on: self)                              // (T, B, GH)
-        let gradGatesHidden = s.cell == .gru ? try Tensor.empty([t, b, gh], on: self) : gradGatesInput
-        let blocks = batchBlocks(b)
+        let gradGatesInput = try Tensor.empty([n, gh], on: self)                                 // (N, GH)
+        let gradGatesHidden = s.cell == .gru ? try Tensor.empty([n, gh], on: self) : gradGatesInput
+        let blocks = batchBlocks(s)
         try runConcurrently(blocks.count) { part in
             try self.backwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, output: output,
                                    gradGatesInput: gradGatesInput, gradGatesHidden: gradGatesHidden)
         }
 
         // Whole-sequence weight gradients.
-        // dW_ih += dGxᵀ X: (GH, T·B) × (T·B, I)
-        try gemm(g.weightIH, gradGatesInput, input, GEMMShape(m: gh, n: i, k: t * b, transA: .transposed, beta: 1))
-        // dW_hh += Σ_t dGh_tᵀ h_{t-1}: steps 1..<T against outputs 0..<T-1, then step 0 against h_0.
-        if t > 1 {
-            try gemm(g.weightHH, gradGatesHidden.slice(1..<t), output.slice(0..<(t - 1)),
-                     GEMMShape(m: gh, n: h, k: (t - 1) * b, transA: .transposed, beta: 1))
+        // dW_ih += dGxᵀ X: (GH, N) × (N, I)
+        try gemm(g.weightIH, gradGatesInput, input, GEMMShape(m: gh, n: i, k: n, transA: .transposed, beta: 1))
+        // dW_hh += Σ_t dGh_tᵀ h_{t-1}.
+        if s.isPacked {
+            // Step t's rows against the first batchSizes[t] rows of step t−1 (h_0 for step 0), gathered
+            // into one (N, H) block so that a single GEMM covers every step.
+            let offsets = s.stepOffsets
+            let previous = try Tensor.empty([n, h], on: self)                                    // (N, H) h_{t-1}
+            if let h0 = io.initialHidden {
+                try copy(h0.reshaped([b, h]), to: previous.slice(0..<b))
+            } else {
+                try fill(previous.slice(0..<b), with: 0)
+            }
+            for step in 1..<max(t, 1) {
+                let active = 0..<s.rows(atStep: step)
+                try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
+            }
+            try gemm(g.weightHH, gradGatesHidden, previous, GEMMShape(m: gh, n: h, k: n, transA: .transposed, beta: 1))
+        } else {
+            // Steps 1..<T against outputs 0..<T-1, then step 0 against h_0.
+            if t > 1 {
+                try gemm(g.weightHH, gradGatesHidden.slice(b..<n), output.slice(0..<(n - b)),
+                         GEMMShape(m: gh, n: h, k: n - b, transA: .transposed, beta: 1))
+            }
+            if let h0 = io.initialHidden {
+                try gemm(g.weightHH, gradGatesHidden.slice(0..<b), h0, GEMMShape(m: gh, n: h, k: b, transA: .transposed, beta: 1))
+            }
         }
-        if let h0 = io.initialHidden {
-            try gemm(g.weightHH, gradGatesHidden.row(0), h0, GEMMShape(m: gh, n: h, k: b, transA: .transposed, beta: 1))
-        }
-        try sumColumns(g.biasIH, gradGatesInput.reshaped([t * b, gh]), accumulate: true)
-        try sumColumns(g.biasHH, gradGatesHidden.reshaped([t * b, gh]), accumulate: true)
-        // dX = dGx W_ih: (T·B, GH) × (GH, I)
+        try sumColumns(g.biasIH, gradGatesInput, accumulate: true)
+        try sumColumns(g.biasHH, gradGatesHidden, accumulate: true)
+        // dX = dGx W_ih: (N, GH) × (GH, I)
         if let gradInput = io.gradInput {
-            try gemm(gradInput, gradGatesInput, w.weightIH, GEMMShape(m: t * b, n: i, k: gh))
+            try gemm(gradInput, gradGatesInput, w.weightIH, GEMMShape(m: n, n: i, k: gh))
         }
     }
 
@@ -128,42 +189,60 @@ extension Backend {
     private func backwardSteps(rows: Range<Int>, _ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape,
                                gates: Tensor, extra: Tensor?, output: Tensor, gradGatesInput: Tensor, gradGatesHidden: Tensor) throws {
         let (t, h, gh) = (s.sequenceLength, s.hiddenSize, s.gateWidth)
-        let gradOutput = try io.gradOutput?.reshaped([t, s.batchSize, h])
-        let gradHidden = try Tensor.empty([rows.count, h], on: self)                               // (b, H) dh from t+1
-        if let gradFinalHidden = io.gradFinalHidden {
-            try copy(stateRows(gradFinalHidden, s, rows)!, to: gradHidden)
-        } else {
-            try fill(gradHidden, with: 0)
-        }
-        var gradCell: Tensor? = nil                                                                 // (b, H) dc from t+1
-        if s.cell == .lstm {
-            let dc = try Tensor.empty([rows.count, h], on: self)
-            if let gradFinalCell = io.gradFinalCell { try copy(stateRows(gradFinalCell, s, rows)!, to: dc) } else { try fill(dc, with: 0) }
-            gradCell = dc
-        }
+        let offsets = s.stepOffsets
+        let gradOutput = try io.gradOutput?.reshaped([s.rowCount, h])
+        let gradHiddenRows = try Tensor.empty([rows.count, h], on: self)                          // (b, H) dh from t+1
+        let gradCellRows = s.cell == .lstm ? try Tensor.empty([rows.count, h], on: self) : nil    // (b, H) dc from t+1
         for step in stride(from: t - 1, through: 0, by: -1) {
-            let dy = try gradOutput?.row(step).slice(rows)
-            let previousHidden = step == 0 ? try stateRows(io.initialHidden, s, rows) : try output.row(step - 1).slice(rows)
-            let dGx = try gradGatesInput.row(step).slice(rows), dGh = try gradGatesHidden.row(step).slice(rows)
+            let end = min(rows.upperBound, s.rows(atStep: step))
+            if end <= rows.lowerBound { continue }
+            let active = rows.lowerBound..<end
+            let local = 0..<active.count
+            // Sequences whose last step this is start from the gradients of their final states.
+            let later = step + 1 < t ? s.rows(atStep: step + 1) : 0
+            let firstStarting = max(rows.lowerBound, later)
+            if firstStarting < active.upperBound {
+                let starting = firstStarting..<active.upperBound
+                let localStarting = (starting.lowerBound - rows.lowerBound)..<(starting.upperBound - rows.lowerBound)
+                if let gradFinalHidden = io.gradFinalHidden {
+                    try copy(stateRows(gradFinalHidden, s, starting)!, to: gradHiddenRows.slice(localStarting))
+                } else {
+                    try fill(gradHiddenRows.slice(localStarting), with: 0)
+                }
+                if let gradCellRows {
+                    if let gradFinalCell = io.gradFinalCell {
+                        try copy(stateRows(gradFinalCell, s, starting)!, to: gradCellRows.slice(localStarting))
+                    } else {
+                        try fill(gradCellRows.slice(localStarting), with: 0)
+                    }
+                }
+            }
+            let gradHidden = try gradHiddenRows.slice(local)
+            let dy = try gradOutput.map { try stepRows($0, offsets, step, active) }
+            let previousHidden = step == 0 ? try stateRows(io.initialHidden, s, active) : try stepRows(output, offsets, step - 1, active)
+            let dGx = try stepRows(gradGatesInput, offsets, step, active), dGh = try stepRows(gradGatesHidden, offsets, step, active)
+            let stepGates = try stepRows(gates, offsets, step, active)
             switch s.cell {
             case .lstm:
-                let previousCell = step == 0 ? try stateRows(io.initialCell, s, rows) : try extra!.row(step - 1).slice(rows)
-                try lstmBackwardStep(gradGates: dGx, gradCell: gradCell!, gradHidden: gradHidden, gradOutput: dy,
-                                     gates: gates.row(step).slice(rows), cell: extra!.row(step).slice(rows), previousCell: previousCell)
+                let previousCell = step == 0 ? try stateRows(io.initialCell, s, active) : try stepRows(extra!, offsets, step - 1, active)
+                try lstmBackwardStep(gradGates: dGx, gradCell: gradCellRows!.slice(local), gradHidden: gradHidden, gradOutput: dy,
+                                     gates: stepGates, cell: stepRows(extra!, offsets, step, active), previousCell: previousCell)
             case .gru:
                 try gruBackwardStep(gradGatesInput: dGx, gradGatesHidden: dGh, gradHidden: gradHidden, gradOutput: dy,
-                                    gates: gates.row(step).slice(rows), newGateHidden: extra!.row(step).slice(rows),
+                                    gates: stepGates, newGateHidden: stepRows(extra!, offsets, step, active),
                                     previousHidden: previousHidden)
             case .rnnTanh, .rnnRelu:
-                try rnnBackwardStep(gradGates: dGx, gradHidden: gradHidden, gradOutput: dy, gates: gates.row(step).slice(rows),
+                try rnnBackwardStep(gradGates: dGx, gradHidden: gradHidden, gradOutput: dy, gates: stepGates,
                                     activation: s.cell == .rnnTanh ? .tanh : .relu)
             }
             // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, H). GRU's step already wrote the direct z ⊙ dh part.
             if step > 0 || io.gradInitialHidden != nil {
-                try gemm(gradHidden, dGh, w.weightHH, GEMMShape(m: rows.count, n: h, k: gh, beta: s.cell == .gru ? 1 : 0))
+                try gemm(gradHidden, dGh, w.weightHH, GEMMShape(m: active.count, n: h, k: gh, beta: s.cell == .gru ? 1 : 0))
             }
         }
-        if let gradInitialHidden = io.gradInitialHidden { try copy(gradHidden, to: stateRows(gradInitialHidden, s, rows)!) }
-        if let gradInitialCell = io.gradInitialCell, let gradCell { try copy(gradCell, to: stateRows(gradInitialCell, s, rows)!) }
+        if let gradInitialHidden = io.gradInitialHidden { try copy(gradHiddenRows, to: stateRows(gradInitialHidden, s, rows)!) }
+        if let gradInitialCell = io.gradInitialCell, let gradCellRows {
+            try copy(gradCellRows, to: stateRows(gradInitialCell, s, rows)!)
+        }
     }
 }

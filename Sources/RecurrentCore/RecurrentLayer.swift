@@ -12,14 +12,37 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     public var inputSize: Int
     /// H
     public var hiddenSize: Int
+    /// The packed layout of variable-length sequences (cuDNN's and PyTorch's `batch_sizes`):
+    /// sequences sorted longest first, step t holds the first `batchSizes[t]` of them, and the
+    /// rows of all steps follow each other (N = Σ batchSizes rows in all). nil: every step holds
+    /// all B sequences (N = T·B). Work is proportional to N.
+    public var batchSizes: [Int]?
 
-    public init(cell: RecurrentCell, sequenceLength: Int, batchSize: Int, inputSize: Int, hiddenSize: Int) {
+    public init(cell: RecurrentCell, sequenceLength: Int, batchSize: Int, inputSize: Int, hiddenSize: Int,
+                batchSizes: [Int]? = nil) {
         self.cell = cell
         self.sequenceLength = sequenceLength
         self.batchSize = batchSize
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
+        self.batchSizes = batchSizes
     }
+
+    /// Whether steps hold different numbers of sequences (a packed batch of unequal lengths).
+    public var isPacked: Bool { batchSizes.map { $0.contains { $0 != batchSize } } ?? false }
+
+    /// N: rows of the input, output and reserve (T·B, or Σ batchSizes when packed).
+    public var rowCount: Int { batchSizes?.reduce(0, +) ?? sequenceLength * batchSize }
+
+    /// Where each step's rows start: (T + 1) offsets, the last being N.
+    public var stepOffsets: [Int] {
+        var offsets = [0]
+        for t in 0..<sequenceLength { offsets.append(offsets[t] + (batchSizes?[t] ?? batchSize)) }
+        return offsets
+    }
+
+    /// Rows of step t.
+    public func rows(atStep t: Int) -> Int { batchSizes?[t] ?? batchSize }
 
     /// G·H: the width of the gate pre-activations.
     public var gateWidth: Int { cell.gateCount * hiddenSize }
@@ -27,14 +50,24 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     /// Elements of the reserve buffer: post-activation gates (T, B, G·H), then the extra
     /// per-step state (T, B, E·H): c_t for LSTM, W_hn h_{t-1} + b_hn for GRU, nothing for RNN.
     public var reserveCount: Int {
-        sequenceLength * batchSize * (gateWidth + cell.extraReserveWidth * hiddenSize)
+        rowCount * (gateWidth + cell.extraReserveWidth * hiddenSize)
     }
 
-    /// Throws unless every size is positive.
+    /// Throws unless every size is positive and `batchSizes` (if given) has T entries, starts at
+    /// B and never grows.
     public func validate() throws {
         for (name, value) in [("sequence length", sequenceLength), ("batch size", batchSize),
                               ("input size", inputSize), ("hidden size", hiddenSize)] where value < 1 {
             throw RecurrentError.invalidArgument(name: name, expected: "at least 1", got: "\(value)")
+        }
+        if let batchSizes {
+            let ordered = zip(batchSizes, batchSizes.dropFirst()).allSatisfy { $0 >= $1 }
+            guard batchSizes.count == sequenceLength, batchSizes.first == batchSize, ordered,
+                  batchSizes.allSatisfy({ $0 >= 1 }) else {
+                throw RecurrentError.invalidArgument(
+                    name: "batch sizes", expected: "\(sequenceLength) non-increasing counts from \(batchSize) down to at least 1",
+                    got: "\(batchSizes)")
+            }
         }
     }
 }
@@ -68,7 +101,8 @@ public struct RecurrentWeights: Sendable {
     }
 }
 
-/// Tensors of a whole-layer forward pass.
+/// Tensors of a whole-layer forward pass. Row layouts: (T, B, ·) = N rows, or the packed layout
+/// of `RecurrentLayerShape.batchSizes` (states in the packed order: longest sequence first).
 public struct RecurrentForwardIO: Sendable {
     /// (T, B, H) written: h_t for every step.
     public var output: Tensor
@@ -95,9 +129,9 @@ public struct RecurrentForwardIO: Sendable {
     /// Throws unless every tensor has the element count `shape` implies.
     public func validate(_ shape: RecurrentLayerShape) throws {
         try shape.validate()
-        let (t, b, i, h) = (shape.sequenceLength, shape.batchSize, shape.inputSize, shape.hiddenSize)
-        try RecurrentError.check("recurrent forward input (T, B, I)", count: input.count, equals: t * b * i)
-        try RecurrentError.check("recurrent forward output (T, B, H)", count: output.count, equals: t * b * h)
+        let (n, b, i, h) = (shape.rowCount, shape.batchSize, shape.inputSize, shape.hiddenSize)
+        try RecurrentError.check("recurrent forward input (N, I)", count: input.count, equals: n * i)
+        try RecurrentError.check("recurrent forward output (N, H)", count: output.count, equals: n * h)
         try RecurrentError.check("recurrent forward reserve", count: reserve.count, equals: shape.reserveCount)
         for (name, x) in [("final hidden", finalHidden), ("final cell", finalCell),
                           ("initial hidden", initialHidden), ("initial cell", initialCell)] {
@@ -141,9 +175,9 @@ public struct RecurrentBackwardIO: Sendable {
     public func validate(_ shape: RecurrentLayerShape) throws {
         try RecurrentForwardIO(output: output, reserve: reserve, input: input,
                                initialHidden: initialHidden, initialCell: initialCell).validate(shape)
-        let (t, b, i, h) = (shape.sequenceLength, shape.batchSize, shape.inputSize, shape.hiddenSize)
-        if let gradInput { try RecurrentError.check("recurrent backward grad input (T, B, I)", count: gradInput.count, equals: t * b * i) }
-        if let gradOutput { try RecurrentError.check("recurrent backward grad output (T, B, H)", count: gradOutput.count, equals: t * b * h) }
+        let (n, b, i, h) = (shape.rowCount, shape.batchSize, shape.inputSize, shape.hiddenSize)
+        if let gradInput { try RecurrentError.check("recurrent backward grad input (N, I)", count: gradInput.count, equals: n * i) }
+        if let gradOutput { try RecurrentError.check("recurrent backward grad output (N, H)", count: gradOutput.count, equals: n * h) }
         for (name, x) in [("grad initial hidden", gradInitialHidden), ("grad initial cell", gradInitialCell),
                           ("grad final hidden", gradFinalHidden), ("grad final cell", gradFinalCell)] {
             if let x { try RecurrentError.check("recurrent backward \(name) (B, H)", count: x.count, equals: b * h) }

@@ -4,9 +4,12 @@
 // with the same layout, so either side's reserve can feed the other's backward.
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates (1, 4, 3).
 //
-// Reserve layout (RecurrentLayerShape.reserveCount): post-activation gates (T, B, G·H)
-// (RNN: h_t; LSTM: i, f, g, o; GRU: r, z, n), then (T, B, H) of c_t (LSTM) or
+// Reserve layout (RecurrentLayerShape.reserveCount): post-activation gates (N, G·H)
+// (RNN: h_t; LSTM: i, f, g, o; GRU: r, z, n), then (N, H) of c_t (LSTM) or
 // W_hn h_{t-1} + b_hn (GRU).
+// A packed batch (variable lengths) is unpacked to (T, B, ·); a sequence that has ended keeps
+// its state unchanged through the remaining steps, so its final state is the one at its own
+// length and its final-state gradient enters at its own last step.
 
 import Foundation
 import RecurrentCore
@@ -22,13 +25,37 @@ extension ReferenceBackend {
         }
     }
 
+    /// The packed rows of `packed` (N, width) spread into (T, B, width), zeros where a sequence has ended.
+    static func unpack(_ packed: [Float], width: Int, _ s: RecurrentLayerShape) -> [Float] {
+        guard s.isPacked else { return packed }
+        let (t, b, offsets) = (s.sequenceLength, s.batchSize, s.stepOffsets)
+        var padded = [Float](repeating: 0, count: t * b * width)
+        for step in 0..<t {
+            for row in 0..<s.rows(atStep: step) {
+                for k in 0..<width { padded[(step * b + row) * width + k] = packed[(offsets[step] + row) * width + k] }
+            }
+        }
+        return padded
+    }
+
+    /// The rows of `padded` (T, B, width) that a packed batch holds, in packed order (N, width).
+    static func pack(_ padded: [Float], width: Int, _ s: RecurrentLayerShape) -> [Float] {
+        guard s.isPacked else { return padded }
+        let b = s.batchSize
+        var packed: [Float] = []
+        for step in 0..<s.sequenceLength {
+            for row in 0..<s.rows(atStep: step) { packed += padded[((step * b + row) * width)..<((step * b + row + 1) * width)] }
+        }
+        return packed
+    }
+
     /// One layer, one direction, over the whole sequence: for t in 0..<T and every batch row,
     /// `a = W_ih x_t + b_ih` and `a_h = W_hh h_{t-1} + b_hh` (G·H each), then the cell's equations.
     public func recurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
         try io.validate(s)
         try w.validate(s, "reference recurrent forward")
         let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
-        let x = try read(io.input, "recurrent forward input")                      // (T, B, I)
+        let x = Self.unpack(try read(io.input, "recurrent forward input"), width: i, s)   // (T, B, I)
         let wih = try read(w.weightIH, "recurrent forward weight_ih")              // (GH, I)
         let whh = try read(w.weightHH, "recurrent forward weight_hh")              // (GH, H)
         let bih = try read(w.biasIH, "recurrent forward bias_ih")                  // (GH)
@@ -40,8 +67,8 @@ extension ReferenceBackend {
         var extraReserve = [Float](repeating: 0, count: t * b * h * s.cell.extraReserveWidth)  // (T, B, H)
 
         for step in 0..<t {
-            var hNext = [Float](repeating: 0, count: b * h), cNext = cState
-            for row in 0..<b {
+            var hNext = hState, cNext = cState        // rows whose sequence has ended keep their state
+            for row in 0..<s.rows(atStep: step) {
                 let xt = x[((step * b + row) * i)..<((step * b + row + 1) * i)]
                 let ht = hState[(row * h)..<((row + 1) * h)]
                 let ax = Self.affine(wih, xt, bih, rows: gh, columns: i)           // W_ih x_t + b_ih
@@ -82,8 +109,9 @@ extension ReferenceBackend {
             hState = hNext
             cState = cNext
         }
-        try write(output, to: io.output, "recurrent forward output")
-        try write(gateReserve + extraReserve, to: io.reserve, "recurrent forward reserve")
+        try write(Self.pack(output, width: h, s), to: io.output, "recurrent forward output")
+        try write(Self.pack(gateReserve, width: gh, s) + Self.pack(extraReserve, width: h * s.cell.extraReserveWidth, s),
+                  to: io.reserve, "recurrent forward reserve")
         if let finalHidden = io.finalHidden { try write(hState, to: finalHidden, "recurrent forward final hidden") }
         if let finalCell = io.finalCell, s.cell == .lstm { try write(cState, to: finalCell, "recurrent forward final cell") }
     }
@@ -101,14 +129,15 @@ extension ReferenceBackend {
         try w.validate(s, "reference recurrent backward")
         try g.validate(s, "reference recurrent backward gradient")
         let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
-        let x = try read(io.input, "recurrent backward input")                     // (T, B, I)
-        let y = try read(io.output, "recurrent backward output")                   // (T, B, H)
+        let n = s.rowCount
+        let x = Self.unpack(try read(io.input, "recurrent backward input"), width: i, s)     // (T, B, I)
+        let y = Self.unpack(try read(io.output, "recurrent backward output"), width: h, s)   // (T, B, H)
         let reserve = try read(io.reserve, "recurrent backward reserve")
-        let gates = Array(reserve[0..<(t * b * gh)])                               // (T, B, GH)
-        let extra = Array(reserve[(t * b * gh)...])                                // (T, B, H) or empty
+        let gates = Self.unpack(Array(reserve[0..<(n * gh)]), width: gh, s)                     // (T, B, GH)
+        let extra = Self.unpack(Array(reserve[(n * gh)...]), width: h * s.cell.extraReserveWidth, s)  // (T, B, H) or empty
         let h0 = try readOrZeros(io.initialHidden, count: b * h, "recurrent backward initial hidden")  // (B, H)
         let c0 = try readOrZeros(io.initialCell, count: b * h, "recurrent backward initial cell")      // (B, H)
-        let dy = try readOrZeros(io.gradOutput, count: t * b * h, "recurrent backward grad output")   // (T, B, H)
+        let dy = Self.unpack(try readOrZeros(io.gradOutput, count: n * h, "recurrent backward grad output"), width: h, s)  // (T, B, H)
         let wih = try read(w.weightIH, "recurrent backward weight_ih")             // (GH, I)
         let whh = try read(w.weightHH, "recurrent backward weight_hh")             // (GH, H)
 
@@ -119,8 +148,9 @@ extension ReferenceBackend {
         var dx = [Float](repeating: 0, count: t * b * i)                           // (T, B, I)
 
         for step in stride(from: t - 1, through: 0, by: -1) {
-            var dhPrev = [Float](repeating: 0, count: b * h), dcPrev = [Float](repeating: 0, count: b * h)
-            for row in 0..<b {
+            // Rows whose sequence has ended pass their gradients on unchanged.
+            var dhPrev = dhNext, dcPrev = dcNext
+            for row in 0..<s.rows(atStep: step) {
                 let gateBase = (step * b + row) * gh, stateBase = (step * b + row) * h
                 // h_{t-1} and (LSTM) c_{t-1} of this batch row.
                 let hPrev = (0..<h).map { step == 0 ? h0[row * h + $0] : y[stateBase - b * h + $0] }
@@ -182,7 +212,7 @@ extension ReferenceBackend {
             dcNext = dcPrev
         }
 
-        if let gradInput = io.gradInput { try write(dx, to: gradInput, "recurrent backward grad input") }
+        if let gradInput = io.gradInput { try write(Self.pack(dx, width: i, s), to: gradInput, "recurrent backward grad input") }
         if let gradInitialHidden = io.gradInitialHidden {
             try write(dhNext, to: gradInitialHidden, "recurrent backward grad initial hidden")
         }

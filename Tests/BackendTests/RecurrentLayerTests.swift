@@ -19,14 +19,16 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     var gradOutput: Bool
     /// dX, dh0 (and dc0) requested, else nil (not needed).
     var inputGradients: Bool
+    /// Packed layout of variable lengths (sequences sorted longest first), or nil for all T.
+    var batchSizes: [Int]? = nil
 
     var testDescription: String {
         "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h) init \(initialState) finalGrad \(finalGradients) "
-            + "gradOut \(gradOutput) gradIn \(inputGradients)"
+            + "gradOut \(gradOutput) gradIn \(inputGradients)" + (batchSizes.map { " packed \($0)" } ?? "")
     }
 
     var shape: RecurrentLayerShape {
-        RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h)
+        RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes)
     }
 
     static let all: [RecurrentCase] = RecurrentCell.allCases.flatMap { cell in
@@ -49,6 +51,14 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
                           gradOutput: true, inputGradients: true),
             RecurrentCase(cell: cell, t: 3, b: 17, i: 3, h: 9, initialState: false, finalGradients: false,
                           gradOutput: true, inputGradients: true),
+            // Variable lengths in the packed layout: steps shrink from 5 to 1 sequence, lengths 6, 4, 4, 2, 1.
+            RecurrentCase(cell: cell, t: 6, b: 5, i: 3, h: 7, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true, batchSizes: [5, 4, 4, 3, 1, 1]),
+            RecurrentCase(cell: cell, t: 4, b: 3, i: 2, h: 5, initialState: false, finalGradients: true,
+                          gradOutput: false, inputGradients: true, batchSizes: [3, 2, 1, 1]),
+            // Packed with row blocks side by side: 34 sequences of lengths 1…7, blocks balanced by tokens.
+            RecurrentCase(cell: cell, t: 7, b: 34, i: 3, h: 6, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true, batchSizes: [34, 30, 25, 20, 14, 9, 4]),
         ]
     }
 }
@@ -68,11 +78,12 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         func w(_ side: Side) -> RecurrentWeights {
             RecurrentWeights(weightIH: weights.0[side], weightHH: weights.1[side], biasIH: weights.2[side], biasHH: weights.3[side])
         }
-        let input = try Twin([t, b, i], &random)
+        let n = s.rowCount                                  // T·B, or Σ batchSizes when packed
+        let input = try Twin([n, i], &random)
         let h0 = try Twin([b, h], &random), c0 = try Twin([b, h], &random)
 
         // Forward.
-        let output = try Twin([t, b, h], filledWith: .nan), reserve = try Twin([s.reserveCount], filledWith: .nan)
+        let output = try Twin([n, h], filledWith: .nan), reserve = try Twin([s.reserveCount], filledWith: .nan)
         let finalHidden = try Twin([b, h], filledWith: .nan), finalCell = try Twin([b, h], filledWith: .nan)
         try onBoth { backend, side in
             let io = RecurrentForwardIO(output: output[side], finalHidden: finalHidden[side],
@@ -86,15 +97,17 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         try finalHidden.expectClose("\(label): final hidden")
         if lstm { try finalCell.expectClose("\(label): final cell") }
         try reserve.expectClose("\(label): reserve")
-        expectClose(try finalHidden.device.toArray(), try output.device.row(t - 1).toArray(), absolute: 0, relative: 0,
-                    "\(label): final hidden = last output")
+        if c.batchSizes == nil {
+            expectClose(try finalHidden.device.toArray(), try output.device.slice((n - b)..<n).toArray(), absolute: 0, relative: 0,
+                        "\(label): final hidden = last output")
+        }
 
         // Backward, each backend from its own forward results. Parameter gradients start non-zero
         // (they accumulate); input and state gradients start as NaN (they are overwritten).
-        let gradOutput = try Twin([t, b, h], &random)
+        let gradOutput = try Twin([n, h], &random)
         let gradFinalHidden = try Twin([b, h], &random), gradFinalCell = try Twin([b, h], &random)
         let gradients = (try Twin([gh, i], &random), try Twin([gh, h], &random), try Twin([gh], &random), try Twin([gh], &random))
-        let gradInput = try Twin([t, b, i], filledWith: .nan)
+        let gradInput = try Twin([n, i], filledWith: .nan)
         let gradH0 = try Twin([b, h], filledWith: .nan), gradC0 = try Twin([b, h], filledWith: .nan)
         try onBoth { backend, side in
             let io = RecurrentBackwardIO(

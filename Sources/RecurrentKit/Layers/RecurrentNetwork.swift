@@ -42,39 +42,79 @@ public struct RecurrentLayerParameters {
 }
 
 /// A stack of recurrent layers with PyTorch's equations, weight names and layouts; the base of
-/// `RNN`, `LSTM` and `GRU`. Input (T, B, I), output (T, B, H), states (L, B, H).
+/// `RNN`, `LSTM` and `GRU`.
+///
+/// Input (T, B, I) — or (B, T, I) with `batchFirst` — output (T, B, D·H) with D = 2 when
+/// `bidirectional` (forward and reverse outputs concatenated, as PyTorch), states (L·D, B, H).
+/// Sequences of different lengths (`lengths`, PyTorch's packed sequences) run in cuDNN's packed
+/// layout, so the work is proportional to their real steps: padded steps neither change the
+/// states nor receive gradient, their outputs are zero, the reverse direction starts at each
+/// sequence's own last step, and final states are each sequence's state at its own length.
 public class RecurrentNetwork: Layer {
     public let cell: RecurrentCell
     public let inputSize: Int, hiddenSize: Int, numLayers: Int
     /// Dropout on the outputs of every layer but the last (training mode only), as PyTorch.
     public let dropout: Float
+    /// Whether each layer also runs the sequence backwards (`..._reverse` weights).
+    public let bidirectional: Bool
+    /// Whether inputs and outputs are (B, T, ·) instead of (T, B, ·). States stay (L·D, B, H).
+    public let batchFirst: Bool
     public var isTraining = true
     public var needsInputGradient = true
-    /// Per-layer parameters, layer 0 first.
+    /// Per-layer, per-direction parameters: layer k, direction d at index k·D + d.
     public let layerParameters: [RecurrentLayerParameters]
-    /// Initial states `forward(_:)` starts from (for example the detached final states of the
-    /// previous window); nil means zeros.
+    /// Initial states `forward(_:)` starts from; nil means zeros.
     public var initialState: RecurrentState?
-    /// Final states of the last forward pass.
+    /// The length of each sequence of the next `forward(_:)` batch (nil: all T), for padded
+    /// batches of variable-length sequences; `forward(_:lengths:initialState:)` takes them directly.
+    public var lengths: [Int]?
+    /// Stateful training (truncated BPTT, Keras's `stateful`): `forward(_:)` starts each batch
+    /// from the previous batch's final states, detached (no gradient flows back into the previous
+    /// batch). `resetStates()` starts again from `initialState`.
+    public var stateful = false
+    /// Final states of the last forward pass, (L·D, B, H), in the caller's batch order.
     public private(set) var finalState: RecurrentState?
+
+    /// D: 2 for bidirectional stacks, else 1.
+    public var directions: Int { bidirectional ? 2 : 1 }
+    /// The width of each output step: D·H.
+    public var outputSize: Int { directions * hiddenSize }
 
     let backend: any Backend
     private let dropoutSite: DropoutSite
+    private var carriedState: RecurrentState?
 
-    /// What backward needs from the last forward, per layer.
+    /// What backward needs from the last forward.
+    private struct DirectionCache { var input: Tensor, output: Tensor, reserve: Tensor }
     private struct LayerCache {
-        var input: Tensor, output: Tensor, reserve: Tensor
+        var directions: [DirectionCache]
         var dropoutMask: Tensor?   // applied to this layer's input (layers ≥ 1)
+        var inputWidth: Int
     }
+    /// A batch's layout and its row maps on the device (kept while the lengths stay the same).
+    private struct Layout {
+        var plan: SequencePacking
+        var key: [Int]
+        /// Packed row → padded row; nil when they coincide (all lengths T, time-major).
+        var paddedRows: Tensor?
+        /// Packed row → the same sequence's row reversed in time (bidirectional only).
+        var reversedRows: Tensor?
+        /// Rows of the (2N, H) forward-then-reverse outputs that form the (N, 2H) concatenation.
+        var concatenatedRows: Tensor?
+        /// State rows, caller order → sorted and back; nil when sorting keeps the order.
+        var sortedStateRows: Tensor?, callerStateRows: Tensor?
+    }
+    private var layout: Layout?
     private var cache: [LayerCache] = []
-    private var cachedShape: (t: Int, b: Int)?
-    private var cachedInitialState: RecurrentState?
+    private var cachedInputShape: [Int]?
+    private var cachedInitialState: RecurrentState?   // sorted order
 
     /// - Parameters:
     ///   - weightInit: for `weight_ih`; `recurrentInit`: for `weight_hh`; `biasInit`: for both biases.
     ///     PyTorch's default draws all of them from U(−1/√H, 1/√H). Xavier and orthogonal treat each
     ///     gate's (H, ·) block as its own matrix.
     init(cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int, dropout: Float,
+         bidirectional: Bool, batchFirst: Bool,
          on backend: any Backend, rng: RandomSource,
          weightInit: Initializer, recurrentInit: Initializer, biasInit: Initializer) throws {
         for (name, v) in [("input size", inputSize), ("hidden size", hiddenSize), ("number of layers", numLayers)] where v < 1 {
@@ -86,16 +126,18 @@ public class RecurrentNetwork: Layer {
         self.hiddenSize = hiddenSize
         self.numLayers = numLayers
         self.dropout = dropout
+        self.bidirectional = bidirectional
+        self.batchFirst = batchFirst
         self.backend = backend
-        let g = cell.gateCount, h = hiddenSize
+        let g = cell.gateCount, h = hiddenSize, d = bidirectional ? 2 : 1
         let bound = 1 / Float(h).squareRoot()
         func make(_ shape: [Int], _ initializer: Initializer) throws -> Parameter {
             var stream = rng.makeStream()
             let values = initializer.values(shape: shape, blocks: g, defaultBound: bound, stream: &stream)
             return try Parameter(Tensor(shape: shape, values: values, on: backend))
         }
-        layerParameters = try (0..<numLayers).map { layer in
-            let input = layer == 0 ? inputSize : h
+        layerParameters = try (0..<(numLayers * d)).map { index in
+            let input = index < d ? inputSize : d * h
             return RecurrentLayerParameters(
                 weightIH: try make([g * h, input], weightInit), weightHH: try make([g * h, h], recurrentInit),
                 biasIH: try make([g * h], biasInit), biasHH: try make([g * h], biasInit))
@@ -104,9 +146,10 @@ public class RecurrentNetwork: Layer {
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
-        layerParameters.enumerated().flatMap { k, p in
-            [("weight_ih_l\(k)", p.weightIH), ("weight_hh_l\(k)", p.weightHH),
-             ("bias_ih_l\(k)", p.biasIH), ("bias_hh_l\(k)", p.biasHH)].map { (name: $0.0, parameter: $0.1) }
+        layerParameters.enumerated().flatMap { index, p in
+            let suffix = "_l\(index / directions)" + (index % directions == 1 ? "_reverse" : "")
+            return [("weight_ih" + suffix, p.weightIH), ("weight_hh" + suffix, p.weightHH),
+                    ("bias_ih" + suffix, p.biasIH), ("bias_hh" + suffix, p.biasHH)].map { (name: $0.0, parameter: $0.1) }
         }
     }
 
@@ -115,51 +158,89 @@ public class RecurrentNetwork: Layer {
         set { dropoutSite.restore(newValue, "dropout") }
     }
 
-    /// Runs the stack from `initialState` and returns the top layer's outputs (T, B, H);
-    /// the final states are in `finalState`.
+    /// Forgets the states a `stateful` network carries between batches.
+    public func resetStates() { carriedState = nil }
+
+    /// Runs the stack over `input` with `lengths` from `initialState` (or, when `stateful`, from the
+    /// previous batch's final states) and returns the outputs; the final states are in `finalState`.
     public func forward(_ input: Tensor) throws -> Tensor {
-        try forward(input, initialState: initialState).output
+        let start = stateful ? carriedState ?? initialState : initialState
+        if stateful, let carried = carriedState, carried.hidden.shape[1] != (batchFirst ? input.shape.first : input.shape.dropFirst().first) {
+            throw RecurrentError.invalidState(
+                "\(cell.rawValue): a stateful network carries states for batches of \(carried.hidden.shape[1]); "
+                    + "got input \(input.shape) (call resetStates() to start over)")
+        }
+        let result = try forward(input, lengths: lengths, initialState: start)
+        if stateful { carriedState = try result.state.detached() }
+        return result.output
     }
 
-    /// Runs the stack from `initialState` (nil: zeros): outputs (T, B, H) and final states (L, B, H).
+    /// Runs the stack from `initialState` (nil: zeros) over sequences of the network's `lengths`.
     public func forward(_ input: Tensor, initialState: RecurrentState?) throws -> RecurrentOutput {
+        try forward(input, lengths: lengths, initialState: initialState)
+    }
+
+    /// Runs the stack over `input` (T, B, I) — (B, T, I) with `batchFirst` — whose sequence b has
+    /// `lengths[b]` real steps (nil: all T), from `initialState` (L·D, B, H) (nil: zeros). Returns
+    /// the outputs (T, B, D·H) (zero at padded steps) and each sequence's final states (L·D, B, H).
+    public func forward(_ input: Tensor, lengths: [Int]?, initialState: RecurrentState?) throws -> RecurrentOutput {
+        let layoutName = batchFirst ? "(B, T, \(inputSize))" : "(T, B, \(inputSize))"
         guard input.rank == 3, input.shape[2] == inputSize, input.shape[0] > 0, input.shape[1] > 0 else {
-            throw RecurrentError.shapeMismatch(operation: "\(cell.rawValue) forward", expected: "input (T, B, \(inputSize)) with T, B ≥ 1",
+            throw RecurrentError.shapeMismatch(operation: "\(cell.rawValue) forward", expected: "input \(layoutName) with T, B ≥ 1",
                                                got: "shape \(input.shape)")
         }
         try backend.checkDevice(input, "\(cell.rawValue) forward input")
-        let (t, b, h, l) = (input.shape[0], input.shape[1], hiddenSize, numLayers)
+        let (t, b) = batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
+        let (h, l, d) = (hiddenSize, numLayers, directions)
         try validate(initialState, batch: b)
         releaseStepMemory()
         finalState = nil   // its buffers return to the cache unless the caller still holds them
+        let layout = try makeLayout(lengths: lengths, t: t, b: b)
+        let n = layout.plan.rowCount
 
-        let hidden = try Tensor.empty([l, b, h], on: backend)                                      // (L, B, H)
-        let cellState = cell.hasCellState ? try Tensor.empty([l, b, h], on: backend) : nil       // (L, B, H)
+        // Packed input (N, I) and initial states in sorted order.
+        var x = try pack(input, width: inputSize, layout)
+        let initial = try initialState.map { s in
+            RecurrentState(hidden: try sortStates(s.hidden, layout), cell: try s.cell.map { try sortStates($0, layout) })
+        }
+        let hidden = try Tensor.empty([l * d, b, h], on: backend)                                   // (L·D, B, H) sorted
+        let cellState = cell.hasCellState ? try Tensor.empty([l * d, b, h], on: backend) : nil    // (L·D, B, H) sorted
         var caches: [LayerCache] = []
-        var x = input
         for k in 0..<l {
+            let width = k == 0 ? inputSize : d * h
             var mask: Tensor? = nil
             if k > 0, isTraining, dropout > 0 {
                 let (dropped, m) = try dropoutSite.apply(x, probability: dropout)
                 x = dropped
                 mask = m
             }
-            let shape = layerShape(k, t: t, b: b)
-            let output = try Tensor.empty([t, b, h], on: backend)
-            let reserve = try Tensor.empty([shape.reserveCount], on: backend)
-            try backend.recurrentForward(
-                RecurrentForwardIO(output: output, finalHidden: hidden.row(k), finalCell: cellState?.row(k), reserve: reserve,
-                                   input: x, initialHidden: initialState?.hidden.row(k), initialCell: initialState?.cell?.row(k)),
-                layerParameters[k].values, shape)
-            caches.append(LayerCache(input: x, output: output, reserve: reserve, dropoutMask: mask))
-            x = output
+            let shape = layerShape(width: width, t: t, b: b, layout)
+            let outputs = try Tensor.empty([d * n, h], on: backend)      // (D·N, H): forward rows, then reverse rows
+            var directionCaches: [DirectionCache] = []
+            for direction in 0..<d {
+                let index = k * d + direction
+                let directionInput = direction == 0 ? x : try gather(x, rows: layout.reversedRows!, count: n)
+                let output = try outputs.slice((direction * n)..<((direction + 1) * n))
+                let reserve = try Tensor.empty([shape.reserveCount], on: backend)
+                try backend.recurrentForward(
+                    RecurrentForwardIO(output: output, finalHidden: hidden.row(index), finalCell: cellState?.row(index),
+                                       reserve: reserve, input: directionInput, initialHidden: initial?.hidden.row(index),
+                                       initialCell: initial?.cell?.row(index)),
+                    layerParameters[index].values, shape)
+                directionCaches.append(DirectionCache(input: directionInput, output: output, reserve: reserve))
+            }
+            caches.append(LayerCache(directions: directionCaches, dropoutMask: mask, inputWidth: width))
+            // Bidirectional: row r of the layer output is [forward r | reverse output of r's mirror row].
+            x = d == 1 ? outputs : try gather(outputs, rows: layout.concatenatedRows!, count: 2 * n).reshaped([n, 2 * h])
         }
         cache = caches
-        cachedShape = (t, b)
-        cachedInitialState = initialState
-        let state = RecurrentState(hidden: hidden, cell: cellState)
+        cachedInputShape = input.shape
+        cachedInitialState = initial
+        self.layout = layout
+        let output = try unpack(x, width: d * h, t: t, b: b, layout)
+        let state = RecurrentState(hidden: try unsortStates(hidden, layout), cell: try cellState.map { try unsortStates($0, layout) })
         finalState = state
-        return RecurrentOutput(output: x, state: state)
+        return RecurrentOutput(output: output, state: state)
     }
 
     /// Backward from the gradient of the outputs alone (the final states do not reach the loss).
@@ -167,63 +248,152 @@ public class RecurrentNetwork: Layer {
         try backward(gradOutput: gradOutput, gradState: nil).input
     }
 
-    /// Backward from the gradients of the outputs (T, B, H) and of the final states (L, B, H);
+    /// Backward from the gradients of the outputs (T, B, D·H) and of the final states (L·D, B, H);
     /// either may be nil (zero). Accumulates parameter gradients; returns the input gradient
-    /// (T, B, I) unless `needsInputGradient` is off and, when the forward pass had an initial state, its gradient.
+    /// (unless `needsInputGradient` is off) and, when the forward pass had an initial state, its gradient.
     public func backward(gradOutput: Tensor?, gradState: RecurrentState?) throws -> (input: Tensor?, state: RecurrentState?) {
-        guard let (t, b) = cachedShape, cache.count == numLayers else {
+        guard let inputShape = cachedInputShape, let layout, cache.count == numLayers else {
             throw RecurrentError.invalidState("\(cell.rawValue) backward called before forward")
         }
-        let (h, l) = (hiddenSize, numLayers)
+        let (t, b, n) = (layout.plan.sequenceLength, layout.plan.batchSize, layout.plan.rowCount)
+        let (h, l, d) = (hiddenSize, numLayers, directions)
         if let gradOutput {
-            try RecurrentError.check("\(cell.rawValue) backward grad output (T, B, H)", shape: gradOutput.shape, equals: [t, b, h])
+            let expected = batchFirst ? [b, t, d * h] : [t, b, d * h]
+            try RecurrentError.check("\(cell.rawValue) backward grad output", shape: gradOutput.shape, equals: expected)
         }
         try validate(gradState, batch: b, what: "gradient of the final state")
         let initial = cachedInitialState
-        let gradHidden = initial != nil ? try Tensor.empty([l, b, h], on: backend) : nil
-        let gradCell = initial?.cell != nil ? try Tensor.empty([l, b, h], on: backend) : nil
+        let gradFinal = try gradState.map { s in
+            RecurrentState(hidden: try sortStates(s.hidden, layout), cell: try s.cell.map { try sortStates($0, layout) })
+        }
+        let gradHidden = initial != nil ? try Tensor.empty([l * d, b, h], on: backend) : nil      // sorted
+        let gradCell = initial?.cell != nil ? try Tensor.empty([l * d, b, h], on: backend) : nil   // sorted
 
-        var g = gradOutput
+        var g = try gradOutput.map { try pack($0, width: d * h, layout) }                     // (N, D·H)
         var gradInput: Tensor? = nil
         for k in stride(from: l - 1, through: 0, by: -1) {
             let c = cache[k]
-            let dx = k > 0 || needsInputGradient ? try Tensor.empty(c.input.shape, on: backend) : nil
-            try backend.recurrentBackward(
-                RecurrentBackwardIO(gradInput: dx, gradInitialHidden: gradHidden?.row(k), gradInitialCell: gradCell?.row(k),
-                                    gradOutput: g, gradFinalHidden: gradState?.hidden.row(k), gradFinalCell: gradState?.cell?.row(k),
-                                    input: c.input, output: c.output,
-                                    initialHidden: initial?.hidden.row(k), initialCell: initial?.cell?.row(k), reserve: c.reserve),
-                layerParameters[k].values, layerParameters[k].gradients, layerShape(k, t: t, b: b))
+            let wantInput = k > 0 || needsInputGradient
+            // Split the output gradient into the forward rows and the reverse rows (mirror order).
+            var directionGrads: [Tensor?] = [g]
+            if d == 2 {
+                if let gk = g {
+                    let both = try Tensor.zeros([2 * n, h], on: backend)
+                    try backend.scatterAddRows(both, gk.reshaped([2 * n, h]), rows: layout.concatenatedRows!)
+                    directionGrads = [try both.slice(0..<n), try both.slice(n..<(2 * n))]
+                } else {
+                    directionGrads = [nil, nil]
+                }
+            }
+            var dx: Tensor? = nil
+            for direction in 0..<d {
+                let index = k * d + direction, saved = c.directions[direction]
+                let gradDirectionInput = wantInput ? try Tensor.empty([n, c.inputWidth], on: backend) : nil
+                try backend.recurrentBackward(
+                    RecurrentBackwardIO(gradInput: gradDirectionInput, gradInitialHidden: gradHidden?.row(index),
+                                        gradInitialCell: gradCell?.row(index), gradOutput: directionGrads[direction],
+                                        gradFinalHidden: gradFinal?.hidden.row(index), gradFinalCell: gradFinal?.cell?.row(index),
+                                        input: saved.input, output: saved.output,
+                                        initialHidden: initial?.hidden.row(index), initialCell: initial?.cell?.row(index),
+                                        reserve: saved.reserve),
+                    layerParameters[index].values, layerParameters[index].gradients,
+                    layerShape(width: c.inputWidth, t: t, b: b, layout))
+                guard let gradDirectionInput else { continue }
+                if direction == 0 {
+                    dx = gradDirectionInput
+                } else {
+                    // Back from mirror order, then the two directions' contributions add up.
+                    let unreversed = try gather(gradDirectionInput, rows: layout.reversedRows!, count: n)
+                    try backend.axpy(dx!, alpha: 1, unreversed)
+                }
+            }
             if let dx, let mask = c.dropoutMask { gradInput = try DropoutSite.backward(dx, mask: mask) } else { gradInput = dx }
             g = gradInput
         }
-        let stateGradient = gradHidden.map { RecurrentState(hidden: $0, cell: gradCell) }
+        let result = try gradInput.map { try unpack($0, width: inputSize, t: t, b: b, layout).reshaped(inputShape) }
+        let stateGradient = try gradHidden.map {
+            RecurrentState(hidden: try unsortStates($0, layout), cell: try gradCell.map { try unsortStates($0, layout) })
+        }
         releaseStepMemory()
-        return (gradInput, stateGradient)
+        return (result, stateGradient)
     }
 
     /// Drops what backward needed (as PyTorch frees the graph), so the next step reuses the memory.
     private func releaseStepMemory() {
         cache = []
-        cachedShape = nil
+        cachedInputShape = nil
         cachedInitialState = nil
     }
 
-    private func layerShape(_ k: Int, t: Int, b: Int) -> RecurrentLayerShape {
-        RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: k == 0 ? inputSize : hiddenSize,
-                            hiddenSize: hiddenSize)
+    private func layerShape(width: Int, t: Int, b: Int, _ layout: Layout) -> RecurrentLayerShape {
+        RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: width, hiddenSize: hiddenSize,
+                            batchSizes: layout.plan.isUniform ? nil : layout.plan.batchSizes)
+    }
+
+    /// The layout of a batch; the row maps are uploaded once and kept while the lengths stay.
+    private func makeLayout(lengths: [Int]?, t: Int, b: Int) throws -> Layout {
+        let key = [t, b, batchFirst ? 1 : 0] + (lengths ?? [])
+        if let layout, layout.key == key { return layout }
+        let plan = try SequencePacking(lengths: lengths, sequenceLength: t, batchSize: b, batchFirst: batchFirst)
+        let n = plan.rowCount
+        func upload(_ rows: [Int]) throws -> Tensor { try Tensor(shape: [rows.count], indices: rows, on: backend) }
+        let identity = plan.isUniform && !batchFirst
+        let blocks = numLayers * directions
+        return Layout(
+            plan: plan, key: key,
+            paddedRows: identity ? nil : try upload(plan.paddedRow),
+            reversedRows: bidirectional ? try upload(plan.reversedRow) : nil,
+            concatenatedRows: bidirectional ? try upload((0..<n).flatMap { [$0, n + plan.reversedRow[$0]] }) : nil,
+            sortedStateRows: plan.keepsOrder ? nil : try upload(plan.sortedStateRows(blocks: blocks)),
+            callerStateRows: plan.keepsOrder ? nil : try upload(plan.callerStateRows(blocks: blocks)))
+    }
+
+    /// Rows `rows` of `table` seen as rows of `width` (default: the last dimension) → (count, width).
+    private func gather(_ table: Tensor, rows: Tensor, count: Int, width: Int? = nil) throws -> Tensor {
+        let width = width ?? table.shape.last ?? 1
+        let out = try Tensor.empty([count, width], on: backend)
+        try backend.gatherRows(out, table.reshaped([table.count / width, width]), rows: rows)
+        return out
+    }
+
+    /// A padded batch (T, B, w) or (B, T, w) → packed rows (N, w).
+    private func pack(_ padded: Tensor, width: Int, _ layout: Layout) throws -> Tensor {
+        let flat = try padded.reshaped([padded.count / width, width])
+        guard let rows = layout.paddedRows else { return flat }
+        return try gather(flat, rows: rows, count: layout.plan.rowCount)
+    }
+
+    /// Packed rows (N, w) → a padded batch (T, B, w) or (B, T, w), zeros at padded steps.
+    private func unpack(_ packed: Tensor, width: Int, t: Int, b: Int, _ layout: Layout) throws -> Tensor {
+        let shape = batchFirst ? [b, t, width] : [t, b, width]
+        guard let rows = layout.paddedRows else { return try packed.reshaped(shape) }
+        let padded = try Tensor.zeros([t * b, width], on: backend)
+        try backend.scatterAddRows(padded, packed, rows: rows)
+        return try padded.reshaped(shape)
+    }
+
+    /// States (L·D, B, H) in the caller's order → sorted longest first.
+    private func sortStates(_ states: Tensor, _ layout: Layout) throws -> Tensor {
+        guard let rows = layout.sortedStateRows else { return states }
+        return try gather(states, rows: rows, count: states.count / hiddenSize, width: hiddenSize).reshaped(states.shape)
+    }
+
+    /// States (L·D, B, H) sorted longest first → the caller's order.
+    private func unsortStates(_ states: Tensor, _ layout: Layout) throws -> Tensor {
+        guard let rows = layout.callerStateRows else { return states }
+        return try gather(states, rows: rows, count: states.count / hiddenSize, width: hiddenSize).reshaped(states.shape)
     }
 
     private func validate(_ state: RecurrentState?, batch b: Int, what: String = "initial state") throws {
         guard let state else { return }
-        let expected = [numLayers, b, hiddenSize]
-        try RecurrentError.check("\(cell.rawValue) \(what) hidden (L, B, H)", shape: state.hidden.shape, equals: expected)
+        let expected = [numLayers * directions, b, hiddenSize]
+        try RecurrentError.check("\(cell.rawValue) \(what) hidden (L·D, B, H)", shape: state.hidden.shape, equals: expected)
         try backend.checkDevice(state.hidden, "\(cell.rawValue) \(what)")
         if let c = state.cell {
             guard cell.hasCellState else {
                 throw RecurrentError.invalidArgument(name: "\(what) cell", expected: "nil for \(cell.rawValue)", got: "shape \(c.shape)")
             }
-            try RecurrentError.check("\(cell.rawValue) \(what) cell (L, B, H)", shape: c.shape, equals: expected)
+            try RecurrentError.check("\(cell.rawValue) \(what) cell (L·D, B, H)", shape: c.shape, equals: expected)
             try backend.checkDevice(c, "\(cell.rawValue) \(what)")
         }
     }
@@ -232,10 +402,12 @@ public class RecurrentNetwork: Layer {
 /// Long short-term memory (Hochreiter & Schmidhuber 1997), PyTorch's `nn.LSTM` with gates i, f, g, o.
 public final class LSTM: RecurrentNetwork {
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, dropout: Float = 0,
+                bidirectional: Bool = false, batchFirst: Bool = false,
                 on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, recurrentInit: Initializer = .pytorchDefault,
                 biasInit: Initializer = .pytorchDefault) throws {
         try super.init(cell: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, dropout: dropout,
+                       bidirectional: bidirectional, batchFirst: batchFirst,
                        on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
     }
 }
@@ -243,10 +415,12 @@ public final class LSTM: RecurrentNetwork {
 /// Gated recurrent unit (Cho et al. 2014), PyTorch's `nn.GRU`: gates r, z, n, reset after the recurrent product.
 public final class GRU: RecurrentNetwork {
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, dropout: Float = 0,
+                bidirectional: Bool = false, batchFirst: Bool = false,
                 on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, recurrentInit: Initializer = .pytorchDefault,
                 biasInit: Initializer = .pytorchDefault) throws {
         try super.init(cell: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, dropout: dropout,
+                       bidirectional: bidirectional, batchFirst: batchFirst,
                        on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
     }
 }
@@ -257,11 +431,12 @@ public final class RNN: RecurrentNetwork {
     public enum Nonlinearity: String, Sendable { case tanh, relu }
 
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh, dropout: Float = 0,
+                bidirectional: Bool = false, batchFirst: Bool = false,
                 on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, recurrentInit: Initializer = .pytorchDefault,
                 biasInit: Initializer = .pytorchDefault) throws {
         try super.init(cell: nonlinearity == .tanh ? .rnnTanh : .rnnRelu, inputSize: inputSize, hiddenSize: hiddenSize,
-                       numLayers: numLayers, dropout: dropout, on: backend, rng: rng,
-                       weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
+                       numLayers: numLayers, dropout: dropout, bidirectional: bidirectional, batchFirst: batchFirst,
+                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
     }
 }
