@@ -43,7 +43,7 @@ let package = Package(
             path: "Kernels",
             exclude: ["README.md"],
             resources: ["common.cl", "philox.cl", "elementwise.cl", "reduction.cl", "loss.cl", "optimizer.cl",
-                        "dropout.cl", "embedding.cl", "lstm.cl", "gru.cl", "rnn.cl"].map { .embedInCode($0) }),
+                        "dropout.cl", "embedding.cl", "attention.cl", "lstm.cl", "gru.cl", "rnn.cl"].map { .embedInCode($0) }),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),

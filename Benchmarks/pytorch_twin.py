@@ -73,9 +73,9 @@ def import_torch():
 
 def parse_config(text):
     parts = text.split(":")
-    if len(parts) != 6:
+    if len(parts) not in (6, 7):
         raise argparse.ArgumentTypeError(
-            f"config '{text}' must be CELL:T:B:I:H:L (e.g. lstm:100:64:128:256:2)")
+            f"config '{text}' must be CELL:T:B:I:H:L[:MIN] (e.g. lstm:100:64:128:256:2)")
     cell = parts[0].lower()
     if cell not in CELLS:
         raise argparse.ArgumentTypeError(
@@ -86,6 +86,8 @@ def parse_config(text):
         raise argparse.ArgumentTypeError(f"config '{text}': T, B, I, H, L must be integers")
     if any(d <= 0 for d in dims):
         raise argparse.ArgumentTypeError(f"config '{text}': T, B, I, H, L must be positive")
+    if len(dims) == 6 and dims[5] > dims[0]:
+        raise argparse.ArgumentTypeError(f"config '{text}': MIN must be at most T")
     return (cell,) + dims
 
 
@@ -123,7 +125,9 @@ def run_child(args):
     import torch.nn as nn
     import torch.nn.functional as F
 
-    cell, T, B, I, H, L = args.config[0]
+    cell, T, B, I, H, L = args.config[0][:6]
+    # Variable lengths (MIN given): lengths uniform in MIN..T, run as a PackedSequence.
+    min_length = args.config[0][6] if len(args.config[0]) > 6 else None
 
     try:
         torch.set_num_interop_threads(1)
@@ -155,9 +159,18 @@ def run_child(args):
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
+    lengths = None
+    if min_length is not None:
+        gen = torch.Generator().manual_seed(args.seed + 1)
+        lengths = torch.randint(min_length, T + 1, (B,), generator=gen)
+
     def step():
         opt.zero_grad()
-        out, _ = model(x)
+        if lengths is None:
+            out, _ = model(x)
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+            out, _ = nn.utils.rnn.pad_packed_sequence(model(packed)[0], total_length=T)
         loss = F.mse_loss(out, target)
         loss.backward()
         opt.step()
@@ -181,7 +194,10 @@ def run_child(args):
 
     median_s = statistics.median(times)
     flops = step_flops(cell, T, B, I, H, L)
+    if lengths is not None:
+        flops *= float(lengths.sum()) / (T * B)
     result = {
+        "config": config_str(args.config[0]),
         "cell": cell,
         "T": T,
         "B": B,

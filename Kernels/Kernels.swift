@@ -13,6 +13,7 @@ public enum KernelSources {
         ("optimizer.cl", PackageResources.optimizer_cl),
         ("dropout.cl", PackageResources.dropout_cl),
         ("embedding.cl", PackageResources.embedding_cl),
+        ("attention.cl", PackageResources.attention_cl),
         ("lstm.cl", PackageResources.lstm_cl),
         ("gru.cl", PackageResources.gru_cl),
         ("rnn.cl", PackageResources.rnn_cl),

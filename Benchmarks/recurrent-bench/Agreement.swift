@@ -34,8 +34,9 @@ func checkAgreement(_ config: BenchConfig, devices: [String]) throws -> Agreemen
         }
     }
     var short = config
-    short.t = min(config.t, 3)
-    short.b = min(config.b, 4)
+    short.t = min(config.t, config.minimumLength == nil ? 3 : 6)
+    short.b = min(config.b, config.minimumLength == nil ? 4 : 6)
+    if config.minimumLength != nil { short.minimumLength = 1 }
     let reference = try oneStep(short, on: ReferenceBackend())
     var first: [String: [Float]]? = nil
     for device in devices {

@@ -17,9 +17,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Cells of the default grid, comma-separated: lstm, gru, rnn_tanh, rnn_relu.")
     var cells = "lstm,gru,rnn_tanh"
-    @Option(help: "Sizes of the default grid, comma-separated: small, medium, large.")
-    var sizes = "small,medium,large"
-    @Option(help: "A configuration CELL:T:B:I:H:L instead of the grid (repeatable).")
+    @Option(help: "Sizes of the default grid, comma-separated: small, medium, large, varlen (variable lengths 10…100 beside the same batch padded).")
+    var sizes = "small,medium,large,varlen"
+    @Option(help: "A configuration CELL:T:B:I:H:L[:MIN] instead of the grid (repeatable); MIN: lengths uniform in MIN...T.")
     var config: [String] = []
     @Option(help: "Devices, comma-separated (default: every one available of cpu, opencl).")
     var backends: String?
@@ -97,7 +97,10 @@ struct BenchCommand: ParsableCommand {
                 for d in devices { keep(try measureInChildProcess(c, device: d, warmup: warmup, steps: steps)) }
                 if withPytorch {
                     let p = try measurePyTorch([c], script: pytorchScript, warmup: warmup, steps: steps, threads: threads ?? cores)
-                    if let m = p[c.text] { keep(m) }
+                    if var m = p[c.text] {
+                        m.config = c.text
+                        keep(m)
+                    }
                 }
             }
             var ours: [Measurement] = devices.compactMap { best[$0] }
@@ -129,6 +132,20 @@ struct BenchCommand: ParsableCommand {
             printTable(header: ["config", "backend", "ms/step", "min–max", "seq/s", "GFLOP/s", "peak MB",
                                 "\(devices[0])/this", "pytorch/this"], rows: rows)
         }
+        // Variable lengths cost the real tokens: each varlen step against the same batch padded.
+        for v in configs where v.minimumLength != nil {
+            var padded = v
+            padded.minimumLength = nil
+            let ratios = (devices + ["pytorch"]).compactMap { d -> String? in
+                guard let a = results.first(where: { $0.backend == d && $0.config == v.text }),
+                      let p = results.first(where: { $0.backend == d && $0.config == padded.text }) else { return nil }
+                return String(format: "%@ %.2f×", d, a.step_ms_median / p.step_ms_median)
+            }
+            if !ratios.isEmpty {
+                log(String(format: "%@: step time over the same batch padded (%.0f%% real tokens): ", v.label, 100 * v.tokenFraction)
+                    + ratios.joined(separator: ", "))
+            }
+        }
     }
 
     private func selectedConfigs() throws -> [BenchConfig] {
@@ -140,8 +157,8 @@ struct BenchCommand: ParsableCommand {
             return cell
         }
         var sizeList = sizes.split(separator: ",").map(String.init)
-        if let bad = sizeList.first(where: { !["small", "medium", "large"].contains($0) }) {
-            throw ValidationError("unknown size '\(bad)': expected small, medium or large")
+        if let bad = sizeList.first(where: { !["small", "medium", "large", "varlen"].contains($0) }) {
+            throw ValidationError("unknown size '\(bad)': expected small, medium, large or varlen")
         }
         if quick { sizeList.removeAll { $0 == "large" } }
         let grid = BenchConfig.grid(cells: cellList, sizes: sizeList)

@@ -6,29 +6,54 @@ import RecurrentKit
 struct BenchConfig: Hashable, Codable, Sendable {
     var cell: RecurrentCell
     var t: Int, b: Int, i: Int, h: Int, layers: Int
-    /// "small", "medium", "large" for the default grid, else "custom".
+    /// "small", "medium", "large", "padded", "varlen" for the default grid, else "custom".
     var size: String
+    /// Variable lengths: each sequence's length is drawn uniformly from minimumLength...T (seeded);
+    /// nil means every sequence runs all T steps.
+    var minimumLength: Int? = nil
 
-    /// `CELL:T:B:I:H:L`, cell one of lstm, gru, rnn_tanh, rnn_relu.
+    /// `CELL:T:B:I:H:L[:MIN]`, cell one of lstm, gru, rnn_tanh, rnn_relu; MIN gives variable lengths.
     init(parsing text: String) throws {
         let parts = text.split(separator: ":").map(String.init)
-        guard parts.count == 6, let cell = RecurrentCell(rawValue: parts[0]),
-              let numbers = Optional(parts.dropFirst().compactMap { Int($0) }), numbers.count == 5, numbers.allSatisfy({ $0 > 0 }) else {
-            throw BenchError("config '\(text)': expected CELL:T:B:I:H:L with CELL in lstm, gru, rnn_tanh, rnn_relu and positive sizes")
+        let numbers = parts.dropFirst().compactMap { Int($0) }
+        guard parts.count == 6 || parts.count == 7, let cell = RecurrentCell(rawValue: parts[0]),
+              numbers.count == parts.count - 1, numbers.allSatisfy({ $0 > 0 }), numbers.count == 5 || numbers[5] <= numbers[0] else {
+            throw BenchError("config '\(text)': expected CELL:T:B:I:H:L[:MIN] with CELL in lstm, gru, rnn_tanh, rnn_relu, "
+                             + "positive sizes and MIN ≤ T")
         }
-        self.init(cell: cell, t: numbers[0], b: numbers[1], i: numbers[2], h: numbers[3], layers: numbers[4], size: "custom")
+        self.init(cell: cell, t: numbers[0], b: numbers[1], i: numbers[2], h: numbers[3], layers: numbers[4], size: "custom",
+                  minimumLength: numbers.count == 6 ? numbers[5] : nil)
     }
 
-    init(cell: RecurrentCell, t: Int, b: Int, i: Int, h: Int, layers: Int, size: String) {
+    init(cell: RecurrentCell, t: Int, b: Int, i: Int, h: Int, layers: Int, size: String, minimumLength: Int? = nil) {
         self.cell = cell; self.t = t; self.b = b; self.i = i; self.h = h; self.layers = layers; self.size = size
+        self.minimumLength = minimumLength
     }
 
-    /// The default grid: LSTM and GRU small, medium and large; RNN (tanh) medium.
+    /// The sequence lengths of a variable-length config (the same on every run and backend).
+    var lengths: [Int]? {
+        guard let minimumLength else { return nil }
+        var stream = PhiloxStream(seed: 77, stream: 2_000_000)
+        return (0..<b).map { _ in minimumLength + Int(stream.nextWord() % UInt32(t - minimumLength + 1)) }
+    }
+
+    /// Real steps over padded steps (1 without variable lengths).
+    var tokenFraction: Double { lengths.map { Double($0.reduce(0, +)) / Double(t * b) } ?? 1 }
+
+    /// The default grid: LSTM and GRU small, medium and large; RNN (tanh) medium; and with "varlen",
+    /// LSTM and GRU on variable lengths beside the same batch padded.
     static func grid(cells: [RecurrentCell], sizes: [String]) -> [BenchConfig] {
         let shapes: [(String, Int, Int, Int, Int, Int)] = [
             ("small", 50, 32, 32, 128, 1), ("medium", 100, 64, 128, 256, 2), ("large", 100, 128, 512, 512, 1),
         ]
         var configs: [BenchConfig] = []
+        // Variable lengths against the same batch padded: B64, T100, lengths uniform in [10, 100].
+        if sizes.contains("varlen") {
+            for cell in cells where cell == .lstm || cell == .gru {
+                configs.append(BenchConfig(cell: cell, t: 100, b: 64, i: 128, h: 256, layers: 1, size: "padded"))
+                configs.append(BenchConfig(cell: cell, t: 100, b: 64, i: 128, h: 256, layers: 1, size: "varlen", minimumLength: 10))
+            }
+        }
         for cell in cells {
             for (size, t, b, i, h, l) in shapes where sizes.contains(size) {
                 // Plain RNNs are benchmarked at the medium size only.
@@ -39,8 +64,10 @@ struct BenchConfig: Hashable, Codable, Sendable {
         return configs
     }
 
-    var text: String { "\(cell.rawValue):\(t):\(b):\(i):\(h):\(layers)" }
-    var label: String { "\(cell.rawValue) \(size) T\(t) B\(b) I\(i) H\(h) L\(layers)" }
+    var text: String { "\(cell.rawValue):\(t):\(b):\(i):\(h):\(layers)" + (minimumLength.map { ":\($0)" } ?? "") }
+    var label: String {
+        "\(cell.rawValue) \(size) T\(t) B\(b) I\(i) H\(h) L\(layers)" + (minimumLength.map { " lengths \($0)…\(t)" } ?? "")
+    }
 
     /// GEMM floating-point operations of one training step: forward 2·T·B·G·H·(I_l + H) per
     /// layer; backward twice that (dX and dW_ih, dh and dW_hh). Elementwise work is not counted.
@@ -51,7 +78,7 @@ struct BenchConfig: Hashable, Codable, Sendable {
             let input = Double(l == 0 ? i : h)
             forward += 2 * Double(t) * Double(b) * g * Double(h) * (input + Double(h))
         }
-        return 3 * forward
+        return 3 * forward * tokenFraction
     }
 }
 

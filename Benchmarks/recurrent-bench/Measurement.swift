@@ -7,6 +7,8 @@ import RecurrentKit
 struct Measurement: Codable, Sendable {
     var cell: String
     var T: Int, B: Int, I: Int, H: Int, layers: Int
+    /// The configuration as `CELL:T:B:I:H:L[:MIN]` (MIN: variable lengths from MIN to T).
+    var config: String?
     var backend: String
     var step_ms_median: Double, step_ms_min: Double, step_ms_max: Double
     var gflops: Double
@@ -40,7 +42,7 @@ func measure(_ config: BenchConfig, device: String, warmup: Int, steps: Int) thr
     let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
     return Measurement(
         cell: config.cell.rawValue, T: config.t, B: config.b, I: config.i, H: config.h, layers: config.layers,
-        backend: backend.name, step_ms_median: median, step_ms_min: times.first ?? .nan, step_ms_max: times.last ?? .nan,
+        config: config.text, backend: backend.name, step_ms_median: median, step_ms_min: times.first ?? .nan, step_ms_max: times.last ?? .nan,
         gflops: config.flopsPerStep / (median / 1e3) / 1e9, sequences_per_s: Double(config.b) / (median / 1e3),
         peak_mem_mb: Double(max(peakResidentBytes() - baseline, 0)) / 1_048_576,
         tensor_peak_mb: backend.memoryStatistics().map { Double($0.peakBytesInUse) / 1_048_576 },

@@ -111,6 +111,21 @@ final class PhaseProfiler: Backend {
     func softmaxCrossEntropy(loss: Tensor, gradient: Tensor, logits: Tensor, targets: Tensor, scale: Float) throws {
         try timed(.other) { try inner.softmaxCrossEntropy(loss: u(loss), gradient: u(gradient), logits: u(logits), targets: u(targets), scale: scale) }
     }
+    func sequenceSoftmax(_ weights: Tensor, scores: Tensor, lengths: Tensor?) throws {
+        try timed(.other) { try inner.sequenceSoftmax(u(weights), scores: u(scores), lengths: u(lengths)) }
+    }
+    func sequenceSoftmaxBackward(gradScores: Tensor, gradWeights: Tensor, weights: Tensor) throws {
+        try timed(.other) { try inner.sequenceSoftmaxBackward(gradScores: u(gradScores), gradWeights: u(gradWeights), weights: u(weights)) }
+    }
+    func weightedSum(_ context: Tensor, values: Tensor, weights: Tensor) throws {
+        try timed(.other) { try inner.weightedSum(u(context), values: u(values), weights: u(weights)) }
+    }
+    func weightedSumBackward(gradValues: Tensor, gradWeights: Tensor, gradContext: Tensor, values: Tensor, weights: Tensor) throws {
+        try timed(.other) {
+            try inner.weightedSumBackward(gradValues: u(gradValues), gradWeights: u(gradWeights), gradContext: u(gradContext),
+                                          values: u(values), weights: u(weights))
+        }
+    }
     func sgdUpdate(_ param: Tensor, gradient: Tensor, momentumBuffer: Tensor?, _ h: SGDHyperparameters) throws {
         try timed(.optimizer) { try inner.sgdUpdate(u(param), gradient: u(gradient), momentumBuffer: u(momentumBuffer), h) }
     }

@@ -13,7 +13,7 @@ func measurePyTorch(_ configs: [BenchConfig], script: String, warmup: Int, steps
     var results: [String: Measurement] = [:]
     for line in output.split(separator: "\n") {
         guard let data = line.data(using: .utf8), let m = try? JSONDecoder().decode(Measurement.self, from: data) else { continue }
-        results["\(m.cell):\(m.T):\(m.B):\(m.I):\(m.H):\(m.layers)"] = m
+        results[m.config ?? "\(m.cell):\(m.T):\(m.B):\(m.I):\(m.H):\(m.layers)"] = m
     }
     return results
 }

@@ -23,6 +23,7 @@ final class TrainingStep {
         dataReady()
         network = try makeNetwork(config, on: backend, rng: RandomSource(seed: seed))
         network.needsInputGradient = needsInputGradient   // as PyTorch: the input does not require grad
+        network.lengths = config.lengths                   // variable lengths: the packed layout
         optimizer = try Adam(network.parameters, learningRate: 1e-3)
     }
 

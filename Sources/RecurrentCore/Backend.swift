@@ -1,6 +1,6 @@
 // The device abstraction. Model code talks to this protocol only.
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates (1, 4, 3),
-// R × C = rows × columns of a matrix, N = rows of logits/targets.
+// R × C = rows × columns of a matrix, N = rows of logits/targets, D = attention feature size.
 //
 // Conventions: outputs first, then inputs, then sizes (llm.c). Every tensor argument is a
 // view (`Tensor`); "(B, H)" comments give the element layout the op reads or writes, and
@@ -90,6 +90,27 @@ public protocol Backend: AnyObject, Sendable {
     /// `loss[0] = scale · Σ_n (logsumexp(x_n) − x_n[t_n])`, `grad = scale · (softmax(x) − onehot(t))`.
     /// A target that is not an integer in 0..<C makes its row's loss and gradient NaN.
     func softmaxCrossEntropy(loss: Tensor, gradient: Tensor, logits: Tensor, targets: Tensor, scale: Float) throws
+
+    // MARK: Attention
+    // D = feature size. Scores and weights are (T, B) of rank 2 (T and B come from that shape),
+    // values (T, B, D) with D its last dimension, context (B, D); lengths (B) hold counts as floats.
+
+    /// Masked, max-shifted softmax over time for each column b: `weights[t, b] = exp(s[t, b] − m_b) / Σ_t' exp(s[t', b] − m_b)`
+    /// over t < lengths[b] (all T when `lengths` is nil), with m_b the column's maximum there, sums in
+    /// ascending t; steps at or past the length get exactly 0. A length that is not an integer in
+    /// 1...T makes its whole column NaN. weights (T, B), scores (T, B), lengths (B).
+    func sequenceSoftmax(_ weights: Tensor, scores: Tensor, lengths: Tensor?) throws
+    /// Gradient of `sequenceSoftmax`: `gradScores[t, b] = w[t, b]·(gW[t, b] − Σ_t' w[t', b]·gW[t', b])`,
+    /// the sum in ascending t' (masked steps have w = 0, so their gradient is 0). All (T, B).
+    func sequenceSoftmaxBackward(gradScores: Tensor, gradWeights: Tensor, weights: Tensor) throws
+    /// `context[b, d] = Σ_t weights[t, b]·values[t, b, d]`, in ascending t, starting from 0.
+    /// context (B, D), values (T, B, D), weights (T, B).
+    func weightedSum(_ context: Tensor, values: Tensor, weights: Tensor) throws
+    /// Gradients of `weightedSum` (both overwritten): `gradValues[t, b, d] = weights[t, b]·gradContext[b, d]`
+    /// and `gradWeights[t, b] = Σ_d gradContext[b, d]·values[t, b, d]` in ascending d.
+    /// gradValues (T, B, D), gradWeights (T, B), gradContext (B, D), values (T, B, D), weights (T, B).
+    func weightedSumBackward(gradValues: Tensor, gradWeights: Tensor, gradContext: Tensor, values: Tensor,
+                             weights: Tensor) throws
 
     // MARK: Optimizers
 

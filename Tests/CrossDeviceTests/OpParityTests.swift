@@ -486,4 +486,44 @@ struct OpParityTests {
                                                                         biasHH: x[14]), s)
         }
     }
+
+    // MARK: Attention (T = 7, B = 5, D = 3, and T = 1)
+
+    /// Lengths T, 1 and in between; in the invalid case 0, T + 1 and 2.5 as well (NaN columns).
+    @Test(arguments: [(7, false, false), (7, true, false), (7, true, true), (1, false, false), (1, true, false)])
+    func attention(steps t: Int, withLengths: Bool, withInvalidLengths: Bool) throws {
+        let (b, d) = (5, 3)
+        var random = TestRandom(seed: 1017, stream: UInt64(t * 4 + (withLengths ? 1 : 0) + (withInvalidLengths ? 2 : 0)))
+        var lengths: [Float] = t == 1 ? [1, 1, 1, 1, 1] : [7, 1, 4, 7, 2]
+        if withInvalidLengths { lengths[2] = 0; lengths[3] = 8; lengths[4] = 2.5 }
+        var scores = random.uniform(count: t * b, low: -3, high: 3)
+        if t > 1 { for column in 0..<b { scores[b + column] *= 1000 } }  // huge scores need the max shift
+        let label = "attention T \(t) lengths \(withLengths) invalid \(withInvalidLengths)"
+        let softmax = try expectSameOnBothDevices("sequenceSoftmax \(label)",
+                                                  [.nan("weights", [t, b]), Operand("scores", [t, b], scores),
+                                                   Operand("lengths", [b], lengths)]) { backend, x in
+            try backend.sequenceSoftmax(x[0], scores: x[1], lengths: withLengths ? x[2] : nil)
+        }
+        let weights = softmax[0].cpu
+        for column in 2..<b where withInvalidLengths {
+            #expect((0..<t).allSatisfy { softmax[0].gpu[$0 * b + column].isNaN },
+                    "\(label): OpenCL column \(column) (length \(lengths[column])) is not NaN")
+        }
+        try expectSameOnBothDevices("sequenceSoftmaxBackward \(label)",
+                                    [.nan("gradScores", [t, b]), .uniform("gradWeights", [t, b], &random),
+                                     Operand("weights", [t, b], weights)]) { backend, x in
+            try backend.sequenceSoftmaxBackward(gradScores: x[0], gradWeights: x[1], weights: x[2])
+        }
+        try expectSameOnBothDevices("weightedSum \(label)",
+                                    [.nan("context", [b, d]), .uniform("values", [t, b, d], &random, -3, 3),
+                                     Operand("weights", [t, b], weights)]) { backend, x in
+            try backend.weightedSum(x[0], values: x[1], weights: x[2])
+        }
+        try expectSameOnBothDevices("weightedSumBackward \(label)",
+                                    [.nan("gradValues", [t, b, d]), .nan("gradWeights", [t, b]),
+                                     .uniform("gradContext", [b, d], &random), .uniform("values", [t, b, d], &random, -3, 3),
+                                     Operand("weights", [t, b], weights)]) { backend, x in
+            try backend.weightedSumBackward(gradValues: x[0], gradWeights: x[1], gradContext: x[2], values: x[3], weights: x[4])
+        }
+    }
 }

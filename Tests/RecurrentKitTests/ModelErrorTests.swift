@@ -22,7 +22,7 @@ private func expectMessage(_ fragments: [String], sourceLocation: SourceLocation
     expectMessage(["input (T, B, 4)", "[5, 3, 5]"]) { _ = try lstm.forward(Tensor.zeros([5, 3, 5], on: backend)) }
     expectMessage(["input (T, B, 4)", "[15, 4]"]) { _ = try lstm.forward(Tensor.zeros([15, 4], on: backend)) }
     let badState = RecurrentState(hidden: try Tensor.zeros([1, 3, 6], on: backend), cell: try Tensor.zeros([2, 3, 6], on: backend))
-    expectMessage(["initial state hidden (L, B, H)", "[2, 3, 6]", "[1, 3, 6]"]) {
+    expectMessage(["initial state hidden (L·D, B, H)", "[2, 3, 6]", "[1, 3, 6]"]) {
         _ = try lstm.forward(Tensor.zeros([5, 3, 4], on: backend), initialState: badState)
     }
     let gru = try GRU(inputSize: 4, hiddenSize: 6, on: backend, rng: RandomSource(seed: 1))

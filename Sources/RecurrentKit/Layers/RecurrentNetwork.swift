@@ -326,7 +326,7 @@ public class RecurrentNetwork: Layer {
     }
 
     private func layerShape(width: Int, t: Int, b: Int, _ layout: Layout) -> RecurrentLayerShape {
-        RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: width, hiddenSize: hiddenSize,
+        RecurrentLayerShape(cell: cell, sequenceLength: layout.plan.steps, batchSize: b, inputSize: width, hiddenSize: hiddenSize,
                             batchSizes: layout.plan.isUniform ? nil : layout.plan.batchSizes)
     }
 

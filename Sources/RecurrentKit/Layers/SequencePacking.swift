@@ -11,7 +11,9 @@ struct SequencePacking {
     let lengths: [Int]
     /// `order[j]`: the caller's batch position of the j-th longest sequence.
     let order: [Int]
-    /// `batchSizes[t]`: sequences still running at step t (non-increasing, starts at B).
+    /// Steps of the time loop: the longest length (the padded length T may be longer).
+    let steps: Int
+    /// `batchSizes[t]`: sequences still running at step t < `steps` (non-increasing, from B to ≥ 1).
     let batchSizes: [Int]
     /// N
     let rowCount: Int
@@ -36,14 +38,15 @@ struct SequencePacking {
         batchSize = b
         self.lengths = lengths
         order = lengths.indices.sorted { lengths[$0] > lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
-        batchSizes = (0..<t).map { step in lengths.filter { $0 > step }.count }
+        steps = lengths.max() ?? t
+        batchSizes = (0..<steps).map { step in lengths.filter { $0 > step }.count }
         var offsets = [0]
         for size in batchSizes { offsets.append(offsets.last! + size) }
-        rowCount = offsets[t]
+        rowCount = offsets[steps]
         var padded = [Int](), reversed = [Int]()
         padded.reserveCapacity(rowCount)
         reversed.reserveCapacity(rowCount)
-        for step in 0..<t {
+        for step in 0..<steps {
             for j in 0..<batchSizes[step] {
                 let position = order[j]
                 padded.append(batchFirst ? position * t + step : step * b + position)
@@ -55,7 +58,7 @@ struct SequencePacking {
     }
 
     /// Whether every sequence runs all T steps (then the time loop needs no packing).
-    var isUniform: Bool { batchSizes.allSatisfy { $0 == batchSize } }
+    var isUniform: Bool { steps == sequenceLength && batchSizes.allSatisfy { $0 == batchSize } }
 
     /// Whether sorted order is the caller's order.
     var keepsOrder: Bool { order == Array(0..<batchSize) }

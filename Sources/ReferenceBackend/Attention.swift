@@ -1,0 +1,119 @@
+// Reference attention ops: masked softmax over time, weighted sum of values, their gradients.
+// T = time steps, B = batch, D = feature size; scores and weights (T, B), values (T, B, D),
+// context (B, D), lengths (B) holding step counts as floats. Sums accumulate in Double.
+
+import Foundation
+import RecurrentCore
+
+extension ReferenceBackend {
+    /// T and B of a (T, B) operand, which must have rank 2.
+    func sequenceSizes(_ x: Tensor, _ operation: String) throws -> (t: Int, b: Int) {
+        guard x.rank == 2 else {
+            throw RecurrentError.shapeMismatch(operation: operation, expected: "a (T, B) tensor of rank 2", got: "shape \(x.shape)")
+        }
+        return (x.shape[0], x.shape[1])
+    }
+
+    /// D, the last dimension of values (T, B, D), whose element count must be T·B·D.
+    func featureSize(values: Tensor, t: Int, b: Int, _ operation: String) throws -> Int {
+        guard let d = values.shape.last, values.count == t * b * d else {
+            throw RecurrentError.shapeMismatch(operation: operation, expected: "values (T, B, D) with T = \(t), B = \(b)",
+                                               got: "shape \(values.shape)")
+        }
+        return d
+    }
+
+    /// Softmax over t < lengths[b] of each column of scores (T, B), max-shifted, in Double; steps at or
+    /// past the length get 0, and a length that is not an integer in 1...T gives a column of NaN.
+    public func sequenceSoftmax(_ weights: Tensor, scores: Tensor, lengths: Tensor?) throws {
+        let (t, b) = try sequenceSizes(scores, "sequenceSoftmax scores (T, B)")
+        try RecurrentError.check("sequenceSoftmax weights (T, B)", count: weights.count, equals: t * b)
+        let sv = try read(scores, "sequenceSoftmax scores")
+        let lv = try lengths.map { length -> [Float] in
+            try RecurrentError.check("sequenceSoftmax lengths (B)", count: length.count, equals: b)
+            return try read(length, "sequenceSoftmax lengths")
+        }
+        var wv = [Float](repeating: 0, count: t * b)
+        for column in 0..<b {
+            var valid = t
+            if let lv {
+                // A valid length L is an integer in 1...T: L − 1 is an index below T.
+                guard let index = Self.integerIndex(lv[column] - 1, below: t) else {
+                    for step in 0..<t { wv[step * b + column] = .nan }
+                    continue
+                }
+                valid = index + 1
+            }
+            let s = (0..<valid).map { Double(sv[$0 * b + column]) }
+            let maximum = s.max() ?? 0
+            let total = s.reduce(0) { $0 + Foundation.exp($1 - maximum) }
+            for step in 0..<valid { wv[step * b + column] = Float(Foundation.exp(s[step] - maximum) / total) }
+        }
+        try write(wv, to: weights, "sequenceSoftmax weights")
+    }
+
+    /// `gradScores[t, b] = w[t, b]·(gW[t, b] − Σ_t' w[t', b]·gW[t', b])`, the sum in Double.
+    public func sequenceSoftmaxBackward(gradScores: Tensor, gradWeights: Tensor, weights: Tensor) throws {
+        let (t, b) = try sequenceSizes(weights, "sequenceSoftmaxBackward weights (T, B)")
+        try RecurrentError.check("sequenceSoftmaxBackward gradScores (T, B)", count: gradScores.count, equals: t * b)
+        try RecurrentError.check("sequenceSoftmaxBackward gradWeights (T, B)", count: gradWeights.count, equals: t * b)
+        let wv = try read(weights, "sequenceSoftmaxBackward weights")
+        let gv = try read(gradWeights, "sequenceSoftmaxBackward gradWeights")
+        var out = [Float](repeating: 0, count: t * b)
+        for column in 0..<b {
+            var dot: Double = 0
+            for step in 0..<t { dot += Double(wv[step * b + column]) * Double(gv[step * b + column]) }
+            for step in 0..<t {
+                let e = step * b + column
+                out[e] = Float(Double(wv[e]) * (Double(gv[e]) - dot))
+            }
+        }
+        try write(out, to: gradScores, "sequenceSoftmaxBackward gradScores")
+    }
+
+    /// `context[b, d] = Σ_t weights[t, b]·values[t, b, d]`, summed in Double.
+    public func weightedSum(_ context: Tensor, values: Tensor, weights: Tensor) throws {
+        let (t, b) = try sequenceSizes(weights, "weightedSum weights (T, B)")
+        let d = try featureSize(values: values, t: t, b: b, "weightedSum values (T, B, D)")
+        try RecurrentError.check("weightedSum context (B, D)", count: context.count, equals: b * d)
+        let vv = try read(values, "weightedSum values"), wv = try read(weights, "weightedSum weights")
+        var out = [Float](repeating: 0, count: b * d)
+        for column in 0..<b {
+            for j in 0..<d {
+                var sum: Double = 0
+                for step in 0..<t {
+                    sum += Double(wv[step * b + column]) * Double(vv[(step * b + column) * d + j])
+                }
+                out[column * d + j] = Float(sum)
+            }
+        }
+        try write(out, to: context, "weightedSum context")
+    }
+
+    /// `gradValues[t, b, d] = weights[t, b]·gradContext[b, d]`; `gradWeights[t, b] = Σ_d gradContext[b, d]·values[t, b, d]`
+    /// (in Double).
+    public func weightedSumBackward(gradValues: Tensor, gradWeights: Tensor, gradContext: Tensor, values: Tensor,
+                                    weights: Tensor) throws {
+        let (t, b) = try sequenceSizes(weights, "weightedSumBackward weights (T, B)")
+        let d = try featureSize(values: values, t: t, b: b, "weightedSumBackward values (T, B, D)")
+        try RecurrentError.check("weightedSumBackward gradValues (T, B, D)", count: gradValues.count, equals: t * b * d)
+        try RecurrentError.check("weightedSumBackward gradWeights (T, B)", count: gradWeights.count, equals: t * b)
+        try RecurrentError.check("weightedSumBackward gradContext (B, D)", count: gradContext.count, equals: b * d)
+        let vv = try read(values, "weightedSumBackward values"), wv = try read(weights, "weightedSumBackward weights")
+        let gc = try read(gradContext, "weightedSumBackward gradContext")
+        var gradV = [Float](repeating: 0, count: t * b * d), gradW = [Float](repeating: 0, count: t * b)
+        for step in 0..<t {
+            for column in 0..<b {
+                let e = step * b + column
+                var dot: Double = 0
+                for j in 0..<d {
+                    gradV[e * d + j] = wv[e] * gc[column * d + j]
+                    dot += Double(gc[column * d + j]) * Double(vv[e * d + j])
+                }
+                gradW[e] = Float(dot)
+            }
+        }
+        try write(gradV, to: gradValues, "weightedSumBackward gradValues")
+        try write(gradW, to: gradWeights, "weightedSumBackward gradWeights")
+    }
+}
