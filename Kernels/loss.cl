@@ -19,7 +19,8 @@ kernel ONE_DIMENSIONAL void mse_blocks(global float* partials, global float* gra
 }
 
 // Max-shifted softmax cross-entropy, one work-item per row: row_loss (N) = logsumexp(x) − x[t],
-// grad (N, C) = scale · (softmax(x) − onehot(t)). A target that is not an index gives NaN.
+// grad (N, C) = scale · (softmax(x) − onehot(t)). A target of −100 (ignored) gives 0 and a zero
+// row; any other target that is not an index gives NaN.
 kernel ONE_DIMENSIONAL void softmax_cross_entropy_rows(global float* row_loss, global float* grad, ulong grad_offset,
                                                        global const float* logits, ulong logits_offset,
                                                        global const float* targets, ulong targets_offset,
@@ -29,6 +30,11 @@ kernel ONE_DIMENSIONAL void softmax_cross_entropy_rows(global float* row_loss, g
     global const float* x = logits + logits_offset + (ulong)r * c;
     global float* g = grad + grad_offset + (ulong)r * c;
     float label = targets[targets_offset + r];
+    if (label == -100.0f) {
+        for (uint j = 0; j < c; j++) g[j] = 0.0f;
+        row_loss[r] = 0.0f;
+        return;
+    }
     if (!is_index(label, c)) {
         for (uint j = 0; j < c; j++) g[j] = NAN;
         row_loss[r] = NAN;

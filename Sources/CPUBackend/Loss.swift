@@ -28,6 +28,10 @@ extension CPUBackend {
         pl[0] = scale * blockedSum(count: n) { r in
             let x = px + r * c, g = pg + r * c
             let label = pt[r]
+            if label == -100 {   // ignored (PyTorch's ignore_index): no loss, zero gradient
+                g.update(repeating: 0, count: c)
+                return 0
+            }
             guard label >= 0, label < Float(c), label == label.rounded(.towardZero) else {
                 g.update(repeating: .nan, count: c)
                 return .nan

@@ -88,7 +88,8 @@ public protocol Backend: AnyObject, Sendable {
     func meanSquaredError(loss: Tensor, gradient: Tensor, prediction: Tensor, target: Tensor, scale: Float) throws
     /// Fused, max-shifted softmax cross-entropy over logits (N, C) with class indices (N):
     /// `loss[0] = scale · Σ_n (logsumexp(x_n) − x_n[t_n])`, `grad = scale · (softmax(x) − onehot(t))`.
-    /// A target that is not an integer in 0..<C makes its row's loss and gradient NaN.
+    /// A target of −100 (PyTorch's `ignore_index`) contributes no loss and a zero gradient row;
+    /// any other target that is not an integer in 0..<C makes its row's loss and gradient NaN.
     func softmaxCrossEntropy(loss: Tensor, gradient: Tensor, logits: Tensor, targets: Tensor, scale: Float) throws
 
     // MARK: Attention

@@ -5,6 +5,9 @@ import Foundation
 import RecurrentCore
 
 extension ReferenceBackend {
+    /// The class target cross-entropy ignores (PyTorch's default `ignore_index`).
+    static let ignoredTarget: Float = -100
+
     /// `loss[0] = scale · Σ (p − t)²`, `grad = 2·scale·(p − t)`; the sum accumulates in Double.
     public func meanSquaredError(loss: Tensor, gradient: Tensor, prediction: Tensor, target: Tensor,
                                  scale: Float) throws {
@@ -25,7 +28,8 @@ extension ReferenceBackend {
 
     /// Softmax cross-entropy over logits (N, C) and class indices (N), max-shifted, in Double:
     /// `loss[0] = scale · Σ_n (logsumexp(x_n) − x_n[t_n])`, `grad = scale · (softmax(x) − onehot(t))`.
-    /// A target that is not an integer in 0..<C gives its row a NaN loss and NaN gradient.
+    /// A target of −100 (ignored) gives its row no loss and a zero gradient; any other target that
+    /// is not an integer in 0..<C gives its row a NaN loss and NaN gradient.
     public func softmaxCrossEntropy(loss: Tensor, gradient: Tensor, logits: Tensor, targets: Tensor,
                                     scale: Float) throws {
         try RecurrentError.check("softmaxCrossEntropy loss", count: loss.count, equals: 1)
@@ -38,6 +42,7 @@ extension ReferenceBackend {
         var total: Double = 0
         for row in 0..<n {
             let x = (0..<classes).map { Double(xv[row * classes + $0]) }
+            if tv[row] == Self.ignoredTarget { continue }   // zero loss, zero gradient
             guard let target = Self.integerIndex(tv[row], below: classes) else {
                 for c in 0..<classes { grad[row * classes + c] = .nan }
                 total += .nan
