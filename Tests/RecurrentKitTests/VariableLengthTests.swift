@@ -71,3 +71,25 @@ private func sequence(_ a: [Float], steps: Int, column: Int, batch: Int, width: 
         }
     }
 }
+
+/// The README's sequence example, with data: runs, and the attention weights mask padded steps.
+@Test func readmeSequenceExampleRuns() throws {
+    let backend = TestDevice.backend
+    let rng = RandomSource(seed: 3)
+    let (t, b) = (6, 4), lengths = [6, 2, 4, 1]
+    var random = TestRandom(seed: 4)
+    let x = try random.tensor([t, b, 16], on: backend)
+    let encoder = try GRU(inputSize: 16, hiddenSize: 64, numLayers: 2, bidirectional: true, on: backend, rng: rng)
+    let attention = try Attention(featureSize: 128, on: backend, rng: rng)   // 128 = 2 directions × 64
+    let model = try Sequential([("encoder", encoder), ("attention", attention),
+                                ("fc", Linear(128, 5, on: backend, rng: rng))])
+    encoder.lengths = lengths
+    attention.lengths = lengths
+    let logits = try model.forward(x)
+    let weights = try attention.weights!.toArray()
+    #expect(logits.shape == [b, 5])
+    for s in 0..<b {
+        let column = (0..<t).map { weights[$0 * b + s] }
+        #expect(abs(column.reduce(0, +) - 1) < 1e-5 && column[lengths[s]...].allSatisfy { $0 == 0 }, "\(column)")
+    }
+}
