@@ -9,7 +9,12 @@
 // The sequences of a batch are independent, so the per-step part runs on row blocks of the batch
 // that the backend may process at once (`batchParallelism`, `runConcurrently`); the
 // whole-sequence GEMMs stay whole.
-// T = time steps, B = batch, N = rows, I = input size, H = hidden size, G = gates.
+// LSTM with projections (PyTorch's proj_size P): the cell step writes m_t = o_t ⊙ tanh(c_t) into
+// the reserve and one more GEMM per step makes h_t = m_t W_hrᵀ; backward per step takes
+// dh_t = dy_t + dh_{t+1} (kept for all steps), dm_t = dh_t W_hr (GEMM), the cell step from dm_t,
+// and dh_{t-1} = dG_t W_hh as usual; dW_hr = dHᵀ M is one more whole-sequence GEMM.
+// T = time steps, B = batch, N = rows, I = input size, H = hidden size, G = gates,
+// P = projection size, R = width of h (P when projecting, else H).
 
 extension Backend {
     /// One block at a time unless a backend says otherwise.
@@ -20,19 +25,22 @@ extension Backend {
         for part in 0..<count { try body(part) }
     }
 
-    /// Views of the reserve buffer: post-activation gates (N, G·H) and the extra state (N, H).
-    func reserveViews(_ reserve: Tensor, _ s: RecurrentLayerShape) throws -> (gates: Tensor, extra: Tensor?) {
+    /// Views of the reserve buffer: post-activation gates (N, G·H), the extra state (N, H) and,
+    /// when projecting, m_t = o_t ⊙ tanh(c_t) (N, H).
+    func reserveViews(_ reserve: Tensor, _ s: RecurrentLayerShape) throws -> (gates: Tensor, extra: Tensor?, projected: Tensor?) {
         let (n, h, gh) = (s.rowCount, s.hiddenSize, s.gateWidth)
         let flat = try reserve.reshaped([reserve.count])
         let gates = try flat.slice(0..<(n * gh)).reshaped([n, gh])
-        guard s.cell.extraReserveWidth > 0 else { return (gates, nil) }
+        guard s.cell.extraReserveWidth > 0 else { return (gates, nil, nil) }
         let extra = try flat.slice((n * gh)..<(n * (gh + h))).reshaped([n, h])
-        return (gates, extra)
+        guard s.projectionSize != nil else { return (gates, extra, nil) }
+        let projected = try flat.slice((n * (gh + h))..<(n * (gh + 2 * h))).reshaped([n, h])
+        return (gates, extra, projected)
     }
 
-    /// Rows `rows` of a (B, H) state given as any tensor of B·H elements.
-    func stateRows(_ state: Tensor?, _ s: RecurrentLayerShape, _ rows: Range<Int>) throws -> Tensor? {
-        try state?.reshaped([s.batchSize, s.hiddenSize]).slice(rows)
+    /// Rows `rows` of a (B, width) state given as any tensor of B·width elements.
+    func stateRows(_ state: Tensor?, _ s: RecurrentLayerShape, _ rows: Range<Int>, width: Int) throws -> Tensor? {
+        try state?.reshaped([s.batchSize, width]).slice(rows)
     }
 
     /// Rows `rows` (batch positions) of step `step` of an (N, ·) tensor.
@@ -68,34 +76,34 @@ extension Backend {
     public func recurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
         try io.validate(s)
         try w.validate(s, "recurrent forward")
-        let (t, n, i, h, gh) = (s.sequenceLength, s.rowCount, s.inputSize, s.hiddenSize, s.gateWidth)
-        let (gates, extra) = try reserveViews(io.reserve, s)      // (N, GH), (N, H)
-        let output = try io.output.reshaped([n, h])                // (N, H)
+        let (t, n, i, h, r, gh) = (s.sequenceLength, s.rowCount, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
+        let (gates, extra, projected) = try reserveViews(io.reserve, s)   // (N, GH), (N, H), (N, H)
+        let output = try io.output.reshaped([n, r])                        // (N, R)
         let offsets = s.stepOffsets
 
         // x W_ihᵀ for all steps at once: (N, I) × (I, GH).
         try gemm(gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
         let blocks = batchBlocks(s)
         try runConcurrently(blocks.count) { part in
-            try self.forwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, output: output)
+            try self.forwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, projected: projected, output: output)
         }
         // Each sequence's final state is at its own last step.
         for step in 0..<t {
             let ending = (step + 1 < t ? s.rows(atStep: step + 1) : 0)..<s.rows(atStep: step)
             guard !ending.isEmpty else { continue }
             if let finalHidden = io.finalHidden {
-                try copy(stepRows(output, offsets, step, ending), to: stateRows(finalHidden, s, ending)!)
+                try copy(stepRows(output, offsets, step, ending), to: stateRows(finalHidden, s, ending, width: r)!)
             }
             if let finalCell = io.finalCell, let extra, s.cell == .lstm {
-                try copy(stepRows(extra, offsets, step, ending), to: stateRows(finalCell, s, ending)!)
+                try copy(stepRows(extra, offsets, step, ending), to: stateRows(finalCell, s, ending, width: h)!)
             }
         }
     }
 
     /// The time loop of the forward pass for batch rows `rows`.
     private func forwardSteps(rows: Range<Int>, _ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape,
-                              gates: Tensor, extra: Tensor?, output: Tensor) throws {
-        let (t, h, gh) = (s.sequenceLength, s.hiddenSize, s.gateWidth)
+                              gates: Tensor, extra: Tensor?, projected: Tensor?, output: Tensor) throws {
+        let (t, h, r, gh) = (s.sequenceLength, s.hiddenSize, s.outputSize, s.gateWidth)
         let offsets = s.stepOffsets
         let projection = try Tensor.empty([rows.count, gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ
         for step in 0..<t {
@@ -104,19 +112,26 @@ extension Backend {
             if end <= rows.lowerBound { break }
             let active = rows.lowerBound..<end
             let hiddenProjection = try projection.slice(0..<active.count)
-            let previousHidden = step == 0 ? try stateRows(io.initialHidden, s, active) : try stepRows(output, offsets, step - 1, active)
+            let previousHidden = step == 0
+                ? try stateRows(io.initialHidden, s, active, width: r) : try stepRows(output, offsets, step - 1, active)
             if let previousHidden {
-                try gemm(hiddenProjection, previousHidden, w.weightHH, GEMMShape(m: active.count, n: gh, k: h, transB: .transposed))
+                try gemm(hiddenProjection, previousHidden, w.weightHH, GEMMShape(m: active.count, n: gh, k: r, transB: .transposed))
             } else {
                 try fill(hiddenProjection, with: 0)
             }
             let hidden = try stepRows(output, offsets, step, active), stepGates = try stepRows(gates, offsets, step, active)
             switch s.cell {
             case .lstm:
-                let previousCell = step == 0 ? try stateRows(io.initialCell, s, active) : try stepRows(extra!, offsets, step - 1, active)
-                try lstmForwardStep(hidden: hidden, cell: stepRows(extra!, offsets, step, active), gates: stepGates,
+                let previousCell = step == 0
+                    ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(extra!, offsets, step - 1, active)
+                // With a projection the cell step's h is m_t (kept in the reserve) and h_t = m_t W_hrᵀ: (b, H) × (H, P).
+                let cellOutput = try projected.map { try stepRows($0, offsets, step, active) } ?? hidden
+                try lstmForwardStep(hidden: cellOutput, cell: stepRows(extra!, offsets, step, active), gates: stepGates,
                                     hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                     previousCell: previousCell)
+                if let weightHR = w.weightHR, projected != nil {
+                    try gemm(hidden, cellOutput, weightHR, GEMMShape(m: active.count, n: r, k: h, transB: .transposed))
+                }
             case .gru:
                 try gruForwardStep(hidden: hidden, newGateHidden: stepRows(extra!, offsets, step, active), gates: stepGates,
                                    hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
@@ -133,31 +148,38 @@ extension Backend {
         try io.validate(s)
         try w.validate(s, "recurrent backward")
         try g.validate(s, "recurrent backward gradient")
-        let (t, n, b, i, h, gh) = (s.sequenceLength, s.rowCount, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
-        let (gates, extra) = try reserveViews(io.reserve, s)      // (N, GH), (N, H)
+        let (t, n, b, i, h, r, gh) = (s.sequenceLength, s.rowCount, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
+        let (gates, extra, projected) = try reserveViews(io.reserve, s)   // (N, GH), (N, H), (N, H)
         let input = try io.input.reshaped([n, i])
-        let output = try io.output.reshaped([n, h])
+        let output = try io.output.reshaped([n, r])
 
         // Pre-activation gate gradients for every step; GRU needs a second copy for the hidden side.
         let gradGatesInput = try Tensor.empty([n, gh], on: self)                                 // (N, GH)
         let gradGatesHidden = s.cell == .gru ? try Tensor.empty([n, gh], on: self) : gradGatesInput
+        // With a projection, dh_t = dy_t + dh_{t+1} of every step, for dW_hr.
+        let gradOutputs = projected != nil ? try Tensor.empty([n, r], on: self) : nil             // (N, P)
         let blocks = batchBlocks(s)
         try runConcurrently(blocks.count) { part in
-            try self.backwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, output: output,
-                                   gradGatesInput: gradGatesInput, gradGatesHidden: gradGatesHidden)
+            try self.backwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, projected: projected,
+                                   output: output, gradGatesInput: gradGatesInput, gradGatesHidden: gradGatesHidden,
+                                   gradOutputs: gradOutputs)
         }
 
         // Whole-sequence weight gradients.
         // dW_ih += dGxᵀ X: (GH, N) × (N, I)
         try gemm(g.weightIH, gradGatesInput, input, GEMMShape(m: gh, n: i, k: n, transA: .transposed, beta: 1))
+        // dW_hr += dHᵀ M: (P, N) × (N, H)
+        if let projected, let gradOutputs, let gradWeightHR = g.weightHR {
+            try gemm(gradWeightHR, gradOutputs, projected, GEMMShape(m: r, n: h, k: n, transA: .transposed, beta: 1))
+        }
         // dW_hh += Σ_t dGh_tᵀ h_{t-1}.
         if s.isPacked {
             // Step t's rows against the first batchSizes[t] rows of step t−1 (h_0 for step 0), gathered
-            // into one (N, H) block so that a single GEMM covers every step.
+            // into one (N, R) block so that a single GEMM covers every step.
             let offsets = s.stepOffsets
-            let previous = try Tensor.empty([n, h], on: self)                                    // (N, H) h_{t-1}
+            let previous = try Tensor.empty([n, r], on: self)                                    // (N, R) h_{t-1}
             if let h0 = io.initialHidden {
-                try copy(h0.reshaped([b, h]), to: previous.slice(0..<b))
+                try copy(h0.reshaped([b, r]), to: previous.slice(0..<b))
             } else {
                 try fill(previous.slice(0..<b), with: 0)
             }
@@ -165,15 +187,15 @@ extension Backend {
                 let active = 0..<s.rows(atStep: step)
                 try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
             }
-            try gemm(g.weightHH, gradGatesHidden, previous, GEMMShape(m: gh, n: h, k: n, transA: .transposed, beta: 1))
+            try gemm(g.weightHH, gradGatesHidden, previous, GEMMShape(m: gh, n: r, k: n, transA: .transposed, beta: 1))
         } else {
             // Steps 1..<T against outputs 0..<T-1, then step 0 against h_0.
             if t > 1 {
                 try gemm(g.weightHH, gradGatesHidden.slice(b..<n), output.slice(0..<(n - b)),
-                         GEMMShape(m: gh, n: h, k: n - b, transA: .transposed, beta: 1))
+                         GEMMShape(m: gh, n: r, k: n - b, transA: .transposed, beta: 1))
             }
             if let h0 = io.initialHidden {
-                try gemm(g.weightHH, gradGatesHidden.slice(0..<b), h0, GEMMShape(m: gh, n: h, k: b, transA: .transposed, beta: 1))
+                try gemm(g.weightHH, gradGatesHidden.slice(0..<b), h0, GEMMShape(m: gh, n: r, k: b, transA: .transposed, beta: 1))
             }
         }
         try sumColumns(g.biasIH, gradGatesInput, accumulate: true)
@@ -187,12 +209,14 @@ extension Backend {
     /// The time loop of the backward pass for batch rows `rows`: gate gradients of every step and
     /// the gradients of the initial states.
     private func backwardSteps(rows: Range<Int>, _ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape,
-                               gates: Tensor, extra: Tensor?, output: Tensor, gradGatesInput: Tensor, gradGatesHidden: Tensor) throws {
-        let (t, h, gh) = (s.sequenceLength, s.hiddenSize, s.gateWidth)
+                               gates: Tensor, extra: Tensor?, projected: Tensor?, output: Tensor,
+                               gradGatesInput: Tensor, gradGatesHidden: Tensor, gradOutputs: Tensor?) throws {
+        let (t, h, r, gh) = (s.sequenceLength, s.hiddenSize, s.outputSize, s.gateWidth)
         let offsets = s.stepOffsets
-        let gradOutput = try io.gradOutput?.reshaped([s.rowCount, h])
-        let gradHiddenRows = try Tensor.empty([rows.count, h], on: self)                          // (b, H) dh from t+1
+        let gradOutput = try io.gradOutput?.reshaped([s.rowCount, r])
+        let gradHiddenRows = try Tensor.empty([rows.count, r], on: self)                          // (b, R) dh from t+1
         let gradCellRows = s.cell == .lstm ? try Tensor.empty([rows.count, h], on: self) : nil    // (b, H) dc from t+1
+        let gradProjectedRows = projected != nil ? try Tensor.empty([rows.count, h], on: self) : nil  // (b, H) dm_t
         for step in stride(from: t - 1, through: 0, by: -1) {
             let end = min(rows.upperBound, s.rows(atStep: step))
             if end <= rows.lowerBound { continue }
@@ -205,13 +229,13 @@ extension Backend {
                 let starting = firstStarting..<active.upperBound
                 let localStarting = (starting.lowerBound - rows.lowerBound)..<(starting.upperBound - rows.lowerBound)
                 if let gradFinalHidden = io.gradFinalHidden {
-                    try copy(stateRows(gradFinalHidden, s, starting)!, to: gradHiddenRows.slice(localStarting))
+                    try copy(stateRows(gradFinalHidden, s, starting, width: r)!, to: gradHiddenRows.slice(localStarting))
                 } else {
                     try fill(gradHiddenRows.slice(localStarting), with: 0)
                 }
                 if let gradCellRows {
                     if let gradFinalCell = io.gradFinalCell {
-                        try copy(stateRows(gradFinalCell, s, starting)!, to: gradCellRows.slice(localStarting))
+                        try copy(stateRows(gradFinalCell, s, starting, width: h)!, to: gradCellRows.slice(localStarting))
                     } else {
                         try fill(gradCellRows.slice(localStarting), with: 0)
                     }
@@ -219,14 +243,28 @@ extension Backend {
             }
             let gradHidden = try gradHiddenRows.slice(local)
             let dy = try gradOutput.map { try stepRows($0, offsets, step, active) }
-            let previousHidden = step == 0 ? try stateRows(io.initialHidden, s, active) : try stepRows(output, offsets, step - 1, active)
+            let previousHidden = step == 0
+                ? try stateRows(io.initialHidden, s, active, width: r) : try stepRows(output, offsets, step - 1, active)
             let dGx = try stepRows(gradGatesInput, offsets, step, active), dGh = try stepRows(gradGatesHidden, offsets, step, active)
             let stepGates = try stepRows(gates, offsets, step, active)
             switch s.cell {
             case .lstm:
-                let previousCell = step == 0 ? try stateRows(io.initialCell, s, active) : try stepRows(extra!, offsets, step - 1, active)
-                try lstmBackwardStep(gradGates: dGx, gradCell: gradCellRows!.slice(local), gradHidden: gradHidden, gradOutput: dy,
-                                     gates: stepGates, cell: stepRows(extra!, offsets, step, active), previousCell: previousCell)
+                let previousCell = step == 0
+                    ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(extra!, offsets, step - 1, active)
+                let cell = try stepRows(extra!, offsets, step, active)
+                if let gradOutputs, let gradProjectedRows, let weightHR = w.weightHR {
+                    // dh_t = dy_t + dh_{t+1} (b, P), kept for dW_hr; dm_t = dh_t W_hr: (b, P) × (P, H).
+                    let gradStep = try stepRows(gradOutputs, offsets, step, active)
+                    try copy(gradHidden, to: gradStep)
+                    if let dy { try axpy(gradStep, alpha: 1, dy) }
+                    let gradProjected = try gradProjectedRows.slice(local)
+                    try gemm(gradProjected, gradStep, weightHR, GEMMShape(m: active.count, n: h, k: r))
+                    try lstmBackwardStep(gradGates: dGx, gradCell: gradCellRows!.slice(local), gradHidden: gradProjected,
+                                         gradOutput: nil, gates: stepGates, cell: cell, previousCell: previousCell)
+                } else {
+                    try lstmBackwardStep(gradGates: dGx, gradCell: gradCellRows!.slice(local), gradHidden: gradHidden, gradOutput: dy,
+                                         gates: stepGates, cell: cell, previousCell: previousCell)
+                }
             case .gru:
                 try gruBackwardStep(gradGatesInput: dGx, gradGatesHidden: dGh, gradHidden: gradHidden, gradOutput: dy,
                                     gates: stepGates, newGateHidden: stepRows(extra!, offsets, step, active),
@@ -235,14 +273,16 @@ extension Backend {
                 try rnnBackwardStep(gradGates: dGx, gradHidden: gradHidden, gradOutput: dy, gates: stepGates,
                                     activation: s.cell == .rnnTanh ? .tanh : .relu)
             }
-            // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, H). GRU's step already wrote the direct z ⊙ dh part.
+            // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R). GRU's step already wrote the direct z ⊙ dh part.
             if step > 0 || io.gradInitialHidden != nil {
-                try gemm(gradHidden, dGh, w.weightHH, GEMMShape(m: active.count, n: h, k: gh, beta: s.cell == .gru ? 1 : 0))
+                try gemm(gradHidden, dGh, w.weightHH, GEMMShape(m: active.count, n: r, k: gh, beta: s.cell == .gru ? 1 : 0))
             }
         }
-        if let gradInitialHidden = io.gradInitialHidden { try copy(gradHiddenRows, to: stateRows(gradInitialHidden, s, rows)!) }
+        if let gradInitialHidden = io.gradInitialHidden {
+            try copy(gradHiddenRows, to: stateRows(gradInitialHidden, s, rows, width: r)!)
+        }
         if let gradInitialCell = io.gradInitialCell, let gradCellRows {
-            try copy(gradCellRows, to: stateRows(gradInitialCell, s, rows)!)
+            try copy(gradCellRows, to: stateRows(gradInitialCell, s, rows, width: h)!)
         }
     }
 }

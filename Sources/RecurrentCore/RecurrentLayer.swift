@@ -1,5 +1,6 @@
 // Arguments of the whole-layer recurrent ops.
-// T = time steps, B = batch, I = input size, H = hidden size, G = gates, E = extra reserve width.
+// T = time steps, B = batch, I = input size, H = hidden size, G = gates, E = extra reserve width,
+// P = projection size (LSTM with projections), R = the width of h: P when projecting, else H.
 
 /// Sizes of one recurrent layer in one direction.
 public struct RecurrentLayerShape: Sendable, Equatable {
@@ -17,16 +18,24 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     /// rows of all steps follow each other (N = Σ batchSizes rows in all). nil: every step holds
     /// all B sequences (N = T·B). Work is proportional to N.
     public var batchSizes: [Int]?
+    /// P: LSTM with projections (PyTorch's `proj_size`), 1 ≤ P < H: c_t keeps H units and
+    /// h_t = W_hr (o_t ⊙ tanh(c_t)) has P; nil: no projection (h_t has H units).
+    public var projectionSize: Int?
 
     public init(cell: RecurrentCell, sequenceLength: Int, batchSize: Int, inputSize: Int, hiddenSize: Int,
-                batchSizes: [Int]? = nil) {
+                batchSizes: [Int]? = nil, projectionSize: Int? = nil) {
         self.cell = cell
         self.sequenceLength = sequenceLength
         self.batchSize = batchSize
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.batchSizes = batchSizes
+        self.projectionSize = projectionSize
     }
+
+    /// R: the width of h_t, of the output rows and of the hidden states (P when projecting, else H).
+    /// The cell state keeps H.
+    public var outputSize: Int { projectionSize ?? hiddenSize }
 
     /// Whether steps hold different numbers of sequences (a packed batch of unequal lengths).
     public var isPacked: Bool { batchSizes.map { $0.contains { $0 != batchSize } } ?? false }
@@ -47,18 +56,29 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     /// G·H: the width of the gate pre-activations.
     public var gateWidth: Int { cell.gateCount * hiddenSize }
 
-    /// Elements of the reserve buffer: post-activation gates (T, B, G·H), then the extra
-    /// per-step state (T, B, E·H): c_t for LSTM, W_hn h_{t-1} + b_hn for GRU, nothing for RNN.
+    /// Elements of the reserve buffer: post-activation gates (N, G·H), then the extra
+    /// per-step state (N, E·H): c_t for LSTM, W_hn h_{t-1} + b_hn for GRU, nothing for RNN;
+    /// with a projection then (N, H) of m_t = o_t ⊙ tanh(c_t), the product's input.
     public var reserveCount: Int {
-        rowCount * (gateWidth + cell.extraReserveWidth * hiddenSize)
+        rowCount * (gateWidth + cell.extraReserveWidth * hiddenSize + (projectionSize == nil ? 0 : hiddenSize))
     }
 
-    /// Throws unless every size is positive and `batchSizes` (if given) has T entries, starts at
-    /// B and never grows.
+    /// Throws unless every size is positive, `batchSizes` (if given) has T entries, starts at
+    /// B and never grows, and a projection size (LSTM only) is in 1..<H.
     public func validate() throws {
         for (name, value) in [("sequence length", sequenceLength), ("batch size", batchSize),
                               ("input size", inputSize), ("hidden size", hiddenSize)] where value < 1 {
             throw RecurrentError.invalidArgument(name: name, expected: "at least 1", got: "\(value)")
+        }
+        if let projectionSize {
+            guard cell == .lstm else {
+                throw RecurrentError.invalidArgument(name: "projection size", expected: "none for \(cell.rawValue) (LSTM only)",
+                                                     got: "\(projectionSize)")
+            }
+            guard projectionSize >= 1, projectionSize < hiddenSize else {
+                throw RecurrentError.invalidArgument(name: "projection size", expected: "1 to \(hiddenSize - 1) (below the hidden size \(hiddenSize))",
+                                                     got: "\(projectionSize)")
+            }
         }
         if let batchSizes {
             let ordered = zip(batchSizes, batchSizes.dropFirst()).allSatisfy { $0 >= $1 }
@@ -72,41 +92,58 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     }
 }
 
-/// The four parameter tensors of one layer and direction, PyTorch's names and layouts
+/// The parameter tensors of one layer and direction, PyTorch's names and layouts
 /// (also used for their gradients).
 public struct RecurrentWeights: Sendable {
     /// `weight_ih_l{k}`: (G·H, I)
     public var weightIH: Tensor
-    /// `weight_hh_l{k}`: (G·H, H)
+    /// `weight_hh_l{k}`: (G·H, R)
     public var weightHH: Tensor
     /// `bias_ih_l{k}`: (G·H)
     public var biasIH: Tensor
     /// `bias_hh_l{k}`: (G·H)
     public var biasHH: Tensor
+    /// `weight_hr_l{k}`: (P, H) when the shape has a projection, else nil.
+    public var weightHR: Tensor?
 
-    public init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor, biasHH: Tensor) {
+    public init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor, biasHH: Tensor, weightHR: Tensor? = nil) {
         self.weightIH = weightIH
         self.weightHH = weightHH
         self.biasIH = biasIH
         self.biasHH = biasHH
+        self.weightHR = weightHR
     }
 
-    /// Throws unless the four tensors have the sizes `shape` implies.
+    /// Throws unless the tensors have the sizes `shape` implies (`weightHR` present exactly when
+    /// the shape projects).
     public func validate(_ shape: RecurrentLayerShape, _ what: String) throws {
-        let (gh, i, h) = (shape.gateWidth, shape.inputSize, shape.hiddenSize)
+        let (gh, i, h, r) = (shape.gateWidth, shape.inputSize, shape.hiddenSize, shape.outputSize)
         try RecurrentError.check("\(what) weight_ih", count: weightIH.count, equals: gh * i)
-        try RecurrentError.check("\(what) weight_hh", count: weightHH.count, equals: gh * h)
+        try RecurrentError.check("\(what) weight_hh", count: weightHH.count, equals: gh * r)
         try RecurrentError.check("\(what) bias_ih", count: biasIH.count, equals: gh)
         try RecurrentError.check("\(what) bias_hh", count: biasHH.count, equals: gh)
+        switch (shape.projectionSize, weightHR) {
+        case let (p?, w?):
+            try RecurrentError.check("\(what) weight_hr (P, H)", count: w.count, equals: p * h)
+        case let (p?, nil):
+            throw RecurrentError.shapeMismatch(operation: "\(what) weight_hr", expected: "(\(p), \(h)) for projection size \(p)",
+                                               got: "none")
+        case let (nil, w?):
+            throw RecurrentError.shapeMismatch(operation: "\(what) weight_hr", expected: "none without a projection size",
+                                               got: "shape \(w.shape)")
+        case (nil, nil):
+            break
+        }
     }
 }
 
 /// Tensors of a whole-layer forward pass. Row layouts: (T, B, ·) = N rows, or the packed layout
 /// of `RecurrentLayerShape.batchSizes` (states in the packed order: longest sequence first).
+/// h states and outputs are R = `shape.outputSize` wide (P with a projection), c states H.
 public struct RecurrentForwardIO: Sendable {
-    /// (T, B, H) written: h_t for every step.
+    /// (T, B, R) written: h_t for every step.
     public var output: Tensor
-    /// (B, H) written if present: h_T.
+    /// (B, R) written if present: h_T.
     public var finalHidden: Tensor?
     /// (B, H) written if present (LSTM): c_T.
     public var finalCell: Tensor?
@@ -114,7 +151,7 @@ public struct RecurrentForwardIO: Sendable {
     public var reserve: Tensor
     /// (T, B, I)
     public var input: Tensor
-    /// (B, H) h_0, or nil for zeros.
+    /// (B, R) h_0, or nil for zeros.
     public var initialHidden: Tensor?
     /// (B, H) c_0 (LSTM), or nil for zeros.
     public var initialCell: Tensor?
@@ -129,32 +166,36 @@ public struct RecurrentForwardIO: Sendable {
     /// Throws unless every tensor has the element count `shape` implies.
     public func validate(_ shape: RecurrentLayerShape) throws {
         try shape.validate()
-        let (n, b, i, h) = (shape.rowCount, shape.batchSize, shape.inputSize, shape.hiddenSize)
+        let (n, b, i, h, r) = (shape.rowCount, shape.batchSize, shape.inputSize, shape.hiddenSize, shape.outputSize)
+        let rName = shape.projectionSize == nil ? "H" : "P"
         try RecurrentError.check("recurrent forward input (N, I)", count: input.count, equals: n * i)
-        try RecurrentError.check("recurrent forward output (N, H)", count: output.count, equals: n * h)
+        try RecurrentError.check("recurrent forward output (N, \(rName))", count: output.count, equals: n * r)
         try RecurrentError.check("recurrent forward reserve", count: reserve.count, equals: shape.reserveCount)
-        for (name, x) in [("final hidden", finalHidden), ("final cell", finalCell),
-                          ("initial hidden", initialHidden), ("initial cell", initialCell)] {
+        for (name, x) in [("final hidden", finalHidden), ("initial hidden", initialHidden)] {
+            if let x { try RecurrentError.check("recurrent forward \(name) (B, \(rName))", count: x.count, equals: b * r) }
+        }
+        for (name, x) in [("final cell", finalCell), ("initial cell", initialCell)] {
             if let x { try RecurrentError.check("recurrent forward \(name) (B, H)", count: x.count, equals: b * h) }
         }
     }
 }
 
 /// Tensors of a whole-layer backward pass. Gradients of inputs and states are overwritten.
+/// h gradients are R = `shape.outputSize` wide (P with a projection), c gradients H.
 public struct RecurrentBackwardIO: Sendable {
     /// (T, B, I) written if present.
     public var gradInput: Tensor?
-    /// (B, H) written if present.
+    /// (B, R) written if present.
     public var gradInitialHidden: Tensor?
     /// (B, H) written if present (LSTM).
     public var gradInitialCell: Tensor?
-    /// (T, B, H) dL/dh_t from the layer above, or nil for zeros.
+    /// (T, B, R) dL/dh_t from the layer above, or nil for zeros.
     public var gradOutput: Tensor?
-    /// (B, H) dL/dh_T, or nil for zeros.
+    /// (B, R) dL/dh_T, or nil for zeros.
     public var gradFinalHidden: Tensor?
     /// (B, H) dL/dc_T (LSTM), or nil for zeros.
     public var gradFinalCell: Tensor?
-    /// The forward pass's input (T, B, I), output (T, B, H), initial states and reserve.
+    /// The forward pass's input (T, B, I), output (T, B, R), initial states and reserve.
     public var input: Tensor
     public var output: Tensor
     public var initialHidden: Tensor?
@@ -175,11 +216,16 @@ public struct RecurrentBackwardIO: Sendable {
     public func validate(_ shape: RecurrentLayerShape) throws {
         try RecurrentForwardIO(output: output, reserve: reserve, input: input,
                                initialHidden: initialHidden, initialCell: initialCell).validate(shape)
-        let (n, b, i, h) = (shape.rowCount, shape.batchSize, shape.inputSize, shape.hiddenSize)
+        let (n, b, i, h, r) = (shape.rowCount, shape.batchSize, shape.inputSize, shape.hiddenSize, shape.outputSize)
+        let rName = shape.projectionSize == nil ? "H" : "P"
         if let gradInput { try RecurrentError.check("recurrent backward grad input (N, I)", count: gradInput.count, equals: n * i) }
-        if let gradOutput { try RecurrentError.check("recurrent backward grad output (N, H)", count: gradOutput.count, equals: n * h) }
-        for (name, x) in [("grad initial hidden", gradInitialHidden), ("grad initial cell", gradInitialCell),
-                          ("grad final hidden", gradFinalHidden), ("grad final cell", gradFinalCell)] {
+        if let gradOutput {
+            try RecurrentError.check("recurrent backward grad output (N, \(rName))", count: gradOutput.count, equals: n * r)
+        }
+        for (name, x) in [("grad initial hidden", gradInitialHidden), ("grad final hidden", gradFinalHidden)] {
+            if let x { try RecurrentError.check("recurrent backward \(name) (B, \(rName))", count: x.count, equals: b * r) }
+        }
+        for (name, x) in [("grad initial cell", gradInitialCell), ("grad final cell", gradFinalCell)] {
             if let x { try RecurrentError.check("recurrent backward \(name) (B, H)", count: x.count, equals: b * h) }
         }
     }

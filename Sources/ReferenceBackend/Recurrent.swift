@@ -2,11 +2,13 @@
 // equations (DESIGN §4) with a per-step loop and textbook BPTT. Independent of the default
 // time loop in Backend+Recurrent.swift and of the per-step cell ops, but it fills the reserve
 // with the same layout, so either side's reserve can feed the other's backward.
-// T = time steps, B = batch, I = input size, H = hidden size, G = gates (1, 4, 3).
+// T = time steps, B = batch, I = input size, H = hidden size, G = gates (1, 4, 3),
+// P = projection size (LSTM's proj_size), R = width of h (P when projecting, else H).
 //
 // Reserve layout (RecurrentLayerShape.reserveCount): post-activation gates (N, G·H)
 // (RNN: h_t; LSTM: i, f, g, o; GRU: r, z, n), then (N, H) of c_t (LSTM) or
-// W_hn h_{t-1} + b_hn (GRU).
+// W_hn h_{t-1} + b_hn (GRU), then for a projecting LSTM (N, H) of m_t = o_t ⊙ tanh(c_t).
+// With a projection h_t = W_hr m_t (P): h states, outputs and W_hh's columns are P wide, c keeps H.
 // A packed batch (variable lengths) is unpacked to (T, B, ·); a sequence that has ended keeps
 // its state unchanged through the remaining steps, so its final state is the one at its own
 // length and its final-state gradient enters at its own last step.
@@ -50,30 +52,35 @@ extension ReferenceBackend {
     }
 
     /// One layer, one direction, over the whole sequence: for t in 0..<T and every batch row,
-    /// `a = W_ih x_t + b_ih` and `a_h = W_hh h_{t-1} + b_hh` (G·H each), then the cell's equations.
+    /// `a = W_ih x_t + b_ih` and `a_h = W_hh h_{t-1} + b_hh` (G·H each), then the cell's equations;
+    /// a projecting LSTM then takes `h_t = W_hr (o_t ⊙ tanh(c_t))`.
     public func recurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
         try io.validate(s)
         try w.validate(s, "reference recurrent forward")
-        let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
+        let (t, b, i, h, r, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
+        let projecting = s.projectionSize != nil
         let x = Self.unpack(try read(io.input, "recurrent forward input"), width: i, s)   // (T, B, I)
         let wih = try read(w.weightIH, "recurrent forward weight_ih")              // (GH, I)
-        let whh = try read(w.weightHH, "recurrent forward weight_hh")              // (GH, H)
+        let whh = try read(w.weightHH, "recurrent forward weight_hh")              // (GH, R)
         let bih = try read(w.biasIH, "recurrent forward bias_ih")                  // (GH)
         let bhh = try read(w.biasHH, "recurrent forward bias_hh")                  // (GH)
-        var hState = try readOrZeros(io.initialHidden, count: b * h, "recurrent forward initial hidden")  // (B, H)
+        let whr = try w.weightHR.map { try read($0, "recurrent forward weight_hr") } ?? []   // (P, H)
+        var hState = try readOrZeros(io.initialHidden, count: b * r, "recurrent forward initial hidden")  // (B, R)
         var cState = try readOrZeros(io.initialCell, count: b * h, "recurrent forward initial cell")      // (B, H)
-        var output = [Float](repeating: 0, count: t * b * h)                      // (T, B, H)
+        var output = [Float](repeating: 0, count: t * b * r)                      // (T, B, R)
         var gateReserve = [Float](repeating: 0, count: t * b * gh)                 // (T, B, GH)
         var extraReserve = [Float](repeating: 0, count: t * b * h * s.cell.extraReserveWidth)  // (T, B, H)
+        var projectedReserve = [Float](repeating: 0, count: projecting ? t * b * h : 0)        // (T, B, H) m_t
 
         for step in 0..<t {
             var hNext = hState, cNext = cState        // rows whose sequence has ended keep their state
             for row in 0..<s.rows(atStep: step) {
                 let xt = x[((step * b + row) * i)..<((step * b + row + 1) * i)]
-                let ht = hState[(row * h)..<((row + 1) * h)]
+                let ht = hState[(row * r)..<((row + 1) * r)]
                 let ax = Self.affine(wih, xt, bih, rows: gh, columns: i)           // W_ih x_t + b_ih
-                let ah = Self.affine(whh, ht, bhh, rows: gh, columns: h)           // W_hh h_{t-1} + b_hh
+                let ah = Self.affine(whh, ht, bhh, rows: gh, columns: r)           // W_hh h_{t-1} + b_hh
                 let gateBase = (step * b + row) * gh, stateBase = (step * b + row) * h
+                var cellOutput = [Float](repeating: 0, count: h)                   // the cell's h (m_t when projecting)
                 for j in 0..<h {
                     let e = row * h + j
                     switch s.cell {
@@ -81,7 +88,7 @@ extension ReferenceBackend {
                         let a = ax[j] + ah[j]
                         let value = s.cell == .rnnTanh ? Foundation.tanh(a) : Swift.max(a, 0)
                         gateReserve[gateBase + j] = value
-                        hNext[e] = value
+                        cellOutput[j] = value
                     case .lstm:
                         let ig = Self.sigmoid(ax[j] + ah[j])
                         let fg = Self.sigmoid(ax[h + j] + ah[h + j])
@@ -89,7 +96,7 @@ extension ReferenceBackend {
                         let og = Self.sigmoid(ax[3 * h + j] + ah[3 * h + j])
                         let c = fg * cState[e] + ig * gg
                         cNext[e] = c
-                        hNext[e] = og * Foundation.tanh(c)
+                        cellOutput[j] = og * Foundation.tanh(c)
                         for (k, value) in [ig, fg, gg, og].enumerated() { gateReserve[gateBase + k * h + j] = value }
                         extraReserve[stateBase + j] = c
                     case .gru:
@@ -97,27 +104,41 @@ extension ReferenceBackend {
                         let z = Self.sigmoid(ax[h + j] + ah[h + j])
                         let hn = ah[2 * h + j]                                     // W_hn h_{t-1} + b_hn
                         let n = Foundation.tanh(ax[2 * h + j] + r * hn)
-                        hNext[e] = (1 - z) * n + z * hState[e]
+                        cellOutput[j] = (1 - z) * n + z * hState[e]
                         gateReserve[gateBase + j] = r
                         gateReserve[gateBase + h + j] = z
                         gateReserve[gateBase + 2 * h + j] = n
                         extraReserve[stateBase + j] = hn
                     }
-                    output[stateBase + j] = hNext[e]
+                }
+                // h_t: W_hr m_t (P) when projecting, else the cell's output itself.
+                let newHidden: [Float]
+                if projecting {
+                    for j in 0..<h { projectedReserve[stateBase + j] = cellOutput[j] }
+                    newHidden = Self.affine(whr, cellOutput[...], [Float](repeating: 0, count: r), rows: r, columns: h)
+                } else {
+                    newHidden = cellOutput
+                }
+                for k in 0..<r {
+                    hNext[row * r + k] = newHidden[k]
+                    output[(step * b + row) * r + k] = newHidden[k]
                 }
             }
             hState = hNext
             cState = cNext
         }
-        try write(Self.pack(output, width: h, s), to: io.output, "recurrent forward output")
-        try write(Self.pack(gateReserve, width: gh, s) + Self.pack(extraReserve, width: h * s.cell.extraReserveWidth, s),
+        try write(Self.pack(output, width: r, s), to: io.output, "recurrent forward output")
+        try write(Self.pack(gateReserve, width: gh, s) + Self.pack(extraReserve, width: h * s.cell.extraReserveWidth, s)
+                    + Self.pack(projectedReserve, width: projecting ? h : 0, s),
                   to: io.reserve, "recurrent forward reserve")
         if let finalHidden = io.finalHidden { try write(hState, to: finalHidden, "recurrent forward final hidden") }
         if let finalCell = io.finalCell, s.cell == .lstm { try write(cState, to: finalCell, "recurrent forward final cell") }
     }
 
     /// Textbook backpropagation through time, from t = T−1 down to 0, reading the activations from
-    /// the reserve and h_{t-1} from the output (or h_0). Per step and batch row: the pre-activation
+    /// the reserve and h_{t-1} from the output (or h_0). Per step and batch row: dh = dy_t + dh_{t+1}
+    /// (a projecting LSTM: `dW_hr += dh m_tᵀ` with m_t = o ⊙ tanh(c_t) recomputed from the gates and
+    /// c_t, and the cell sees `W_hrᵀ dh`), the pre-activation
     /// gate gradients dGx (input side) and dGh (hidden side; they differ only for GRU's n gate),
     /// then `dW_ih += dGx x_tᵀ`, `dW_hh += dGh h_{t-1}ᵀ`, `db_ih += dGx`, `db_hh += dGh`,
     /// `dx_t = W_ihᵀ dGx`, `dh_{t-1} = W_hhᵀ dGh` (+ z⊙dh for GRU), `dc_{t-1} = f⊙dc`.
@@ -128,37 +149,57 @@ extension ReferenceBackend {
         try io.validate(s)
         try w.validate(s, "reference recurrent backward")
         try g.validate(s, "reference recurrent backward gradient")
-        let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
-        let n = s.rowCount
+        let (t, b, i, h, r, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
+        let n = s.rowCount, extraWidth = h * s.cell.extraReserveWidth
+        let projecting = s.projectionSize != nil
         let x = Self.unpack(try read(io.input, "recurrent backward input"), width: i, s)     // (T, B, I)
-        let y = Self.unpack(try read(io.output, "recurrent backward output"), width: h, s)   // (T, B, H)
+        let y = Self.unpack(try read(io.output, "recurrent backward output"), width: r, s)   // (T, B, R)
         let reserve = try read(io.reserve, "recurrent backward reserve")
         let gates = Self.unpack(Array(reserve[0..<(n * gh)]), width: gh, s)                     // (T, B, GH)
-        let extra = Self.unpack(Array(reserve[(n * gh)...]), width: h * s.cell.extraReserveWidth, s)  // (T, B, H) or empty
-        let h0 = try readOrZeros(io.initialHidden, count: b * h, "recurrent backward initial hidden")  // (B, H)
+        let extra = Self.unpack(Array(reserve[(n * gh)..<(n * (gh + extraWidth))]), width: extraWidth, s)  // (T, B, H) or empty
+        let h0 = try readOrZeros(io.initialHidden, count: b * r, "recurrent backward initial hidden")  // (B, R)
         let c0 = try readOrZeros(io.initialCell, count: b * h, "recurrent backward initial cell")      // (B, H)
-        let dy = Self.unpack(try readOrZeros(io.gradOutput, count: n * h, "recurrent backward grad output"), width: h, s)  // (T, B, H)
+        let dy = Self.unpack(try readOrZeros(io.gradOutput, count: n * r, "recurrent backward grad output"), width: r, s)  // (T, B, R)
         let wih = try read(w.weightIH, "recurrent backward weight_ih")             // (GH, I)
-        let whh = try read(w.weightHH, "recurrent backward weight_hh")             // (GH, H)
+        let whh = try read(w.weightHH, "recurrent backward weight_hh")             // (GH, R)
+        let whr = try w.weightHR.map { try read($0, "recurrent backward weight_hr") } ?? []   // (P, H)
 
-        var dhNext = try readOrZeros(io.gradFinalHidden, count: b * h, "recurrent backward grad final hidden")  // (B, H)
+        var dhNext = try readOrZeros(io.gradFinalHidden, count: b * r, "recurrent backward grad final hidden")  // (B, R)
         var dcNext = try readOrZeros(io.gradFinalCell, count: b * h, "recurrent backward grad final cell")      // (B, H)
-        var dWih = [Double](repeating: 0, count: gh * i), dWhh = [Double](repeating: 0, count: gh * h)
+        var dWih = [Double](repeating: 0, count: gh * i), dWhh = [Double](repeating: 0, count: gh * r)
         var dBih = [Double](repeating: 0, count: gh), dBhh = [Double](repeating: 0, count: gh)
+        var dWhr = [Double](repeating: 0, count: projecting ? r * h : 0)
         var dx = [Float](repeating: 0, count: t * b * i)                           // (T, B, I)
 
         for step in stride(from: t - 1, through: 0, by: -1) {
             // Rows whose sequence has ended pass their gradients on unchanged.
             var dhPrev = dhNext, dcPrev = dcNext
             for row in 0..<s.rows(atStep: step) {
-                let gateBase = (step * b + row) * gh, stateBase = (step * b + row) * h
-                // h_{t-1} and (LSTM) c_{t-1} of this batch row.
-                let hPrev = (0..<h).map { step == 0 ? h0[row * h + $0] : y[stateBase - b * h + $0] }
+                let gateBase = (step * b + row) * gh, stateBase = (step * b + row) * h, outputBase = (step * b + row) * r
+                // h_{t-1} of this batch row.
+                let hPrev = (0..<r).map { step == 0 ? h0[row * r + $0] : y[outputBase - b * r + $0] }
+                // dL/dh_t, then what reaches the cell's own output (o ⊙ tanh(c), H wide).
+                let dhOut = (0..<r).map { dy[outputBase + $0] + dhNext[row * r + $0] }
+                var dCellOutput = dhOut
+                if projecting {
+                    // h_t = W_hr m_t: dm = W_hrᵀ dh, dW_hr += dh mᵀ.
+                    let m = (0..<h).map { j in
+                        gates[gateBase + 3 * h + j] * Foundation.tanh(extra[stateBase + j])
+                    }
+                    dCellOutput = (0..<h).map { j in
+                        var sum: Double = 0
+                        for k in 0..<r { sum += Double(whr[k * h + j]) * Double(dhOut[k]) }
+                        return Float(sum)
+                    }
+                    for k in 0..<r {
+                        for j in 0..<h { dWhr[k * h + j] += Double(dhOut[k]) * Double(m[j]) }
+                    }
+                }
                 var dGx = [Float](repeating: 0, count: gh), dGh = [Float](repeating: 0, count: gh)
-                var direct = [Float](repeating: 0, count: h)                       // dh_{t-1} not through W_hh
+                var direct = [Float](repeating: 0, count: r)                       // dh_{t-1} not through W_hh
                 for j in 0..<h {
                     let e = row * h + j
-                    let dh = dy[stateBase + j] + dhNext[e]
+                    let dh = dCellOutput[j]
                     switch s.cell {
                     case .rnnTanh, .rnnRelu:
                         let ht = gates[gateBase + j]
@@ -191,21 +232,21 @@ extension ReferenceBackend {
                 }
                 // Per-step parameter gradients and the gradients flowing to x_t and h_{t-1}.
                 let xBase = (step * b + row) * i
-                for r in 0..<gh {
-                    dBih[r] += Double(dGx[r])
-                    dBhh[r] += Double(dGh[r])
-                    for c in 0..<i { dWih[r * i + c] += Double(dGx[r]) * Double(x[xBase + c]) }
-                    for c in 0..<h { dWhh[r * h + c] += Double(dGh[r]) * Double(hPrev[c]) }
+                for q in 0..<gh {
+                    dBih[q] += Double(dGx[q])
+                    dBhh[q] += Double(dGh[q])
+                    for c in 0..<i { dWih[q * i + c] += Double(dGx[q]) * Double(x[xBase + c]) }
+                    for c in 0..<r { dWhh[q * r + c] += Double(dGh[q]) * Double(hPrev[c]) }
                 }
                 for c in 0..<i {
                     var sum: Double = 0
-                    for r in 0..<gh { sum += Double(dGx[r]) * Double(wih[r * i + c]) }
+                    for q in 0..<gh { sum += Double(dGx[q]) * Double(wih[q * i + c]) }
                     dx[xBase + c] = Float(sum)
                 }
-                for c in 0..<h {
+                for c in 0..<r {
                     var sum = Double(direct[c])
-                    for r in 0..<gh { sum += Double(dGh[r]) * Double(whh[r * h + c]) }
-                    dhPrev[row * h + c] = Float(sum)
+                    for q in 0..<gh { sum += Double(dGh[q]) * Double(whh[q * r + c]) }
+                    dhPrev[row * r + c] = Float(sum)
                 }
             }
             dhNext = dhPrev
@@ -219,8 +260,10 @@ extension ReferenceBackend {
         if let gradInitialCell = io.gradInitialCell, s.cell == .lstm {
             try write(dcNext, to: gradInitialCell, "recurrent backward grad initial cell")
         }
-        for (tensor, sums, name) in [(g.weightIH, dWih, "weight_ih"), (g.weightHH, dWhh, "weight_hh"),
-                                     (g.biasIH, dBih, "bias_ih"), (g.biasHH, dBhh, "bias_hh")] {
+        var sums = [(g.weightIH, dWih, "weight_ih"), (g.weightHH, dWhh, "weight_hh"),
+                    (g.biasIH, dBih, "bias_ih"), (g.biasHH, dBhh, "bias_hh")]
+        if let gradWeightHR = g.weightHR { sums.append((gradWeightHR, dWhr, "weight_hr")) }
+        for (tensor, sums, name) in sums {
             let old = try read(tensor, "recurrent backward grad \(name)")
             try write((0..<old.count).map { old[$0] + Float(sums[$0]) }, to: tensor, "recurrent backward grad \(name)")
         }

@@ -77,6 +77,54 @@ func isShapeMismatch(_ error: any Error) -> Bool {
         }, throws: isShapeMismatch)
     }
 
+    @Test(arguments: Side.allCases)
+    func recurrentProjectionMisuseThrows(_ side: Side) throws {
+        let backend = side.backend
+        func isInvalidArgument(_ error: any Error) -> Bool {
+            if case RecurrentError.invalidArgument(name: "projection size", _, _) = error { return true }
+            return false
+        }
+        // P = 3 < H = 5: h, outputs and W_hh's columns are 3 wide, c 5.
+        let s = RecurrentLayerShape(cell: .lstm, sequenceLength: 2, batchSize: 3, inputSize: 4, hiddenSize: 5, projectionSize: 3)
+        #expect(s.outputSize == 3)
+        #expect(s.reserveCount == 6 * (20 + 5 + 5))
+        let w = RecurrentWeights(weightIH: try .zeros([20, 4], on: backend), weightHH: try .zeros([20, 3], on: backend),
+                                 biasIH: try .zeros([20], on: backend), biasHH: try .zeros([20], on: backend),
+                                 weightHR: try .zeros([3, 5], on: backend))
+        let input = try Tensor.zeros([2, 3, 4], on: backend), output = try Tensor.zeros([2, 3, 3], on: backend)
+        let reserve = try Tensor.zeros([s.reserveCount], on: backend)
+        try backend.recurrentForward(RecurrentForwardIO(output: output, finalHidden: try .zeros([3, 3], on: backend),
+                                                        finalCell: try .zeros([3, 5], on: backend), reserve: reserve, input: input), w, s)
+        // A hidden state of width H, a missing or extra weight_hr, an H-wide output.
+        #expect(performing: {
+            try backend.recurrentForward(RecurrentForwardIO(output: output, reserve: reserve, input: input,
+                                                            initialHidden: try .zeros([3, 5], on: backend)), w, s)
+        }, throws: isShapeMismatch)
+        var missing = w
+        missing.weightHR = nil
+        #expect(performing: { try backend.recurrentForward(RecurrentForwardIO(output: output, reserve: reserve, input: input), missing, s) },
+                throws: isShapeMismatch)
+        var unprojected = s
+        unprojected.projectionSize = nil
+        #expect(performing: {
+            try backend.recurrentForward(RecurrentForwardIO(output: try .zeros([2, 3, 5], on: backend),
+                                                            reserve: try .zeros([unprojected.reserveCount], on: backend), input: input),
+                                         RecurrentWeights(weightIH: w.weightIH, weightHH: try .zeros([20, 5], on: backend),
+                                                          biasIH: w.biasIH, biasHH: w.biasHH, weightHR: w.weightHR), unprojected)
+        }, throws: isShapeMismatch)
+        #expect(performing: {
+            try backend.recurrentForward(RecurrentForwardIO(output: try .zeros([2, 3, 5], on: backend), reserve: reserve, input: input), w, s)
+        }, throws: isShapeMismatch)
+        // P must be in 1..<H, and only LSTM projects.
+        for bad in [0, 5, 6] {
+            var shape = s
+            shape.projectionSize = bad
+            #expect(performing: { try shape.validate() }, throws: isInvalidArgument)
+        }
+        let gru = RecurrentLayerShape(cell: .gru, sequenceLength: 2, batchSize: 3, inputSize: 4, hiddenSize: 5, projectionSize: 3)
+        #expect(performing: { try gru.validate() }, throws: isInvalidArgument)
+    }
+
     @Test func tensorOfAnotherBackendThrowsDeviceMismatch() throws {
         let device = TestDevice.backend, reference = Side.referenceBackend
         let mine = try Tensor.zeros([3], on: device), theirs = try Tensor.zeros([3], on: reference)

@@ -1,6 +1,7 @@
 // Whole-layer recurrent forward and backward on the device under test vs the reference's
 // independent per-step implementation of PyTorch's equations.
-// T = time steps, B = batch, I = input size, H = hidden size, G = gates.
+// T = time steps, B = batch, I = input size, H = hidden size, G = gates, P = LSTM projection size,
+// R = width of h (P when projecting, else H).
 
 import RecurrentKit
 import ReferenceBackend
@@ -21,14 +22,18 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     var inputGradients: Bool
     /// Packed layout of variable lengths (sequences sorted longest first), or nil for all T.
     var batchSizes: [Int]? = nil
+    /// LSTM projection size P (h_t = W_hr (o_t ⊙ tanh(c_t))), or nil for none.
+    var projection: Int? = nil
 
     var testDescription: String {
-        "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h) init \(initialState) finalGrad \(finalGradients) "
+        "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h)" + (projection.map { " P\($0)" } ?? "")
+            + " init \(initialState) finalGrad \(finalGradients) "
             + "gradOut \(gradOutput) gradIn \(inputGradients)" + (batchSizes.map { " packed \($0)" } ?? "")
     }
 
     var shape: RecurrentLayerShape {
-        RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes)
+        RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes,
+                            projectionSize: projection)
     }
 
     static let all: [RecurrentCase] = RecurrentCell.allCases.flatMap { cell in
@@ -60,31 +65,57 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
             RecurrentCase(cell: cell, t: 7, b: 34, i: 3, h: 6, initialState: true, finalGradients: true,
                           gradOutput: true, inputGradients: true, batchSizes: [34, 30, 25, 20, 14, 9, 4]),
         ]
-    }
+    } + projected
+
+    /// LSTM with projections: uniform and packed, with and without h0, P = 1 and P = H − 1, row blocks.
+    static let projected: [RecurrentCase] = [
+        RecurrentCase(cell: .lstm, t: 1, b: 1, i: 1, h: 2, initialState: false, finalGradients: false,
+                      gradOutput: true, inputGradients: true, projection: 1),
+        RecurrentCase(cell: .lstm, t: 5, b: 3, i: 4, h: 6, initialState: true, finalGradients: true,
+                      gradOutput: true, inputGradients: true, projection: 3),
+        RecurrentCase(cell: .lstm, t: 5, b: 3, i: 4, h: 6, initialState: false, finalGradients: true,
+                      gradOutput: true, inputGradients: true, projection: 3),
+        RecurrentCase(cell: .lstm, t: 4, b: 2, i: 17, h: 9, initialState: true, finalGradients: true,
+                      gradOutput: false, inputGradients: true, projection: 8),
+        RecurrentCase(cell: .lstm, t: 3, b: 3, i: 2, h: 17, initialState: true, finalGradients: true,
+                      gradOutput: true, inputGradients: false, projection: 1),
+        RecurrentCase(cell: .lstm, t: 4, b: 19, i: 5, h: 7, initialState: true, finalGradients: true,
+                      gradOutput: true, inputGradients: true, projection: 4),
+        RecurrentCase(cell: .lstm, t: 6, b: 5, i: 3, h: 7, initialState: true, finalGradients: true,
+                      gradOutput: true, inputGradients: true, batchSizes: [5, 4, 4, 3, 1, 1], projection: 2),
+        RecurrentCase(cell: .lstm, t: 4, b: 3, i: 2, h: 5, initialState: false, finalGradients: true,
+                      gradOutput: false, inputGradients: true, batchSizes: [3, 2, 1, 1], projection: 3),
+        RecurrentCase(cell: .lstm, t: 7, b: 34, i: 3, h: 6, initialState: true, finalGradients: true,
+                      gradOutput: true, inputGradients: true, batchSizes: [34, 30, 25, 20, 14, 9, 4], projection: 5),
+        RecurrentCase(cell: .lstm, t: 7, b: 34, i: 3, h: 6, initialState: false, finalGradients: false,
+                      gradOutput: true, inputGradients: true, batchSizes: [34, 30, 25, 20, 14, 9, 4], projection: 2),
+    ]
 }
 
 @Suite struct RecurrentLayerTests {
     @Test(arguments: RecurrentCase.all)
     func forwardAndBackwardMatchReference(_ c: RecurrentCase) throws {
         let s = c.shape
-        let (t, b, i, h, gh) = (c.t, c.b, c.i, c.h, s.gateWidth)
+        let (t, b, i, h, r, gh) = (c.t, c.b, c.i, c.h, s.outputSize, s.gateWidth)
         let lstm = c.cell == .lstm
-        var random = TestRandom(seed: 90, stream: UInt64(t * 1_000_000 + b * 10_000 + i * 100 + h))
+        var random = TestRandom(seed: 90, stream: UInt64(t * 1_000_000 + b * 10_000 + i * 100 + h) + UInt64(c.projection ?? 0) << 32)
 
         // Weights a little wider than PyTorch's U(-1/√H, 1/√H) so the gates leave their linear range.
         let bound = 1.5 / Float(h).squareRoot()
-        let weights = (try Twin([gh, i], &random, low: -bound, high: bound), try Twin([gh, h], &random, low: -bound, high: bound),
+        let weights = (try Twin([gh, i], &random, low: -bound, high: bound), try Twin([gh, r], &random, low: -bound, high: bound),
                        try Twin([gh], &random, low: -bound, high: bound), try Twin([gh], &random, low: -bound, high: bound))
+        let weightHR = try c.projection.map { try Twin([$0, h], &random, low: -bound, high: bound) }   // (P, H)
         func w(_ side: Side) -> RecurrentWeights {
-            RecurrentWeights(weightIH: weights.0[side], weightHH: weights.1[side], biasIH: weights.2[side], biasHH: weights.3[side])
+            RecurrentWeights(weightIH: weights.0[side], weightHH: weights.1[side], biasIH: weights.2[side], biasHH: weights.3[side],
+                             weightHR: weightHR?[side])
         }
         let n = s.rowCount                                  // T·B, or Σ batchSizes when packed
         let input = try Twin([n, i], &random)
-        let h0 = try Twin([b, h], &random), c0 = try Twin([b, h], &random)
+        let h0 = try Twin([b, r], &random), c0 = try Twin([b, h], &random)
 
         // Forward.
-        let output = try Twin([n, h], filledWith: .nan), reserve = try Twin([s.reserveCount], filledWith: .nan)
-        let finalHidden = try Twin([b, h], filledWith: .nan), finalCell = try Twin([b, h], filledWith: .nan)
+        let output = try Twin([n, r], filledWith: .nan), reserve = try Twin([s.reserveCount], filledWith: .nan)
+        let finalHidden = try Twin([b, r], filledWith: .nan), finalCell = try Twin([b, h], filledWith: .nan)
         try onBoth { backend, side in
             let io = RecurrentForwardIO(output: output[side], finalHidden: finalHidden[side],
                                         finalCell: lstm ? finalCell[side] : nil, reserve: reserve[side], input: input[side],
@@ -104,11 +135,12 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
 
         // Backward, each backend from its own forward results. Parameter gradients start non-zero
         // (they accumulate); input and state gradients start as NaN (they are overwritten).
-        let gradOutput = try Twin([n, h], &random)
-        let gradFinalHidden = try Twin([b, h], &random), gradFinalCell = try Twin([b, h], &random)
-        let gradients = (try Twin([gh, i], &random), try Twin([gh, h], &random), try Twin([gh], &random), try Twin([gh], &random))
+        let gradOutput = try Twin([n, r], &random)
+        let gradFinalHidden = try Twin([b, r], &random), gradFinalCell = try Twin([b, h], &random)
+        let gradients = (try Twin([gh, i], &random), try Twin([gh, r], &random), try Twin([gh], &random), try Twin([gh], &random))
+        let gradWeightHR = try c.projection.map { try Twin([$0, h], &random) }
         let gradInput = try Twin([n, i], filledWith: .nan)
-        let gradH0 = try Twin([b, h], filledWith: .nan), gradC0 = try Twin([b, h], filledWith: .nan)
+        let gradH0 = try Twin([b, r], filledWith: .nan), gradC0 = try Twin([b, h], filledWith: .nan)
         try onBoth { backend, side in
             let io = RecurrentBackwardIO(
                 gradInput: c.inputGradients ? gradInput[side] : nil,
@@ -121,13 +153,14 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
                 initialHidden: c.initialState ? h0[side] : nil, initialCell: c.initialState && lstm ? c0[side] : nil,
                 reserve: reserve[side])
             let g = RecurrentWeights(weightIH: gradients.0[side], weightHH: gradients.1[side],
-                                     biasIH: gradients.2[side], biasHH: gradients.3[side])
+                                     biasIH: gradients.2[side], biasHH: gradients.3[side], weightHR: gradWeightHR?[side])
             try backend.recurrentBackward(io, w(side), g, s)
         }
         try gradients.0.expectClose("\(label): grad weight_ih")
         try gradients.1.expectClose("\(label): grad weight_hh")
         try gradients.2.expectClose("\(label): grad bias_ih")
         try gradients.3.expectClose("\(label): grad bias_hh")
+        if let gradWeightHR { try gradWeightHR.expectClose("\(label): grad weight_hr") }
         if c.inputGradients {
             try gradInput.expectClose("\(label): grad input")
             try gradH0.expectClose("\(label): grad h0")

@@ -1,5 +1,6 @@
 // Parity of the sequence features with PyTorch: bidirectional stacks, variable lengths (PyTorch's
-// packed sequences, unsorted), batch-first layouts; outputs, final states and every gradient.
+// packed sequences, unsorted), batch-first layouts, LSTM projections (proj_size); outputs, final
+// states and every gradient.
 // Fixtures: sequence_*.json (scripts/generate_fixtures.py --only sequence). The loss PyTorch
 // differentiated is Σ output ⊙ grad_output + Σ h_n ⊙ grad_h_n [+ Σ c_n ⊙ grad_c_n].
 
@@ -13,16 +14,20 @@ struct SequenceParityTests {
         ["rnn_tanh", "lstm", "gru"].flatMap { c in [1, 2].map { "sequence_bidirectional_\(c)_l\($0).json" } }
         + ["rnn_tanh", "lstm", "gru"].flatMap { c in ["uni", "bi"].map { "sequence_packed_\(c)_\($0).json" } }
         + ["sequence_batch_first_lstm.json", "sequence_batch_first_gru.json", "sequence_batch_first_packed_gru.json"]
+        + ["l1", "l2", "bi"].map { "sequence_proj_lstm_\($0).json" }
 
     /// The stack the fixture describes, with PyTorch's weights loaded by name (strictly).
     static func network(_ fixture: Fixture, on backend: any Backend) throws -> RecurrentNetwork {
         let (i, h, l) = (try fixture.int("input_size"), try fixture.int("hidden_size"), try fixture.int("num_layers"))
         let (bi, bf) = (try fixture.bool("bidirectional"), try fixture.bool("batch_first"))
+        let projSize = fixture.meta["proj_size"] != nil ? try fixture.int("proj_size") : 0
         let rng = RandomSource(seed: 5)
         let network: RecurrentNetwork
         switch try fixture.string("cell") {
         case "rnn_tanh": network = try RNN(inputSize: i, hiddenSize: h, numLayers: l, bidirectional: bi, batchFirst: bf, on: backend, rng: rng)
-        case "lstm": network = try LSTM(inputSize: i, hiddenSize: h, numLayers: l, bidirectional: bi, batchFirst: bf, on: backend, rng: rng)
+        case "lstm":
+            network = try LSTM(inputSize: i, hiddenSize: h, numLayers: l, projSize: projSize, bidirectional: bi, batchFirst: bf,
+                               on: backend, rng: rng)
         case "gru": network = try GRU(inputSize: i, hiddenSize: h, numLayers: l, bidirectional: bi, batchFirst: bf, on: backend, rng: rng)
         case let other: throw FixtureError("\(fixture.name): unexpected cell \(other)")
         }
@@ -45,6 +50,7 @@ struct SequenceParityTests {
         let input = try fixture.upload("input", on: backend)
         let result = try network.forward(input, lengths: lengths, initialState: initial)
         #expect(result.output.shape == (try fixture.tensor("output").shape))
+        #expect(result.state.hidden.shape == (try fixture.tensor("h_n").shape))
         expectClose(try result.output.toArray(), try fixture.data("output"), "\(file) output")
         expectClose(try result.state.hidden.toArray(), try fixture.data("h_n"), "\(file) h_n")
         if isLSTM { expectClose(try #require(result.state.cell).toArray(), try fixture.data("c_n"), "\(file) c_n") }

@@ -1,11 +1,13 @@
 // Stacked recurrent layers over the backend's whole-layer ops.
-// T = time steps, B = batch, I = input size, H = hidden size, L = layers, G = gates.
+// T = time steps, B = batch, I = input size, H = hidden size, L = layers, G = gates, D = directions,
+// P = LSTM projection size, R = width of h (P when projecting, else H).
 
-/// The states between batches or returned by a recurrent stack: h (L, B, H) and, for LSTM, c (L, B, H).
+/// The states between batches or returned by a recurrent stack: h (L·D, B, R) and, for LSTM,
+/// c (L·D, B, H); R = H unless an LSTM projects (then R = P).
 public struct RecurrentState: Sendable {
-    /// (L, B, H)
+    /// (L·D, B, R)
     public var hidden: Tensor
-    /// (L, B, H) for LSTM, nil otherwise.
+    /// (L·D, B, H) for LSTM, nil otherwise.
     public var cell: Tensor?
 
     public init(hidden: Tensor, cell: Tensor? = nil) {
@@ -22,7 +24,7 @@ public struct RecurrentState: Sendable {
 
 /// What a recurrent stack returns: every step's top-layer hidden state and the final states.
 public struct RecurrentOutput: Sendable {
-    /// (T, B, H)
+    /// (T, B, D·R), or (B, T, D·R) with `batchFirst`
     public var output: Tensor
     /// Final states of every layer.
     public var state: RecurrentState
@@ -30,22 +32,28 @@ public struct RecurrentOutput: Sendable {
 
 /// The parameters of one layer of a recurrent stack, PyTorch's names with suffix `_l{k}`.
 public struct RecurrentLayerParameters {
-    /// `weight_ih_l{k}` (G·H, in), `weight_hh_l{k}` (G·H, H), `bias_ih_l{k}`, `bias_hh_l{k}` (G·H).
+    /// `weight_ih_l{k}` (G·H, in), `weight_hh_l{k}` (G·H, R), `bias_ih_l{k}`, `bias_hh_l{k}` (G·H).
     public let weightIH: Parameter, weightHH: Parameter, biasIH: Parameter, biasHH: Parameter
+    /// `weight_hr_l{k}` (P, H) of an LSTM with projections, else nil.
+    public let weightHR: Parameter?
 
     var values: RecurrentWeights {
-        RecurrentWeights(weightIH: weightIH.value, weightHH: weightHH.value, biasIH: biasIH.value, biasHH: biasHH.value)
+        RecurrentWeights(weightIH: weightIH.value, weightHH: weightHH.value, biasIH: biasIH.value, biasHH: biasHH.value,
+                         weightHR: weightHR?.value)
     }
     var gradients: RecurrentWeights {
-        RecurrentWeights(weightIH: weightIH.gradient, weightHH: weightHH.gradient, biasIH: biasIH.gradient, biasHH: biasHH.gradient)
+        RecurrentWeights(weightIH: weightIH.gradient, weightHH: weightHH.gradient, biasIH: biasIH.gradient, biasHH: biasHH.gradient,
+                         weightHR: weightHR?.gradient)
     }
 }
 
 /// A stack of recurrent layers with PyTorch's equations, weight names and layouts; the base of
 /// `RNN`, `LSTM` and `GRU`.
 ///
-/// Input (T, B, I) — or (B, T, I) with `batchFirst` — output (T, B, D·H) with D = 2 when
-/// `bidirectional` (forward and reverse outputs concatenated, as PyTorch), states (L·D, B, H).
+/// Input (T, B, I) — or (B, T, I) with `batchFirst` — output (T, B, D·R) with D = 2 when
+/// `bidirectional` (forward and reverse outputs concatenated, as PyTorch), states (L·D, B, R)
+/// and, for LSTM, (L·D, B, H); R = H, or P for an LSTM with projections (`projSize`, PyTorch's
+/// `proj_size`: h_t = W_hr (o_t ⊙ tanh(c_t)), `weight_hr_l{k}` (P, H)).
 /// Sequences of different lengths (`lengths`, PyTorch's packed sequences) run in cuDNN's packed
 /// layout, so the work is proportional to their real steps: padded steps neither change the
 /// states nor receive gradient, their outputs are zero, the reverse direction starts at each
@@ -53,11 +61,13 @@ public struct RecurrentLayerParameters {
 public class RecurrentNetwork: Layer {
     public let cell: RecurrentCell
     public let inputSize: Int, hiddenSize: Int, numLayers: Int
+    /// P: LSTM projections (PyTorch's `proj_size`), 0 for none.
+    public let projSize: Int
     /// Dropout on the outputs of every layer but the last (training mode only), as PyTorch.
     public let dropout: Float
     /// Whether each layer also runs the sequence backwards (`..._reverse` weights).
     public let bidirectional: Bool
-    /// Whether inputs and outputs are (B, T, ·) instead of (T, B, ·). States stay (L·D, B, H).
+    /// Whether inputs and outputs are (B, T, ·) instead of (T, B, ·). States stay (L·D, B, ·).
     public let batchFirst: Bool
     public var isTraining = true
     public var needsInputGradient = true
@@ -72,13 +82,15 @@ public class RecurrentNetwork: Layer {
     /// from the previous batch's final states, detached (no gradient flows back into the previous
     /// batch). `resetStates()` starts again from `initialState`.
     public var stateful = false
-    /// Final states of the last forward pass, (L·D, B, H), in the caller's batch order.
+    /// Final states of the last forward pass, h (L·D, B, R) and c (L·D, B, H), in the caller's batch order.
     public private(set) var finalState: RecurrentState?
 
     /// D: 2 for bidirectional stacks, else 1.
     public var directions: Int { bidirectional ? 2 : 1 }
-    /// The width of each output step: D·H.
-    public var outputSize: Int { directions * hiddenSize }
+    /// R: the width of h per direction, `projSize` when projecting, else `hiddenSize`.
+    public var hiddenStateSize: Int { projSize > 0 ? projSize : hiddenSize }
+    /// The width of each output step: D·R.
+    public var outputSize: Int { directions * hiddenStateSize }
 
     let backend: any Backend
     private let dropoutSite: DropoutSite
@@ -99,7 +111,7 @@ public class RecurrentNetwork: Layer {
         var paddedRows: Tensor?
         /// Packed row → the same sequence's row reversed in time (bidirectional only).
         var reversedRows: Tensor?
-        /// Rows of the (2N, H) forward-then-reverse outputs that form the (N, 2H) concatenation.
+        /// Rows of the (2N, R) forward-then-reverse outputs that form the (N, 2R) concatenation.
         var concatenatedRows: Tensor?
         /// State rows, caller order → sorted and back; nil when sorting keeps the order.
         var sortedStateRows: Tensor?, callerStateRows: Tensor?
@@ -110,37 +122,51 @@ public class RecurrentNetwork: Layer {
     private var cachedInitialState: RecurrentState?   // sorted order
 
     /// - Parameters:
-    ///   - weightInit: for `weight_ih`; `recurrentInit`: for `weight_hh`; `biasInit`: for both biases.
-    ///     PyTorch's default draws all of them from U(−1/√H, 1/√H). Xavier and orthogonal treat each
-    ///     gate's (H, ·) block as its own matrix.
-    init(cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int, dropout: Float,
+    ///   - projSize: P, LSTM only (0: none); 1 ≤ P < H.
+    ///   - weightInit: for `weight_ih`; `recurrentInit`: for `weight_hh` and `weight_hr`; `biasInit`: for
+    ///     both biases. PyTorch's default draws all of them from U(−1/√H, 1/√H). Xavier and orthogonal
+    ///     treat each gate's (H, ·) block as its own matrix (and `weight_hr` as one (P, H) matrix).
+    init(cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int, projSize: Int = 0, dropout: Float,
          bidirectional: Bool, batchFirst: Bool,
          on backend: any Backend, rng: RandomSource,
          weightInit: Initializer, recurrentInit: Initializer, biasInit: Initializer) throws {
         for (name, v) in [("input size", inputSize), ("hidden size", hiddenSize), ("number of layers", numLayers)] where v < 1 {
             throw RecurrentError.invalidArgument(name: name, expected: "at least 1", got: "\(v)")
         }
+        if projSize != 0 {
+            guard cell == .lstm else {
+                throw RecurrentError.invalidArgument(name: "projection size", expected: "0 for \(cell.rawValue) (LSTM only)", got: "\(projSize)")
+            }
+            guard projSize > 0, projSize < hiddenSize else {
+                throw RecurrentError.invalidArgument(
+                    name: "projection size", expected: "0 (none) or 1 to \(hiddenSize - 1) (below the hidden size \(hiddenSize))",
+                    got: "\(projSize)")
+            }
+        }
         try DropoutSite.validate(dropout)
         self.cell = cell
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
+        self.projSize = projSize
         self.numLayers = numLayers
         self.dropout = dropout
         self.bidirectional = bidirectional
         self.batchFirst = batchFirst
         self.backend = backend
         let g = cell.gateCount, h = hiddenSize, d = bidirectional ? 2 : 1
+        let r = projSize > 0 ? projSize : h
         let bound = 1 / Float(h).squareRoot()
-        func make(_ shape: [Int], _ initializer: Initializer) throws -> Parameter {
+        func make(_ shape: [Int], _ initializer: Initializer, blocks: Int = g) throws -> Parameter {
             var stream = rng.makeStream()
-            let values = initializer.values(shape: shape, blocks: g, defaultBound: bound, stream: &stream)
+            let values = initializer.values(shape: shape, blocks: blocks, defaultBound: bound, stream: &stream)
             return try Parameter(Tensor(shape: shape, values: values, on: backend))
         }
         layerParameters = try (0..<(numLayers * d)).map { index in
-            let input = index < d ? inputSize : d * h
+            let input = index < d ? inputSize : d * r
             return RecurrentLayerParameters(
-                weightIH: try make([g * h, input], weightInit), weightHH: try make([g * h, h], recurrentInit),
-                biasIH: try make([g * h], biasInit), biasHH: try make([g * h], biasInit))
+                weightIH: try make([g * h, input], weightInit), weightHH: try make([g * h, r], recurrentInit),
+                biasIH: try make([g * h], biasInit), biasHH: try make([g * h], biasInit),
+                weightHR: projSize > 0 ? try make([projSize, h], recurrentInit, blocks: 1) : nil)
         }
         dropoutSite = DropoutSite(rng: rng)
     }
@@ -148,8 +174,9 @@ public class RecurrentNetwork: Layer {
     public var namedParameters: [(name: String, parameter: Parameter)] {
         layerParameters.enumerated().flatMap { index, p in
             let suffix = "_l\(index / directions)" + (index % directions == 1 ? "_reverse" : "")
-            return [("weight_ih" + suffix, p.weightIH), ("weight_hh" + suffix, p.weightHH),
-                    ("bias_ih" + suffix, p.biasIH), ("bias_hh" + suffix, p.biasHH)].map { (name: $0.0, parameter: $0.1) }
+            let projection = p.weightHR.map { [("weight_hr" + suffix, $0)] } ?? []
+            return ([("weight_ih" + suffix, p.weightIH), ("weight_hh" + suffix, p.weightHH),
+                     ("bias_ih" + suffix, p.biasIH), ("bias_hh" + suffix, p.biasHH)] + projection).map { (name: $0.0, parameter: $0.1) }
         }
     }
 
@@ -181,8 +208,8 @@ public class RecurrentNetwork: Layer {
     }
 
     /// Runs the stack over `input` (T, B, I) — (B, T, I) with `batchFirst` — whose sequence b has
-    /// `lengths[b]` real steps (nil: all T), from `initialState` (L·D, B, H) (nil: zeros). Returns
-    /// the outputs (T, B, D·H) (zero at padded steps) and each sequence's final states (L·D, B, H).
+    /// `lengths[b]` real steps (nil: all T), from `initialState` (h (L·D, B, R), c (L·D, B, H); nil:
+    /// zeros). Returns the outputs (T, B, D·R) (zero at padded steps) and each sequence's final states.
     public func forward(_ input: Tensor, lengths: [Int]?, initialState: RecurrentState?) throws -> RecurrentOutput {
         let layoutName = batchFirst ? "(B, T, \(inputSize))" : "(T, B, \(inputSize))"
         guard input.rank == 3, input.shape[2] == inputSize, input.shape[0] > 0, input.shape[1] > 0 else {
@@ -191,7 +218,7 @@ public class RecurrentNetwork: Layer {
         }
         try backend.checkDevice(input, "\(cell.rawValue) forward input")
         let (t, b) = batchFirst ? (input.shape[1], input.shape[0]) : (input.shape[0], input.shape[1])
-        let (h, l, d) = (hiddenSize, numLayers, directions)
+        let (h, r, l, d) = (hiddenSize, hiddenStateSize, numLayers, directions)
         try validate(initialState, batch: b)
         releaseStepMemory()
         finalState = nil   // its buffers return to the cache unless the caller still holds them
@@ -203,11 +230,11 @@ public class RecurrentNetwork: Layer {
         let initial = try initialState.map { s in
             RecurrentState(hidden: try sortStates(s.hidden, layout), cell: try s.cell.map { try sortStates($0, layout) })
         }
-        let hidden = try Tensor.empty([l * d, b, h], on: backend)                                   // (L·D, B, H) sorted
+        let hidden = try Tensor.empty([l * d, b, r], on: backend)                                   // (L·D, B, R) sorted
         let cellState = cell.hasCellState ? try Tensor.empty([l * d, b, h], on: backend) : nil    // (L·D, B, H) sorted
         var caches: [LayerCache] = []
         for k in 0..<l {
-            let width = k == 0 ? inputSize : d * h
+            let width = k == 0 ? inputSize : d * r
             var mask: Tensor? = nil
             if k > 0, isTraining, dropout > 0 {
                 let (dropped, m) = try dropoutSite.apply(x, probability: dropout)
@@ -215,7 +242,7 @@ public class RecurrentNetwork: Layer {
                 mask = m
             }
             let shape = layerShape(width: width, t: t, b: b, layout)
-            let outputs = try Tensor.empty([d * n, h], on: backend)      // (D·N, H): forward rows, then reverse rows
+            let outputs = try Tensor.empty([d * n, r], on: backend)      // (D·N, R): forward rows, then reverse rows
             var directionCaches: [DirectionCache] = []
             for direction in 0..<d {
                 let index = k * d + direction
@@ -231,13 +258,13 @@ public class RecurrentNetwork: Layer {
             }
             caches.append(LayerCache(directions: directionCaches, dropoutMask: mask, inputWidth: width))
             // Bidirectional: row r of the layer output is [forward r | reverse output of r's mirror row].
-            x = d == 1 ? outputs : try gather(outputs, rows: layout.concatenatedRows!, count: 2 * n).reshaped([n, 2 * h])
+            x = d == 1 ? outputs : try gather(outputs, rows: layout.concatenatedRows!, count: 2 * n).reshaped([n, 2 * r])
         }
         cache = caches
         cachedInputShape = input.shape
         cachedInitialState = initial
         self.layout = layout
-        let output = try unpack(x, width: d * h, t: t, b: b, layout)
+        let output = try unpack(x, width: d * r, t: t, b: b, layout)
         let state = RecurrentState(hidden: try unsortStates(hidden, layout), cell: try cellState.map { try unsortStates($0, layout) })
         finalState = state
         return RecurrentOutput(output: output, state: state)
@@ -248,7 +275,7 @@ public class RecurrentNetwork: Layer {
         try backward(gradOutput: gradOutput, gradState: nil).input
     }
 
-    /// Backward from the gradients of the outputs (T, B, D·H) and of the final states (L·D, B, H);
+    /// Backward from the gradients of the outputs (T, B, D·R) and of the final states (h (L·D, B, R), c (L·D, B, H));
     /// either may be nil (zero). Accumulates parameter gradients; returns the input gradient
     /// (unless `needsInputGradient` is off) and, when the forward pass had an initial state, its gradient.
     public func backward(gradOutput: Tensor?, gradState: RecurrentState?) throws -> (input: Tensor?, state: RecurrentState?) {
@@ -256,9 +283,9 @@ public class RecurrentNetwork: Layer {
             throw RecurrentError.invalidState("\(cell.rawValue) backward called before forward")
         }
         let (t, b, n) = (layout.plan.sequenceLength, layout.plan.batchSize, layout.plan.rowCount)
-        let (h, l, d) = (hiddenSize, numLayers, directions)
+        let (h, r, l, d) = (hiddenSize, hiddenStateSize, numLayers, directions)
         if let gradOutput {
-            let expected = batchFirst ? [b, t, d * h] : [t, b, d * h]
+            let expected = batchFirst ? [b, t, d * r] : [t, b, d * r]
             try RecurrentError.check("\(cell.rawValue) backward grad output", shape: gradOutput.shape, equals: expected)
         }
         try validate(gradState, batch: b, what: "gradient of the final state")
@@ -266,10 +293,10 @@ public class RecurrentNetwork: Layer {
         let gradFinal = try gradState.map { s in
             RecurrentState(hidden: try sortStates(s.hidden, layout), cell: try s.cell.map { try sortStates($0, layout) })
         }
-        let gradHidden = initial != nil ? try Tensor.empty([l * d, b, h], on: backend) : nil      // sorted
+        let gradHidden = initial != nil ? try Tensor.empty([l * d, b, r], on: backend) : nil      // sorted
         let gradCell = initial?.cell != nil ? try Tensor.empty([l * d, b, h], on: backend) : nil   // sorted
 
-        var g = try gradOutput.map { try pack($0, width: d * h, layout) }                     // (N, D·H)
+        var g = try gradOutput.map { try pack($0, width: d * r, layout) }                     // (N, D·R)
         var gradInput: Tensor? = nil
         for k in stride(from: l - 1, through: 0, by: -1) {
             let c = cache[k]
@@ -278,8 +305,8 @@ public class RecurrentNetwork: Layer {
             var directionGrads: [Tensor?] = [g]
             if d == 2 {
                 if let gk = g {
-                    let both = try Tensor.zeros([2 * n, h], on: backend)
-                    try backend.scatterAddRows(both, gk.reshaped([2 * n, h]), rows: layout.concatenatedRows!)
+                    let both = try Tensor.zeros([2 * n, r], on: backend)
+                    try backend.scatterAddRows(both, gk.reshaped([2 * n, r]), rows: layout.concatenatedRows!)
                     directionGrads = [try both.slice(0..<n), try both.slice(n..<(2 * n))]
                 } else {
                     directionGrads = [nil, nil]
@@ -327,7 +354,8 @@ public class RecurrentNetwork: Layer {
 
     private func layerShape(width: Int, t: Int, b: Int, _ layout: Layout) -> RecurrentLayerShape {
         RecurrentLayerShape(cell: cell, sequenceLength: layout.plan.steps, batchSize: b, inputSize: width, hiddenSize: hiddenSize,
-                            batchSizes: layout.plan.isUniform ? nil : layout.plan.batchSizes)
+                            batchSizes: layout.plan.isUniform ? nil : layout.plan.batchSizes,
+                            projectionSize: projSize > 0 ? projSize : nil)
     }
 
     /// The layout of a batch; the row maps are uploaded once and kept while the lengths stay.
@@ -372,41 +400,50 @@ public class RecurrentNetwork: Layer {
         return try padded.reshaped(shape)
     }
 
-    /// States (L·D, B, H) in the caller's order → sorted longest first.
+    /// States (L·D, B, ·) in the caller's order → sorted longest first.
     private func sortStates(_ states: Tensor, _ layout: Layout) throws -> Tensor {
         guard let rows = layout.sortedStateRows else { return states }
-        return try gather(states, rows: rows, count: states.count / hiddenSize, width: hiddenSize).reshaped(states.shape)
+        let width = states.shape.last ?? 1
+        return try gather(states, rows: rows, count: states.count / width, width: width).reshaped(states.shape)
     }
 
-    /// States (L·D, B, H) sorted longest first → the caller's order.
+    /// States (L·D, B, ·) sorted longest first → the caller's order.
     private func unsortStates(_ states: Tensor, _ layout: Layout) throws -> Tensor {
         guard let rows = layout.callerStateRows else { return states }
-        return try gather(states, rows: rows, count: states.count / hiddenSize, width: hiddenSize).reshaped(states.shape)
+        let width = states.shape.last ?? 1
+        return try gather(states, rows: rows, count: states.count / width, width: width).reshaped(states.shape)
     }
 
     private func validate(_ state: RecurrentState?, batch b: Int, what: String = "initial state") throws {
         guard let state else { return }
-        let expected = [numLayers * directions, b, hiddenSize]
-        try RecurrentError.check("\(cell.rawValue) \(what) hidden (L·D, B, H)", shape: state.hidden.shape, equals: expected)
+        let hiddenName = projSize > 0 ? "(L·D, B, P)" : "(L·D, B, H)"
+        try RecurrentError.check("\(cell.rawValue) \(what) hidden \(hiddenName)", shape: state.hidden.shape,
+                                 equals: [numLayers * directions, b, hiddenStateSize])
         try backend.checkDevice(state.hidden, "\(cell.rawValue) \(what)")
         if let c = state.cell {
             guard cell.hasCellState else {
                 throw RecurrentError.invalidArgument(name: "\(what) cell", expected: "nil for \(cell.rawValue)", got: "shape \(c.shape)")
             }
-            try RecurrentError.check("\(cell.rawValue) \(what) cell (L·D, B, H)", shape: c.shape, equals: expected)
+            try RecurrentError.check("\(cell.rawValue) \(what) cell (L·D, B, H)", shape: c.shape,
+                                     equals: [numLayers * directions, b, hiddenSize])
             try backend.checkDevice(c, "\(cell.rawValue) \(what)")
         }
     }
 }
 
 /// Long short-term memory (Hochreiter & Schmidhuber 1997), PyTorch's `nn.LSTM` with gates i, f, g, o.
+///
+/// `projSize` P > 0 (PyTorch's `proj_size`, Sak et al. 2014's LSTMP) projects each step's hidden state:
+/// h_t = W_hr (o_t ⊙ tanh(c_t)) with `weight_hr_l{k}` (P, H), so outputs are (T, B, D·P), h states
+/// (L·D, B, P) and `weight_hh` (4H, P), while c states stay (L·D, B, H); layers above the first take D·P inputs.
 public final class LSTM: RecurrentNetwork {
-    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, dropout: Float = 0,
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, projSize: Int = 0, dropout: Float = 0,
                 bidirectional: Bool = false, batchFirst: Bool = false,
                 on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, recurrentInit: Initializer = .pytorchDefault,
                 biasInit: Initializer = .pytorchDefault) throws {
-        try super.init(cell: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, dropout: dropout,
+        try super.init(cell: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, projSize: projSize,
+                       dropout: dropout,
                        bidirectional: bidirectional, batchFirst: batchFirst,
                        on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
     }
