@@ -33,7 +33,9 @@ let package = Package(
 
         // MARK: - Implementation
         .target(name: "RecurrentCore"),
-        .target(name: "CPUBackend", dependencies: ["RecurrentCore", "COpenBLAS"]),
+        .target(name: "CPUBackend", dependencies: ["RecurrentCore", "COpenBLAS", "CRecurrentGEMM"]),
+        // Products with recurrent weights packed once per sequence (AVX2/FMA, chosen at run time).
+        .target(name: "CRecurrentGEMM"),
         // Plain, obviously-correct loops: the reference every fast op is checked against.
         .target(name: "ReferenceBackend", dependencies: ["RecurrentCore"]),
         .target(name: "OpenCLBackend", dependencies: ["RecurrentCore", "Kernels", "COpenCL", "CCLBlast"]),

@@ -71,6 +71,12 @@ final class PhaseProfiler: Backend {
         else { phase = .recurrentGEMM }
         try timed(phase) { try inner.gemm(u(c), u(a), u(b), s) }
     }
+    func packForRepeatedProducts(_ b: Tensor, k: Int, n: Int, transB: Transpose) throws -> PackedMatrix? {
+        try timed(.recurrentGEMM) { try inner.packForRepeatedProducts(u(b), k: k, n: n, transB: transB) }
+    }
+    func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
+        try timed(.recurrentGEMM) { try inner.gemm(u(c), u(a), packed: packed, accumulate: accumulate) }
+    }
     func addBias(_ x: Tensor, _ bias: Tensor) throws { try timed(.other) { try inner.addBias(u(x), u(bias)) } }
     func sumColumns(_ out: Tensor, _ x: Tensor, accumulate: Bool) throws {
         try timed(.biasGradients) { try inner.sumColumns(u(out), u(x), accumulate: accumulate) }

@@ -52,12 +52,18 @@ public final class CPUBackend: Backend {
     /// Creates a CPU backend. The backend runs its own threads (row blocks of large GEMMs and of the
     /// recurrent time loop, one per core) and sets OpenBLAS to one thread per call, so that no idle
     /// OpenBLAS worker spins on a core the time loop needs.
+    /// Whether the recurrent time loop multiplies by weights packed once per sequence (AVX2/FMA
+    /// CPUs; `RECURRENT_PACKED_WEIGHTS=0` turns it off, for comparisons).
+    public let usesPackedProducts: Bool
+
     public init() {
         openblas_set_num_threads(1)
+        usesPackedProducts = ProcessInfo.processInfo.environment["RECURRENT_PACKED_WEIGHTS"] != "0"
     }
 
     public var deviceDescription: String {
-        "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, \(coreCount) threads, OpenBLAS)"
+        "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, \(coreCount) threads, OpenBLAS"
+            + (usesPackedProducts && packedProductsAvailable ? ", recurrent weights packed for AVX2/FMA)" : ")")
     }
 
     /// Frees the memory kept for reuse by released tensors; returns the number of bytes freed.

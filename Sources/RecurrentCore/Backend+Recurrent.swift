@@ -25,6 +25,17 @@ extension Backend {
         for part in 0..<count { try body(part) }
     }
 
+    /// `c (m × n) (+)= a · op(b)` for one step: through the packed copy of op(b) when the backend
+    /// made one (`packForRepeatedProducts`), else a plain GEMM.
+    func stepProduct(_ c: Tensor, _ a: Tensor, _ b: Tensor, packed: PackedMatrix?, m: Int, n: Int, k: Int,
+                     transB: Transpose, accumulate: Bool) throws {
+        if let packed {
+            try gemm(c, a, packed: packed, accumulate: accumulate)
+        } else {
+            try gemm(c, a, b, GEMMShape(m: m, n: n, k: k, transB: transB, beta: accumulate ? 1 : 0))
+        }
+    }
+
     /// Views of the reserve buffer: post-activation gates (N, G·H), the extra state (N, H) and,
     /// when projecting, m_t = o_t ⊙ tanh(c_t) (N, H).
     func reserveViews(_ reserve: Tensor, _ s: RecurrentLayerShape) throws -> (gates: Tensor, extra: Tensor?, projected: Tensor?) {
@@ -83,9 +94,14 @@ extension Backend {
 
         // x W_ihᵀ for all steps at once: (N, I) × (I, GH).
         try gemm(gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
+        // The weights every step multiplies by, packed once for the whole sequence where the backend can.
+        let packed = StepWeights(
+            hh: try packForRepeatedProducts(w.weightHH, k: r, n: gh, transB: .transposed),
+            hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) })
         let blocks = batchBlocks(s)
         try runConcurrently(blocks.count) { part in
-            try self.forwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, projected: projected, output: output)
+            try self.forwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, projected: projected, output: output,
+                                  packed: packed)
         }
         // Each sequence's final state is at its own last step.
         for step in 0..<t {
@@ -102,7 +118,7 @@ extension Backend {
 
     /// The time loop of the forward pass for batch rows `rows`.
     private func forwardSteps(rows: Range<Int>, _ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape,
-                              gates: Tensor, extra: Tensor?, projected: Tensor?, output: Tensor) throws {
+                              gates: Tensor, extra: Tensor?, projected: Tensor?, output: Tensor, packed: StepWeights) throws {
         let (t, h, r, gh) = (s.sequenceLength, s.hiddenSize, s.outputSize, s.gateWidth)
         let offsets = s.stepOffsets
         let projection = try Tensor.empty([rows.count, gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ
@@ -115,7 +131,8 @@ extension Backend {
             let previousHidden = step == 0
                 ? try stateRows(io.initialHidden, s, active, width: r) : try stepRows(output, offsets, step - 1, active)
             if let previousHidden {
-                try gemm(hiddenProjection, previousHidden, w.weightHH, GEMMShape(m: active.count, n: gh, k: r, transB: .transposed))
+                try stepProduct(hiddenProjection, previousHidden, w.weightHH, packed: packed.hh, m: active.count, n: gh, k: r,
+                                transB: .transposed, accumulate: false)
             } else {
                 try fill(hiddenProjection, with: 0)
             }
@@ -130,7 +147,8 @@ extension Backend {
                                     hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                     previousCell: previousCell)
                 if let weightHR = w.weightHR, projected != nil {
-                    try gemm(hidden, cellOutput, weightHR, GEMMShape(m: active.count, n: r, k: h, transB: .transposed))
+                    try stepProduct(hidden, cellOutput, weightHR, packed: packed.hr, m: active.count, n: r, k: h,
+                                    transB: .transposed, accumulate: false)
                 }
             case .gru:
                 try gruForwardStep(hidden: hidden, newGateHidden: stepRows(extra!, offsets, step, active), gates: stepGates,
@@ -159,10 +177,14 @@ extension Backend {
         // With a projection, dh_t = dy_t + dh_{t+1} of every step, for dW_hr.
         let gradOutputs = projected != nil ? try Tensor.empty([n, r], on: self) : nil             // (N, P)
         let blocks = batchBlocks(s)
+        // Backward multiplies by W_hh and W_hr as stored: (GH, R) and (P, H).
+        let packed = StepWeights(
+            hh: try packForRepeatedProducts(w.weightHH, k: gh, n: r, transB: .none),
+            hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: r, n: h, transB: .none) })
         try runConcurrently(blocks.count) { part in
             try self.backwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, projected: projected,
                                    output: output, gradGatesInput: gradGatesInput, gradGatesHidden: gradGatesHidden,
-                                   gradOutputs: gradOutputs)
+                                   gradOutputs: gradOutputs, packed: packed)
         }
 
         // Whole-sequence weight gradients.
@@ -210,7 +232,8 @@ extension Backend {
     /// the gradients of the initial states.
     private func backwardSteps(rows: Range<Int>, _ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape,
                                gates: Tensor, extra: Tensor?, projected: Tensor?, output: Tensor,
-                               gradGatesInput: Tensor, gradGatesHidden: Tensor, gradOutputs: Tensor?) throws {
+                               gradGatesInput: Tensor, gradGatesHidden: Tensor, gradOutputs: Tensor?,
+                               packed: StepWeights) throws {
         let (t, h, r, gh) = (s.sequenceLength, s.hiddenSize, s.outputSize, s.gateWidth)
         let offsets = s.stepOffsets
         let gradOutput = try io.gradOutput?.reshaped([s.rowCount, r])
@@ -258,7 +281,8 @@ extension Backend {
                     try copy(gradHidden, to: gradStep)
                     if let dy { try axpy(gradStep, alpha: 1, dy) }
                     let gradProjected = try gradProjectedRows.slice(local)
-                    try gemm(gradProjected, gradStep, weightHR, GEMMShape(m: active.count, n: h, k: r))
+                    try stepProduct(gradProjected, gradStep, weightHR, packed: packed.hr, m: active.count, n: h, k: r,
+                                    transB: .none, accumulate: false)
                     try lstmBackwardStep(gradGates: dGx, gradCell: gradCellRows!.slice(local), gradHidden: gradProjected,
                                          gradOutput: nil, gates: stepGates, cell: cell, previousCell: previousCell)
                 } else {
@@ -275,7 +299,8 @@ extension Backend {
             }
             // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R). GRU's step already wrote the direct z ⊙ dh part.
             if step > 0 || io.gradInitialHidden != nil {
-                try gemm(gradHidden, dGh, w.weightHH, GEMMShape(m: active.count, n: r, k: gh, beta: s.cell == .gru ? 1 : 0))
+                try stepProduct(gradHidden, dGh, w.weightHH, packed: packed.hh, m: active.count, n: r, k: gh,
+                                transB: .none, accumulate: s.cell == .gru)
             }
         }
         if let gradInitialHidden = io.gradInitialHidden {
@@ -285,4 +310,12 @@ extension Backend {
             try copy(gradCellRows, to: stateRows(gradInitialCell, s, rows, width: h)!)
         }
     }
+}
+
+/// The per-step weights of a time loop in the backend's packed layout (nil: plain GEMMs).
+struct StepWeights: Sendable {
+    /// W_hh (forward: as op(B) = W_hhᵀ; backward: as stored).
+    var hh: PackedMatrix?
+    /// W_hr of an LSTM projection, likewise.
+    var hr: PackedMatrix?
 }

@@ -42,6 +42,13 @@ public protocol Backend: AnyObject, Sendable {
     /// dimensions must fit in 32 bits.
     func gemm(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ shape: GEMMShape) throws
 
+    /// `op(b)` (k × n) laid out once for many `gemm(_:_:packed:accumulate:)` calls, as oneDNN and
+    /// cuDNN pack recurrent weights once per sequence; nil when the backend has no faster path than
+    /// `gemm` (the default). The packed copy does not follow later changes of `b`.
+    func packForRepeatedProducts(_ b: Tensor, k: Int, n: Int, transB: Transpose) throws -> PackedMatrix?
+    /// `c (m × n) (+)= a (m × k) · packed`, contiguous rows, m = a.count / k.
+    func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws
+
     // MARK: Elementwise and reductions
 
     /// `x[r, c] += bias[c]` for x (R, C), bias (C).
@@ -183,7 +190,30 @@ public struct MemoryStatistics: Sendable, Equatable {
     }
 }
 
+/// A GEMM operand `op(B)` (k × n) in a backend's own layout for repeated products
+/// (`Backend.packForRepeatedProducts`).
+public struct PackedMatrix: Sendable {
+    /// Rows and columns of op(B).
+    public let k: Int, n: Int
+    /// The packed elements, on the backend that packed them.
+    public let storage: Tensor
+
+    public init(k: Int, n: Int, storage: Tensor) {
+        self.k = k
+        self.n = n
+        self.storage = storage
+    }
+}
+
 extension Backend {
+    /// No packed layout: the time loop calls `gemm` every step.
+    public func packForRepeatedProducts(_ b: Tensor, k: Int, n: Int, transB: Transpose) throws -> PackedMatrix? { nil }
+
+    /// Only backends that pack have this product.
+    public func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
+        throw RecurrentError.invalidState("\(name) packs no matrices: gemm(packed:) needs a matrix from packForRepeatedProducts")
+    }
+
     /// No statistics unless the backend keeps them.
     public func memoryStatistics() -> MemoryStatistics? { nil }
 

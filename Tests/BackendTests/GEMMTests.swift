@@ -80,3 +80,35 @@ struct GEMMCase: Sendable, CustomTestStringConvertible {
         }
     }
 }
+
+/// Products with a matrix packed once (the recurrent time loop's path on backends that pack)
+/// against the reference GEMM, on odd shapes, both layouts of B, overwriting and accumulating.
+@Suite struct PackedProductTests {
+    static let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (5, 15, 3), (7, 16, 17), (13, 17, 300), (6, 40, 64), (19, 33, 5)]
+
+    @Test(arguments: shapes.indices)
+    func packedProductsMatchReference(_ index: Int) throws {
+        let (m, n, k) = Self.shapes[index]
+        let backend = TestDevice.backend
+        for transB in [Transpose.none, .transposed] {
+            var random = TestRandom(seed: 71, stream: UInt64(index))
+            let bShape = transB == .none ? [k, n] : [n, k]
+            let b = try Twin(bShape, &random), a = try Twin([m, k], &random)
+            guard let packed = try backend.packForRepeatedProducts(b.device, k: k, n: n, transB: transB) else {
+                // A backend without a packed layout refuses the packed product with a message.
+                #expect(throws: RecurrentError.self) {
+                    try backend.gemm(Tensor.zeros([m, n], on: backend), a.device,
+                                     packed: PackedMatrix(k: k, n: n, storage: b.device), accumulate: false)
+                }
+                return
+            }
+            for accumulate in [false, true] {
+                let c = accumulate ? try Twin([m, n], &random) : try Twin([m, n], filledWith: .nan)
+                try backend.gemm(c.device, a.device, packed: packed, accumulate: accumulate)
+                try Side.referenceBackend.gemm(c.reference, a.reference, b.reference,
+                                               GEMMShape(m: m, n: n, k: k, transB: transB, beta: accumulate ? 1 : 0))
+                try c.expectClose("packed m\(m) n\(n) k\(k) \(transB) accumulate \(accumulate)")
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+// Products with a weight matrix packed once per sequence (Sources/CRecurrentGEMM): the recurrent
+// GEMMs of the time loop, where OpenBLAS would pack W_hh again on every step's call.
+// k × n = op(B), m = rows of A and C.
+import CRecurrentGEMM
+import RecurrentCore
+
+/// Whether this CPU runs the packed kernels (AVX2 and FMA), checked once per process.
+let packedProductsAvailable: Bool = rk_packed_gemm_available() != 0
+
+extension CPUBackend {
+    public func packForRepeatedProducts(_ b: Tensor, k: Int, n: Int, transB: Transpose) throws -> PackedMatrix? {
+        guard packedProductsAvailable, usesPackedProducts, k > 0, n > 0, k <= Int(Int32.max), n <= Int(Int32.max) else { return nil }
+        try RecurrentError.check("packForRepeatedProducts B (k × n)", count: b.count, equals: k * n)
+        let storage = try Tensor.empty([rk_packed_size(Int32(k), Int32(n))], on: self)       // (⌈n/16⌉, k, 16)
+        rk_pack_b(try pointer(storage, "packForRepeatedProducts"), try pointer(b, "packForRepeatedProducts B"),
+                  Int32(k), Int32(n), Int32(transB == .none ? n : k), transB == .none ? 0 : 1)
+        return PackedMatrix(k: k, n: n, storage: storage)
+    }
+
+    public func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
+        let (k, n) = (packed.k, packed.n)
+        guard a.count % k == 0 else {
+            throw RecurrentError.shapeMismatch(operation: "gemm(packed:) A", expected: "rows of \(k)", got: "shape \(a.shape)")
+        }
+        let m = a.count / k
+        try RecurrentError.check("gemm(packed:) C (m × n) = (\(m) × \(n))", count: c.count, equals: m * n)
+        guard m > 0 else { return }
+        rk_gemm_packed(Int32(m), Int32(n), Int32(k), try pointer(a, "gemm(packed:) A"), Int32(k),
+                       try pointer(packed.storage, "gemm(packed:) packed B"), try pointer(c, "gemm(packed:) C"), Int32(n),
+                       accumulate ? 1 : 0)
+    }
+}
