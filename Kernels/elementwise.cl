@@ -92,3 +92,38 @@ kernel ONE_DIMENSIONAL void scale_matrices(global float* c, ulong c_offset, uint
     ulong at = c_offset + p * stride + (rest / n) * ldc + rest % n;
     c[at] = beta == 0.0f ? 0.0f : beta * c[at];
 }
+
+// out (C, R) = xᵀ for x (R, C): one work-item per element of out.
+kernel ONE_DIMENSIONAL void transpose(global float* out, ulong out_offset, global const float* x, ulong x_offset, uint rows, uint cols) {
+    ulong e = get_global_id(0);
+    if (e >= (ulong)rows * cols) return;
+    ulong c = e / rows, r = e % rows;
+    out[out_offset + e] = x[x_offset + r * cols + c];
+}
+
+// Products with a matrix laid out once as (k, n) (the recurrent weights of a time loop):
+// c (m × n) (+)= a (m × k) · b (k × n). One work-item per column j of PACKED_ROWS consecutive
+// rows, so neighbouring work-items read neighbouring elements of b and share the rows of a, and
+// b is read once per PACKED_ROWS rows.
+#define PACKED_ROWS 8
+kernel ONE_DIMENSIONAL void packed_product(global float* c, ulong c_offset, global const float* a, ulong a_offset,
+                                           global const float* b, ulong b_offset, uint m, uint n, uint k, int accumulate) {
+    ulong e = get_global_id(0);
+    uint blocks = (m + PACKED_ROWS - 1) / PACKED_ROWS;
+    if (e >= (ulong)blocks * n) return;
+    uint j = e % n, r0 = (uint)(e / n) * PACKED_ROWS;
+    // Rows past m repeat the last row (valid memory) and are not stored.
+    global const float* rows[PACKED_ROWS];
+    for (uint i = 0; i < PACKED_ROWS; i++) rows[i] = a + a_offset + (ulong)min(r0 + i, m - 1) * k;
+    global const float* bj = b + b_offset + j;
+    float s[PACKED_ROWS];
+    for (uint i = 0; i < PACKED_ROWS; i++) s[i] = 0.0f;
+    for (uint kk = 0; kk < k; kk++) {
+        float bv = bj[(ulong)kk * n];
+        for (uint i = 0; i < PACKED_ROWS; i++) s[i] += rows[i][kk] * bv;
+    }
+    for (uint i = 0; i < PACKED_ROWS && r0 + i < m; i++) {
+        ulong at = c_offset + (ulong)(r0 + i) * n + j;
+        c[at] = accumulate ? c[at] + s[i] : s[i];
+    }
+}

@@ -32,3 +32,30 @@ extension OpenCLBackend {
                                "CLBlast SGEMM (m \(s.m), n \(s.n), k \(s.k), batch \(s.batchCount))", device: name)
     }
 }
+
+// Products with recurrent weights laid out once per sequence (Kernels/elementwise.cl
+// packed_product), where the tuning table asks for them.
+extension OpenCLBackend {
+    public func packForRepeatedProducts(_ b: Tensor, k: Int, n: Int, transB: Transpose) throws -> PackedMatrix? {
+        guard tuning.packedProducts, k > 0, n > 0, k <= Int(UInt32.max), n <= Int(UInt32.max) else { return nil }
+        try RecurrentError.check("packForRepeatedProducts B (k × n)", count: b.count, equals: k * n)
+        let storage = try Tensor.empty([k, n], on: self)                                        // (k, n) = op(B)
+        if transB == .none {
+            try copy(b, to: storage)
+        } else {
+            try launch("transpose", items: k * n, [.tensor(storage), .tensor(b), .size(n), .size(k)])
+        }
+        return PackedMatrix(k: k, n: n, storage: storage)
+    }
+
+    public func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
+        let (k, n) = (packed.k, packed.n)
+        guard a.count % k == 0 else {
+            throw RecurrentError.shapeMismatch(operation: "gemm(packed:) A", expected: "rows of \(k)", got: "shape \(a.shape)")
+        }
+        let m = a.count / k
+        try RecurrentError.check("gemm(packed:) C (m × n) = (\(m) × \(n))", count: c.count, equals: m * n)
+        try launch("packed_product", items: (m + 7) / 8 * n,
+                   [.tensor(c), .tensor(a), .tensor(packed.storage), .size(m), .size(n), .size(k), .flag(accumulate)])
+    }
+}

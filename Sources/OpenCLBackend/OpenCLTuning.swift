@@ -5,6 +5,11 @@
 public struct OpenCLTuning: Sendable, Equatable {
     /// Work-items per group of the one-dimensional kernels (`-D WORK_GROUP_SIZE`).
     public var workGroupSize: Int
+    /// Whether the time loop's per-step products with W_hh use our kernel over a copy laid out
+    /// once per sequence (`packed_product`) instead of CLBlast. On PoCL's CPU devices CLBlast's
+    /// time per call hardly shrinks with the active batch (its tiles pad the rows), so packed
+    /// variable-length batches saved little; GPUs keep CLBlast until measured there.
+    public var packedProducts: Bool = false
 
     /// The build options carrying these values.
     var defines: [String] { ["-D WORK_GROUP_SIZE=\(workGroupSize)"] }
@@ -17,7 +22,7 @@ public struct OpenCLTuning: Sendable, Equatable {
         ("NVIDIA", .gpu, OpenCLTuning(workGroupSize: 256)),
         ("Advanced Micro Devices", .gpu, OpenCLTuning(workGroupSize: 256)),
         ("Intel", .gpu, OpenCLTuning(workGroupSize: 128)),
-        ("Portable Computing Language", .cpu, OpenCLTuning(workGroupSize: 64)),
+        ("Portable Computing Language", .cpu, OpenCLTuning(workGroupSize: 64, packedProducts: true)),
     ]
 
     /// The default entry, for devices the table does not name.
