@@ -6,23 +6,6 @@ import Foundation
 import RecurrentCore
 
 extension CPUBackend {
-    /// T and B of a (T, B) operand (rank 2).
-    func sequenceSizes(_ x: Tensor, _ operation: String) throws -> (t: Int, b: Int) {
-        guard x.rank == 2 else {
-            throw RecurrentError.shapeMismatch(operation: operation, expected: "a (T, B) tensor of rank 2", got: "shape \(x.shape)")
-        }
-        return (x.shape[0], x.shape[1])
-    }
-
-    /// D, the last dimension of values (T, B, D), after checking the element count against T and B.
-    func featureSize(values: Tensor, t: Int, b: Int, _ operation: String) throws -> Int {
-        guard let d = values.shape.last, values.count == t * b * d else {
-            throw RecurrentError.shapeMismatch(operation: operation, expected: "values (T, B, D) with T = \(t), B = \(b)",
-                                               got: "shape \(values.shape)")
-        }
-        return d
-    }
-
     /// The number of valid steps a length stored as a float stands for, or nil unless it is an integer in 1...T.
     @inline(__always) func sequenceLength(_ value: Float, steps: Int) -> Int? {
         guard value >= 1, value <= Float(steps), value == value.rounded(.towardZero) else { return nil }
@@ -30,7 +13,7 @@ extension CPUBackend {
     }
 
     public func sequenceSoftmax(_ weights: Tensor, scores: Tensor, lengths: Tensor?) throws {
-        let (t, b) = try sequenceSizes(scores, "sequenceSoftmax scores (T, B)")
+        let (t, b) = try AttentionShapes.sequenceSizes(scores, "sequenceSoftmax scores (T, B)")
         let pw = try pointer(weights, count: t * b, "sequenceSoftmax weights (T, B)")
         let ps = try pointer(scores, "sequenceSoftmax scores")
         let pl = try lengths.map { try pointer($0, count: b, "sequenceSoftmax lengths (B)") }
@@ -61,7 +44,7 @@ extension CPUBackend {
     }
 
     public func sequenceSoftmaxBackward(gradScores: Tensor, gradWeights: Tensor, weights: Tensor) throws {
-        let (t, b) = try sequenceSizes(weights, "sequenceSoftmaxBackward weights (T, B)")
+        let (t, b) = try AttentionShapes.sequenceSizes(weights, "sequenceSoftmaxBackward weights (T, B)")
         let pgs = try pointer(gradScores, count: t * b, "sequenceSoftmaxBackward gradScores (T, B)")
         let pgw = try pointer(gradWeights, count: t * b, "sequenceSoftmaxBackward gradWeights (T, B)")
         let pw = try pointer(weights, "sequenceSoftmaxBackward weights")
@@ -79,8 +62,8 @@ extension CPUBackend {
     }
 
     public func weightedSum(_ context: Tensor, values: Tensor, weights: Tensor) throws {
-        let (t, b) = try sequenceSizes(weights, "weightedSum weights (T, B)")
-        let d = try featureSize(values: values, t: t, b: b, "weightedSum values (T, B, D)")
+        let (t, b) = try AttentionShapes.sequenceSizes(weights, "weightedSum weights (T, B)")
+        let d = try AttentionShapes.featureSize(values: values, t: t, b: b, "weightedSum values (T, B, D)")
         let pc = try pointer(context, count: b * d, "weightedSum context (B, D)")
         let pv = try pointer(values, "weightedSum values"), pw = try pointer(weights, "weightedSum weights")
         // Step by step into the context: each element sees its terms in ascending t, as one sum would.
@@ -96,8 +79,8 @@ extension CPUBackend {
 
     public func weightedSumBackward(gradValues: Tensor, gradWeights: Tensor, gradContext: Tensor, values: Tensor,
                                     weights: Tensor) throws {
-        let (t, b) = try sequenceSizes(weights, "weightedSumBackward weights (T, B)")
-        let d = try featureSize(values: values, t: t, b: b, "weightedSumBackward values (T, B, D)")
+        let (t, b) = try AttentionShapes.sequenceSizes(weights, "weightedSumBackward weights (T, B)")
+        let d = try AttentionShapes.featureSize(values: values, t: t, b: b, "weightedSumBackward values (T, B, D)")
         let pgv = try pointer(gradValues, count: t * b * d, "weightedSumBackward gradValues (T, B, D)")
         let pgw = try pointer(gradWeights, count: t * b, "weightedSumBackward gradWeights (T, B)")
         let pgc = try pointer(gradContext, count: b * d, "weightedSumBackward gradContext (B, D)")

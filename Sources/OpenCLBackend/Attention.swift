@@ -3,25 +3,8 @@
 import RecurrentCore
 
 extension OpenCLBackend {
-    /// T and B of a (T, B) operand (rank 2).
-    func sequenceSizes(_ x: Tensor, _ operation: String) throws -> (t: Int, b: Int) {
-        guard x.rank == 2 else {
-            throw RecurrentError.shapeMismatch(operation: operation, expected: "a (T, B) tensor of rank 2", got: "shape \(x.shape)")
-        }
-        return (x.shape[0], x.shape[1])
-    }
-
-    /// D, the last dimension of values (T, B, D), after checking the element count against T and B.
-    func featureSize(values: Tensor, t: Int, b: Int, _ operation: String) throws -> Int {
-        guard let d = values.shape.last, values.count == t * b * d else {
-            throw RecurrentError.shapeMismatch(operation: operation, expected: "values (T, B, D) with T = \(t), B = \(b)",
-                                               got: "shape \(values.shape)")
-        }
-        return d
-    }
-
     public func sequenceSoftmax(_ weights: Tensor, scores: Tensor, lengths: Tensor?) throws {
-        let (t, b) = try sequenceSizes(scores, "sequenceSoftmax scores (T, B)")
+        let (t, b) = try AttentionShapes.sequenceSizes(scores, "sequenceSoftmax scores (T, B)")
         try RecurrentError.check("sequenceSoftmax weights (T, B)", count: weights.count, equals: t * b)
         if let lengths { try RecurrentError.check("sequenceSoftmax lengths (B)", count: lengths.count, equals: b) }
         guard t > 0 else { return }
@@ -30,7 +13,7 @@ extension OpenCLBackend {
     }
 
     public func sequenceSoftmaxBackward(gradScores: Tensor, gradWeights: Tensor, weights: Tensor) throws {
-        let (t, b) = try sequenceSizes(weights, "sequenceSoftmaxBackward weights (T, B)")
+        let (t, b) = try AttentionShapes.sequenceSizes(weights, "sequenceSoftmaxBackward weights (T, B)")
         try RecurrentError.check("sequenceSoftmaxBackward gradScores (T, B)", count: gradScores.count, equals: t * b)
         try RecurrentError.check("sequenceSoftmaxBackward gradWeights (T, B)", count: gradWeights.count, equals: t * b)
         guard t > 0 else { return }
@@ -39,8 +22,8 @@ extension OpenCLBackend {
     }
 
     public func weightedSum(_ context: Tensor, values: Tensor, weights: Tensor) throws {
-        let (t, b) = try sequenceSizes(weights, "weightedSum weights (T, B)")
-        let d = try featureSize(values: values, t: t, b: b, "weightedSum values (T, B, D)")
+        let (t, b) = try AttentionShapes.sequenceSizes(weights, "weightedSum weights (T, B)")
+        let d = try AttentionShapes.featureSize(values: values, t: t, b: b, "weightedSum values (T, B, D)")
         try RecurrentError.check("weightedSum context (B, D)", count: context.count, equals: b * d)
         try launch("weighted_sum", items: b * d,
                    [.tensor(context), .tensor(values), .tensor(weights), .size(t), .size(b), .size(d)])
@@ -48,8 +31,8 @@ extension OpenCLBackend {
 
     public func weightedSumBackward(gradValues: Tensor, gradWeights: Tensor, gradContext: Tensor, values: Tensor,
                                     weights: Tensor) throws {
-        let (t, b) = try sequenceSizes(weights, "weightedSumBackward weights (T, B)")
-        let d = try featureSize(values: values, t: t, b: b, "weightedSumBackward values (T, B, D)")
+        let (t, b) = try AttentionShapes.sequenceSizes(weights, "weightedSumBackward weights (T, B)")
+        let d = try AttentionShapes.featureSize(values: values, t: t, b: b, "weightedSumBackward values (T, B, D)")
         try RecurrentError.check("weightedSumBackward gradValues (T, B, D)", count: gradValues.count, equals: t * b * d)
         try RecurrentError.check("weightedSumBackward gradWeights (T, B)", count: gradWeights.count, equals: t * b)
         try RecurrentError.check("weightedSumBackward gradContext (B, D)", count: gradContext.count, equals: b * d)

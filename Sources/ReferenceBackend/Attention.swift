@@ -6,27 +6,10 @@ import Foundation
 import RecurrentCore
 
 extension ReferenceBackend {
-    /// T and B of a (T, B) operand, which must have rank 2.
-    func sequenceSizes(_ x: Tensor, _ operation: String) throws -> (t: Int, b: Int) {
-        guard x.rank == 2 else {
-            throw RecurrentError.shapeMismatch(operation: operation, expected: "a (T, B) tensor of rank 2", got: "shape \(x.shape)")
-        }
-        return (x.shape[0], x.shape[1])
-    }
-
-    /// D, the last dimension of values (T, B, D), whose element count must be T·B·D.
-    func featureSize(values: Tensor, t: Int, b: Int, _ operation: String) throws -> Int {
-        guard let d = values.shape.last, values.count == t * b * d else {
-            throw RecurrentError.shapeMismatch(operation: operation, expected: "values (T, B, D) with T = \(t), B = \(b)",
-                                               got: "shape \(values.shape)")
-        }
-        return d
-    }
-
     /// Softmax over t < lengths[b] of each column of scores (T, B), max-shifted, in Double; steps at or
     /// past the length get 0, and a length that is not an integer in 1...T gives a column of NaN.
     public func sequenceSoftmax(_ weights: Tensor, scores: Tensor, lengths: Tensor?) throws {
-        let (t, b) = try sequenceSizes(scores, "sequenceSoftmax scores (T, B)")
+        let (t, b) = try AttentionShapes.sequenceSizes(scores, "sequenceSoftmax scores (T, B)")
         try RecurrentError.check("sequenceSoftmax weights (T, B)", count: weights.count, equals: t * b)
         let sv = try read(scores, "sequenceSoftmax scores")
         let lv = try lengths.map { length -> [Float] in
@@ -54,7 +37,7 @@ extension ReferenceBackend {
 
     /// `gradScores[t, b] = w[t, b]·(gW[t, b] − Σ_t' w[t', b]·gW[t', b])`, the sum in Double.
     public func sequenceSoftmaxBackward(gradScores: Tensor, gradWeights: Tensor, weights: Tensor) throws {
-        let (t, b) = try sequenceSizes(weights, "sequenceSoftmaxBackward weights (T, B)")
+        let (t, b) = try AttentionShapes.sequenceSizes(weights, "sequenceSoftmaxBackward weights (T, B)")
         try RecurrentError.check("sequenceSoftmaxBackward gradScores (T, B)", count: gradScores.count, equals: t * b)
         try RecurrentError.check("sequenceSoftmaxBackward gradWeights (T, B)", count: gradWeights.count, equals: t * b)
         let wv = try read(weights, "sequenceSoftmaxBackward weights")
@@ -73,8 +56,8 @@ extension ReferenceBackend {
 
     /// `context[b, d] = Σ_t weights[t, b]·values[t, b, d]`, summed in Double.
     public func weightedSum(_ context: Tensor, values: Tensor, weights: Tensor) throws {
-        let (t, b) = try sequenceSizes(weights, "weightedSum weights (T, B)")
-        let d = try featureSize(values: values, t: t, b: b, "weightedSum values (T, B, D)")
+        let (t, b) = try AttentionShapes.sequenceSizes(weights, "weightedSum weights (T, B)")
+        let d = try AttentionShapes.featureSize(values: values, t: t, b: b, "weightedSum values (T, B, D)")
         try RecurrentError.check("weightedSum context (B, D)", count: context.count, equals: b * d)
         let vv = try read(values, "weightedSum values"), wv = try read(weights, "weightedSum weights")
         var out = [Float](repeating: 0, count: b * d)
@@ -94,8 +77,8 @@ extension ReferenceBackend {
     /// (in Double).
     public func weightedSumBackward(gradValues: Tensor, gradWeights: Tensor, gradContext: Tensor, values: Tensor,
                                     weights: Tensor) throws {
-        let (t, b) = try sequenceSizes(weights, "weightedSumBackward weights (T, B)")
-        let d = try featureSize(values: values, t: t, b: b, "weightedSumBackward values (T, B, D)")
+        let (t, b) = try AttentionShapes.sequenceSizes(weights, "weightedSumBackward weights (T, B)")
+        let d = try AttentionShapes.featureSize(values: values, t: t, b: b, "weightedSumBackward values (T, B, D)")
         try RecurrentError.check("weightedSumBackward gradValues (T, B, D)", count: gradValues.count, equals: t * b * d)
         try RecurrentError.check("weightedSumBackward gradWeights (T, B)", count: gradWeights.count, equals: t * b)
         try RecurrentError.check("weightedSumBackward gradContext (B, D)", count: gradContext.count, equals: b * d)
