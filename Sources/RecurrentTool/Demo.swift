@@ -169,7 +169,7 @@ struct DemoOptions: ParsableArguments {
 
 /// Per-task defaults of the demo options.
 struct DemoDefaults {
-    var hiddenSize: Int, learningRate: Float, epochs: Int, batchSize: Int, samples: Int, length: Int
+    var hiddenSize: Int, learningRate: Float, epochs: Int, batchSize: Int, samples: Int
 }
 
 /// Runs a demo for one cell or, with `compare`, for RNN, LSTM and GRU, and prints the table.
@@ -225,8 +225,7 @@ extension Demo {
 
         func run() throws {
             try runDemo(.adding, options: options, length: length, compare: compare,
-                        defaults: DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 20, batchSize: 64, samples: 10_000,
-                                               length: length), solvedBelow: 0.05)
+                        defaults: DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 20, batchSize: 64, samples: 10_000), solvedBelow: 0.05)
         }
     }
 
@@ -242,8 +241,7 @@ extension Demo {
         func run() throws {
             let t = Float(length + 2 * SyntheticData.copySymbolCount)
             try runDemo(.copy, options: options, length: length, compare: compare,
-                        defaults: DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 15, batchSize: 64, samples: 5000,
-                                               length: length),
+                        defaults: DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 15, batchSize: 64, samples: 5000),
                         solvedBelow: 0.25 * Float(SyntheticData.copySymbolCount) * log(8) / t)
         }
     }
@@ -258,8 +256,7 @@ extension Demo {
 
         func run() throws {
             try runDemo(.sine, options: options, length: length, compare: compare,
-                        defaults: DemoDefaults(hiddenSize: 32, learningRate: 0.01, epochs: 15, batchSize: 32, samples: 2000,
-                                               length: length), solvedBelow: threshold, failUnlessLearned: true)
+                        defaults: DemoDefaults(hiddenSize: 32, learningRate: 0.01, epochs: 15, batchSize: 32, samples: 2000), solvedBelow: threshold, failUnlessLearned: true)
         }
     }
 }
