@@ -313,6 +313,31 @@ def make_rnn(cell, input_size, hidden_size, num_layers, **extra):
     raise ValueError(cell)
 
 
+def recurrent_tensors(mod, x, h0, c0, out, h_n, c_n, g_out, g_hn, g_cn):
+    """The tensors of a recurrent fixture after loss.backward(): parameters, input, initial
+    states (when given), outputs, final states, the gradients fed in, and every gradient.
+    h0 None means zero initial states; c0, c_n, g_cn are None except for LSTM."""
+    tensors = {name: p for name, p in mod.named_parameters()}
+    tensors["input"] = x
+    tensors["output"] = out
+    tensors["h_n"] = h_n
+    tensors["grad_output"] = g_out
+    tensors["grad_h_n"] = g_hn
+    tensors["grad.input"] = x.grad
+    if c_n is not None:
+        tensors["c_n"] = c_n
+        tensors["grad_c_n"] = g_cn
+    if h0 is not None:
+        tensors["h0"] = h0
+        tensors["grad.h0"] = h0.grad
+        if c0 is not None:
+            tensors["c0"] = c0
+            tensors["grad.c0"] = c0.grad
+    for name, p in mod.named_parameters():
+        tensors["grad." + name] = p.grad
+    return tensors
+
+
 def gen_recurrent(out_dir):
     T, B, I, H = 5, 3, 4, 6
     file_seed = 1000
@@ -349,29 +374,7 @@ def gen_recurrent(out_dir):
                 mod.zero_grad()
                 loss.backward()
 
-                tensors = {}
-                for name, p in mod.named_parameters():
-                    tensors[name] = p
-                tensors["input"] = x
-                if given:
-                    tensors["h0"] = h0
-                    if is_lstm:
-                        tensors["c0"] = c0
-                tensors["output"] = out
-                tensors["h_n"] = h_n
-                if is_lstm:
-                    tensors["c_n"] = c_n
-                tensors["grad_output"] = g_out
-                tensors["grad_h_n"] = g_hn
-                if is_lstm:
-                    tensors["grad_c_n"] = g_cn
-                tensors["grad.input"] = x.grad
-                if given:
-                    tensors["grad.h0"] = h0.grad
-                    if is_lstm:
-                        tensors["grad.c0"] = c0.grad
-                for name, p in mod.named_parameters():
-                    tensors["grad." + name] = p.grad
+                tensors = recurrent_tensors(mod, x, h0, c0, out, h_n, c_n, g_out, g_hn, g_cn)
 
                 meta = {
                     "cell": cell,
@@ -821,31 +824,9 @@ def seq_fixture(out_dir, filename, file_seed, cell, num_layers, *, bidirectional
             assert torch.count_nonzero(gx_t[n:, b]) == 0
         assert torch.count_nonzero(gx_t[:n, b]) == n * I
 
-    tensors = {}
-    for name, p in mod.named_parameters():
-        tensors[name] = p
+    tensors = recurrent_tensors(mod, x, h0, c0, out, h_n, c_n, g_out, g_hn, g_cn)
     if lengths is not None:
         tensors["lengths"] = torch.tensor(lengths, dtype=torch.float32)
-    tensors["input"] = x
-    if given:
-        tensors["h0"] = h0
-        if is_lstm:
-            tensors["c0"] = c0
-    tensors["output"] = out
-    tensors["h_n"] = h_n
-    if is_lstm:
-        tensors["c_n"] = c_n
-    tensors["grad_output"] = g_out
-    tensors["grad_h_n"] = g_hn
-    if is_lstm:
-        tensors["grad_c_n"] = g_cn
-    tensors["grad.input"] = x.grad
-    if given:
-        tensors["grad.h0"] = h0.grad
-        if is_lstm:
-            tensors["grad.c0"] = c0.grad
-    for name, p in mod.named_parameters():
-        tensors["grad." + name] = p.grad
 
     meta = {
         "cell": cell,
