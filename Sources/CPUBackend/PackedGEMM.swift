@@ -19,11 +19,7 @@ extension CPUBackend {
 
     public func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
         let (k, n) = (packed.k, packed.n)
-        guard a.count % k == 0 else {
-            throw RecurrentError.shapeMismatch(operation: "gemm(packed:) A", expected: "rows of \(k)", got: "shape \(a.shape)")
-        }
-        let m = a.count / k
-        try RecurrentError.check("gemm(packed:) C (m × n) = (\(m) × \(n))", count: c.count, equals: m * n)
+        let m = try packed.productRows(a: a, c: c)
         guard m > 0 else { return }
         rk_gemm_packed(Int32(m), Int32(n), Int32(k), try pointer(a, "gemm(packed:) A"), Int32(k),
                        try pointer(packed.storage, "gemm(packed:) packed B"), try pointer(c, "gemm(packed:) C"), Int32(n),

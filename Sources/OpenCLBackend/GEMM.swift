@@ -50,11 +50,7 @@ extension OpenCLBackend {
 
     public func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
         let (k, n) = (packed.k, packed.n)
-        guard a.count % k == 0 else {
-            throw RecurrentError.shapeMismatch(operation: "gemm(packed:) A", expected: "rows of \(k)", got: "shape \(a.shape)")
-        }
-        let m = a.count / k
-        try RecurrentError.check("gemm(packed:) C (m × n) = (\(m) × \(n))", count: c.count, equals: m * n)
+        let m = try packed.productRows(a: a, c: c)
         try launch("packed_product", items: (m + 7) / 8 * n,
                    [.tensor(c), .tensor(a), .tensor(packed.storage), .size(m), .size(n), .size(k), .flag(accumulate)])
     }

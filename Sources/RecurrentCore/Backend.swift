@@ -203,6 +203,17 @@ public struct PackedMatrix: Sendable {
         self.n = n
         self.storage = storage
     }
+
+    /// m of the product `c (m × n) = a (m × k) · self`, after checking that a holds rows of k and
+    /// c holds m rows of n; throws `.shapeMismatch` otherwise.
+    public func productRows(a: Tensor, c: Tensor) throws -> Int {
+        guard a.count % k == 0 else {
+            throw RecurrentError.shapeMismatch(operation: "gemm(packed:) A", expected: "rows of \(k)", got: "shape \(a.shape)")
+        }
+        let m = a.count / k
+        try RecurrentError.check("gemm(packed:) C (m × n) = (\(m) × \(n))", count: c.count, equals: m * n)
+        return m
+    }
 }
 
 extension Backend {
