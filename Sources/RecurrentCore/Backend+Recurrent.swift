@@ -94,15 +94,8 @@ extension Backend {
 
         // x W_ihᵀ for all steps at once: (N, I) × (I, GH).
         try gemm(gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
-        // The weights every step multiplies by, packed once for the whole sequence where the backend can.
-        let packed = StepWeights(
-            hh: try packForRepeatedProducts(w.weightHH, k: r, n: gh, transB: .transposed),
-            hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) })
-        let blocks = batchBlocks(s)
-        try runConcurrently(blocks.count) { part in
-            try self.forwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, projected: projected, output: output,
-                                  packed: packed)
-        }
+        try recurrentForwardSteps(RecurrentForwardLoop(io: io, weights: w, shape: s, gates: gates, extra: extra,
+                                                       projected: projected, output: output))
         // Each sequence's final state is at its own last step.
         for step in 0..<t {
             let ending = (step + 1 < t ? s.rows(atStep: step + 1) : 0)..<s.rows(atStep: step)
@@ -113,6 +106,40 @@ extension Backend {
             if let finalCell = io.finalCell, let extra, s.cell == .lstm {
                 try copy(stepRows(extra, offsets, step, ending), to: stateRows(finalCell, s, ending, width: h)!)
             }
+        }
+    }
+
+    /// The default forward time loop: W_hh (and W_hr) packed once for the sequence where the backend
+    /// can, then row blocks of the batch (`batchBlocks`) each run every step, one `gemm` and one fused
+    /// cell step per step.
+    public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
+        let (w, s) = (loop.weights, loop.shape)
+        let (h, r, gh) = (s.hiddenSize, s.outputSize, s.gateWidth)
+        // The weights every step multiplies by, packed once for the whole sequence where the backend can.
+        let packed = StepWeights(
+            hh: try packForRepeatedProducts(w.weightHH, k: r, n: gh, transB: .transposed),
+            hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) })
+        let blocks = batchBlocks(s)
+        try runConcurrently(blocks.count) { part in
+            try self.forwardSteps(rows: blocks[part], loop.io, w, s, gates: loop.gates, extra: loop.extra,
+                                  projected: loop.projected, output: loop.output, packed: packed)
+        }
+    }
+
+    /// The default backward time loop, the mirror of `recurrentForwardSteps`: per step one fused cell
+    /// step and one `gemm` for dh_{t-1}, on row blocks of the batch.
+    public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
+        let (w, s) = (loop.weights, loop.shape)
+        let (h, r, gh) = (s.hiddenSize, s.outputSize, s.gateWidth)
+        // Backward multiplies by W_hh and W_hr as stored: (GH, R) and (P, H).
+        let packed = StepWeights(
+            hh: try packForRepeatedProducts(w.weightHH, k: gh, n: r, transB: .none),
+            hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: r, n: h, transB: .none) })
+        let blocks = batchBlocks(s)
+        try runConcurrently(blocks.count) { part in
+            try self.backwardSteps(rows: blocks[part], loop.io, w, s, gates: loop.gates, extra: loop.extra,
+                                   projected: loop.projected, output: loop.output, gradGatesInput: loop.gradGatesInput,
+                                   gradGatesHidden: loop.gradGatesHidden, gradOutputs: loop.gradOutputs, packed: packed)
         }
     }
 
@@ -176,16 +203,9 @@ extension Backend {
         let gradGatesHidden = s.cell == .gru ? try Tensor.empty([n, gh], on: self) : gradGatesInput
         // With a projection, dh_t = dy_t + dh_{t+1} of every step, for dW_hr.
         let gradOutputs = projected != nil ? try Tensor.empty([n, r], on: self) : nil             // (N, P)
-        let blocks = batchBlocks(s)
-        // Backward multiplies by W_hh and W_hr as stored: (GH, R) and (P, H).
-        let packed = StepWeights(
-            hh: try packForRepeatedProducts(w.weightHH, k: gh, n: r, transB: .none),
-            hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: r, n: h, transB: .none) })
-        try runConcurrently(blocks.count) { part in
-            try self.backwardSteps(rows: blocks[part], io, w, s, gates: gates, extra: extra, projected: projected,
-                                   output: output, gradGatesInput: gradGatesInput, gradGatesHidden: gradGatesHidden,
-                                   gradOutputs: gradOutputs, packed: packed)
-        }
+        try recurrentBackwardSteps(RecurrentBackwardLoop(
+            io: io, weights: w, shape: s, gates: gates, extra: extra, projected: projected, output: output,
+            gradGatesInput: gradGatesInput, gradGatesHidden: gradGatesHidden, gradOutputs: gradOutputs))
 
         // Whole-sequence weight gradients.
         // dW_ih += dGxᵀ X: (GH, N) × (N, I)
@@ -318,4 +338,43 @@ struct StepWeights: Sendable {
     var hh: PackedMatrix?
     /// W_hr of an LSTM projection, likewise.
     var hr: PackedMatrix?
+}
+
+/// What the forward time loop works on (`Backend.recurrentForwardSteps`). On entry `gates` holds
+/// x_t W_ihᵀ for every row; the loop adds the recurrent products and biases, applies the cells and
+/// writes every step's h into `output` and what backward reads into `gates`, `extra` and `projected`.
+public struct RecurrentForwardLoop: Sendable {
+    /// The layer's tensors, as `recurrentForward` got them (already validated).
+    public var io: RecurrentForwardIO
+    public var weights: RecurrentWeights
+    public var shape: RecurrentLayerShape
+    /// (N, G·H) views of the reserve: pre-activations on entry, post-activation gates on return.
+    public var gates: Tensor
+    /// (N, H) c_t for LSTM, W_hn h_{t-1} + b_hn for GRU; nil for RNN.
+    public var extra: Tensor?
+    /// (N, H) m_t = o_t ⊙ tanh(c_t) of an LSTM with projections; else nil.
+    public var projected: Tensor?
+    /// (N, R) h_t of every step (the layer's output).
+    public var output: Tensor
+}
+
+/// What the backward time loop works on (`Backend.recurrentBackwardSteps`): the forward tensors, and
+/// the per-step gate gradients it writes for the whole-sequence GEMMs that follow it.
+public struct RecurrentBackwardLoop: Sendable {
+    /// The layer's tensors, as `recurrentBackward` got them (already validated).
+    public var io: RecurrentBackwardIO
+    public var weights: RecurrentWeights
+    public var shape: RecurrentLayerShape
+    /// Reserve views as in `RecurrentForwardLoop`, and the forward output (N, R).
+    public var gates: Tensor
+    public var extra: Tensor?
+    public var projected: Tensor?
+    public var output: Tensor
+    /// (N, G·H) written: pre-activation gate gradients of the input side.
+    public var gradGatesInput: Tensor
+    /// (N, G·H) written: those of the hidden side (the same tensor as `gradGatesInput` except for GRU,
+    /// whose reset gate scales only the hidden side).
+    public var gradGatesHidden: Tensor
+    /// (N, P) written with a projection: dh_t = dy_t + dh_{t+1} of every step, for dW_hr; else nil.
+    public var gradOutputs: Tensor?
 }

@@ -164,6 +164,15 @@ public protocol Backend: AnyObject, Sendable {
     /// writes its own rows), and rethrows the first error. Default: one after another.
     func runConcurrently(_ count: Int, _ body: @Sendable (Int) throws -> Void) throws
 
+    /// The time loop inside `recurrentForward`, after the input projection: every step's recurrent
+    /// product, biases and cell. The default runs `gemm` and the fused cell step per step on row
+    /// blocks of the batch; a backend overrides it to fuse steps further (one launch per step, a
+    /// persistent kernel, workers that stay across steps).
+    func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws
+    /// The time loop inside `recurrentBackward`, before the whole-sequence weight-gradient GEMMs:
+    /// every step's gate gradients and dh_{t-1}, and the gradients of the initial states.
+    func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws
+
     /// One layer, one direction, over a whole sequence. See `RecurrentLayerShape` for layouts.
     func recurrentForward(_ io: RecurrentForwardIO, _ weights: RecurrentWeights, _ shape: RecurrentLayerShape) throws
     /// Gradients of one layer over the whole sequence; parameter gradients accumulate.
