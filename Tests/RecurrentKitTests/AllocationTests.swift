@@ -19,7 +19,7 @@ func trainingStepsAfterTheFirstAllocateNothing(cell: RecurrentCell) throws {
     trainer.clipNorm = 1
     trainer.penalty = try WeightPenalty(l1: 1e-4, l2: 1e-4)
     var random = TestRandom(seed: 5)
-    let x = try random.tensor([7, 4, 3], on: backend), y = try random.tensor([4, 2], on: backend)
+    let x = try SequenceBatch(random.tensor([7, 4, 3], on: backend)), y = try random.tensor([4, 2], on: backend)
     try trainer.trainStep(input: x, target: y)
     let afterFirst = try #require(backend.memoryStatistics())
     for _ in 0..<3 { try trainer.trainStep(input: x, target: y) }
