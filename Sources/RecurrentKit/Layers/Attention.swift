@@ -42,7 +42,7 @@ public final class Attention: Layer {
 
     private let backend: any Backend
     /// Rows that turn (B·T, D) batch-major values into (T·B, D), kept while the shape stays.
-    private var timeMajorRows: (key: [Int], rows: Tensor)?
+    private var timeMajorRows: (key: [Int], rows: RowIndices)?
 
     /// Creates an attention layer with freshly initialised parameters.
     /// - Parameters:
@@ -197,12 +197,12 @@ public final class Attention: Layer {
     }
 
     /// For each time-major row t·B + b, the batch-major row b·T + t.
-    private func batchToTimeRows(t: Int, b: Int) throws -> Tensor {
+    private func batchToTimeRows(t: Int, b: Int) throws -> RowIndices {
         if let timeMajorRows, timeMajorRows.key == [t, b] { return timeMajorRows.rows }
         let rows = (0..<t).flatMap { step in (0..<b).map { $0 * t + step } }
-        let tensor = try Tensor(shape: [t * b], indices: rows, on: backend)
-        timeMajorRows = ([t, b], tensor)
-        return tensor
+        let map = try backend.makeRowIndices(rows, tableRows: t * b)
+        timeMajorRows = ([t, b], map)
+        return map
     }
 
     /// The parameter `kind` guarantees; throws rather than trap if it is missing.

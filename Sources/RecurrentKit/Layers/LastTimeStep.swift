@@ -6,7 +6,7 @@
 public final class LastTimeStep: Layer {
     public var isTraining = true
     /// Rows of the (T·B, F) view to take, kept while the batch's layout and lengths stay the same.
-    private var rowsCache: (key: [Int], rows: Tensor)?
+    private var rowsCache: (key: [Int], backend: any Backend, rows: RowIndices)?
 
     public init() {}
 
@@ -46,14 +46,14 @@ public final class LastTimeStep: Layer {
     }
 
     /// The row of each sequence's last real step in the (T·B, ·) or (B·T, ·) view, on the device.
-    private func lastRows(_ batch: SequenceBatch) throws -> Tensor {
+    private func lastRows(_ batch: SequenceBatch) throws -> RowIndices {
         let (t, b) = (batch.steps, batch.batchSize)
         let lengths = batch.effectiveLengths
         let key = [t, b, batch.layout == .timeMajor ? 0 : 1] + lengths
-        if let rowsCache, rowsCache.key == key, rowsCache.rows.backend === batch.data.backend { return rowsCache.rows }
+        if let rowsCache, rowsCache.key == key, rowsCache.backend === batch.data.backend { return rowsCache.rows }
         let rows = lengths.enumerated().map { s, length in batch.layout == .timeMajor ? (length - 1) * b + s : s * t + length - 1 }
-        let tensor = try Tensor(shape: [b], indices: rows, on: batch.data.backend)
-        rowsCache = (key, tensor)
-        return tensor
+        let map = try batch.data.backend.makeRowIndices(rows, tableRows: t * b)
+        rowsCache = (key, batch.data.backend, map)
+        return map
     }
 }

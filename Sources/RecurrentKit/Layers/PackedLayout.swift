@@ -10,7 +10,7 @@ struct PackedLayout {
     /// What the maps were made for: T, B, layout, lengths.
     let key: [Int]
     /// Packed row → padded row; nil when they coincide (all lengths T, time-major).
-    let paddedRows: Tensor?
+    let paddedRows: RowIndices?
     /// The maps bidirectional stacks need; nil for one direction.
     let bidirectional: BidirectionalRows?
     /// State rows, caller order → sorted and back; nil when sorting keeps the order.
@@ -19,14 +19,14 @@ struct PackedLayout {
     /// Maps between the two directions' packed rows.
     struct BidirectionalRows {
         /// Packed row → the same sequence's row reversed in time.
-        let reversed: Tensor
+        let reversed: RowIndices
         /// Rows of the (2N, R) forward-then-reverse outputs that form the (N, 2R) concatenation.
-        let concatenated: Tensor
+        let concatenated: RowIndices
     }
 
     /// Maps of stacked (B, ·) state blocks between the caller's order and longest-first order.
     struct StateOrder {
-        let sorted: Tensor, caller: Tensor
+        let sorted: RowIndices, caller: RowIndices
     }
 
     static func key(_ batch: SequenceBatch) -> [Int] {
@@ -37,17 +37,19 @@ struct PackedLayout {
     init(_ batch: SequenceBatch, blocks: Int, bidirectional: Bool, on backend: any Backend) throws {
         let plan = try SequencePacking(lengths: batch.lengths, sequenceLength: batch.steps, batchSize: batch.batchSize,
                                        batchFirst: batch.layout == .batchMajor)
-        let n = plan.rowCount
-        func upload(_ rows: [Int]) throws -> Tensor { try Tensor(shape: [rows.count], indices: rows, on: backend) }
+        let (n, stateRows) = (plan.rowCount, blocks * batch.batchSize)
         self.plan = plan
         key = PackedLayout.key(batch)
-        paddedRows = plan.isUniform && batch.layout == .timeMajor ? nil : try upload(plan.paddedRow)
+        paddedRows = plan.isUniform && batch.layout == .timeMajor ? nil
+            : try backend.makeRowIndices(plan.paddedRow, tableRows: batch.steps * batch.batchSize)
         self.bidirectional = bidirectional
-            ? BidirectionalRows(reversed: try upload(plan.reversedRow),
-                                concatenated: try upload((0..<n).flatMap { [$0, n + plan.reversedRow[$0]] }))
+            ? BidirectionalRows(reversed: try backend.makeRowIndices(plan.reversedRow, tableRows: n),
+                                concatenated: try backend.makeRowIndices((0..<n).flatMap { [$0, n + plan.reversedRow[$0]] },
+                                                                         tableRows: 2 * n))
             : nil
         stateOrder = plan.keepsOrder ? nil
-            : StateOrder(sorted: try upload(plan.sortedStateRows(blocks: blocks)), caller: try upload(plan.callerStateRows(blocks: blocks)))
+            : StateOrder(sorted: try backend.makeRowIndices(plan.sortedStateRows(blocks: blocks), tableRows: stateRows),
+                         caller: try backend.makeRowIndices(plan.callerStateRows(blocks: blocks), tableRows: stateRows))
     }
 
     /// N
@@ -89,7 +91,7 @@ struct PackedLayout {
 }
 
 /// Rows `rows` of `table` seen as rows of its last dimension → (count, width).
-func gather(_ table: Tensor, rows: Tensor, count: Int) throws -> Tensor {
+func gather(_ table: Tensor, rows: RowIndices, count: Int) throws -> Tensor {
     let width = table.shape.last ?? 1
     let out = try Tensor.empty([count, width], on: table.backend)
     try table.backend.gatherRows(out, table.reshaped([table.count / width, width]), rows: rows)
