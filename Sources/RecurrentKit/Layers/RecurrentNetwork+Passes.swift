@@ -52,6 +52,9 @@ extension RecurrentNetwork {
         }
         let hidden = try Tensor.empty([l * d, b, r], on: backend)                                   // (L·D, B, R) sorted
         let cellState = cell.hasCellState ? try Tensor.empty([l * d, b, h], on: backend) : nil    // (L·D, B, H) sorted
+        // Without a tape nothing will run backward: forward only, with the cells' forward-only steps
+        // and a reserve of two rolling state slots.
+        let mode: RecurrentForwardMode = tape == nil ? .inference : .training
         var layers: [LayerContext] = []
         for k in 0..<l {
             let width = k == 0 ? inputSize : d * r
@@ -69,11 +72,11 @@ extension RecurrentNetwork {
                 let index = k * d + direction
                 let directionInput = try maps.map { direction == 1 ? try gather(x, rows: $0.reversed, count: n) : x } ?? x
                 let output = try outputs.slice((direction * n)..<((direction + 1) * n))
-                let reserve = try Tensor.empty([shape.reserveCount], on: backend)
+                let reserve = try Tensor.empty([shape.reserveCount(mode)], on: backend)
                 try backend.recurrentForward(
                     RecurrentForwardIO(output: output, finalHidden: hidden.row(index), finalCell: cellState?.row(index),
                                        reserve: reserve, input: directionInput, initialHidden: initial?.hidden.row(index),
-                                       initialCell: initial?.cell?.row(index)),
+                                       initialCell: initial?.cell?.row(index), mode: mode),
                     layerParameters[index].values, shape)
                 contexts.append(DirectionContext(input: directionInput, output: output, reserve: reserve))
             }
