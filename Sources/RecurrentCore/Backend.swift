@@ -97,6 +97,17 @@ public protocol Backend: AnyObject, Sendable {
     /// indices that are not integers in 0..<V are skipped.
     func embeddingBackward(_ gradTable: Tensor, indices: Tensor, gradOut: Tensor) throws
 
+    // MARK: Row gathers and scatters (integer row maps)
+
+    /// A row map for `gatherRows` / `scatterAddRows`: `rows` checked once (each in 0..<tableRows) and
+    /// kept in this backend's form. Default: the host arrays (`RowIndices.init`).
+    func makeRowIndices(_ rows: [Int], tableRows: Int) throws -> RowIndices
+    /// `out[n, :] = table[rows[n], :]`: out (N, D), table (R, D) with R = `rows.tableRows`.
+    func gatherRows(_ out: Tensor, _ table: Tensor, rows: RowIndices) throws
+    /// `out[rows[n], :] += x[n, :]`, each row's terms added in ascending n (no atomics):
+    /// out (R, D) with R = `rows.tableRows`, x (N, D).
+    func scatterAddRows(_ out: Tensor, _ x: Tensor, rows: RowIndices) throws
+
     // MARK: Losses
 
     /// `loss[0] = scale · Σ (p − t)²`, `grad = 2·scale·(p − t)`.

@@ -108,13 +108,13 @@ public class RecurrentNetwork: Layer {
         var plan: SequencePacking
         var key: [Int]
         /// Packed row → padded row; nil when they coincide (all lengths T, time-major).
-        var paddedRows: Tensor?
+        var paddedRows: RowIndices?
         /// Packed row → the same sequence's row reversed in time (bidirectional only).
-        var reversedRows: Tensor?
+        var reversedRows: RowIndices?
         /// Rows of the (2N, R) forward-then-reverse outputs that form the (N, 2R) concatenation.
-        var concatenatedRows: Tensor?
+        var concatenatedRows: RowIndices?
         /// State rows, caller order → sorted and back; nil when sorting keeps the order.
-        var sortedStateRows: Tensor?, callerStateRows: Tensor?
+        var sortedStateRows: RowIndices?, callerStateRows: RowIndices?
     }
     private var layout: Layout?
     private var cache: [LayerCache] = []
@@ -364,20 +364,22 @@ public class RecurrentNetwork: Layer {
         if let layout, layout.key == key { return layout }
         let plan = try SequencePacking(lengths: lengths, sequenceLength: t, batchSize: b, batchFirst: batchFirst)
         let n = plan.rowCount
-        func upload(_ rows: [Int]) throws -> Tensor { try Tensor(shape: [rows.count], indices: rows, on: backend) }
         let identity = plan.isUniform && !batchFirst
         let blocks = numLayers * directions
         return Layout(
             plan: plan, key: key,
-            paddedRows: identity ? nil : try upload(plan.paddedRow),
-            reversedRows: bidirectional ? try upload(plan.reversedRow) : nil,
-            concatenatedRows: bidirectional ? try upload((0..<n).flatMap { [$0, n + plan.reversedRow[$0]] }) : nil,
-            sortedStateRows: plan.keepsOrder ? nil : try upload(plan.sortedStateRows(blocks: blocks)),
-            callerStateRows: plan.keepsOrder ? nil : try upload(plan.callerStateRows(blocks: blocks)))
+            paddedRows: identity ? nil : try backend.makeRowIndices(plan.paddedRow, tableRows: t * b),
+            reversedRows: bidirectional ? try backend.makeRowIndices(plan.reversedRow, tableRows: n) : nil,
+            concatenatedRows: bidirectional
+                ? try backend.makeRowIndices((0..<n).flatMap { [$0, n + plan.reversedRow[$0]] }, tableRows: 2 * n) : nil,
+            sortedStateRows: plan.keepsOrder ? nil : try backend.makeRowIndices(plan.sortedStateRows(blocks: blocks),
+                                                                               tableRows: blocks * b),
+            callerStateRows: plan.keepsOrder ? nil : try backend.makeRowIndices(plan.callerStateRows(blocks: blocks),
+                                                                               tableRows: blocks * b))
     }
 
     /// Rows `rows` of `table` seen as rows of `width` (default: the last dimension) → (count, width).
-    private func gather(_ table: Tensor, rows: Tensor, count: Int, width: Int? = nil) throws -> Tensor {
+    private func gather(_ table: Tensor, rows: RowIndices, count: Int, width: Int? = nil) throws -> Tensor {
         let width = width ?? table.shape.last ?? 1
         let out = try Tensor.empty([count, width], on: backend)
         try backend.gatherRows(out, table.reshaped([table.count / width, width]), rows: rows)
