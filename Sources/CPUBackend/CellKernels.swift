@@ -5,14 +5,15 @@ import CRecurrentGEMM
 import RecurrentCore
 
 extension rk_cell_forward {
-    /// A forward step over `rows` rows × all H units; `product` (B, G·H) with rows of G·H (nil: zero).
-    init(rows: Int, hidden: Int, gateCount: Int, activation: Activation = .tanh,
+    /// A forward step over `rows` rows × all H units; `product` (B, G·H) with rows of G·H (nil: zero);
+    /// `inference`: forward only, without the stores backward reads.
+    init(rows: Int, hidden: Int, gateCount: Int, activation: Activation = .tanh, inference: Bool = false,
          gates: UnsafeMutablePointer<Float>, product: UnsafePointer<Float>?, biasIH: UnsafePointer<Float>,
          biasHH: UnsafePointer<Float>, previous: UnsafePointer<Float>?, state: UnsafeMutablePointer<Float>?,
          hiddenOut: UnsafeMutablePointer<Float>) {
         self.init(rows: Int32(rows), columns: Int32(hidden), hidden: Int32(hidden), gate_row: Int32(gateCount * hidden),
-                  state_row: Int32(hidden), activation: activation == .relu ? RK_RELU : RK_TANH, gates: gates,
-                  product: product, product_gate: Int32(hidden), product_row: Int32(gateCount * hidden),
+                  state_row: Int32(hidden), activation: activation == .relu ? RK_RELU : RK_TANH,
+                  inference: inference ? 1 : 0, gates: gates, product: product, product_gate: Int32(hidden), product_row: Int32(gateCount * hidden),
                   bias_ih: biasIH, bias_hh: biasHH, previous: previous, state: state, hidden_out: hiddenOut)
     }
 }

@@ -7,15 +7,21 @@ import RecurrentCore
 extension CPUBackend {
     public func gruForwardStep(hidden: Tensor, newGateHidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
                                biasIH: Tensor, biasHH: Tensor, previousHidden: Tensor?) throws {
-        let op = "gruForwardStep"
+        try gruStep(hidden: hidden, newGateHidden: newGateHidden, gates: gates, hiddenProjection: hiddenProjection,
+                    biasIH: biasIH, biasHH: biasHH, previousHidden: previousHidden, inference: false, "gruForwardStep")
+    }
+
+    /// The forward step, with (`inference`) or without the stores backward reads.
+    func gruStep(hidden: Tensor, newGateHidden: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor,
+                 biasHH: Tensor, previousHidden: Tensor?, inference: Bool, _ op: String) throws {
         let (b, h) = try RecurrentCell.stepSizes(bias: biasIH, state: hidden, gateCount: 3, op)
         let ph = try pointer(hidden, op), phn = try pointer(newGateHidden, count: b * h, op)     // (B, H)
         let pg = try pointer(gates, count: b * 3 * h, op)                                        // (B, 3H)
         let pp = try pointer(hiddenProjection, count: b * 3 * h, op)                             // (B, 3H)
         let bi = try pointer(biasIH, op), bh = try pointer(biasHH, count: 3 * h, op)             // (3H)
         let phPrev = try previousHidden.map { try pointer($0, count: b * h, op) }                // (B, H)
-        var step = rk_cell_forward(rows: b, hidden: h, gateCount: 3, gates: pg, product: pp, biasIH: bi, biasHH: bh,
-                                   previous: phPrev, state: phn, hiddenOut: ph)
+        var step = rk_cell_forward(rows: b, hidden: h, gateCount: 3, inference: inference, gates: pg, product: pp,
+                                   biasIH: bi, biasHH: bh, previous: phPrev, state: phn, hiddenOut: ph)
         rk_gru_forward(&step)
     }
 

@@ -6,13 +6,20 @@ import RecurrentCore
 extension CPUBackend {
     public func rnnForwardStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
                                biasIH: Tensor, biasHH: Tensor, activation: Activation) throws {
-        let op = "rnnForwardStep"
+        try rnnStep(hidden: hidden, gates: gates, hiddenProjection: hiddenProjection, biasIH: biasIH, biasHH: biasHH,
+                    activation: activation, inference: false, "rnnForwardStep")
+    }
+
+    /// The forward step, with (`inference`) or without the stores backward reads.
+    func rnnStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                 activation: Activation, inference: Bool, _ op: String) throws {
         try checkRNNActivation(activation, op)
         let (b, h) = try RecurrentCell.stepSizes(bias: biasIH, state: hidden, gateCount: 1, op)
         let ph = try pointer(hidden, op), pg = try pointer(gates, count: b * h, op)              // (B, H)
         let pp = try pointer(hiddenProjection, count: b * h, op)                                 // (B, H)
         let bi = try pointer(biasIH, op), bh = try pointer(biasHH, count: h, op)                 // (H)
-        var step = rk_cell_forward(rows: b, hidden: h, gateCount: 1, activation: activation, gates: pg, product: pp,
+        var step = rk_cell_forward(rows: b, hidden: h, gateCount: 1, activation: activation, inference: inference,
+                                   gates: pg, product: pp,
                                    biasIH: bi, biasHH: bh, previous: nil, state: nil, hiddenOut: ph)
         rk_rnn_forward(&step)
     }

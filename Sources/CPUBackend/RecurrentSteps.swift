@@ -4,7 +4,8 @@
 // blocks and the workers never meet inside the loop. Each step is one C call that computes the
 // recurrent product tile by tile and applies the cell step to each tile while it is in L1
 // (rk_forward_step / rk_backward_step in Sources/CRecurrentGEMM/recurrent_cells.c); no tensor is
-// sliced or allocated per step. Without AVX2/FMA, or with RECURRENT_PACKED_WEIGHTS=0, the shared
+// sliced or allocated per step. Forward only (`RecurrentForwardMode.inference`) the cells skip the
+// stores backward reads and the per-step states roll over two slots. Without AVX2/FMA, or with RECURRENT_PACKED_WEIGHTS=0, the shared
 // per-step loop runs instead (OpenBLAS products, the same C cell kernels).
 // T = time steps, B = batch, N = rows, H = hidden size, G = gates, R = width of h (P when projecting).
 import CRecurrentGEMM
@@ -31,7 +32,7 @@ extension CPUBackend {
             initialCell: try loop.io.initialCell.map { try pointer($0, op) },
             biasIH: try pointer(w.biasIH, op), biasHH: try pointer(w.biasHH, op),
             packedHH: try pointer(packedHH, op), packedHR: try packedHR.map { try pointer($0.storage, op) })
-        let plan = StepPlan(s)
+        let plan = StepPlan(s, mode: loop.mode)
         let blocks = batchBlocks(s)
         try withExtendedLifetime((packedHH, packedHR)) {
             try runConcurrently(blocks.count) { part in plan.forward(rows: blocks[part], p) }
@@ -62,7 +63,7 @@ extension CPUBackend {
             gradFinalCell: try io.gradFinalCell.map { try pointer($0, op) },
             gradInitialHidden: try io.gradInitialHidden.map { try pointer($0, op) },
             gradInitialCell: try io.gradInitialCell.map { try pointer($0, op) })
-        let plan = StepPlan(s)
+        let plan = StepPlan(s, mode: .training)
         let blocks = batchBlocks(s)
         try withExtendedLifetime((packedHH, packedHR)) {
             try runConcurrently(blocks.count) { part in
@@ -92,13 +93,17 @@ struct LoopPointers: @unchecked Sendable {
 
 /// Sizes and row offsets of one layer's time loop, and the loop of one row block.
 struct StepPlan: Sendable {
-    let steps: Int, hidden: Int, width: Int, gateCount: Int
+    let steps: Int, batch: Int, hidden: Int, width: Int, gateCount: Int
     let cell: Int32, activation: Activation
+    /// Forward only: `extra` and `projected` are two (B, H) slots that roll over (step t in slot t % 2).
+    let inference: Bool
     /// Row of step t's first sequence, and the active rows of step t.
     let offsets: [Int], sizes: [Int]
 
-    init(_ s: RecurrentLayerShape) {
+    init(_ s: RecurrentLayerShape, mode: RecurrentForwardMode) {
         steps = s.sequenceLength
+        batch = s.batchSize
+        inference = mode == .inference
         hidden = s.hiddenSize
         width = s.outputSize
         gateCount = s.cell.gateCount
@@ -114,6 +119,9 @@ struct StepPlan: Sendable {
 
     var isLSTM: Bool { cell == Int32(RK_CELL_LSTM) }
 
+    /// Row of batch position `first` at step `step` in `extra` and `projected`.
+    func stateRow(_ step: Int, _ first: Int) -> Int { (inference ? (step % 2) * batch : offsets[step]) + first }
+
     /// Every forward step of batch rows `rows`.
     func forward(rows: Range<Int>, _ p: LoopPointers) {
         let (h, r, gh) = (hidden, width, gateCount * hidden)
@@ -122,16 +130,18 @@ struct StepPlan: Sendable {
             if end <= rows.lowerBound { break }
             let count = end - rows.lowerBound, row = offsets[step] + rows.lowerBound   // rows of this step, first row in N
             let earlier = step > 0 ? offsets[step - 1] + rows.lowerBound : 0
+            let stateRow = stateRow(step, rows.lowerBound), earlierState = step > 0 ? self.stateRow(step - 1, rows.lowerBound) : 0
             // h_{t-1} (b, R), and the cell's own previous state: c_{t-1} (LSTM) or h_{t-1} (GRU, R = H).
             let previousHidden = step == 0 ? p.initialHidden.map { $0 + rows.lowerBound * r } : p.output + earlier * r
             let previousState = isLSTM
-                ? (step == 0 ? p.initialCell.map { $0 + rows.lowerBound * h } : p.extra! + earlier * h)
+                ? (step == 0 ? p.initialCell.map { $0 + rows.lowerBound * h } : p.extra! + earlierState * h)
                 : previousHidden
             // With a projection the cell writes m_t and h_t = m_t W_hrᵀ follows: (b, H) × (H, P).
-            let cellOutput = p.projected.map { $0 + row * h } ?? p.output + row * r
+            let cellOutput = p.projected.map { $0 + stateRow * h } ?? p.output + row * r
             var cellStep = rk_cell_forward(rows: count, hidden: h, gateCount: gateCount, activation: activation,
-                                           gates: p.gates + row * gh, product: nil, biasIH: p.biasIH, biasHH: p.biasHH,
-                                           previous: previousState, state: p.extra.map { $0 + row * h }, hiddenOut: cellOutput)
+                                           inference: inference, gates: p.gates + row * gh, product: nil, biasIH: p.biasIH,
+                                           biasHH: p.biasHH, previous: previousState, state: p.extra.map { $0 + stateRow * h },
+                                           hiddenOut: cellOutput)
             rk_forward_step(cell, &cellStep, previousHidden, Int32(r), p.packedHH)
             if let packedHR = p.packedHR {
                 rk_gemm_packed(Int32(count), Int32(r), Int32(h), cellOutput, Int32(h), packedHR, p.output + row * r, Int32(r), 0)

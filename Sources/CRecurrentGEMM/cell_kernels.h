@@ -87,10 +87,12 @@ void RK(rk_lstm_forward)(const rk_cell_forward *s) {
             int lanes = s->columns - j < LANES ? s->columns - j : LANES;
             VF i = RK(sigmoid)(RK_PRE(0)), f = RK(sigmoid)(RK_PRE(1)), gg = RK(tanh)(RK_PRE(2)), o = RK(sigmoid)(RK_PRE(3));
             VF c = f * RK(load_or_zero)(previous ? previous + j : NULL, lanes) + i * gg;
-            RK(store)(g + j, i, lanes);
-            RK(store)(g + h + j, f, lanes);
-            RK(store)(g + 2 * h + j, gg, lanes);
-            RK(store)(g + 3 * h + j, o, lanes);
+            if (!s->inference) {
+                RK(store)(g + j, i, lanes);
+                RK(store)(g + h + j, f, lanes);
+                RK(store)(g + 2 * h + j, gg, lanes);
+                RK(store)(g + 3 * h + j, o, lanes);
+            }
             RK(store)(c_out + j, c, lanes);
             RK(store)(h_out + j, o * RK(tanh)(c), lanes);
         }
@@ -110,10 +112,12 @@ void RK(rk_gru_forward)(const rk_cell_forward *s) {
             VF hn = RK(load_or_zero)(p ? p + 2 * s->product_gate + j : NULL, lanes) + RK(load)(s->bias_hh + 2 * h + j, lanes);
             VF n = RK(tanh)((RK(load)(g + 2 * h + j, lanes) + RK(load)(s->bias_ih + 2 * h + j, lanes)) + r * hn);
             VF h_prev = RK(load_or_zero)(previous ? previous + j : NULL, lanes);
-            RK(store)(g + j, r, lanes);
-            RK(store)(g + h + j, z, lanes);
-            RK(store)(g + 2 * h + j, n, lanes);
-            RK(store)(hn_out + j, hn, lanes);
+            if (!s->inference) {
+                RK(store)(g + j, r, lanes);
+                RK(store)(g + h + j, z, lanes);
+                RK(store)(g + 2 * h + j, n, lanes);
+                RK(store)(hn_out + j, hn, lanes);
+            }
             RK(store)(h_out + j, n + z * (h_prev - n), lanes);
         }
     }
@@ -129,7 +133,7 @@ void RK(rk_rnn_forward)(const rk_cell_forward *s) {
             int lanes = s->columns - j < LANES ? s->columns - j : LANES;
             VF pre = RK_PRE(0);
             VF y = s->activation == RK_TANH ? RK(tanh)(pre) : RK(select)(pre < 0.0f, RK(splat)(0.0f), pre);
-            RK(store)(g + j, y, lanes);
+            if (!s->inference) RK(store)(g + j, y, lanes);
             RK(store)(h_out + j, y, lanes);
         }
     }

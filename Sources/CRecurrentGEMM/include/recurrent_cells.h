@@ -28,7 +28,9 @@ typedef struct rk_cell_forward {
     int state_row;
     /// RNN only: RK_TANH or RK_RELU.
     int activation;
-    /// (B, G·H) in: x W_ihᵀ; out: the gates after their nonlinearities (RNN: h_t).
+    /// 1: forward only (no backward follows): `gates` is only read and GRU's `state` not written.
+    int inference;
+    /// (B, G·H) in: x W_ihᵀ; out (unless `inference`): the gates after their nonlinearities (RNN: h_t).
     float *gates;
     /// h_{t-1} W_hhᵀ, gate k of row r at product[r·product_row + k·product_gate]; NULL: zero.
     const float *product;
@@ -37,7 +39,7 @@ typedef struct rk_cell_forward {
     const float *bias_ih, *bias_hh;
     /// (B, H) c_{t-1} (LSTM) or h_{t-1} (GRU); NULL: zero. Unused by RNN.
     const float *previous;
-    /// (B, H) written: c_t (LSTM) or W_hn h_{t-1} + b_hn (GRU). Unused by RNN.
+    /// (B, H) written: c_t (LSTM) or W_hn h_{t-1} + b_hn (GRU, unless `inference`). Unused by RNN.
     float *state;
     /// (B, H) written: h_t (m_t = o ⊙ tanh c_t for an LSTM with a projection).
     float *hidden_out;
