@@ -39,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Instead of training steps, time forward-only inference: streaming per-step latency at batch 1 (H = 128, 512) and a pass over T = 100, B = 64, beside PyTorch eager and ONNX Runtime running our exported model.")
     var inference = false
     @Option(help: "With --inference: timed streaming steps per engine and round (after 50 warm-up steps).") var streamSteps = 500
+    @Option(help: "Train STEPS steps with new random lengths (1…T) every batch and print the memory held every 10% (default config lstm:60:32:8:64:2).")
+    var soak: Int?
+    @Flag(help: "With --soak: every sequence T steps (fixed lengths), for comparison.") var soakFixed = false
     @Flag(help: .hidden) var child = false
 
     mutating func run() throws {
@@ -70,6 +73,12 @@ struct BenchCommand: ParsableCommand {
             return
         }
         let devices = try selectedDevices()
+        if let soak {
+            guard soak >= 1 else { throw ValidationError("--soak needs at least 1 step, got \(soak)") }
+            let c = config.isEmpty ? try BenchConfig(parsing: "lstm:60:32:8:64:2") : configs[0]
+            for d in devices { _ = try runSoak(c, device: d, steps: soak, fixedLengths: soakFixed) }
+            return
+        }
         if phases {
             for c in configs { for d in devices { try profilePhases(c, device: d, warmup: warmup, steps: steps) } }
             return
