@@ -69,6 +69,8 @@ public class RecurrentNetwork: Layer {
     public let bidirectional: Bool
     /// Whether inputs and outputs are (B, T, ·) instead of (T, B, ·). States stay (L·D, B, ·).
     public let batchFirst: Bool
+    /// The variants beyond PyTorch's cells this stack was built with.
+    public let variants: RecurrentVariants
     public var isTraining = true
     public var needsInputGradient = true
     /// Per-layer, per-direction parameters: layer k, direction d at index k·D + d.
@@ -126,10 +128,12 @@ public class RecurrentNetwork: Layer {
     ///   - weightInit: for `weight_ih`; `recurrentInit`: for `weight_hh` and `weight_hr`; `biasInit`: for
     ///     both biases. PyTorch's default draws all of them from U(−1/√H, 1/√H). Xavier and orthogonal
     ///     treat each gate's (H, ·) block as its own matrix (and `weight_hr` as one (P, H) matrix).
+    ///   - variants: options beyond PyTorch's cells (`RecurrentVariants`), refused where they make no sense.
     init(cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int, projSize: Int = 0, dropout: Float,
          bidirectional: Bool, batchFirst: Bool,
          on backend: any Backend, rng: RandomSource,
-         weightInit: Initializer, recurrentInit: Initializer, biasInit: Initializer) throws {
+         weightInit: Initializer, recurrentInit: Initializer, biasInit: Initializer,
+         variants: RecurrentVariants) throws {
         for (name, v) in [("input size", inputSize), ("hidden size", hiddenSize), ("number of layers", numLayers)] where v < 1 {
             throw RecurrentError.invalidArgument(name: name, expected: "at least 1", got: "\(v)")
         }
@@ -144,7 +148,9 @@ public class RecurrentNetwork: Layer {
             }
         }
         try DropoutSite.validate(dropout)
+        try variants.validate(for: cell)
         self.cell = cell
+        self.variants = variants
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.projSize = projSize
@@ -168,6 +174,7 @@ public class RecurrentNetwork: Layer {
                 biasIH: try make([g * h], biasInit), biasHH: try make([g * h], biasInit),
                 weightHR: projSize > 0 ? try make([projSize, h], recurrentInit, blocks: 1) : nil)
         }
+        try variants.applyForgetBias(to: layerParameters, hiddenSize: h, on: backend)
         dropoutSite = DropoutSite(rng: rng)
     }
 
@@ -453,11 +460,12 @@ public final class LSTM: RecurrentNetwork {
                 bidirectional: Bool = false, batchFirst: Bool = false,
                 on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, recurrentInit: Initializer = .pytorchDefault,
-                biasInit: Initializer = .pytorchDefault) throws {
+                biasInit: Initializer = .pytorchDefault, variants: RecurrentVariants = RecurrentVariants()) throws {
         try super.init(cell: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, projSize: projSize,
                        dropout: dropout,
                        bidirectional: bidirectional, batchFirst: batchFirst,
-                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
+                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit,
+                       variants: variants)
     }
 }
 
@@ -467,10 +475,11 @@ public final class GRU: RecurrentNetwork {
                 bidirectional: Bool = false, batchFirst: Bool = false,
                 on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, recurrentInit: Initializer = .pytorchDefault,
-                biasInit: Initializer = .pytorchDefault) throws {
+                biasInit: Initializer = .pytorchDefault, variants: RecurrentVariants = RecurrentVariants()) throws {
         try super.init(cell: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, dropout: dropout,
                        bidirectional: bidirectional, batchFirst: batchFirst,
-                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
+                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit,
+                       variants: variants)
     }
 }
 
@@ -483,9 +492,10 @@ public final class RNN: RecurrentNetwork {
                 bidirectional: Bool = false, batchFirst: Bool = false,
                 on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, recurrentInit: Initializer = .pytorchDefault,
-                biasInit: Initializer = .pytorchDefault) throws {
+                biasInit: Initializer = .pytorchDefault, variants: RecurrentVariants = RecurrentVariants()) throws {
         try super.init(cell: nonlinearity == .tanh ? .rnnTanh : .rnnRelu, inputSize: inputSize, hiddenSize: hiddenSize,
                        numLayers: numLayers, dropout: dropout, bidirectional: bidirectional, batchFirst: batchFirst,
-                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
+                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit,
+                       variants: variants)
     }
 }
