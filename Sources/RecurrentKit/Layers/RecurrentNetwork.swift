@@ -111,7 +111,7 @@ public class RecurrentNetwork: Layer {
         var key: [Int]
         /// Packed row → padded row; nil when they coincide (all lengths T, time-major).
         var paddedRows: RowIndices?
-        /// Packed row → the same sequence's row reversed in time (bidirectional only).
+        /// Packed row → the same sequence's row reversed in time (bidirectional or going backwards only).
         var reversedRows: RowIndices?
         /// Rows of the (2N, R) forward-then-reverse outputs that form the (N, 2R) concatenation.
         var concatenatedRows: RowIndices?
@@ -148,7 +148,7 @@ public class RecurrentNetwork: Layer {
             }
         }
         try DropoutSite.validate(dropout)
-        try variants.validate(for: cell)
+        try variants.validate(for: cell, numLayers: numLayers, bidirectional: bidirectional)
         self.cell = cell
         self.variants = variants
         self.inputSize = inputSize
@@ -232,8 +232,9 @@ public class RecurrentNetwork: Layer {
         let layout = try makeLayout(lengths: lengths, t: t, b: b)
         let n = layout.plan.rowCount
 
-        // Packed input (N, I) and initial states in sorted order.
+        // Packed input (N, I) — each sequence reversed in time when going backwards — and initial states in sorted order.
         var x = try pack(input, width: inputSize, layout)
+        if variants.goBackwards { x = try gather(x, rows: layout.reversedRows!, count: n) }
         let initial = try initialState.map { s in
             RecurrentState(hidden: try sortStates(s.hidden, layout), cell: try s.cell.map { try sortStates($0, layout) })
         }
@@ -244,6 +245,7 @@ public class RecurrentNetwork: Layer {
         var caches: [LayerCache] = []
         for k in 0..<l {
             let width = k == 0 ? inputSize : d * r
+            let layerInput = x   // (N, width), before dropout: what a residual connection adds
             var mask: Tensor? = nil
             if k > 0, isTraining, dropout > 0 {
                 let (dropped, m) = try dropoutSite.apply(x, probability: dropout)
@@ -272,6 +274,10 @@ public class RecurrentNetwork: Layer {
             }
             // Bidirectional: row r of the layer output is [forward r | reverse output of r's mirror row].
             x = d == 1 ? outputs : try gather(outputs, rows: layout.concatenatedRows!, count: 2 * n).reshaped([n, 2 * r])
+            if variants.residual, k > 0 {
+                if d == 1 { x = try x.copy() }   // backward still reads the layer's own outputs
+                try backend.axpy(x, alpha: 1, layerInput)   // (N, D·R) += (N, D·R)
+            }
         }
         if mode == .training {
             cache = caches
@@ -352,8 +358,11 @@ public class RecurrentNetwork: Layer {
                 }
             }
             if let dx, let mask = c.dropoutMask { gradInput = try DropoutSite.backward(dx, mask: mask) } else { gradInput = dx }
+            // A residual layer's input also reaches its output directly.
+            if variants.residual, k > 0, let gradInput, let g { try backend.axpy(gradInput, alpha: 1, g) }
             g = gradInput
         }
+        if variants.goBackwards, let reversed = gradInput { gradInput = try gather(reversed, rows: layout.reversedRows!, count: n) }
         let result = try gradInput.map { try unpack($0, width: inputSize, t: t, b: b, layout).reshaped(inputShape) }
         let stateGradient = try gradHidden.map {
             RecurrentState(hidden: try unsortStates($0, layout), cell: try gradCell.map { try unsortStates($0, layout) })
@@ -386,7 +395,7 @@ public class RecurrentNetwork: Layer {
         return Layout(
             plan: plan, key: key,
             paddedRows: identity ? nil : try backend.makeRowIndices(plan.paddedRow, tableRows: t * b),
-            reversedRows: bidirectional ? try backend.makeRowIndices(plan.reversedRow, tableRows: n) : nil,
+            reversedRows: bidirectional || variants.goBackwards ? try backend.makeRowIndices(plan.reversedRow, tableRows: n) : nil,
             concatenatedRows: bidirectional
                 ? try backend.makeRowIndices((0..<n).flatMap { [$0, n + plan.reversedRow[$0]] }, tableRows: 2 * n) : nil,
             sortedStateRows: plan.keepsOrder ? nil : try backend.makeRowIndices(plan.sortedStateRows(blocks: blocks),
