@@ -2,6 +2,7 @@
 // reversed within its length, and residual connections (GNMT) against single layers composed by hand,
 // forward and backward, with variable lengths, projections and both directions.
 // T = time steps, B = batch, I = input size, H = hidden size, P = projection size.
+import Foundation
 import Testing
 import TestSupport
 @testable import RecurrentKit
@@ -137,5 +138,22 @@ import TestSupport
             try Self.make(.gru, layers: 1, variants: RecurrentVariants(residual: true))
         }
         #expect(single.map { "\($0)" }?.contains("numLayers ≥ 2") == true)
+    }
+
+    /// Streaming and ONNX export have no form of these variants: they refuse them instead of dropping them.
+    @Test(arguments: [RecurrentVariants(goBackwards: true), RecurrentVariants(residual: true)])
+    func streamingAndExportRefuseThem(variants: RecurrentVariants) throws {
+        let network = try Self.make(.lstm, layers: 2, variants: variants)
+        let stream = #expect(throws: RecurrentError.self) { try network.stream(batchSize: 1) }
+        #expect(stream.map { "\($0)" }?.contains("without goBackwards or residual") == true)
+        let model = try Sequential([("encoder", network), ("last", LastTimeStep())])
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("refused-\(UUID().uuidString).onnx")
+        #expect {
+            try model.exportONNX(to: url)
+        } throws: { error in
+            guard case let ONNXExportError.unsupportedLayer(layer, reason) = error else { return false }
+            return layer == "encoder" && reason.contains(variants.goBackwards ? "goBackwards" : "residual")
+        }
+        #expect(!FileManager.default.fileExists(atPath: url.path))
     }
 }
