@@ -42,13 +42,11 @@ import TestSupport
         let (h, b) = (4, 2)
         let lstm = try LSTM(inputSize: 3, hiddenSize: h, on: backend, rng: RandomSource(seed: 2),
                             variants: RecurrentVariants(forgetBias: 2))
-        lstm.isTraining = false
         let input = try Tensor.zeros([1, b, 3], on: backend)
         func finalCell(_ c0: Float) throws -> [Float] {
             let start = RecurrentState(hidden: try Tensor.zeros([1, b, h], on: backend),
                                        cell: try Tensor.zeros([1, b, h], on: backend, value: c0))
-            _ = try lstm.forward(input, lengths: nil, initialState: start)
-            return try #require(lstm.finalState?.cell).toArray()
+            return try #require(try lstm(SequenceBatch(input), initialState: start).state.cell).toArray()
         }
         let without = try finalCell(0), with = try finalCell(1)
         let forget = 1 / (1 + Float(exp(-2.0)))

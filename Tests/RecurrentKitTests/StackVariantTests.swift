@@ -40,6 +40,17 @@ import TestSupport
         return out
     }
 
+    /// One recorded pass of `net` over `x` (T, B, ·) with `lengths` and its backward from `gradOutput`:
+    /// the outputs, the final states and the input gradient.
+    static func pass(_ net: RecurrentNetwork, _ x: Tensor, gradOutput: Tensor) throws
+        -> (output: Tensor, state: RecurrentState, gradInput: Tensor) {
+        let tape = Tape()
+        tape.watch(x)
+        let result = try net(SequenceBatch(x, lengths: lengths), tape: tape)
+        try tape.backward(result.output.data, gradient: gradOutput)
+        return (result.output.data, result.state, try #require(try tape.gradient(of: x)))
+    }
+
     static func gradients(_ net: RecurrentNetwork) throws -> [[Float]] {
         try net.namedParameters.map { try $0.parameter.gradient.toArray() }
     }
@@ -57,18 +68,14 @@ import TestSupport
         var gradOutput = random.uniform(count: Self.t * Self.b * width)           // (T, B, R)
         for s in 0..<Self.b { for step in Self.lengths[s]..<Self.t { for k in 0..<width { gradOutput[(step * Self.b + s) * width + k] = 0 } } }
 
-        let a = try backwards.forward(Tensor(shape: [Self.t, Self.b, Self.i], values: x, on: backend), lengths: Self.lengths,
-                                      initialState: nil)
-        let p = try plain.forward(Tensor(shape: [Self.t, Self.b, Self.i], values: Self.reversedWithinLengths(x, width: Self.i),
-                                         on: backend), lengths: Self.lengths, initialState: nil)
+        let g = try Tensor(shape: [Self.t, Self.b, width], values: gradOutput, on: backend)
+        let a = try Self.pass(backwards, Tensor(shape: [Self.t, Self.b, Self.i], values: x, on: backend), gradOutput: g)
+        let p = try Self.pass(plain, Tensor(shape: [Self.t, Self.b, Self.i], values: Self.reversedWithinLengths(x, width: Self.i),
+                                            on: backend), gradOutput: g)
         #expect(try a.output.toArray() == p.output.toArray())
         #expect(try a.state.hidden.toArray() == p.state.hidden.toArray())
         #expect(try a.state.cell?.toArray() == p.state.cell?.toArray())
-
-        let g = try Tensor(shape: [Self.t, Self.b, width], values: gradOutput, on: backend)
-        let da = try #require(try backwards.backward(g)).toArray()
-        let dp = try #require(try plain.backward(g)).toArray()
-        #expect(da == Self.reversedWithinLengths(dp, width: Self.i))
+        #expect(try a.gradInput.toArray() == Self.reversedWithinLengths(p.gradInput.toArray(), width: Self.i))
         #expect(try Self.gradients(backwards) == Self.gradients(plain))
     }
 
@@ -100,30 +107,37 @@ import TestSupport
         for s in 0..<Self.b { for step in Self.lengths[s]..<Self.t { for k in 0..<width { gradValues[(step * Self.b + s) * width + k] = 0 } } }
         let gradOutput = try Tensor(shape: [Self.t, Self.b, width], values: gradValues, on: backend)
 
-        let out = try stack.forward(x, lengths: Self.lengths, initialState: nil)
-        var y = try single[0].forward(x, lengths: Self.lengths, initialState: nil).output
-        var hidden = try single[0].finalState!.hidden.toArray(), cellState = try single[0].finalState!.cell?.toArray() ?? []
-        for k in 1..<layers {
-            let f = try single[k].forward(y, lengths: Self.lengths, initialState: nil).output
-            let sum = try y.copy()
-            try backend.axpy(sum, alpha: 1, f)
-            y = sum
-            hidden += try single[k].finalState!.hidden.toArray()
-            cellState += try single[k].finalState!.cell?.toArray() ?? []
+        let out = try Self.pass(stack, x, gradOutput: gradOutput)
+        // By hand: y_0 = f_0(x), y_k = y_{k−1} + f_k(y_{k−1}), each layer on its own tape.
+        var inputs = [x], outputs: [Tensor] = [], tapes: [Tape] = []
+        var hidden: [Float] = [], cellState: [Float] = []
+        for k in 0..<layers {
+            let tape = Tape()
+            tape.watch(inputs[k])
+            let f = try single[k](SequenceBatch(inputs[k], lengths: Self.lengths), tape: tape)
+            var y = f.output.data
+            if k > 0 {
+                y = try y.copy()
+                try backend.axpy(y, alpha: 1, inputs[k])
+            }
+            hidden += try f.state.hidden.toArray()
+            cellState += try f.state.cell?.toArray() ?? []
+            tapes.append(tape)
+            outputs.append(f.output.data)
+            inputs.append(y)
         }
-        expectClose(try out.output.toArray(), try y.toArray(), absolute: 1e-6, relative: 1e-5, "\(cell) residual output")
+        expectClose(try out.output.toArray(), try inputs[layers].toArray(), absolute: 1e-6, relative: 1e-5, "\(cell) residual output")
         expectClose(try out.state.hidden.toArray(), hidden, absolute: 1e-6, relative: 1e-5, "\(cell) residual final h")
         expectClose(try out.state.cell?.toArray() ?? [], cellState, absolute: 1e-6, relative: 1e-5, "\(cell) residual final c")
 
-        let dx = try #require(try stack.backward(gradOutput)).toArray()
-        var g = gradOutput
-        for k in stride(from: layers - 1, through: 1, by: -1) {
-            let through = try #require(try single[k].backward(g))
-            try backend.axpy(through, alpha: 1, g)
+        var g = gradOutput   // dL/dy_k
+        for k in stride(from: layers - 1, through: 0, by: -1) {
+            try tapes[k].backward(outputs[k], gradient: g)
+            let through = try #require(try tapes[k].gradient(of: inputs[k])).copy()
+            if k > 0 { try backend.axpy(through, alpha: 1, g) }
             g = through
         }
-        let expectedDx = try #require(try single[0].backward(g)).toArray()
-        expectClose(dx, expectedDx, absolute: 1e-6, relative: 1e-5, "\(cell) residual input gradient")
+        expectClose(try out.gradInput.toArray(), try g.toArray(), absolute: 1e-6, relative: 1e-5, "\(cell) residual input gradient")
         let stackGradients = try Self.gradients(stack), singleGradients = try single.flatMap { try Self.gradients($0) }
         expectClose(stackGradients.flatMap { $0 }, singleGradients.flatMap { $0 }, absolute: 1e-6, relative: 1e-5,
                     "\(cell) residual weight gradients")

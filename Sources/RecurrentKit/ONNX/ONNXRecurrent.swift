@@ -27,6 +27,7 @@ extension RecurrentNetwork: ONNXExportable {
                 layer: label, reason: variants.goBackwards ? "goBackwards (outputs in the order read) is not exported"
                     : "residual connections between stacked layers are not exported")
         }
+        let batchFirst = context.layout == .batchMajor
         let widthDimension: ONNXDimension = .fixed(inputSize)
         guard input.rank == 3, input.shape[2] == widthDimension else {
             throw ONNXExportError.unsupportedLayer(
