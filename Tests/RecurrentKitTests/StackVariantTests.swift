@@ -152,6 +152,11 @@ import TestSupport
             try Self.make(.gru, layers: 1, variants: RecurrentVariants(residual: true))
         }
         #expect(single.map { "\($0)" }?.contains("numLayers ≥ 2") == true)
+        let backwards = try Self.make(.rnnTanh, layers: 1, variants: RecurrentVariants(goBackwards: true))
+        let step = #expect(throws: RecurrentError.self) {
+            try backwards.step(Tensor.zeros([2, Self.i], on: TestDevice.backend), state: nil)
+        }
+        #expect(step.map { "\($0)" }?.contains("going backwards") == true)
     }
 
     /// Streaming and ONNX export have no form of these variants: they refuse them instead of dropping them.
