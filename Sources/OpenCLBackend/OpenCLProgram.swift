@@ -35,7 +35,7 @@ final class OpenCLDeviceContext: @unchecked Sendable {
     static func shared(for info: OpenCLDeviceInfo) throws -> OpenCLDeviceContext {
         // The table's values alone: what the environment changes (time loop, packed products) is
         // the host's choice and needs no other program.
-        let tuning = try OpenCLTuning.for(info)
+        let tuning = try OpenCLTuning.for(info, environment: [:])
         let options = buildOptions(for: info, tuning: tuning)
         let source = KernelSources.program
         let key = "\(info.specification)|\(info.name)|\(options)|\(fnv1a(source))"

@@ -1,5 +1,6 @@
 // Tuning values of the kernels, per device (CLBlast's style): passed as -D defines when the
 // program is built, never written into the kernels, plus the time-loop choices the host makes.
+import Foundation
 import RecurrentCore
 
 /// How the OpenCL backend runs the time steps of a recurrent layer.
@@ -81,9 +82,12 @@ public struct OpenCLTuning: Sendable, Equatable {
     public static let fallback = OpenCLTuning(workGroupSize: 128)
 
     /// The tuning for `device`, limited to what the device allows, with the time loop and packed
-    /// products as the environment asks: `RECURRENT_OPENCL_TIME_LOOP`, and `RECURRENT_PACKED_WEIGHTS=0`
-    /// (packing off: plain per-step CLBlast products, the `gemm` loop unless the first says otherwise).
-    public static func `for`(_ device: OpenCLDeviceInfo, environment: [String: String] = [:]) throws -> OpenCLTuning {
+    /// products as `environment` asks. `RECURRENT_PACKED_WEIGHTS=0` turns `packedProducts` off, as it
+    /// turns off the CPU backend's packed weights, and takes the per-step `gemm` loop: the time loop
+    /// then takes the per-step CLBlast branch, on any device. `RECURRENT_OPENCL_TIME_LOOP` (gemm, fused
+    /// or persistent) chooses the loop over both the table and that; another value is an error.
+    public static func `for`(_ device: OpenCLDeviceInfo,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OpenCLTuning {
         let entry = table.first { entry in
             (entry.kind == nil || entry.kind == device.kind)
                 && [device.vendor, device.name, device.platformName].contains { $0.contains(entry.fragment) }

@@ -70,7 +70,8 @@ extension OpenCLBackend {
         case .gemm: try perStepRecurrentForwardSteps(loop)
         case .fused: try fusedForwardSteps(loop)
         case .persistent:
-            if case .run(let plan) = persistentChoice(for: loop.shape) {
+            // Forward only, the states roll over in two slots: the fused kernels follow them.
+            if loop.mode == .training, case .run(let plan) = persistentChoice(for: loop.shape) {
                 try persistentForwardSteps(loop, plan)
             } else {
                 try fusedForwardSteps(loop)
@@ -172,14 +173,16 @@ extension OpenCLBackend {
             let rows = s.rows(atStep: step)
             let previousHidden = step == 0 ? try stateRows(io.initialHidden, batch: b, rows, width: r)
                                            : try stepRows(loop.output, offsets, step - 1, rows)
+            // Extra and projected states through `stepState`: the step's rows in training, forward
+            // only one of two rolling slots. Forward only, the gates (scratch) are still written.
             let previousCell = s.cell != .lstm ? nil : step == 0 ? try stateRows(io.initialCell, batch: b, rows, width: h)
-                                                                  : try stepRows(loop.extra!, offsets, step - 1, rows)
+                                                                  : try loop.stepState(loop.extra!, step: step - 1, 0..<rows)
             let hidden = try stepRows(loop.output, offsets, step, rows)                       // (B_t, R)
-            let cellOutput = try loop.projected.map { try stepRows($0, offsets, step, rows) } ?? hidden   // (B_t, H)
+            let cellOutput = try loop.projected.map { try loop.stepState($0, step: step, 0..<rows) } ?? hidden  // (B_t, H)
             let range = stepRange(columns: h, rows: rows)
             try launch(.stepForward, global: range.global, local: range.local,
                        [.tensor(cellOutput), .tensor(stepRows(loop.gates, offsets, step, rows)),       // (B_t, H) (B_t, GH)
-                        .optional(loop.extra.map { try stepRows($0, offsets, step, rows) }),            // (B_t, H)
+                        .optional(loop.extra.map { try loop.stepState($0, step: step, 0..<rows) }),     // (B_t, H)
                         .optional(previousHidden), .optional(previousCell),                             // (B_t, R) (B_t, H)
                         .tensor(w.weightHH), .tensor(w.biasIH), .tensor(w.biasHH),                     // (GH, R) (GH) (GH)
                         .size(rows), .size(h), .size(r), .int(s.cell.kernelCode)],

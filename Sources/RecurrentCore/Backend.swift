@@ -168,6 +168,21 @@ public protocol Backend: AnyObject, Sendable {
     func rnnBackwardStep(gradGates: Tensor, gradHidden: Tensor, gradOutput: Tensor?,
                          gates: Tensor, activation: Activation) throws
 
+    // Forward-only cell steps (evaluation; default: the training steps above). Same tensors as the
+    // training steps, but what backward would read is scratch: the step need not write the
+    // post-activation gates (nor GRU's `newGateHidden`), only h_t (and c_t).
+
+    /// Forward-only LSTM step: writes h_t and c_t (B, H); `gates` (B, 4H) holds `x_t W_ihᵀ` on entry
+    /// and anything on return.
+    func lstmInferenceStep(hidden: Tensor, cell: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                           biasIH: Tensor, biasHH: Tensor, previousCell: Tensor?) throws
+    /// Forward-only GRU step: writes h_t (B, H); `gates` (B, 3H) and `newGateHidden` (B, H) are scratch.
+    func gruInferenceStep(hidden: Tensor, newGateHidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                          biasIH: Tensor, biasHH: Tensor, previousHidden: Tensor?) throws
+    /// Forward-only Elman RNN step: writes h_t (B, H); `gates` (B, H) is scratch.
+    func rnnInferenceStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                          biasIH: Tensor, biasHH: Tensor, activation: Activation) throws
+
     // MARK: Whole recurrent layers (default: Backend+Recurrent.swift)
 
     /// How many row blocks of a batch the shared time loop may run at once (default 1).

@@ -232,6 +232,8 @@ public class RecurrentNetwork: Layer {
         }
         let hidden = try Tensor.empty([l * d, b, r], on: backend)                                   // (L·D, B, R) sorted
         let cellState = cell.hasCellState ? try Tensor.empty([l * d, b, h], on: backend) : nil    // (L·D, B, H) sorted
+        // Evaluation mode runs forward only: no reserve is kept and the cells run their forward-only steps.
+        let mode: RecurrentForwardMode = isTraining ? .training : .inference
         var caches: [LayerCache] = []
         for k in 0..<l {
             let width = k == 0 ? inputSize : d * r
@@ -248,21 +250,27 @@ public class RecurrentNetwork: Layer {
                 let index = k * d + direction
                 let directionInput = direction == 0 ? x : try gather(x, rows: layout.reversedRows!, count: n)
                 let output = try outputs.slice((direction * n)..<((direction + 1) * n))
-                let reserve = try Tensor.empty([shape.reserveCount], on: backend)
+                let reserve = try Tensor.empty([shape.reserveCount(mode)], on: backend)
                 try backend.recurrentForward(
                     RecurrentForwardIO(output: output, finalHidden: hidden.row(index), finalCell: cellState?.row(index),
                                        reserve: reserve, input: directionInput, initialHidden: initial?.hidden.row(index),
-                                       initialCell: initial?.cell?.row(index)),
+                                       initialCell: initial?.cell?.row(index), mode: mode),
                     layerParameters[index].values, shape)
-                directionCaches.append(DirectionCache(input: directionInput, output: output, reserve: reserve))
+                if mode == .training {
+                    directionCaches.append(DirectionCache(input: directionInput, output: output, reserve: reserve))
+                }
             }
-            caches.append(LayerCache(directions: directionCaches, dropoutMask: mask, inputWidth: width))
+            if mode == .training {
+                caches.append(LayerCache(directions: directionCaches, dropoutMask: mask, inputWidth: width))
+            }
             // Bidirectional: row r of the layer output is [forward r | reverse output of r's mirror row].
             x = d == 1 ? outputs : try gather(outputs, rows: layout.concatenatedRows!, count: 2 * n).reshaped([n, 2 * r])
         }
-        cache = caches
-        cachedInputShape = input.shape
-        cachedInitialState = initial
+        if mode == .training {
+            cache = caches
+            cachedInputShape = input.shape
+            cachedInitialState = initial
+        }
         self.layout = layout
         let output = try unpack(x, width: d * r, t: t, b: b, layout)
         let state = RecurrentState(hidden: try unsortStates(hidden, layout), cell: try cellState.map { try unsortStates($0, layout) })
@@ -280,7 +288,9 @@ public class RecurrentNetwork: Layer {
     /// (unless `needsInputGradient` is off) and, when the forward pass had an initial state, its gradient.
     public func backward(gradOutput: Tensor?, gradState: RecurrentState?) throws -> (input: Tensor?, state: RecurrentState?) {
         guard let inputShape = cachedInputShape, let layout, cache.count == numLayers else {
-            throw RecurrentError.invalidState("\(cell.rawValue) backward called before forward")
+            throw RecurrentError.invalidState(
+                "\(cell.rawValue) backward called before forward (a forward pass in evaluation mode keeps nothing for "
+                    + "backward: call train() before the forward pass)")
         }
         let (t, b, n) = (layout.plan.sequenceLength, layout.plan.batchSize, layout.plan.rowCount)
         let (h, r, l, d) = (hiddenSize, hiddenStateSize, numLayers, directions)
