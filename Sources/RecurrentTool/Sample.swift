@@ -48,20 +48,7 @@ struct Sample: ParsableCommand {
 
         // The model, with the weights of the checkpoint.
         let backend = try common.backend()
-        let network = try saved.makeModel(on: backend, rng: RandomSource(seed: 0))
-        let checkpoint = directory.file(SavedModel.checkpointFileName)
-        guard FileManager.default.fileExists(atPath: checkpoint.path) else {
-            throw RecurrentError.file(path: checkpoint.path, reason: "not found: the run has no weights yet")
-        }
-        let contents = try SafeTensors.read(contentsOf: checkpoint)
-        var weights: [String: HostTensor] = [:]
-        for (name, tensor) in contents.tensors where name.hasPrefix("model.") { weights[String(name.dropFirst(6))] = tensor }
-        do {
-            try network.loadStateDict(weights, strict: true)
-        } catch {
-            throw RecurrentError.file(path: checkpoint.path, reason: "does not fit \(description): \(error)")
-        }
-        network.eval()
+        let network = try saved.trainedModel(in: directory, on: backend)
         guard let embedding = network["embed"] as? Embedding, let recurrent = network["rnn"] as? RecurrentNetwork,
               let head = network["fc"] as? Linear else {
             throw RecurrentError.invalidState("the text model lacks its embed, rnn or fc layer")
@@ -77,9 +64,10 @@ struct Sample: ParsableCommand {
         var state: RecurrentState? = nil
         func advance(_ indices: [Int]) throws -> [Float] {
             let input = try Tensor(shape: [indices.count, 1], indices: indices, on: backend)          // (T, 1)
-            let result = try recurrent.forward(embedding.forward(input), initialState: state)         // (T, 1, H)
+            let embedded = try embedding.forward(SequenceBatch(input)).requireSequence("sample")      // (T, 1, E)
+            let result = try recurrent(embedded, initialState: state)                                 // (T, 1, H)
             state = result.state
-            return try head.forward(result.output.row(indices.count - 1).copy()).toArray()            // (1, V)
+            return try head(result.output.data.row(indices.count - 1)).toArray()                      // (1, V)
         }
         var random = PhiloxStream(seed: common.seed, stream: 0)
         var generated: [Int] = []
