@@ -39,9 +39,10 @@ done
 
 start=$SECONDS
 # Products from a plain build (no -enable-testing: the bench times what users get); the runner
-# from a build with the tests. In debug, `swift test`'s own build serves for both.
+# from a build with the tests, each in a build folder of its own (.build-device, .build-device-tests)
+# so that neither waits on nor rebuilds the everyday .build. In debug, `swift test`'s build serves.
 if [ "$configuration" = release ]; then
-    products_path=.build
+    products_path=.build-device
     tests_path=.build-device-tests
     echo "device-bundle: swift build -c release (recurrent, recurrent-bench)"
     swift build -c release --build-path "$products_path" --product recurrent
