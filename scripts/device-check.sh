@@ -261,7 +261,7 @@ phase twin-cuda 150 python3 "$here/pytorch_twin.py" --device cuda --precision fp
 if grep -q "^twin-cuda 4 " "$out/phases.txt"; then
     note "no CUDA device for PyTorch: the twin's CUDA columns stay empty"
     if $quick; then
-        phase twin-cpu 60 python3 "$here/pytorch_twin.py" --device cpu "${twin_steps[@]}" "${twin_configs[@]}" \
+        phase twin-cpu 150 python3 "$here/pytorch_twin.py" --device cpu "${twin_steps[@]}" "${twin_configs[@]}" \
             > "$out/twin-cpu.jsonl" 2> "$out/twin-cpu.log"
     fi
 fi
