@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch twin of `recurrent-bench`: times full RNN/LSTM/GRU training steps on CPU.
+"""PyTorch twin of `recurrent-bench`: times full RNN/LSTM/GRU training steps on CPU or CUDA.
 
 Each config runs the same training step as the Swift benchmark:
 
@@ -15,6 +15,14 @@ Timing: `--warmup W` untimed steps, then `--steps N` steps each timed individual
 time.perf_counter (CPU PyTorch is synchronous, so the work is done when step() returns;
 loss.item() is not called inside the timed region). Median, min and max are reported in ms.
 
+CUDA (`--device cuda`, cuDNN's RNN kernels): the model, x and target live on the GPU and
+torch.cuda.synchronize() is called before and after each timed step. Each config runs once per
+`--precision`: `fp32` sets torch.backends.cudnn.allow_tf32 = False and
+torch.backends.cuda.matmul.allow_tf32 = False (full fp32, the comparison for our fp32 kernels);
+`default` keeps PyTorch's defaults (cuDNN may use TF32 tensor cores). Without a usable CUDA
+device the twin says so on stderr and exits with status 4. `peak_mem_mb` is then
+torch.cuda.max_memory_allocated() over the run.
+
 GFLOP/s counts GEMM flops only, with the same formula as the Swift side: for layer l with
 input size I_l (I for l = 0, H otherwise) and G gates (LSTM 4, GRU 3, RNN 1),
 forward = 2*T*B*G*H*(I_l + H); a training step = 3 * forward. gflops = flops / median_s / 1e9.
@@ -27,13 +35,14 @@ and dropped: the first optimizer construction lazily imports torch._dynamo (symp
 ~150 MiB of import cost that would otherwise swamp small models. Code pages of libtorch touched
 for the first time by the model's kernels (~15-20 MiB) are still counted.
 
-Output: one JSON object per config per line on stdout; progress and notes go to stderr.
-Exit status 3 if torch cannot be imported.
+Output: one JSON object per config (and precision) per line on stdout; progress and notes go
+to stderr. Exit status 3 if torch cannot be imported, 4 if CUDA is asked for and unavailable.
 
 Examples:
     python3 Benchmarks/pytorch_twin.py                      # default grid
     python3 Benchmarks/pytorch_twin.py --quick              # default grid, 3 steps, 1 warmup
     python3 Benchmarks/pytorch_twin.py --config lstm:100:64:128:256:2 --steps 10
+    python3 Benchmarks/pytorch_twin.py --device cuda --precision fp32,default
 """
 
 import argparse
@@ -135,9 +144,21 @@ def run_child(args):
         log(f"note: set_num_interop_threads(1) not allowed: {e}")
     torch.set_num_threads(args.threads)
 
+    cuda = args.device == "cuda"
+    if cuda:
+        torch.backends.cudnn.enabled = True
+        if args.precision == "fp32":
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+    device = torch.device(args.device)
+
+    def synchronize():
+        if cuda:
+            torch.cuda.synchronize()
+
     torch.manual_seed(args.seed)
-    x = torch.randn(T, B, I, dtype=torch.float32)
-    target = torch.randn(T, B, H, dtype=torch.float32)
+    x = torch.randn(T, B, I, dtype=torch.float32).to(device)
+    target = torch.randn(T, B, H, dtype=torch.float32).to(device)
 
     # Constructing the first torch.optim optimizer lazily imports torch._dynamo (and with it
     # sympy, mpmath, ...): ~150 MiB of RSS that is Python import cost, not model memory.
@@ -155,14 +176,14 @@ def run_child(args):
         model = nn.GRU(**common)
     else:
         model = nn.RNN(nonlinearity="tanh", **common)
-    model = model.to(dtype=torch.float32)
+    model = model.to(device=device, dtype=torch.float32)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     lengths = None
     if min_length is not None:
         gen = torch.Generator().manual_seed(args.seed + 1)
-        lengths = torch.randint(min_length, T + 1, (B,), generator=gen)
+        lengths = torch.randint(min_length, T + 1, (B,), generator=gen)   # stays on the CPU, as pack_padded_sequence wants
 
     def step():
         opt.zero_grad()
@@ -178,16 +199,21 @@ def run_child(args):
 
     for _ in range(args.warmup):
         step()
+    synchronize()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
 
     times = []
     loss = None
     for _ in range(args.steps):
+        synchronize()
         t0 = time.perf_counter()
         loss = step()
+        synchronize()
         times.append(time.perf_counter() - t0)
 
     peak = peak_rss_bytes()
-    log(f"pytorch_twin:   {cell}:{T}:{B}:{I}:{H}:{L} step ms: "
+    log(f"pytorch_twin:   {cell}:{T}:{B}:{I}:{H}:{L} {args.device} {args.precision} step ms: "
         + " ".join(f"{t * 1e3:.1f}" for t in times))
     if loss is not None and not torch.isfinite(loss).item():
         log(f"warning: non-finite loss for {cell}:{T}:{B}:{I}:{H}:{L}")
@@ -209,26 +235,42 @@ def run_child(args):
         "step_ms_min": min(times) * 1e3,
         "step_ms_max": max(times) * 1e3,
         "gflops": flops / median_s / 1e9,
-        "peak_mem_mb": (peak - baseline) / 2**20,
+        "peak_mem_mb": (torch.cuda.max_memory_allocated() if cuda else peak - baseline) / 2**20,
         "sequences_per_s": B / median_s,
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,
         "mkldnn": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
+        "device": args.device,
     }
+    if cuda:
+        result.update({
+            "backend": "pytorch-cuda-" + ("fp32" if args.precision == "fp32" else "tf32-default"),
+            "precision": args.precision,
+            "cudnn_version": torch.backends.cudnn.version(),
+            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "gpu_name": torch.cuda.get_device_name(device),
+        })
     print(json.dumps(result), flush=True)
 
 
 def run_parent(args):
-    import_torch()  # fail early (exit 3) if torch is missing
+    torch = import_torch()  # fail early (exit 3) if torch is missing
+    if args.device == "cuda" and not torch.cuda.is_available():
+        log("pytorch_twin: notice: --device cuda asked for, but torch.cuda.is_available() is False "
+            f"(torch {torch.__version__}, built with CUDA {torch.version.cuda}); skipping the CUDA twin")
+        sys.exit(4)
     configs = args.config if args.config else list(DEFAULT_GRID)
+    precisions = args.precision.split(",") if args.device == "cuda" else ["fp32"]
     failures = 0
-    for cfg in configs:
+    for cfg, precision in ((c, p) for c in configs for p in precisions):
         cmd = [sys.executable, os.path.abspath(__file__), "--child",
                "--config", config_str(cfg),
                "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--threads", str(args.threads), "--seed", str(args.seed)]
-        log(f"pytorch_twin: {config_str(cfg)} (warmup {args.warmup}, steps {args.steps}, "
-            f"threads {args.threads})")
+               "--threads", str(args.threads), "--seed", str(args.seed),
+               "--device", args.device, "--precision", precision]
+        log(f"pytorch_twin: {config_str(cfg)} on {args.device} {precision} (warmup {args.warmup}, "
+            f"steps {args.steps}, threads {args.threads})")
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
         result = None
@@ -262,6 +304,11 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="torch.set_num_threads (default: os.cpu_count())")
     p.add_argument("--seed", type=int, default=0, help="torch.manual_seed (default 0)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where the model runs (default cpu; cuda uses cuDNN)")
+    p.add_argument("--precision", default="fp32",
+                   help="on cuda, comma-separated: fp32 (TF32 off) and/or default (PyTorch's TF32 "
+                        "defaults); default fp32")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
@@ -275,6 +322,11 @@ def main(argv=None):
         p.error("--warmup must be >= 0")
     if args.threads < 1:
         p.error("--threads must be >= 1")
+    precisions = args.precision.split(",")
+    if not precisions or any(x not in ("fp32", "default") for x in precisions):
+        p.error(f"--precision must list fp32 and/or default, got '{args.precision}'")
+    if args.child and len(precisions) != 1:
+        p.error("--child needs exactly one --precision")
 
     if args.child:
         if not args.config or len(args.config) != 1:

@@ -8,11 +8,14 @@ packages=(
     ocl-icd-opencl-dev   # OpenCL ICD loader
     opencl-headers
     libclblast-dev       # GEMM on OpenCL devices
+    clblast-utils        # CLBlast's GEMM tuners, carried by scripts/device-bundle.sh
     pocl-opencl-icd      # an OpenCL device on the CPU, for tests
     clinfo
     libopenmpi-dev       # MPI for RecurrentDistributed (data-parallel training)
     openmpi-bin          # mpirun
     pkg-config           # finds Open MPI's headers and libraries
+    binutils             # strip, for scripts/device-bundle.sh
+    xz-utils             # xz, for scripts/device-bundle.sh
 )
 
 # With python3 present: the ONNX Runtime check of exported models (and recurrent-bench --inference)
