@@ -158,9 +158,14 @@ public class RecurrentNetwork: Layer {
         let bound = 1 / Float(h).squareRoot()
         func make(_ shape: [Int], _ initializer: Initializer, blocks: Int = g) throws -> Parameter {
             var stream = rng.makeStream()
-            let values = initializer.values(shape: shape, blocks: blocks, defaultBound: bound, stream: &stream)
+            let values = try initializer.values(shape: shape, blocks: blocks, defaultBound: bound, stream: &stream)
             return try Parameter(Tensor(shape: shape, values: values, on: backend))
         }
+        // Sizes checked before anything is allocated: an absurd size is an error, not a trap.
+        let parameterCount = Double(numLayers) * Double(d) * Double(g) * Double(h)
+            * (max(Double(inputSize), Double(d) * Double(r)) + Double(r) + 2 + (projSize > 0 ? Double(h) : 0))
+        try HostMemory.check(bytes: parameterCount * 4 < Double(Int.max) ? Int(parameterCount) * 4 : nil,
+                             for: "\(cell) weights: \(numLayers) layers of hidden size \(h), \(Int(min(parameterCount, 9e18))) parameters")
         layerParameters = try (0..<(numLayers * d)).map { index in
             let input = index < d ? inputSize : d * r
             return RecurrentLayerParameters(
