@@ -93,6 +93,20 @@ public final class Trainer {
     /// One optimisation step on a batch; returns the loss (a device scalar, not read back).
     @discardableResult
     public func trainStep(input: Tensor, target: Tensor) throws -> Tensor {
+        // A step that fails before the update (device memory ran out, a shape was wrong) leaves
+        // the counters and dropout streams as they were, so it can be retried as if never begun.
+        let (stepsBefore, randomBefore) = (steps, model.randomState)
+        do {
+            return try step(input: input, target: target)
+        } catch let error as RecurrentError {
+            if case .nonFinite = error { throw error }
+            steps = stepsBefore
+            model.randomState = randomBefore
+            throw error
+        }
+    }
+
+    private func step(input: Tensor, target: Tensor) throws -> Tensor {
         steps += 1
         try optimizer.zeroGradients()
         let prediction = try model.forward(input)
