@@ -21,7 +21,7 @@ let package = Package(
         // MARK: - Public products
         .target(
             name: "RecurrentKit",
-            dependencies: ["RecurrentCore", "CPUBackend", "OpenCLBackend"]),
+            dependencies: ["RecurrentCore", "CPUBackend", "OpenCLBackend", "RecurrentProtos"]),
         .executableTarget(name: "recurrent", dependencies: ["RecurrentTool"]),
         // The commands of `recurrent`, as a library so tests can run them.
         .target(
