@@ -27,6 +27,16 @@ public enum HostMemory {
         return total
     }
 
+    /// The element count of `shape` after checking that so many `T` fit in the host's available
+    /// memory; throws `.outOfMemory` naming `what` otherwise (overflow included).
+    public static func count<T>(of shape: [Int], _ type: T.Type, for what: @autoclosure () -> String) throws -> Int {
+        guard let count = product(shape) else {
+            throw RecurrentError.outOfMemory(device: "host (\(what()), shape \(shape))", requestedBytes: .max, availableBytes: availableBytes)
+        }
+        try check(count, of: type, for: "\(what()), shape \(shape)")
+        return count
+    }
+
     /// Bytes of `count` elements of `T`, after checking they fit in the host's available memory;
     /// throws `.outOfMemory` naming `what` otherwise (overflow included).
     @discardableResult

@@ -37,7 +37,13 @@ public struct Tensor: Sendable {
 
     /// Allocates an uninitialised tensor: only for results an operation overwrites entirely.
     public static func empty(_ shape: [Int], on backend: any Backend) throws -> Tensor {
-        let count = shape.reduce(1, *)
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw RecurrentError.invalidArgument(name: "shape", expected: "non-negative sizes", got: "\(shape)")
+        }
+        guard let count = HostMemory.product(shape) else {
+            throw RecurrentError.outOfMemory(device: "\(backend.name) (a tensor of shape \(shape), more than \(Int.max) elements)",
+                                             requestedBytes: .max)
+        }
         return try Tensor(shape: shape, buffer: backend.allocate(count: count), backend: backend)
     }
 

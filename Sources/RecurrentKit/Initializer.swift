@@ -28,8 +28,10 @@ public enum Initializer: Sendable, Equatable {
     /// (Xavier and orthogonal see one gate's (H, in) block, not the stacked (G·H, in) matrix).
     /// - Parameters:
     ///   - defaultBound: the bound `pytorchDefault` uses, U(−bound, bound); nil means N(0, 1).
-    func values(shape: [Int], blocks: Int = 1, defaultBound: Float?, stream: inout PhiloxStream) -> [Float] {
-        let count = shape.reduce(1, *)
+    /// Throws `.outOfMemory` when the values would not fit in host memory.
+    func values(shape: [Int], blocks: Int = 1, defaultBound: Float?, stream: inout PhiloxStream) throws -> [Float] {
+        // The values on the host (and an orthogonal matrix's workspace, in Double).
+        let count = try HostMemory.count(of: shape, Double.self, for: "initial values")
         let rows = shape.first ?? 1
         let blockRows = max(rows / max(blocks, 1), 1)
         let cols = rows > 0 ? count / rows : 0

@@ -217,6 +217,8 @@ struct CSVWindows {
         let width = series.columns.count
         let normalized = series.rows.map { row in row.enumerated().map { z.normalize($0.element, column: $0.offset) } }
         func make(_ range: Range<Int>) throws -> SequenceDataset {
+            try HostMemory.check(bytes: HostMemory.product([range.count, window, width, MemoryLayout<Float>.stride]),
+                                 for: "\(range.count) CSV windows of \(window) rows × \(width) columns")
             var x: [Float] = [], y: [Float] = []
             x.reserveCapacity(range.count * window * width)
             y.reserveCapacity(range.count)

@@ -183,7 +183,16 @@ func runDemo(_ task: DemoTask, options: DemoOptions, length: Int, compare: Bool,
         Swift.print(line)
         fflush(nil)
     }
-    let data = try task.data(samples: options.samples ?? defaults.samples, length: length, seed: options.common.seed)
+    let samples = options.samples ?? defaults.samples, hidden = options.model.hiddenSize ?? defaults.hiddenSize
+    let batch = options.optimization.batchSize ?? defaults.batchSize
+    try MemoryCheck.requireTraining(
+        cell: "lstm", inputSize: task.inputSize, hiddenSize: hidden, layers: options.model.layers, batchSize: batch, steps: length,
+        outputSize: task.inputSize, extraParameters: 0,
+        options: [("--length", length), ("--samples", samples), ("--hidden-size", hidden), ("--layers", options.model.layers),
+                  ("--batch-size", batch)], on: nil)
+    try MemoryCheck.require([("the generated sequences", 8 * Double(samples) * Double(length) * Double(task.inputSize + 1))],
+                            options: [("--samples", samples), ("--length", length)], available: MemoryCheck.availableBytes(on: nil))
+    let data = try task.data(samples: samples, length: length, seed: options.common.seed)
     let baseline = task.baseline(data.validation)
     print(String(format: "%@ (length %d): a model without memory scores validation %@ %.4f", task.rawValue, length,
                  task.lossName, baseline))

@@ -66,6 +66,9 @@ struct Gradients: ParsableCommand {
         try validate()   // also when run() is called without parsing (tests)
         let names = try Self.parseCells(cells)
         let backend = try common.backend()
+        try MemoryCheck.requireTraining(cell: "lstm", inputSize: 2, hiddenSize: hiddenSize, layers: layers, batchSize: batchSize, steps: length,
+                                        outputSize: 1, options: [("--hidden-size", hiddenSize), ("--layers", layers),
+                                                                 ("--batch-size", batchSize), ("--length", length)], on: backend)
         let experiment = Experiment(length: length, batchSize: batchSize, hiddenSize: hiddenSize, layers: layers,
                                     initialization: initialization, forgetBias: forgetBias, seed: common.seed, trainSteps: trainSteps,
                                     learningRate: learningRate, clipNorm: clipNorm)

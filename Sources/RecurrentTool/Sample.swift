@@ -24,6 +24,8 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
+        try MemoryCheck.require([("the generated text", 8 * Double(length))], options: [("--length", length)],
+                                available: MemoryCheck.availableBytes(on: nil))
         let result = try generate()
         print(result.prime + result.text)
     }

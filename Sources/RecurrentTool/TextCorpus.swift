@@ -122,6 +122,8 @@ struct TextWindows {
 
     private func make(_ part: ArraySlice<Int>) throws -> SequenceDataset {
         let starts = Array(Swift.stride(from: part.startIndex, through: part.endIndex - window - 1, by: stride))
+        try HostMemory.check(bytes: HostMemory.product([starts.count, window, 2 * MemoryLayout<Float>.stride]),
+                             for: "\(starts.count) text windows of \(window) characters")
         var x: [Float] = [], y: [Float] = []
         x.reserveCapacity(starts.count * window)
         y.reserveCapacity(starts.count * window)

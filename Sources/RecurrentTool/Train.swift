@@ -82,7 +82,15 @@ struct Train: ParsableCommand {
         if let b = optimization.batchSize, b < 1 { throw ValidationError("expected --batch-size ≥ 1, got \(b)") }
     }
 
-    func run() throws { try train() }
+    func run() throws {
+        do {
+            try train()
+        } catch let error as RecurrentError {
+            // Host arrays sized by the options (windows of the data, weights) that do not fit.
+            guard case .outOfMemory = error else { throw error }
+            throw UserFacingError(description: "\(error); --window, --batch-size, --hidden-size and --layers size memory: pass smaller values")
+        }
+    }
 
     /// Trains as the options say; prints progress (rank 0 under mpirun) and returns what happened.
     @discardableResult
@@ -249,6 +257,12 @@ struct Train: ParsableCommand {
         let isRoot = world?.isRoot ?? true
         let directory = try RunDirectory(output)
         let backend = try common.backend()
+        try MemoryCheck.requireTraining(
+            cell: saved.cell, inputSize: saved.inputSize, hiddenSize: saved.hiddenSize, layers: saved.layers,
+            batchSize: saved.training.batchSize, steps: saved.window, outputSize: saved.outputSize,
+            extraParameters: Double(saved.embeddingSize ?? 0) * Double(saved.outputSize),
+            options: [("--hidden-size", saved.hiddenSize), ("--layers", saved.layers), ("--batch-size", saved.training.batchSize),
+                      ("--window", saved.window)], on: backend)
         let model = try saved.makeModel(on: backend, rng: RandomSource(seed: common.seed))
         let optimizer = try optimization.makeOptimizer(model.parameters, defaultLearningRate: saved.training.learningRate)
         let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, on: backend)

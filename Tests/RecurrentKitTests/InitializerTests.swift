@@ -42,22 +42,22 @@ private func stats(_ v: [Float]) -> (mean: Float, std: Float, maxAbs: Float) {
 
 @Test func xavierMatchesItsVariance() throws {
     var s = PhiloxStream(seed: 3, stream: 0)
-    let u = Initializer.xavierUniform().values(shape: [300, 200], defaultBound: nil, stream: &s)
+    let u = try Initializer.xavierUniform().values(shape: [300, 200], defaultBound: nil, stream: &s)
     let a = (6.0 / 500.0).squareRoot()
     #expect(stats(u).maxAbs <= Float(a))
     #expect(abs(stats(u).std - Float(a / 3.0.squareRoot())) < 0.01 * Float(a))
-    let n = Initializer.xavierNormal(gain: 2).values(shape: [300, 200], defaultBound: nil, stream: &s)
+    let n = try Initializer.xavierNormal(gain: 2).values(shape: [300, 200], defaultBound: nil, stream: &s)
     #expect(abs(stats(n).std - 2 * Float((2.0 / 500.0).squareRoot())) < 0.002)
     // Per-gate blocks: a (4H, I) LSTM weight with H = 50 uses fan_out = 50, not 200.
-    let g = Initializer.xavierUniform().values(shape: [200, 30], blocks: 4, defaultBound: nil, stream: &s)
+    let g = try Initializer.xavierUniform().values(shape: [200, 30], blocks: 4, defaultBound: nil, stream: &s)
     #expect(stats(g).maxAbs > Float((6.0 / 230.0).squareRoot()))
     #expect(stats(g).maxAbs <= Float((6.0 / 80.0).squareRoot()))
 }
 
 @Test(arguments: [(8, 8), (5, 12), (12, 5), (1, 4)])
-func orthogonalIsOrthogonal(rows: Int, cols: Int) {
+func orthogonalIsOrthogonal(rows: Int, cols: Int) throws {
     var s = PhiloxStream(seed: 11, stream: 2)
-    let q = Initializer.orthogonal(gain: 1.5).values(shape: [rows, cols], defaultBound: nil, stream: &s)
+    let q = try Initializer.orthogonal(gain: 1.5).values(shape: [rows, cols], defaultBound: nil, stream: &s)
     // Q Qᵀ = gain² I for wide matrices, Qᵀ Q = gain² I for tall ones.
     let wide = rows <= cols
     let n = wide ? rows : cols

@@ -9,6 +9,8 @@ public enum SyntheticData {
     public static func sineWaves(count: Int, length: Int, noise: Float = 0, seed: UInt64) throws -> SequenceDataset {
         var rng = PhiloxStream(seed: seed, stream: 0)
         var noiseRng = PhiloxStream(seed: seed, stream: 1)
+        try HostMemory.check(bytes: HostMemory.product([count, length, MemoryLayout<Float>.stride]),
+                             for: "\(count) sine waves of \(length) steps")
         var x: [Float] = [], y: [Float] = []
         x.reserveCapacity(count * length)
         for _ in 0..<count {
@@ -34,6 +36,8 @@ extension SyntheticData {
             throw RecurrentError.invalidArgument(name: "adding problem length", expected: "at least 2", got: "\(length)")
         }
         var values = PhiloxStream(seed: seed, stream: 10), positions = PhiloxStream(seed: seed, stream: 11)
+        try HostMemory.check(bytes: HostMemory.product([count, length, 2, MemoryLayout<Float>.stride]),
+                             for: "\(count) adding-problem sequences of \(length) steps")
         var x = [Float](repeating: 0, count: count * length * 2), y: [Float] = []
         y.reserveCapacity(count)
         let half = length / 2
@@ -66,7 +70,10 @@ extension SyntheticData {
         guard delay >= 1 else {
             throw RecurrentError.invalidArgument(name: "copy-memory delay", expected: "at least 1", got: "\(delay)")
         }
-        let s = copySymbolCount, t = delay + 2 * s, f = copyInputCategories
+        let s = copySymbolCount, f = copyInputCategories
+        let (t, overflow) = delay.addingReportingOverflow(2 * s)
+        try HostMemory.check(bytes: overflow ? nil : HostMemory.product([count, t, f + 1, MemoryLayout<Float>.stride]),
+                             for: "\(count) copy-memory sequences with a delay of \(delay) steps")
         var symbols = PhiloxStream(seed: seed, stream: 12)
         var x = [Float](repeating: 0, count: count * t * f), y = [Float](repeating: 0, count: count * t)
         for n in 0..<count {

@@ -16,7 +16,7 @@ public final class Embedding: Layer {
         self.embeddingSize = embeddingSize
         var s = rng.makeStream()
         weight = try Parameter(Tensor(shape: [vocabularySize, embeddingSize],
-                                      values: initializer.values(shape: [vocabularySize, embeddingSize], defaultBound: nil, stream: &s),
+                                      values: try initializer.values(shape: [vocabularySize, embeddingSize], defaultBound: nil, stream: &s),
                                       on: backend))
     }
 

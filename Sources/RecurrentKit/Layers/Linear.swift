@@ -20,12 +20,12 @@ public final class Linear: Layer {
         let bound = 1 / Float(inputSize).squareRoot()
         var ws = rng.makeStream()
         weight = try Parameter(Tensor(shape: [outputSize, inputSize],
-                                      values: weightInit.values(shape: [outputSize, inputSize], defaultBound: bound, stream: &ws),
+                                      values: try weightInit.values(shape: [outputSize, inputSize], defaultBound: bound, stream: &ws),
                                       on: backend))
         if bias {
             var bs = rng.makeStream()
             self.bias = try Parameter(Tensor(shape: [outputSize],
-                                             values: biasInit.values(shape: [outputSize], defaultBound: bound, stream: &bs), on: backend))
+                                             values: try biasInit.values(shape: [outputSize], defaultBound: bound, stream: &bs), on: backend))
         } else {
             self.bias = nil
         }

@@ -82,6 +82,11 @@ public class RecurrentNetwork: Layer {
         self.backend = backend
         let d = bidirectional ? 2 : 1
         let r = projSize > 0 ? projSize : hiddenSize
+        // Sizes checked before anything is allocated: an absurd size is an error, not a trap.
+        let parameterCount = Double(numLayers) * Double(d) * Double(cell.gateCount) * Double(hiddenSize)
+            * (max(Double(inputSize), Double(d) * Double(r)) + Double(r) + 2 + (projSize > 0 ? Double(hiddenSize) : 0))
+        try HostMemory.check(bytes: parameterCount * 4 < Double(Int.max) ? Int(parameterCount) * 4 : nil,
+                             for: "\(cell) weights: \(numLayers) layers of hidden size \(hiddenSize), \(Int(min(parameterCount, 9e18))) parameters")
         layerParameters = try (0..<(numLayers * d)).map { index in
             try RecurrentLayerParameters(cell: cell, input: index < d ? inputSize : d * r, hiddenSize: hiddenSize, projSize: projSize,
                                          on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)

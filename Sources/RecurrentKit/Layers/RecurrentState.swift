@@ -45,7 +45,7 @@ public struct RecurrentLayerParameters {
         let bound = 1 / Float(h).squareRoot()
         func make(_ shape: [Int], _ initializer: Initializer, blocks: Int = g) throws -> Parameter {
             var stream = rng.makeStream()
-            let values = initializer.values(shape: shape, blocks: blocks, defaultBound: bound, stream: &stream)
+            let values = try initializer.values(shape: shape, blocks: blocks, defaultBound: bound, stream: &stream)
             return try Parameter(Tensor(shape: shape, values: values, on: backend))
         }
         weightIH = try make([g * h, input], weightInit)

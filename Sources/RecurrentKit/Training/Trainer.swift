@@ -101,8 +101,22 @@ public final class Trainer {
     }
 
     /// One optimisation step on any model input; returns the loss (a device scalar, not read back).
+    /// A step that fails before the update (device memory ran out, a shape was wrong) leaves the
+    /// counters and dropout streams as they were, so it can be retried as if never begun.
     @discardableResult
     public func trainStep(input: LayerValue, target: Tensor) throws -> Tensor {
+        let (stepsBefore, randomBefore) = (steps, model.randomState)
+        do {
+            return try step(input: input, target: target)
+        } catch let error as RecurrentError {
+            if case .nonFinite = error { throw error }
+            steps = stepsBefore
+            model.randomState = randomBefore
+            throw error
+        }
+    }
+
+    private func step(input: LayerValue, target: Tensor) throws -> Tensor {
         steps += 1
         try optimizer.zeroGradients()
         let tape = Tape()

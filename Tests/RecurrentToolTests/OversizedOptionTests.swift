@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+/// Every option that sizes memory, given an absurd value, ends the `recurrent` process with a
+/// one-line error naming the option and exit status 1, never a signal (the tool runs as a child
+/// process, as a user runs it).
+@Suite struct OversizedOptionTests {
+    /// The `recurrent` executable built beside the test bundle.
+    static var tool: URL {
+        get throws {
+            var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            for _ in 0..<3 {
+                let candidate = directory.appendingPathComponent("recurrent")
+                if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+                directory.deleteLastPathComponent()
+            }
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "recurrent beside \(CommandLine.arguments[0])"])
+        }
+    }
+
+    /// Runs the tool with `arguments` in `directory`; returns its termination and standard error.
+    static func run(_ arguments: [String], in directory: URL) throws -> (reason: Process.TerminationReason, status: Int32, error: String) {
+        let process = Process()
+        process.executableURL = try tool
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let errorPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let data = errorPipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationReason, process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static let huge = "1000000000000000"
+
+    @Test(arguments: [
+        (["train", "--csv", "data.csv", "--target", "b", "--hidden-size", "100000"], "--hidden-size"),
+        (["train", "--csv", "data.csv", "--hidden-size", "\(Int.max)"], "--hidden-size"),
+        (["train", "--csv", "data.csv", "--layers", "100000000"], "--layers"),
+        (["train", "--csv", "data.csv", "--layers", "\(Int.max)"], "--layers"),
+        (["train", "--csv", "data.csv", "--batch-size", huge], "--batch-size"),
+        (["train", "--csv", "data.csv", "--window", huge], "--window"),
+        (["train", "--text", "corpus.txt", "--window", huge], "--window"),
+        (["train", "--text", "corpus.txt", "--hidden-size", huge], "--hidden-size"),
+        (["train", "--text", "corpus.txt", "--batch-size", huge], "--batch-size"),
+        (["sample", "--length", huge], "--length"),
+        (["gradients", "--length", huge], "--length"),
+        (["gradients", "--batch-size", huge], "--batch-size"),
+        (["demo", "adding", "--length", huge], "--length"),
+        (["demo", "sine", "--hidden-size", huge], "--hidden-size"),
+        (["demo", "copy", "--layers", huge], "--layers"),
+    ])
+    func absurdSizesAreOneLineErrors(arguments: [String], option: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-sizes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rows = (0..<40).map { "\($0),\(Double($0) * 0.5)" }
+        try (["a,b"] + rows).joined(separator: "\n").write(to: directory.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+        try String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 20)
+            .write(to: directory.appendingPathComponent("corpus.txt"), atomically: true, encoding: .utf8)
+
+        let output = arguments[0] == "train" ? ["--output", directory.appendingPathComponent("run").path] : []
+        let result = try Self.run(arguments + output, in: directory)
+        #expect(result.reason == .exit, "ended by signal \(result.status): \(result.error)")
+        #expect(result.status == 1, "exit status \(result.status): \(result.error)")
+        let lines = result.error.split(separator: "\n")
+        #expect(lines.count == 1, "expected one line, got: \(result.error)")
+        #expect(result.error.contains(option), "\(result.error)")
+    }
+}
