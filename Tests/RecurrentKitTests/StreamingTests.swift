@@ -60,13 +60,13 @@ import TestSupport
         network.eval()
         var random = TestRandom(seed: 13)
         let x = random.uniform(count: t * i)
-        let pass = try network.forward(Tensor(shape: [t, 1, i], values: x, on: backend), lengths: nil, initialState: nil)
+        let pass = try network(SequenceBatch(Tensor(shape: [t, 1, i], values: x, on: backend)))
         let stream = try network.stream(batchSize: 1)
         var outputs: [Float] = []
         for step in 0..<t {
             outputs += try stream.step(Tensor(shape: [1, i], values: Array(x[(step * i)..<((step + 1) * i)]), on: backend)).toArray()
         }
-        expectClose(outputs, try pass.output.toArray(), "\(cell.rawValue) H\(h) B1: stepped outputs")
+        expectClose(outputs, try pass.output.data.toArray(), "\(cell.rawValue) H\(h) B1: stepped outputs")
         expectClose(try stream.state().hidden.toArray(), try pass.state.hidden.toArray(), "\(cell.rawValue) H\(h) B1: final h")
     }
 
