@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Encodes ONNX models; the messages in RecurrentProtos are generated for this version.
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        // `swift package generate-documentation` (scripts/docs.sh); built only when documentation is.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
     ],
     targets: [
         // MARK: - Public products

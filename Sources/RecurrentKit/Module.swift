@@ -12,6 +12,7 @@ public protocol Module: AnyObject {
 }
 
 extension Module {
+    /// No random streams (the default for modules without randomness).
     public var randomState: [String: UInt64] {
         get { [:] }
         set {}

@@ -117,9 +117,10 @@ private func checkPython(root: URL) -> URL? {
         return c
     }
 
-    /// Embedding + LSTM + last step + linear classifier over token indices (T, B).
-    private static func classifierCase(on backend: any Backend) throws -> ONNXCase {
-        let (t, b, v, e, h, classes) = (6, 4, 11, 8, 7, 3)
+    /// Embedding + LSTM + last step + linear classifier over token indices (T, B) or (B, T), padded or not.
+    private static func classifierCase(lengths: [Int]? = nil, layout: SequenceLayout = .timeMajor,
+                                       on backend: any Backend) throws -> ONNXCase {
+        let (t, b, v, e, h, classes) = (6, lengths?.count ?? 4, 11, 8, 7, 3)
         let rng = RandomSource(seed: 21)
         let model = try Sequential([
             ("embedding", Embedding(v, e, on: backend, rng: rng)),
@@ -130,9 +131,14 @@ private func checkPython(root: URL) -> URL? {
         model.eval()
         var random = TestRandom(seed: 4)
         let tokens = (0..<(t * b)).map { _ in random.int(in: 0..<v) }
-        let logits = try model.forward(SequenceBatch(Tensor(shape: [t, b], values: tokens.map(Float.init), on: backend))).data
-        var c = ONNXCase(name: "embedding_lstm_classifier", model: model)
-        c.inputs = [("input", [t, b], .int64(tokens.map(Int64.init)))]
+        let shape = layout == .batchMajor ? [b, t] : [t, b]
+        let batch = try SequenceBatch(Tensor(shape: shape, values: tokens.map(Float.init), on: backend), layout: layout, lengths: lengths)
+        let logits = try model.forward(batch).data
+        let name = "embedding_lstm_classifier" + (layout == .batchMajor ? "_batch_major" : "") + (lengths == nil ? "" : "_lengths")
+        var c = ONNXCase(name: name, model: model)
+        c.options = ONNXExportOptions(sequenceLengths: lengths != nil, layout: layout)
+        c.inputs = [("input", shape, .int64(tokens.map(Int64.init)))]
+        if let lengths { c.inputs.append(("sequence_lens", [b], .int32(lengths.map(Int32.init)))) }
         c.outputs = [("output", [b, classes], try logits.toArray())]
         return c
     }
@@ -170,6 +176,8 @@ private func checkPython(root: URL) -> URL? {
         cases.append(try Self.recurrentCase(.lstm, layers: 1, bidirectional: false, lengths: [4, 7, 2], on: backend))
         cases.append(try Self.recurrentCase(.gru, layers: 2, bidirectional: true, batchFirst: true, on: backend))
         cases.append(try Self.classifierCase(on: backend))
+        cases.append(try Self.classifierCase(lengths: [6, 3, 1, 4], on: backend))
+        cases.append(try Self.classifierCase(lengths: [2, 6, 5], layout: .batchMajor, on: backend))
         cases.append(try Self.attentionCase(.dotProduct, lengths: nil, on: backend))
         cases.append(try Self.attentionCase(.dotProduct, lengths: [6, 2, 4, 5], on: backend))
         cases.append(try Self.attentionCase(.additive(attentionSize: 5), lengths: [3, 6, 1], on: backend))

@@ -48,6 +48,28 @@ import TestSupport
         expectClose(first, try one.output.data.toArray(), "\(label): first step after reset")
     }
 
+    /// One sequence through a layer large enough that, on a backend with several cores, the stream
+    /// splits each step's products by gate columns across them.
+    @Test(arguments: [RecurrentCell.lstm, .gru])
+    func largeSingleSequenceEqualsOnePass(cell: RecurrentCell) throws {
+        let backend = TestDevice.backend
+        let (t, i, h) = (3, 320, 320)
+        let rng = RandomSource(seed: 12)
+        let network: RecurrentNetwork = cell == .lstm ? try LSTM(inputSize: i, hiddenSize: h, numLayers: 2, on: backend, rng: rng)
+            : try GRU(inputSize: i, hiddenSize: h, numLayers: 2, on: backend, rng: rng)
+        network.eval()
+        var random = TestRandom(seed: 13)
+        let x = random.uniform(count: t * i)
+        let pass = try network(SequenceBatch(Tensor(shape: [t, 1, i], values: x, on: backend)))
+        let stream = try network.stream(batchSize: 1)
+        var outputs: [Float] = []
+        for step in 0..<t {
+            outputs += try stream.step(Tensor(shape: [1, i], values: Array(x[(step * i)..<((step + 1) * i)]), on: backend)).toArray()
+        }
+        expectClose(outputs, try pass.output.data.toArray(), "\(cell.rawValue) H\(h) B1: stepped outputs")
+        expectClose(try stream.state().hidden.toArray(), try pass.state.hidden.toArray(), "\(cell.rawValue) H\(h) B1: final h")
+    }
+
     @Test func badStreamsAreRefused() throws {
         let backend = TestDevice.backend
         let rng = RandomSource(seed: 2)

@@ -17,7 +17,13 @@ public struct SequenceDataset: Sendable {
     public let inputs: [Float]
     /// (N, target…) or (N, T, target…)
     public let targets: [Float]
-    public let count: Int, sequenceLength: Int, featureCount: Int
+    /// Samples in the dataset.
+    public let count: Int
+    /// T: the steps of the longest sample (every sample when all have the same length).
+    public let sequenceLength: Int
+    /// Features per step.
+    public let featureCount: Int
+    /// What the targets are: one per sample or one per step.
     public let targetLayout: TargetLayout
     /// Each sample's real steps (1...T); nil when every sample has T.
     public let lengths: [Int]?

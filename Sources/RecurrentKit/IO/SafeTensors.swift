@@ -2,7 +2,14 @@ import Foundation
 
 /// The element types a safetensors file may hold that RecurrentKit reads (all become Float).
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
-    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
+    /// IEEE 754 single precision.
+    case f32 = "F32"
+    /// IEEE 754 half precision.
+    case f16 = "F16"
+    /// bfloat16: single precision's exponent with a 7-bit mantissa.
+    case bf16 = "BF16"
+    /// IEEE 754 double precision.
+    case f64 = "F64"
 
     /// Bytes per element.
     public var size: Int {
@@ -16,6 +23,7 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
 
 /// The contents of a safetensors file: named tensors (converted to Float) and string metadata.
 public struct SafeTensorsContents: Sendable, Equatable {
+    /// The tensors by name, converted to F32.
     public var tensors: [String: HostTensor]
     /// The `__metadata__` entry (PyTorch writes `{"format": "pt"}`).
     public var metadata: [String: String]

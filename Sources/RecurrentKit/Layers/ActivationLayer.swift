@@ -1,10 +1,14 @@
 /// A pointwise nonlinearity as a layer (PyTorch's `nn.Tanh`, `nn.ReLU`, `nn.Sigmoid`).
 public final class ActivationLayer: Layer {
+    /// The nonlinearity applied to every element.
     public let activation: Activation
+    /// Training mode (this layer behaves the same either way).
     public var isTraining = true
 
+    /// Creates the layer for `activation`.
     public init(_ activation: Activation) { self.activation = activation }
 
+    /// None: the layer has no parameters.
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
 
     /// Applies the activation elementwise (a sequence keeps its layout and lengths).

@@ -2,18 +2,27 @@
 /// probability p and the rest scaled by 1/(1−p); in evaluation, the identity.
 /// Masks come from Philox (this layer's stream, a new offset per call), identical on every device.
 public final class Dropout: Layer {
+    /// p: the probability of zeroing each element in training.
     public let probability: Float
+    /// Training mode: dropout is applied only while this is true.
     public var isTraining = true
     private let site: DropoutSite
 
+    /// Creates a dropout layer.
+    /// - Parameters:
+    ///   - probability: p, in [0, 1).
+    ///   - rng: Source of this layer's Philox stream.
+    /// - Throws: For p outside [0, 1).
     public init(_ probability: Float, rng: RandomSource) throws {
         try DropoutSite.validate(probability)
         self.probability = probability
         self.site = DropoutSite(rng: rng)
     }
 
+    /// None: dropout has no parameters.
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
 
+    /// The mask stream (seed, stream and calls so far), for checkpoints.
     public var randomState: [String: UInt64] {
         get { site.state("dropout") }
         set { site.restore(newValue, "dropout") }

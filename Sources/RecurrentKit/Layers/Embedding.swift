@@ -3,10 +3,20 @@
 public final class Embedding: Layer {
     /// (V, D)
     public let weight: Parameter
-    public let vocabularySize: Int, embeddingSize: Int
+    /// V: the number of rows (token indices 0..<V).
+    public let vocabularySize: Int
+    /// D: the size of each vector.
+    public let embeddingSize: Int
+    /// Training mode (this layer behaves the same either way).
     public var isTraining = true
 
-    /// - Parameter initializer: PyTorch's default is N(0, 1).
+    /// Creates a table with freshly initialised rows.
+    /// - Parameters:
+    ///   - vocabularySize: V, the number of rows.
+    ///   - embeddingSize: D, the size of each row.
+    ///   - backend: The device the table lives on.
+    ///   - rng: Source of the initial values.
+    ///   - initializer: PyTorch's default is N(0, 1).
     public init(_ vocabularySize: Int, _ embeddingSize: Int, on backend: any Backend, rng: RandomSource,
                 initializer: Initializer = .pytorchDefault) throws {
         for (name, v) in [("Embedding vocabulary size", vocabularySize), ("Embedding size", embeddingSize)] where v < 1 {
@@ -20,6 +30,7 @@ public final class Embedding: Layer {
                                       on: backend))
     }
 
+    /// `weight`, the (V, D) table.
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight)] }
 
     /// Looks up each index of a tensor (…) or of a sequence batch of token indices (T, B) or (B, T),

@@ -4,12 +4,15 @@
 /// becomes (B, F), row b being step `lengths[b] − 1` of sequence b. Use it between a recurrent
 /// layer and a head for sequence-to-one models.
 public final class LastTimeStep: Layer {
+    /// Training mode (this layer behaves the same either way).
     public var isTraining = true
     /// Rows of the (T·B, F) view to take, kept while the batch's layout and lengths stay the same.
     private var rowsCache: (key: [Int], backend: any Backend, rows: RowIndices)?
 
+    /// Creates the layer (it has no parameters).
     public init() {}
 
+    /// None: the layer has no parameters.
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
 
     /// (T, B, F) or (B, T, F) with lengths → (B, F).

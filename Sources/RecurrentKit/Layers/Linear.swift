@@ -5,11 +5,22 @@ public final class Linear: Layer {
     public let weight: Parameter
     /// (out), or nil without bias.
     public let bias: Parameter?
-    public let inputSize: Int, outputSize: Int
+    /// in: the size of the last dimension of the input.
+    public let inputSize: Int
+    /// out: the size of the last dimension of the output.
+    public let outputSize: Int
+    /// Training mode (this layer behaves the same either way).
     public var isTraining = true
 
+    /// Creates a layer with freshly initialised weights.
     /// - Parameters:
-    ///   - weightInit, biasInit: PyTorch's default is U(−1/√in, 1/√in) for both.
+    ///   - inputSize: in, the features of each input row.
+    ///   - outputSize: out, the features of each output row.
+    ///   - bias: Whether to add a learned bias (out).
+    ///   - backend: The device the parameters live on.
+    ///   - rng: Source of the initial values (one stream per parameter).
+    ///   - weightInit: For the weight; PyTorch's default is U(−1/√in, 1/√in).
+    ///   - biasInit: For the bias; PyTorch's default is U(−1/√in, 1/√in).
     public init(_ inputSize: Int, _ outputSize: Int, bias: Bool = true, on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, biasInit: Initializer = .pytorchDefault) throws {
         for (name, v) in [("Linear input size", inputSize), ("Linear output size", outputSize)] where v < 1 {
@@ -31,6 +42,7 @@ public final class Linear: Layer {
         }
     }
 
+    /// `weight` and, unless disabled, `bias`.
     public var namedParameters: [(name: String, parameter: Parameter)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }

@@ -1,7 +1,12 @@
 /// Elman RNN, PyTorch's `nn.RNN`, with tanh (default) or ReLU.
 public final class RNN: RecurrentNetwork {
     /// The nonlinearity PyTorch calls `nonlinearity`.
-    public enum Nonlinearity: String, Sendable { case tanh, relu }
+    public enum Nonlinearity: String, Sendable {
+        /// h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (PyTorch's default).
+        case tanh
+        /// h' = max(0, W_ih x + b_ih + W_hh h + b_hh).
+        case relu
+    }
 
     /// A stack of `numLayers` Elman layers; see `RecurrentNetwork` for the arguments.
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh, dropout: Float = 0,

@@ -8,8 +8,12 @@
 /// A cell may be called any number of times per step (a decoder loop, weight sharing): its
 /// gradients add up.
 public class RecurrentCellModule: Module {
+    /// The cell's equations: RNN (tanh or ReLU), LSTM or GRU.
     public let cell: RecurrentCell
-    public let inputSize: Int, hiddenSize: Int
+    /// I: the features of each input.
+    public let inputSize: Int
+    /// H: the hidden units.
+    public let hiddenSize: Int
     /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
     public let weights: RecurrentLayerParameters
     /// Cells have no dropout; the flag is kept for `Module`.

@@ -15,8 +15,14 @@
 /// are zero, the reverse direction starts at each sequence's own last step, and final states are
 /// each sequence's state at its own length.
 public class RecurrentNetwork: Layer {
+    /// The cell every layer runs: RNN (tanh or ReLU), LSTM or GRU.
     public let cell: RecurrentCell
-    public let inputSize: Int, hiddenSize: Int, numLayers: Int
+    /// I: the features of each input step.
+    public let inputSize: Int
+    /// H: the hidden units of each layer and direction.
+    public let hiddenSize: Int
+    /// L: the stacked layers.
+    public let numLayers: Int
     /// P: LSTM projections (PyTorch's `proj_size`), 0 for none.
     public let projSize: Int
     /// Dropout on the outputs of every layer but the last (training mode only), as PyTorch.
@@ -25,6 +31,7 @@ public class RecurrentNetwork: Layer {
     public let bidirectional: Bool
     /// The variants beyond PyTorch's cells this stack was built with.
     public let variants: RecurrentVariants
+    /// Training mode: dropout between layers is active only while this is true.
     public var isTraining = true
     /// Per-layer, per-direction parameters: layer k, direction d at index k·D + d.
     public let layerParameters: [RecurrentLayerParameters]
@@ -95,12 +102,15 @@ public class RecurrentNetwork: Layer {
         dropoutSite = DropoutSite(rng: rng)
     }
 
+    /// PyTorch's names, layer by layer and direction by direction: `weight_ih_l0`, `weight_hh_l0`,
+    /// `bias_ih_l0`, `bias_hh_l0` (`weight_hr_l0` when projecting), then `…_l0_reverse`, `…_l1`.
     public var namedParameters: [(name: String, parameter: Parameter)] {
         layerParameters.enumerated().flatMap { index, p in
             p.named("_l\(index / directions)" + (index % directions == 1 ? "_reverse" : ""))
         }
     }
 
+    /// The dropout stream between layers (empty without dropout or with one layer).
     public var randomState: [String: UInt64] {
         get { dropout > 0 && numLayers > 1 ? dropoutSite.state("dropout") : [:] }
         set { dropoutSite.restore(newValue, "dropout") }

@@ -1,7 +1,8 @@
 // Streaming inference: a unidirectional recurrent stack fed one step at a time, its states kept
 // on the device between steps. Per layer and step: x W_ihᵀ and h W_hhᵀ through weights packed
 // once for the stream (where the backend packs), then the forward-only cell step; no allocation
-// after the stream is made, nothing kept for backward.
+// after the stream is made, nothing kept for backward. One sequence's large layer splits its gate
+// columns across two cores.
 // B = batch (sequences streamed together), I = input size, H = hidden size, L = layers, G = gates,
 // P = LSTM projection size, R = width of h (P when projecting, else H).
 
@@ -26,11 +27,20 @@ public final class RecurrentStream {
     /// Steps taken since the stream was made or last reset.
     public private(set) var stepCount = 0
 
+    /// The gate columns `columns` of x W_ihᵀ and h W_hhᵀ: the rows of W_ih and W_hh they take, in
+    /// the backend's packed layout where it packs (nil: plain GEMMs), and the (B, ·) outputs they write.
+    private struct ProductPart: Sendable {
+        var weightIH: Tensor, weightHH: Tensor
+        var inputPacked: PackedMatrix?, hiddenPacked: PackedMatrix?
+        var gates: Tensor, hiddenProjection: Tensor
+    }
     private struct LayerWeights {
         var weights: RecurrentWeights
         var inputWidth: Int
-        /// x W_ihᵀ, h W_hhᵀ and m W_hrᵀ in the backend's packed layout (nil: plain GEMMs).
-        var inputPacked: PackedMatrix?, hiddenPacked: PackedMatrix?, projectionPacked: PackedMatrix?
+        /// One part, or for a single sequence on several cores the gate columns in halves run side by side.
+        var parts: [ProductPart]
+        /// m W_hrᵀ in the packed layout (LSTM projections).
+        var projectionPacked: PackedMatrix?
     }
     private let backend: any Backend
     private let layers: [LayerWeights]
@@ -59,21 +69,35 @@ public final class RecurrentStream {
         }
         self.network = network
         self.batchSize = batchSize
-        backend = network.backend
         let (b, h, r, l, gh) = (batchSize, network.hiddenSize, network.hiddenStateSize, network.numLayers,
                                 network.cell.gateCount * network.hiddenSize)
+        let backend = network.backend
+        let gates = try Tensor.empty([b, gh], on: backend), hiddenProjection = try Tensor.empty([b, gh], on: backend)
         layers = try network.layerParameters.enumerated().map { k, p in
             let width = k == 0 ? network.inputSize : r
+            // A single sequence's step is one row of products, which no batch split can share out:
+            // on several cores, large layers split the gate columns instead (each part's output is
+            // contiguous only for B = 1). Small layers stay whole, where a hand-off costs more.
+            let halves = b == 1 && backend.batchParallelism >= 2 && gh * (width + r) >= 1 << 19 && gh % 2 == 0
+            let columns = halves ? [0..<(gh / 2), (gh / 2)..<gh] : [0..<gh]
+            let parts = try columns.map { c in
+                let wih = try p.weightIH.value.reshaped([gh, width]).slice(c), whh = try p.weightHH.value.reshaped([gh, r]).slice(c)
+                return ProductPart(
+                    weightIH: wih, weightHH: whh,
+                    inputPacked: try backend.packForRepeatedProducts(wih, k: width, n: c.count, transB: .transposed),
+                    hiddenPacked: try backend.packForRepeatedProducts(whh, k: r, n: c.count, transB: .transposed),
+                    gates: halves ? try gates.reshaped([gh]).slice(c).reshaped([1, c.count]) : gates,
+                    hiddenProjection: halves ? try hiddenProjection.reshaped([gh]).slice(c).reshaped([1, c.count]) : hiddenProjection)
+            }
             return LayerWeights(
-                weights: p.values, inputWidth: width,
-                inputPacked: try network.backend.packForRepeatedProducts(p.weightIH.value, k: width, n: gh, transB: .transposed),
-                hiddenPacked: try network.backend.packForRepeatedProducts(p.weightHH.value, k: r, n: gh, transB: .transposed),
-                projectionPacked: try p.weightHR.flatMap { try network.backend.packForRepeatedProducts($0.value, k: h, n: r, transB: .transposed) })
+                weights: p.values, inputWidth: width, parts: parts,
+                projectionPacked: try p.weightHR.flatMap { try backend.packForRepeatedProducts($0.value, k: h, n: r, transB: .transposed) })
         }
-        hidden = try (0..<2).map { _ in try Tensor.zeros([l, b, r], on: network.backend) }
-        cell = try (0..<2).map { _ in network.cell.hasCellState ? try Tensor.zeros([l, b, h], on: network.backend) : nil }
-        gates = try Tensor.empty([b, gh], on: backend)
-        hiddenProjection = try Tensor.empty([b, gh], on: backend)
+        self.backend = backend
+        self.gates = gates
+        self.hiddenProjection = hiddenProjection
+        hidden = try (0..<2).map { _ in try Tensor.zeros([l, b, r], on: backend) }
+        cell = try (0..<2).map { _ in network.cell.hasCellState ? try Tensor.zeros([l, b, h], on: backend) : nil }
         scratch = network.cell == .gru || network.projSize > 0 ? try Tensor.empty([b, h], on: backend) : nil
         try reset(to: initialState)
     }
@@ -108,13 +132,17 @@ public final class RecurrentStream {
         }
         try backend.checkDevice(input, "\(network.cell.rawValue) stream step input")
         let (read, write) = (stepCount % 2, (stepCount + 1) % 2)
-        let (b, h, r, gh) = (batchSize, network.hiddenSize, network.hiddenStateSize, network.cell.gateCount * network.hiddenSize)
+        let (b, h, r) = (batchSize, network.hiddenSize, network.hiddenStateSize)
         var x = input
         for (k, layer) in layers.enumerated() {
             let previousHidden = try hidden[read].row(k), newHidden = try hidden[write].row(k)   // (B, R)
             let w = layer.weights
-            try product(gates, x, w.weightIH, layer.inputPacked, m: b, n: gh, k: layer.inputWidth)
-            try product(hiddenProjection, previousHidden, w.weightHH, layer.hiddenPacked, m: b, n: gh, k: r)
+            let (parts, width, input, backend) = (layer.parts, layer.inputWidth, x, backend)
+            try backend.runConcurrently(parts.count) { p in
+                let part = parts[p], n = part.gates.count / b
+                try Self.product(part.gates, input, part.weightIH, part.inputPacked, m: b, n: n, k: width, on: backend)
+                try Self.product(part.hiddenProjection, previousHidden, part.weightHH, part.hiddenPacked, m: b, n: n, k: r, on: backend)
+            }
             switch network.cell {
             case .lstm:
                 let cellOutput = network.projSize > 0 ? scratch! : newHidden                 // m_t (B, H) when projecting
@@ -122,7 +150,7 @@ public final class RecurrentStream {
                                               hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                               previousCell: cell[read]!.row(k))
                 if let weightHR = w.weightHR {
-                    try product(newHidden, cellOutput, weightHR, layer.projectionPacked, m: b, n: r, k: h)
+                    try Self.product(newHidden, cellOutput, weightHR, layer.projectionPacked, m: b, n: r, k: h, on: backend)
                 }
             case .gru:
                 try backend.gruInferenceStep(hidden: newHidden, newGateHidden: scratch!, gates: gates,
@@ -140,7 +168,8 @@ public final class RecurrentStream {
     }
 
     /// `c (m × n) = a · bᵀ`, through the packed copy when there is one.
-    private func product(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ packed: PackedMatrix?, m: Int, n: Int, k: Int) throws {
+    private static func product(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ packed: PackedMatrix?, m: Int, n: Int, k: Int,
+                                on backend: any Backend) throws {
         if let packed {
             try backend.gemm(c, a, packed: packed, accumulate: false)
         } else {

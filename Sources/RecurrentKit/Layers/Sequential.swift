@@ -18,15 +18,18 @@ public final class Sequential: Layer {
         try self.init(layers.enumerated().map { ("\($0.offset)", $0.element) })
     }
 
+    /// Every layer's parameters, in order, prefixed with the layer's name (`lstm.weight_ih_l0`).
     public var namedParameters: [(name: String, parameter: Parameter)] {
         layers.flatMap { entry in entry.layer.namedParameters.map { (name: entry.name + "." + $0.name, parameter: $0.parameter) } }
     }
 
+    /// Training mode of every layer: the first layer's when read, all of them when set.
     public var isTraining: Bool {
         get { layers.first?.layer.isTraining ?? true }
         set { for entry in layers { entry.layer.isTraining = newValue } }
     }
 
+    /// Every layer's random streams, prefixed with the layer's name.
     public var randomState: [String: UInt64] {
         get {
             var all: [String: UInt64] = [:]

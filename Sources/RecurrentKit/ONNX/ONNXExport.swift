@@ -32,6 +32,7 @@ public enum ONNXExportError: Error, CustomStringConvertible, Equatable, Sendable
     /// A layer that ONNX's standard operators cannot express as configured, by name, and why.
     case unsupportedLayer(layer: String, reason: String)
 
+    /// "cannot export layer 'NAME' to ONNX: REASON".
     public var description: String {
         switch self {
         case let .unsupportedLayer(layer, reason):

@@ -1,6 +1,7 @@
 // The non-recurrent layers in ONNX: Linear as Gemm (2-D input) or MatMul + Add, Embedding as
 // Gather, attention pooling as scores, a Softmax over time masked past each sequence's length,
-// and a weighted sum; LastTimeStep as Gather of step −1; activations as their operators;
+// and a weighted sum; LastTimeStep as each sequence's last step (Gather of step −1, or GatherND at
+// sequence_lens − 1); activations as their operators;
 // Dropout as nothing (an export is for inference).
 // T = time steps, B = batch, D = feature size, A = attention size.
 import Foundation
@@ -57,6 +58,11 @@ extension Attention: ONNXExportable {
             throw ONNXExportError.unsupportedLayer(layer: label, reason: "expects values (T, B, \(featureSize)), gets (\(values.shape.map(\.description).joined(separator: ", ")))")
         }
         let prefix = name.isEmpty ? "" : name + "."
+        // Scores and the softmax run over time-major values (T, B, D).
+        let values = context.layout == .batchMajor
+            ? g.node("Transpose", [values], name: label + "/time_major", type: .float, shape: [values.shape[1], values.shape[0], values.shape[2]],
+                     attributes: [ONNXAttribute.ints("perm", [1, 0, 2])])
+            : values
         let (time, batch) = (values.shape[0], values.shape[1])
         let d = featureSize
         var scores: ONNXValue                                                                    // (T, B)
@@ -111,10 +117,26 @@ extension LastTimeStep: ONNXExportable {
                      _ context: ONNXExportContext) throws -> ONNXValue {
         let label = name.isEmpty ? "last" : name
         guard input.rank == 3 else {
-            throw ONNXExportError.unsupportedLayer(layer: label, reason: "expects input (T, B, F), gets rank \(input.rank)")
+            throw ONNXExportError.unsupportedLayer(layer: label, reason: "expects input (T, B, F) or (B, T, F), gets rank \(input.rank)")
         }
-        return g.node("Gather", [input, g.integers(label + "/last_step", [-1], shape: [])], name: label, type: .float,
-                      shape: Array(input.shape.dropFirst()), attributes: [ONNXAttribute.int("axis", 0)])
+        let timeAxis = context.layout == .batchMajor ? 1 : 0
+        let (batch, features) = (input.shape[1 - timeAxis], input.shape[2])
+        guard let lengths = context.sequenceLengths else {
+            return g.node("Gather", [input, g.integers(label + "/last_step", [-1], shape: [])], name: label, type: .float,
+                          shape: [batch, features], attributes: [ONNXAttribute.int("axis", timeAxis)])
+        }
+        // Each sequence's own last step: row lengths[b] − 1 of (B, T, F), by GatherND over the batch.
+        let batchMajor = timeAxis == 1 ? input
+            : g.node("Transpose", [input], name: label + "/batch_major", type: .float, shape: [batch, input.shape[0], features],
+                     attributes: [ONNXAttribute.ints("perm", [1, 0, 2])])
+        let lengths64 = g.node("Cast", [lengths], name: label + "/lengths", type: .int64, shape: [batch],
+                               attributes: [ONNXAttribute.int("to", Int(Onnx_TensorProto.DataType.int64.rawValue))])
+        let last = g.node("Sub", [lengths64, g.integers(label + "/one", [1], shape: [])], name: label + "/last_index",
+                          type: .int64, shape: [batch])
+        let indices = g.node("Unsqueeze", [last, g.integers(label + "/index_axis", [1])], name: label + "/indices",
+                             type: .int64, shape: [batch, .fixed(1)])
+        return g.node("GatherND", [batchMajor, indices], name: label, type: .float, shape: [batch, features],
+                      attributes: [ONNXAttribute.int("batch_dims", 1)])
     }
 }
 

@@ -13,9 +13,11 @@ public protocol LearningRateScheduler: AnyObject {
 
 /// A schedule given by a closed form of (base rate, epoch): the shared machinery of the schedulers.
 public class ClosedFormScheduler: LearningRateScheduler {
+    /// The optimizer whose learning rate is scheduled.
     public let optimizer: any Optimizer
     /// The optimizer's learning rate when the scheduler was made.
     public let baseLearningRate: Float
+    /// Epochs stepped so far.
     public private(set) var epoch = 0
     private let rate: (Double, Int) -> Double
 
@@ -25,8 +27,10 @@ public class ClosedFormScheduler: LearningRateScheduler {
         self.rate = rate
     }
 
+    /// Moves to the next epoch and sets its learning rate.
     public func step() { restore(epoch: epoch + 1) }
 
+    /// Sets the learning rate of `epoch` (as after `epoch` calls to `step`), for resuming.
     public func restore(epoch: Int) {
         self.epoch = epoch
         optimizer.learningRate = Float(rate(Double(baseLearningRate), epoch))
@@ -35,8 +39,12 @@ public class ClosedFormScheduler: LearningRateScheduler {
 
 /// PyTorch's `StepLR`: lr = base · γ^⌊epoch / stepSize⌋.
 public final class StepLR: ClosedFormScheduler {
-    public let stepSize: Int, gamma: Float
+    /// Epochs between decays.
+    public let stepSize: Int
+    /// The factor applied at each decay.
+    public let gamma: Float
 
+    /// Multiplies the learning rate by `gamma` every `stepSize` epochs (PyTorch's `StepLR`).
     public init(_ optimizer: any Optimizer, stepSize: Int, gamma: Float = 0.1) throws {
         guard stepSize >= 1 else { throw RecurrentError.invalidArgument(name: "step size", expected: "at least 1", got: "\(stepSize)") }
         self.stepSize = stepSize
@@ -48,8 +56,13 @@ public final class StepLR: ClosedFormScheduler {
 /// PyTorch's `CosineAnnealingLR` (Loshchilov & Hutter 2017, without restarts):
 /// lr = η_min + (base − η_min)·(1 + cos(π·epoch / T_max)) / 2.
 public final class CosineAnnealingLR: ClosedFormScheduler {
-    public let maxEpochs: Int, minimumLearningRate: Float
+    /// T_max: epochs of one half cosine.
+    public let maxEpochs: Int
+    /// η_min: the learning rate at the end of the half cosine.
+    public let minimumLearningRate: Float
 
+    /// Anneals the learning rate along a cosine from its initial value to `minimumLearningRate` over
+    /// `maxEpochs` epochs (PyTorch's `CosineAnnealingLR`).
     public init(_ optimizer: any Optimizer, maxEpochs: Int, minimumLearningRate: Float = 0) throws {
         guard maxEpochs >= 1 else { throw RecurrentError.invalidArgument(name: "T_max", expected: "at least 1", got: "\(maxEpochs)") }
         self.maxEpochs = maxEpochs

@@ -1,6 +1,9 @@
 /// How per-element (or per-row) losses are combined, as PyTorch's `reduction`.
 public enum LossReduction: String, Sendable, CaseIterable {
-    case mean, sum
+    /// The mean over the counted elements (PyTorch's default).
+    case mean
+    /// The sum over the counted elements.
+    case sum
 }
 
 /// A loss: `forward` returns the loss (a scalar tensor, still on the device) and prepares the
@@ -32,11 +35,14 @@ func unmaskedPrediction(_ prediction: LayerValue, _ loss: String) throws -> Tens
 
 /// Mean squared error, PyTorch's `nn.MSELoss`: prediction and target of the same shape.
 public final class MSELoss: Loss {
+    /// Whether the loss is the mean or the sum (PyTorch's `reduction`).
     public let reduction: LossReduction
     private var lastGradient: Tensor?
 
+    /// A loss with `reduction` (mean by default, as PyTorch).
     public init(reduction: LossReduction = .mean) { self.reduction = reduction }
 
+    /// The loss (a scalar on the device) of `prediction` against `target` of the same shape.
     public func forward(_ prediction: LayerValue, _ target: Tensor) throws -> Tensor {
         let prediction = try unmaskedPrediction(prediction, "MSELoss")
         try RecurrentError.check("MSELoss target", shape: target.shape, equals: prediction.shape)
@@ -50,6 +56,7 @@ public final class MSELoss: Loss {
         return loss
     }
 
+    /// dL/d(prediction) of the last `forward`.
     public func backward() throws -> Tensor {
         guard let g = lastGradient else { throw RecurrentError.invalidState("MSELoss.backward called before forward") }
         return g
@@ -61,11 +68,14 @@ public final class MSELoss: Loss {
 /// softmax is fused and max-shifted, so large logits do not overflow. `mean` divides by the
 /// number of targets. An index outside 0..<C makes the loss NaN.
 public final class CrossEntropyLoss: Loss {
+    /// Whether the loss is the mean or the sum (PyTorch's `reduction`).
     public let reduction: LossReduction
     private var lastGradient: Tensor?
 
+    /// A loss with `reduction` (mean by default, as PyTorch).
     public init(reduction: LossReduction = .mean) { self.reduction = reduction }
 
+    /// The loss (a scalar on the device) of logits (…, C) against class indices (…); target −100 is ignored.
     public func forward(_ prediction: LayerValue, _ targets: Tensor) throws -> Tensor {
         let logits = try unmaskedPrediction(prediction, "CrossEntropyLoss")
         guard logits.rank >= 1, let classes = logits.shape.last, classes > 0,
@@ -83,6 +93,7 @@ public final class CrossEntropyLoss: Loss {
         return loss
     }
 
+    /// dL/d(prediction) of the last `forward`.
     public func backward() throws -> Tensor {
         guard let g = lastGradient else { throw RecurrentError.invalidState("CrossEntropyLoss.backward called before forward") }
         return g

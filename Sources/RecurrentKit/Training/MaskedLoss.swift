@@ -63,6 +63,7 @@ public final class MaskedLoss: Loss {
         return loss
     }
 
+    /// dL/d(prediction) of the last `forward`: zero at padded steps.
     public func backward() throws -> Tensor {
         guard let g = lastGradient else { throw RecurrentError.invalidState("MaskedLoss.backward called before forward") }
         return g

@@ -19,12 +19,14 @@ public protocol Optimizer: AnyObject {
 public struct OptimizerState: Sendable, Equatable {
     /// The optimizer's kind ("sgd", "adam").
     public var kind: String
+    /// The learning rate when the state was taken.
     public var learningRate: Float
     /// Updates applied to each parameter, by parameter name.
     public var steps: [String: Int]
     /// Slot tensors by "parameter name.slot".
     public var tensors: [String: HostTensor]
 
+    /// A state of optimizer `kind` with its learning rate, step counts and slot tensors.
     public init(kind: String, learningRate: Float, steps: [String: Int], tensors: [String: HostTensor]) {
         self.kind = kind; self.learningRate = learningRate; self.steps = steps; self.tensors = tensors
     }
@@ -53,9 +55,18 @@ extension Optimizer {
 /// Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay
 /// (PyTorch's `torch.optim.SGD`, same update order).
 public final class SGD: Optimizer {
+    /// The learning rate of the next step; schedulers set it.
     public var learningRate: Float
-    public let momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool
+    /// The momentum factor (0: plain SGD).
+    public let momentum: Float
+    /// Dampening of the momentum's gradient term.
+    public let dampening: Float
+    /// L2 weight decay added to the gradient.
+    public let weightDecay: Float
+    /// Whether to use Nesterov momentum.
+    public let nesterov: Bool
 
+    /// SGD over `parameters` with PyTorch's arguments and defaults; throws for invalid values.
     public init(_ parameters: [Parameter], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
                 weightDecay: Float = 0, nesterov: Bool = false) throws {
         try checkHyperparameter("learning rate", learningRate, learningRate >= 0, "≥ 0")
@@ -77,10 +88,13 @@ public final class SGD: Optimizer {
     /// Step counts and the momentum buffers, flat.
     private let slots: OptimizerSlots
 
+    /// The parameters this optimizer updates, in order.
     public var parameters: [Parameter] { slots.parameters }
 
+    /// Whether the optimizer holds state for `parameter` (not for frozen ones).
     public func hasState(for parameter: Parameter) -> Bool { slots.hasState(parameter) }
 
+    /// The state under PyTorch's slot names, with step counts, for checkpoints.
     public func state(of named: [(name: String, parameter: Parameter)]) throws -> OptimizerState {
         var steps: [String: Int] = [:], tensors: [String: HostTensor] = [:]
         for (name, p) in named {
@@ -91,6 +105,7 @@ public final class SGD: Optimizer {
         return OptimizerState(kind: "sgd", learningRate: learningRate, steps: steps, tensors: tensors)
     }
 
+    /// Restores state saved by `state(of:)`; throws when names or shapes do not match.
     public func restore(_ state: OptimizerState, for named: [(name: String, parameter: Parameter)]) throws {
         try state.checkKind("sgd")
         let buffers = try named.compactMap { name, p -> (Parameter, Int, HostTensor?)? in
@@ -101,6 +116,7 @@ public final class SGD: Optimizer {
         learningRate = state.learningRate
     }
 
+    /// Applies one update to every parameter that is not frozen.
     public func step() throws {
         try slots.step { span, slots, steps in
             try span.value.backend.sgdUpdate(span.value, gradient: span.gradient, momentumBuffer: slots.first,
@@ -113,8 +129,16 @@ public final class SGD: Optimizer {
 /// Adam (Kingma & Ba 2015) with PyTorch's `torch.optim.Adam` update and, with
 /// `decoupledWeightDecay`, AdamW (Loshchilov & Hutter 2019).
 public class Adam: Optimizer {
+    /// The learning rate of the next step; schedulers set it.
     public var learningRate: Float
-    public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    /// β₁: the decay of the first-moment average.
+    public let beta1: Float
+    /// β₂: the decay of the second-moment average.
+    public let beta2: Float
+    /// ε: added to the denominator.
+    public let epsilon: Float
+    /// The weight decay (an L2 term, or decoupled for AdamW).
+    public let weightDecay: Float
     /// AdamW's decay `p ← p·(1 − lr·wd)` instead of Adam's L2 term `g ← g + wd·p`.
     public let decoupledWeightDecay: Bool
     /// Step counts and the moments m and v, flat.
@@ -138,10 +162,13 @@ public class Adam: Optimizer {
         try slots.keepState(for: Set(parameters.filter { !$0.isFrozen }.map(ObjectIdentifier.init)))
     }
 
+    /// The parameters this optimizer updates, in order.
     public var parameters: [Parameter] { slots.parameters }
 
+    /// Whether the optimizer holds state for `parameter` (not for frozen ones).
     public func hasState(for parameter: Parameter) -> Bool { slots.hasState(parameter) }
 
+    /// The state under PyTorch's slot names, with step counts, for checkpoints.
     public func state(of named: [(name: String, parameter: Parameter)]) throws -> OptimizerState {
         var steps: [String: Int] = [:], tensors: [String: HostTensor] = [:]
         for (name, p) in named {
@@ -153,6 +180,7 @@ public class Adam: Optimizer {
         return OptimizerState(kind: "adam", learningRate: learningRate, steps: steps, tensors: tensors)
     }
 
+    /// Restores state saved by `state(of:)`; throws when names or shapes do not match.
     public func restore(_ state: OptimizerState, for named: [(name: String, parameter: Parameter)]) throws {
         try state.checkKind("adam")
         let moments = try named.compactMap { name, p -> (Parameter, Int, [HostTensor])? in
@@ -163,6 +191,7 @@ public class Adam: Optimizer {
         learningRate = state.learningRate
     }
 
+    /// Applies one update to every parameter that is not frozen.
     public func step() throws {
         try slots.step { span, slots, steps in
             try span.value.backend.adamUpdate(span.value, gradient: span.gradient, m: slots[0], v: slots[1],
@@ -175,6 +204,7 @@ public class Adam: Optimizer {
 
 /// AdamW: Adam with decoupled weight decay; PyTorch's `torch.optim.AdamW` defaults (weight decay 0.01).
 public final class AdamW: Adam {
+    /// AdamW over `parameters` with PyTorch's defaults; throws for invalid values.
     public init(_ parameters: [Parameter], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
                 epsilon: Float = 1e-8, weightDecay: Float = 1e-2) throws {
         try super.init(parameters, learningRate: learningRate, betas: betas, epsilon: epsilon, weightDecay: weightDecay,

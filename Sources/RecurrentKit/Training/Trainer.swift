@@ -45,8 +45,11 @@ public enum NonFinitePolicy: Sendable, Equatable {
 /// loss, backward, optional penalty and clipping, optimizer step, per-epoch scheduler step and
 /// validation. Everything it does is public API, so writing your own loop is the same few calls.
 public final class Trainer {
+    /// The model being trained.
     public let model: any Layer
+    /// The loss it is trained on.
     public let loss: any Loss
+    /// The optimizer that updates its parameters.
     public let optimizer: any Optimizer
     /// The backend batches are uploaded to.
     public let backend: any Backend

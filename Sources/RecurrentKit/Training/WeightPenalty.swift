@@ -2,8 +2,12 @@
 /// the parameters' gradients (Keras's `l1_l2` regularizer). For decoupled decay use `AdamW`;
 /// for PyTorch's `weight_decay = λ` with SGD or Adam, set the optimizer's `weightDecay` (≡ l2 = λ/2).
 public struct WeightPenalty: Sendable {
-    public var l1: Float, l2: Float
+    /// λ₁: the weight of Σ|w| in the penalty.
+    public var l1: Float
+    /// λ₂: the weight of Σw² in the penalty.
+    public var l2: Float
 
+    /// A penalty λ₁·Σ|w| + λ₂·Σw²; both weights at least 0.
     public init(l1: Float = 0, l2: Float = 0) throws {
         guard l1 >= 0, l2 >= 0 else {
             throw RecurrentError.invalidArgument(name: "penalty", expected: "l1 ≥ 0 and l2 ≥ 0", got: "l1 \(l1), l2 \(l2)")
