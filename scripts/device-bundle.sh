@@ -48,7 +48,7 @@ if [ "$configuration" = release ]; then
     swift build -c release --build-path "$products_path" --product recurrent
     swift build -c release --build-path "$products_path" --product recurrent-bench
     echo "device-bundle: swift build -c release --build-tests (test runner)"
-    swift build -c release --build-path "$tests_path" --build-tests
+    swift build -c release --build-path "$tests_path" --build-tests -Xswiftc -enable-testing   # @testable imports
 else
     products_path=.build
     tests_path=.build
