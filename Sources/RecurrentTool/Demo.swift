@@ -153,7 +153,7 @@ struct DemoOptions: ParsableArguments {
             plot = LinePlot.lossCurves(only.reports, title: "\(task.rawValue): \(only.cell) \(task.lossName)")
         } else {
             plot = LinePlot(title: "\(task.rawValue): validation \(task.lossName) by cell", xLabel: "epoch",
-                            yLabel: task.lossName, logarithmicY: true)
+                            yLabel: task.lossName, logarithmicY: true, integerX: true)
             for r in results {
                 plot.series.append(.init(name: r.cell, points: r.reports.compactMap { e in
                     e.validationLoss.map { (Double(e.epoch), Double($0)) } }))

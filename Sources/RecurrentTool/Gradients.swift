@@ -104,7 +104,7 @@ struct Gradients: ParsableCommand {
 
         var plot = LinePlot(title: "Input-gradient norm against distance from the loss (adding problem, T = \(length))",
                             xLabel: "distance from the loss (T − 1 − t)", yLabel: "‖∂L/∂x_t‖ / ‖∂L/∂x_T−1‖",
-                            logarithmicY: true)
+                            logarithmicY: true, integerX: true)
         for (name, m) in measurements {
             plot.series.append(LinePlot.Series(name: name, points: m.relativeNorms.enumerated().map { (Double($0.offset), $0.element) }))
         }

@@ -115,12 +115,8 @@ struct EpochRecord: Codable, Equatable {
         seconds = r.seconds
     }
 
-    /// Train and validation loss per epoch, as `LinePlot.lossCurves` draws a run's reports.
+    /// Train and validation loss per epoch, the best epoch marked.
     static func lossPlot(_ records: [EpochRecord], title: String) -> LinePlot {
-        var plot = LinePlot(title: title, xLabel: "epoch", yLabel: "loss", logarithmicY: true)
-        plot.series.append(.init(name: "train", points: records.map { (Double($0.epoch), Double($0.trainLoss)) }))
-        let validation = records.compactMap { r in r.validationLoss.map { (Double(r.epoch), Double($0)) } }
-        if !validation.isEmpty { plot.series.append(.init(name: "validation", points: validation)) }
-        return plot
+        LinePlot.lossCurves(records.map { ($0.epoch, $0.trainLoss, $0.validationLoss) }, title: title)
     }
 }
