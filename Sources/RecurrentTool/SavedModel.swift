@@ -38,8 +38,10 @@ struct SavedModel: Codable, Equatable {
     // CSV models.
     var columns: [String]?
     var target: String?
-    /// Per-column mean and standard deviation of the training rows (`columns` order).
-    var normalization: ZScore?
+    /// Per-column scaling fitted on the training rows (`columns` order).
+    var normalization: ColumnScaling?
+    /// The model sees first differences and predicts the next change (`--difference`); nil in older files: false.
+    var differenced: Bool?
 
     // Text models.
     /// One Unicode scalar per entry, sorted by scalar value; index i is class i.

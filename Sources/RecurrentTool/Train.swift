@@ -11,8 +11,10 @@ struct Train: ParsableCommand {
         abstract: "Train on a CSV time series (--csv) or a text file (--text).",
         discussion: """
             --csv FILE: a header row of column names, then rows of numbers, oldest first. Each sample is \
-            --window consecutive rows of every column (z-scored with the training rows' statistics); the \
-            target is the --target column of the next row. The last --validation-fraction of the windows validate.
+            --window consecutive rows of every column (scaled by --normalization with the training rows' \
+            statistics); the target is the --target column of the next row. The last --validation-fraction of \
+            the windows validate. With --difference the model sees the changes from row to row and predicts the \
+            next change, which the tool adds to the last value: for series that trend beyond the training range.
 
             --text FILE: a character-level language model (Embedding → recurrent stack → Linear per step, \
             cross-entropy) over windows of --window characters; the last --validation-fraction of the text validates.
@@ -36,6 +38,10 @@ struct Train: ParsableCommand {
     var output: String = "recurrent-run"
     @Option(help: "Write the checkpoint every this many steps (0: at the end of every epoch).") var checkpointEvery: Int = 0
     @Flag(help: "Continue the run in --output from its checkpoint, up to --epochs in all.") var resume = false
+    @Option(help: "CSV: scale each column by zscore, minmax ([0, 1]), minmax-symmetric ([−1, 1]) or none, with statistics of the training rows (default zscore).")
+    var normalization: NormalizationMethod?
+    @Flag(help: "CSV: model the first differences (the change from the last value) instead of the values.")
+    var difference = false
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -50,8 +56,9 @@ struct Train: ParsableCommand {
         var reports: [EpochReport]
         /// Final validation loss (normalised MSE or cross-entropy in nats).
         var validationLoss: Float
-        /// CSV: the validation RMSE in the target's units.
+        /// CSV: the validation RMSE in the target's units, and the persistence baseline's.
         var rmse: Double?
+        var persistenceRMSE: Double?
     }
 
     /// Defaults that differ between the kinds.
@@ -70,6 +77,9 @@ struct Train: ParsableCommand {
         if text != nil, target != nil { throw ValidationError("--target names a CSV column: it goes with --csv, not --text") }
         if csv != nil, let flag = stride != nil ? "--stride" : embeddingSize != nil ? "--embedding-size" : nil {
             throw ValidationError("\(flag) is for character models: it goes with --text, not --csv")
+        }
+        if text != nil, let flag = normalization != nil ? "--normalization" : difference ? "--difference" : nil {
+            throw ValidationError("\(flag) is for time series: it goes with --csv, not --text")
         }
         if checkpointEvery < 0 { throw ValidationError("expected --checkpoint-every ≥ 0 steps, got \(checkpointEvery)") }
         if let w = window, w < 1 { throw ValidationError("expected --window ≥ 1, got \(w)") }
@@ -128,7 +138,9 @@ struct Train: ParsableCommand {
     private func trainCSV(_ path: String, previous: SavedModel?, world: MPIDataParallel?,
                           say: @escaping (String) -> Void) throws -> Outcome {
         let defaults = Defaults.csv
-        let series = try CSVSeries.read(path: path)
+        let levels = try CSVSeries.read(path: path)
+        let differencing = difference || (previous?.differenced ?? false)
+        let series = differencing ? try levels.differenced() : levels
         if let previous, let columns = previous.columns, columns != series.columns {
             throw UserFacingError(description: "--resume: \(path) has the columns \(series.columnList), but the saved model was trained on "
                                   + columns.map { "\"\($0)\"" }.joined(separator: ", "))
@@ -137,7 +149,12 @@ struct Train: ParsableCommand {
         let windowLength = window ?? previous?.window ?? defaults.window
         let fraction = validationFraction ?? previous?.training.validationFraction ?? Self.defaultValidationFraction
         let windows = try CSVWindows(series: series, window: windowLength, targetColumn: targetIndex, validationFraction: fraction)
-        let normalization = previous?.normalization ?? windows.fitNormalization(series)
+        if let previous, let method = self.normalization, let saved = previous.normalization?.method, method != saved {
+            throw UserFacingError(description: "--resume: --normalization \(method.rawValue) does not match the saved model's "
+                                  + "\(saved.rawValue); pass --normalization \(saved.rawValue), or train afresh into another --output")
+        }
+        let normalization = previous?.normalization
+            ?? windows.fitNormalization(series, method: self.normalization ?? previous?.normalization?.method ?? .zscore)
         let (train, validation) = try windows.datasets(series, normalization: normalization)
         let saved = try describe(.csv, data: path, previous: previous, defaults: defaults, window: windowLength, fraction: fraction) {
             $0.inputSize = series.columns.count
@@ -145,20 +162,37 @@ struct Train: ParsableCommand {
             $0.columns = series.columns
             $0.target = series.columns[targetIndex]
             $0.normalization = normalization
+            $0.differenced = differencing ? true : nil
         }
         let targetName = series.columns[targetIndex]
-        say("csv: \(path), \(series.rows.count) rows × \(series.columns.count) columns (\(series.columnList)); "
-            + "forecasting \"\(targetName)\" one row ahead from windows of \(windowLength) rows")
-        say("\(train.count) training and \(validation.count) validation windows; every column z-scored with the mean and std "
-            + "of rows 1–\(windows.trainingRows) (the training windows')")
+        say("csv: \(path), \(levels.rows.count) rows × \(series.columns.count) columns (\(series.columnList)); "
+            + "forecasting \"\(targetName)\" one row ahead from windows of \(windowLength) rows"
+            + (differencing ? " of first differences (the model predicts the change from the last value)" : ""))
+        let scaling: String
+        switch normalization.method {
+        case .zscore: scaling = "z-scored with the mean and std"
+        case .minmax: scaling = "scaled to [0, 1] with the min and max"
+        case .symmetric: scaling = "scaled to [−1, 1] with the min and max"
+        case .none: scaling = "left unscaled (no statistics taken)"
+        }
+        say("\(train.count) training and \(validation.count) validation windows; every column \(scaling) "
+            + "of \(differencing ? "differences" : "rows") 1–\(windows.trainingRows) (the training windows')")
         let result = try fit(saved, train: train, validation: validation, loss: MSELoss(), defaults: defaults,
                              previous: previous, world: world, say: say, extra: { _ in "" })
-        let std = normalization.std[targetIndex]
-        let rmse = Double(result.validationLoss).squareRoot() * std
-        say(String(format: "validation MSE %.5f (normalised); RMSE %.5g in the units of \"%@\" (persistence baseline: %.5g)",
-                   result.validationLoss, rmse, targetName, windows.persistenceRMSE(series)))
+        // Predicting a change Δ̂ and adding it to the last value errs by Δ̂ − Δ: the RMSE of the
+        // changes is the RMSE of the values.
+        let rmse = Double(result.validationLoss).squareRoot() * normalization.scale[targetIndex]
+        let persistence = differencing ? windows.noChangeRMSE(series) : windows.persistenceRMSE(series)
+        say(String(format: "validation MSE %.5f (normalised); RMSE %.5g in the units of \"%@\" (persistence baseline: %.5g, %@)",
+                   result.validationLoss, rmse, targetName, persistence,
+                   rmse < persistence ? String(format: "%.2f× better", persistence / rmse) : String(format: "%.2f× worse", rmse / persistence)))
+        if rmse >= persistence && !differencing {
+            say("the forecast loses to repeating the last value: if the series trends (validation values beyond the training "
+                + "range), try --difference, which models the change from the last value")
+        }
         var outcome = result
         outcome.rmse = rmse
+        outcome.persistenceRMSE = persistence
         report(say: say)
         return outcome
     }
@@ -229,6 +263,7 @@ struct Train: ParsableCommand {
         compare("--embedding-size", saved.embeddingSize ?? 0, previous.embeddingSize ?? 0)
         compare("--stride", saved.stride ?? 0, previous.stride ?? 0)
         compare("--target", saved.target ?? "", previous.target ?? "")
+        compare("--difference", saved.differenced ?? false, previous.differenced ?? false)
         compare("--validation-fraction", saved.training.validationFraction, previous.training.validationFraction)
         compare("--seed", saved.training.seed, previous.training.seed)
         compare("--optimizer", saved.training.optimizer, previous.training.optimizer)
@@ -311,6 +346,11 @@ struct Train: ParsableCommand {
         }
         if let writeError { throw writeError }
         if isRoot { try EpochRecord.lossPlot(history, title: title).write(to: directory.file(SavedModel.lossPlotFileName)) }
+        if let best = history.filter({ $0.validationLoss != nil }).min(by: { $0.validationLoss! < $1.validationLoss! }),
+           let v = best.validationLoss {
+            say(String(format: "best epoch %d of %d: validation loss %.5f (train %.5f, gap %+.5f)%@", best.epoch, history.count, v,
+                       best.trainLoss, v - best.trainLoss, best.epoch < history.count ? "; later epochs did not improve on it" : ""))
+        }
         let validationLoss = try reports.last?.validationLoss ?? trainer.evaluate(validation, batchSize: saved.training.batchSize)
         return Outcome(directory: directory.url, saved: saved, completedEpochs: trainer.completedEpochs, reports: reports,
                        validationLoss: validationLoss, rmse: nil)

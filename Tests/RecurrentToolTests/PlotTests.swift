@@ -2,6 +2,7 @@
 // minor ticks on log axes, labels without spurious digits, a legend beside the lines.
 
 import Foundation
+import RecurrentKit
 @testable import RecurrentTool
 import Testing
 
@@ -64,5 +65,16 @@ import Testing
             #expect(xValue >= 540, "legend entry \(name) at x = \(xValue)")
         }
         #expect(LinePlot.colors.prefix(3) == ["#0072B2", "#D55E00", "#009E73"])
+    }
+
+    /// `train` prints the validation − train gap per epoch and marks the best epoch.
+    @Test func progressTracksTheBestEpochAndTheGap() {
+        let progress = ProgressReporter(totalEpochs: 4, live: false)
+        for (e, (t, v)) in [(0.5, 0.6), (0.3, 0.4), (0.2, 0.45), (0.1, 0.5)].enumerated() {
+            progress.epoch(EpochReport(epoch: e + 1, trainLoss: Float(t), validationLoss: Float(v), learningRate: 0.01, seconds: 1,
+                                       sequencesPerSecond: 1))
+        }
+        #expect(progress.best?.epoch == 2)
+        #expect(progress.bestSummary == "best epoch 2: validation loss 0.40000 (train 0.30000, gap +0.10000)")
     }
 }

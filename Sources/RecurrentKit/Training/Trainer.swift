@@ -16,6 +16,12 @@ public struct EpochReport: Sendable {
     public var sequencesPerSecond: Double
     /// The trainer's `metrics` on the validation set, by `Metric.reportName` ("val_mae" …).
     public var metrics: [String: Float] = [:]
+
+    public init(epoch: Int, trainLoss: Float, validationLoss: Float? = nil, learningRate: Float, seconds: Double = 0,
+                sequencesPerSecond: Double = 0, metrics: [String: Float] = [:]) {
+        self.epoch = epoch; self.trainLoss = trainLoss; self.validationLoss = validationLoss; self.learningRate = learningRate
+        self.seconds = seconds; self.sequencesPerSecond = sequencesPerSecond; self.metrics = metrics
+    }
 }
 
 /// Where `Trainer.fit` is within an epoch, after each batch: for progress bars.
