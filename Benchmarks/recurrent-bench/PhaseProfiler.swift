@@ -111,6 +111,15 @@ final class PhaseProfiler: Backend {
     func embeddingBackward(_ gradTable: Tensor, indices: Tensor, gradOut: Tensor) throws {
         try timed(.other) { try inner.embeddingBackward(u(gradTable), indices: u(indices), gradOut: u(gradOut)) }
     }
+    func makeRowIndices(_ rows: [Int], tableRows: Int) throws -> RowIndices {
+        try inner.makeRowIndices(rows, tableRows: tableRows)
+    }
+    func gatherRows(_ out: Tensor, _ table: Tensor, rows: RowIndices) throws {
+        try timed(.other) { try inner.gatherRows(u(out), u(table), rows: rows) }
+    }
+    func scatterAddRows(_ out: Tensor, _ x: Tensor, rows: RowIndices) throws {
+        try timed(.other) { try inner.scatterAddRows(u(out), u(x), rows: rows) }
+    }
     func meanSquaredError(loss: Tensor, gradient: Tensor, prediction: Tensor, target: Tensor, scale: Float) throws {
         try timed(.other) { try inner.meanSquaredError(loss: u(loss), gradient: u(gradient), prediction: u(prediction), target: u(target), scale: scale) }
     }

@@ -41,3 +41,22 @@ extension CPUBackend {
         }
     }
 }
+
+// Row gathers and scatters with integer row maps (the packed layouts of variable-length and
+// bidirectional batches). N = entries, R = table rows, D = row width.
+extension CPUBackend {
+    public func gatherRows(_ out: Tensor, _ table: Tensor, rows: RowIndices) throws {
+        let d = try rows.rowWidth(block: out, table: table, "gatherRows")
+        let po = try pointer(out, "gatherRows out"), pt = try pointer(table, "gatherRows table")
+        for (n, row) in rows.rows.enumerated() { (po + n * d).update(from: pt + Int(row) * d, count: d) }
+    }
+
+    public func scatterAddRows(_ out: Tensor, _ x: Tensor, rows: RowIndices) throws {
+        let d = try rows.rowWidth(block: x, table: out, "scatterAddRows")
+        let po = try pointer(out, "scatterAddRows out"), px = try pointer(x, "scatterAddRows x")
+        for (n, row) in rows.rows.enumerated() {
+            let dst = po + Int(row) * d, src = px + n * d
+            for j in 0..<d { dst[j] += src[j] }
+        }
+    }
+}

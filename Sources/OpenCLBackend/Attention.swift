@@ -8,7 +8,7 @@ extension OpenCLBackend {
         try RecurrentError.check("sequenceSoftmax weights (T, B)", count: weights.count, equals: t * b)
         if let lengths { try RecurrentError.check("sequenceSoftmax lengths (B)", count: lengths.count, equals: b) }
         guard t > 0 else { return }
-        try launch("sequence_softmax", items: b,
+        try launch(.sequenceSoftmax, items: b,
                    [.tensor(weights), .tensor(scores), .optional(lengths), .size(t), .size(b)])
     }
 
@@ -17,7 +17,7 @@ extension OpenCLBackend {
         try RecurrentError.check("sequenceSoftmaxBackward gradScores (T, B)", count: gradScores.count, equals: t * b)
         try RecurrentError.check("sequenceSoftmaxBackward gradWeights (T, B)", count: gradWeights.count, equals: t * b)
         guard t > 0 else { return }
-        try launch("sequence_softmax_backward", items: b,
+        try launch(.sequenceSoftmaxBackward, items: b,
                    [.tensor(gradScores), .tensor(gradWeights), .tensor(weights), .size(t), .size(b)])
     }
 
@@ -25,7 +25,7 @@ extension OpenCLBackend {
         let (t, b) = try AttentionShapes.sequenceSizes(weights, "weightedSum weights (T, B)")
         let d = try AttentionShapes.featureSize(values: values, t: t, b: b, "weightedSum values (T, B, D)")
         try RecurrentError.check("weightedSum context (B, D)", count: context.count, equals: b * d)
-        try launch("weighted_sum", items: b * d,
+        try launch(.weightedSum, items: b * d,
                    [.tensor(context), .tensor(values), .tensor(weights), .size(t), .size(b), .size(d)])
     }
 
@@ -36,9 +36,9 @@ extension OpenCLBackend {
         try RecurrentError.check("weightedSumBackward gradValues (T, B, D)", count: gradValues.count, equals: t * b * d)
         try RecurrentError.check("weightedSumBackward gradWeights (T, B)", count: gradWeights.count, equals: t * b)
         try RecurrentError.check("weightedSumBackward gradContext (B, D)", count: gradContext.count, equals: b * d)
-        try launch("weighted_sum_backward_values", items: t * b * d,
+        try launch(.weightedSumBackwardValues, items: t * b * d,
                    [.tensor(gradValues), .tensor(gradContext), .tensor(weights), .count(t * b * d), .size(b), .size(d)])
-        try launch("weighted_sum_backward_weights", items: t * b,
+        try launch(.weightedSumBackwardWeights, items: t * b,
                    [.tensor(gradWeights), .tensor(gradContext), .tensor(values), .count(t * b), .size(b), .size(d)])
     }
 }

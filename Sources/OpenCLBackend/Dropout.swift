@@ -11,7 +11,7 @@ extension OpenCLBackend {
         let n = x.count
         try RecurrentError.check("dropout y", count: y.count, equals: n)
         try RecurrentError.check("dropout mask", count: mask.count, equals: n)
-        try launch("dropout_forward", items: n,
+        try launch(.dropoutForward, items: n,
                    [.tensor(y), .tensor(mask), .tensor(x), .count(n), .ulong(seed), .ulong(stream), .ulong(offset),
                     .uint(Philox.dropThreshold(probability: p)), .float(1 / (1 - p))])
     }
@@ -20,7 +20,7 @@ extension OpenCLBackend {
     /// raw stream, so tests can check it bit for bit against the Swift generator.
     public func philoxWords(count: Int, seed: UInt64, stream: UInt64, offset: UInt64) throws -> [UInt32] {
         let words = try Tensor.empty([count], on: self)           // (N) holding UInt32 bit patterns
-        try launch("philox_words", items: count, [.tensor(words), .ulong(seed), .ulong(stream), .ulong(offset), .count(count)])
+        try launch(.philoxWords, items: count, [.tensor(words), .ulong(seed), .ulong(stream), .ulong(offset), .count(count)])
         return try words.toArray().map(\.bitPattern)
     }
 }

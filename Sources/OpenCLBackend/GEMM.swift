@@ -15,11 +15,11 @@ extension OpenCLBackend {
         guard s.m > 0, s.n > 0, s.batchCount > 0 else { return }
         guard s.k > 0 else {
             // No products to sum: C = beta·C (CLBlast refuses k = 0).
-            return try launch("scale_matrices", items: s.m * s.n * s.batchCount,
+            return try launch(.scaleMatrices, items: s.m * s.n * s.batchCount,
                               [.tensor(c), .size(s.m), .size(s.n), .size(s.ldc), .count(s.strideC), .size(s.batchCount),
                                .float(s.beta)])
         }
-        let status: CLBlastStatusCode = try withQueue { queue in
+        let status: CLBlastStatusCode = try enqueue { queue in
             if s.batchCount == 1 {
                 return CLBlastSgemm(CLBlastLayoutRowMajor, s.transA.clblast, s.transB.clblast, s.m, s.n, s.k,
                                     s.alpha, ma, a.offset, s.lda, mb, b.offset, s.ldb, s.beta, mc, c.offset, s.ldc, &queue, nil)
@@ -43,7 +43,7 @@ extension OpenCLBackend {
         if transB == .none {
             try copy(b, to: storage)
         } else {
-            try launch("transpose", items: k * n, [.tensor(storage), .tensor(b), .size(n), .size(k)])
+            try launch(.transpose, items: k * n, [.tensor(storage), .tensor(b), .size(n), .size(k)])
         }
         return PackedMatrix(k: k, n: n, storage: storage)
     }
@@ -51,7 +51,7 @@ extension OpenCLBackend {
     public func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
         let (k, n) = (packed.k, packed.n)
         let m = try packed.productRows(a: a, c: c)
-        try launch("packed_product", items: (m + 7) / 8 * n,
+        try launch(.packedProduct, items: (m + 7) / 8 * n,
                    [.tensor(c), .tensor(a), .tensor(packed.storage), .size(m), .size(n), .size(k), .flag(accumulate)])
     }
 }

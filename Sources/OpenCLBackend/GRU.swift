@@ -9,7 +9,7 @@ extension OpenCLBackend {
         let (b, h) = try RecurrentCell.stepSizes(bias: biasIH, state: hidden, gateCount: 3, op)
         try checkCounts(op, [(newGateHidden, b * h), (gates, b * 3 * h), (hiddenProjection, b * 3 * h), (biasHH, 3 * h)],
                         optional: [(previousHidden, b * h)])
-        try launch("gru_forward_step", items: b * h,
+        try launch(.gruForwardStep, items: b * h,
                    [.tensor(hidden), .tensor(newGateHidden), .tensor(gates), .tensor(hiddenProjection), // (B, H) (B, H) (B, 3H) ×2
                     .tensor(biasIH), .tensor(biasHH), .optional(previousHidden), .size(b), .size(h)])  // (3H) (3H) (B, H)
     }
@@ -21,7 +21,7 @@ extension OpenCLBackend {
         try checkCounts(op, [(gradGatesInput, b * 3 * h), (gradGatesHidden, b * 3 * h), (gradHidden, b * h),
                              (newGateHidden, b * h)],
                         optional: [(gradOutput, b * h), (previousHidden, b * h)])
-        try launch("gru_backward_step", items: b * h,
+        try launch(.gruBackwardStep, items: b * h,
                    [.tensor(gradGatesInput), .tensor(gradGatesHidden), .tensor(gradHidden), .optional(gradOutput),
                     .tensor(gates), .tensor(newGateHidden), .optional(previousHidden), .size(b), .size(h)])
     }

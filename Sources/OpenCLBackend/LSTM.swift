@@ -9,7 +9,7 @@ extension OpenCLBackend {
         let (b, h) = try RecurrentCell.stepSizes(bias: biasIH, state: hidden, gateCount: 4, op)
         try checkCounts(op, [(cell, b * h), (gates, b * 4 * h), (hiddenProjection, b * 4 * h), (biasHH, 4 * h)],
                         optional: [(previousCell, b * h)])
-        try launch("lstm_forward_step", items: b * h,
+        try launch(.lstmForwardStep, items: b * h,
                    [.tensor(hidden), .tensor(cell), .tensor(gates), .tensor(hiddenProjection),     // (B, H) (B, H) (B, 4H) (B, 4H)
                     .tensor(biasIH), .tensor(biasHH), .optional(previousCell), .size(b), .size(h)]) // (4H) (4H) (B, H)
     }
@@ -20,7 +20,7 @@ extension OpenCLBackend {
         let (b, h) = try RecurrentCell.stepSizes(gates: gates, gateCount: 4, op)
         try checkCounts(op, [(gradGates, b * 4 * h), (gradCell, b * h), (gradHidden, b * h), (cell, b * h)],
                         optional: [(gradOutput, b * h), (previousCell, b * h)])
-        try launch("lstm_backward_step", items: b * h,
+        try launch(.lstmBackwardStep, items: b * h,
                    [.tensor(gradGates), .tensor(gradCell), .tensor(gradHidden), .optional(gradOutput),  // (B, 4H) (B, H) ×3
                     .tensor(gates), .tensor(cell), .optional(previousCell), .size(b), .size(h)])       // (B, 4H) (B, H) (B, H)
     }

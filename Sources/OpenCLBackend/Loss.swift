@@ -9,7 +9,7 @@ extension OpenCLBackend {
         try RecurrentError.check("meanSquaredError target", count: target.count, equals: n)
         let blocks = reductionBlocks(n)
         let partials = try scratch(blocks)                                                  // (blocks)
-        try launch("mse_blocks", items: blocks,
+        try launch(.mseBlocks, items: blocks,
                    [.memory(memory(partials, "meanSquaredError")), .tensor(gradient), .tensor(prediction), .tensor(target),
                     .count(n), .float(scale)])
         try finishReduction(loss, partials: partials, blocks: blocks, scale: scale, accumulate: false)
@@ -25,7 +25,7 @@ extension OpenCLBackend {
         try RecurrentError.check("softmaxCrossEntropy loss", count: loss.count, equals: 1)
         try RecurrentError.check("softmaxCrossEntropy gradient", count: gradient.count, equals: n * c)
         let rowLoss = try scratch(n)                                                        // (N)
-        try launch("softmax_cross_entropy_rows", items: n,
+        try launch(.softmaxCrossEntropyRows, items: n,
                    [.memory(memory(rowLoss, "softmaxCrossEntropy")), .tensor(gradient), .tensor(logits), .tensor(targets),
                     .size(n), .size(c), .float(scale)])
         // Σ over rows in the CPU's block order, then times scale.

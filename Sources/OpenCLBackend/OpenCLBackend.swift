@@ -16,7 +16,8 @@ public final class OpenCLBuffer: DeviceBuffer, @unchecked Sendable {
     /// Number of floats.
     public let count: Int
     let memory: cl_mem
-    private let cache: BlockCache<DeviceBlock>
+    /// The cache of the backend that allocated it (and owns it).
+    let cache: BlockCache<DeviceBlock>
 
     init(count: Int, memory: cl_mem, cache: BlockCache<DeviceBlock>) {
         self.count = count
@@ -43,6 +44,8 @@ enum KernelArgument {
     case optional(Tensor?)
     /// A bare buffer of the backend's own (scratch space), no offset.
     case memory(cl_mem)
+    /// Local memory of this many bytes, per work-group.
+    case local(Int)
     case int(Int32)
     case uint(UInt32)
     case ulong(UInt64)
@@ -70,9 +73,11 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     public var tuning: OpenCLTuning { shared.tuning }
     let shared: OpenCLDeviceContext
     private var queue: cl_command_queue?
-    private let kernels: [String: cl_kernel]
-    private let launchLock = Mutex(())
-    private let transfers = Mutex(TransferStatistics(uploads: 0, downloads: 0))
+    /// The program's kernels, indexed by `Kernel.rawValue`.
+    private let kernels: [cl_kernel]
+    /// Commands enqueued so far (kernels, CLBlast calls, fills, device copies), under `launchLock`.
+    private let launchLock = Mutex(0)
+    let transfers = Mutex(TransferStatistics(uploads: 0, downloads: 0))
     let cache: BlockCache<DeviceBlock>
     /// A one-float buffer passed for absent optional tensors (never read: their flag is 0).
     private let placeholder: cl_mem
@@ -87,7 +92,16 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             throw RecurrentError.deviceFailure(device: name, operation: "clCreateCommandQueue", status: OpenCLStatus.name(status))
         }
         self.queue = queue
-        kernels = try shared.makeKernels()
+        // Resolved once: a launch indexes this array.
+        let byName = try shared.makeKernels()
+        let wanted = Set(Kernel.allCases.map(\.functionName))
+        for (name, kernel) in byName where !wanted.contains(name) { clReleaseKernel(kernel) }
+        if let missing = Kernel.allCases.first(where: { byName[$0.functionName] == nil }) {
+            for (name, kernel) in byName where wanted.contains(name) { clReleaseKernel(kernel) }
+            throw RecurrentError.deviceFailure(device: device.specification, operation: "kernel \(missing.functionName)",
+                                               status: "not in the program")
+        }
+        kernels = Kernel.allCases.map { byName[$0.functionName]! }
         guard let placeholder = clCreateBuffer(shared.context, cl_mem_flags(CL_MEM_READ_WRITE), 4, nil, &status),
               status == CL_SUCCESS else {
             throw RecurrentError.deviceFailure(device: name, operation: "clCreateBuffer (placeholder)", status: OpenCLStatus.name(status))
@@ -98,7 +112,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     deinit {
         clFinish(queue)
-        for kernel in kernels.values { clReleaseKernel(kernel) }
+        for kernel in kernels { clReleaseKernel(kernel) }
         clReleaseMemObject(placeholder)
         clReleaseCommandQueue(queue)
     }
@@ -157,6 +171,22 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try launchLock.withLock { _ in try body(&queue) }
     }
 
+    /// Runs `body` with the queue, holding the launch lock, and counts one enqueued command.
+    func enqueue<R>(_ body: (inout cl_command_queue?) throws -> R) throws -> R {
+        try launchLock.withLock { count in
+            count += 1
+            return try body(&queue)
+        }
+    }
+
+    /// Commands enqueued on the device so far: our kernels, CLBlast calls (each counted once,
+    /// whatever kernels CLBlast runs inside), fills and device-to-device copies; host transfers
+    /// are in `transferStatistics`.
+    public var launchCount: Int { launchLock.withLock { $0 } }
+
+    /// Whether `buffer` was allocated by this backend.
+    func owns(_ buffer: OpenCLBuffer) -> Bool { buffer.cache === cache }
+
     public func upload(_ values: UnsafeBufferPointer<Float>, to destination: Tensor) throws {
         try RecurrentError.check("upload", count: destination.count, equals: values.count)
         let mem = try memory(destination, "upload")
@@ -189,7 +219,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             let staging = try source.copy()
             return try copy(staging, to: destination)
         }
-        let status = try withQueue {
+        let status = try enqueue {
             clEnqueueCopyBuffer($0, src, dst, source.offset * 4, destination.offset * 4, n * 4, 0, nil, nil)
         }
         try OpenCLStatus.check(status, "clEnqueueCopyBuffer (\(n) floats)", device: name)
@@ -199,7 +229,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         let mem = try memory(destination, "fill")
         guard destination.count > 0 else { return }
         var pattern = value
-        let status = try withQueue {
+        let status = try enqueue {
             clEnqueueFillBuffer($0, mem, &pattern, 4, destination.offset * 4, destination.count * 4, 0, nil, nil)
         }
         try OpenCLStatus.check(status, "clEnqueueFillBuffer (\(destination.count) floats)", device: name)
@@ -212,41 +242,51 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     // MARK: Kernel launches
 
-    /// Enqueues kernel `kernelName` over `items` work-items (rounded up to whole groups of the
-    /// tuned size; kernels ignore the extra ones), or over one work-item when `single`.
-    func launch(_ kernelName: String, items: Int, _ arguments: [KernelArgument], single: Bool = false) throws {
+    /// Enqueues `kernel` over `items` work-items (rounded up to whole groups of the tuned size;
+    /// kernels ignore the extra ones), or over one work-item when `single`.
+    func launch(_ kernel: Kernel, items: Int, _ arguments: [KernelArgument], single: Bool = false) throws {
         guard items > 0 else { return }
-        guard let kernel = kernels[kernelName] else {
-            throw RecurrentError.deviceFailure(device: name, operation: "kernel \(kernelName)", status: "not in the program")
-        }
         let group = single ? 1 : tuning.workGroupSize
-        var global = single ? 1 : (items + group - 1) / group * group
-        var local = group
-        try launchLock.withLock { _ in
+        try launch(kernel, global: [single ? 1 : (items + group - 1) / group * group], local: [group], arguments,
+                   what: "\(items) work-items")
+    }
+
+    /// Enqueues `kernel` over an NDRange of `global` work-items in groups of `local` (one to three
+    /// dimensions; each global size a multiple of its local size).
+    func launch(_ kernel: Kernel, global: [Int], local: [Int], _ arguments: [KernelArgument], what: String) throws {
+        let object = kernels[kernel.rawValue]
+        let name = kernel.functionName
+        var globalSizes = global, localSizes = local
+        try launchLock.withLock { count in
             var index: cl_uint = 0
             func set<T>(_ value: T) throws {
-                let status = withUnsafeBytes(of: value) { clSetKernelArg(kernel, index, $0.count, $0.baseAddress) }
-                try OpenCLStatus.check(status, "clSetKernelArg(\(kernelName), argument \(index))", device: name)
+                let status = withUnsafeBytes(of: value) { clSetKernelArg(object, index, $0.count, $0.baseAddress) }
+                try OpenCLStatus.check(status, "clSetKernelArg(\(name), argument \(index))", device: self.name)
                 index += 1
             }
             for argument in arguments {
                 switch argument {
                 case .tensor(let t):
-                    try set(Optional(try memory(t, kernelName)))
+                    try set(Optional(try memory(t, name)))
                     try set(UInt64(t.offset))
                 case .optional(let t):
-                    try set(Optional(try t.map { try memory($0, kernelName) } ?? placeholder))
+                    try set(Optional(try t.map { try memory($0, name) } ?? placeholder))
                     try set(UInt64(t?.offset ?? 0))
                     try set(Int32(t == nil ? 0 : 1))
                 case .memory(let m): try set(Optional(m))
+                case .local(let bytes):
+                    let status = clSetKernelArg(object, index, bytes, nil)
+                    try OpenCLStatus.check(status, "clSetKernelArg(\(name), local argument \(index))", device: self.name)
+                    index += 1
                 case .int(let v): try set(v)
                 case .uint(let v): try set(v)
                 case .ulong(let v): try set(v)
                 case .float(let v): try set(v)
                 }
             }
-            let status = clEnqueueNDRangeKernel(queue, kernel, 1, nil, &global, &local, 0, nil, nil)
-            try OpenCLStatus.check(status, "clEnqueueNDRangeKernel(\(kernelName), \(items) work-items)", device: name)
+            count += 1
+            let status = clEnqueueNDRangeKernel(queue, object, cl_uint(globalSizes.count), nil, &globalSizes, &localSizes, 0, nil, nil)
+            try OpenCLStatus.check(status, "clEnqueueNDRangeKernel(\(name), \(what))", device: self.name)
         }
     }
 

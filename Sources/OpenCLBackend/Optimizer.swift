@@ -9,7 +9,7 @@ extension OpenCLBackend {
         if h.momentum != 0 && momentumBuffer == nil {
             throw RecurrentError.invalidArgument(name: "momentum buffer", expected: "a buffer when momentum ≠ 0", got: "nil")
         }
-        try launch("sgd_update", items: n,
+        try launch(.sgdUpdate, items: n,
                    [.tensor(param), .tensor(gradient), .optional(momentumBuffer), .count(n),
                     .float(h.learningRate), .float(h.momentum), .float(h.dampening), .float(h.weightDecay),
                     .flag(h.nesterov), .flag(h.isFirstStep)])
@@ -23,7 +23,7 @@ extension OpenCLBackend {
         // The same host arithmetic as the CPU backend.
         let stepSize = h.learningRate / h.biasCorrection1
         let decay = 1 - h.learningRate * h.weightDecay
-        try launch("adam_update", items: n,
+        try launch(.adamUpdate, items: n,
                    [.tensor(param), .tensor(gradient), .tensor(m), .tensor(v), .count(n),
                     .float(stepSize), .float(decay), .float(h.beta1), .float(h.beta2), .float(h.epsilon),
                     .float(h.weightDecay), .flag(h.decoupledWeightDecay), .float(h.biasCorrection2Sqrt)])

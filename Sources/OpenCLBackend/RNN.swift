@@ -8,7 +8,7 @@ extension OpenCLBackend {
         let op = "rnnForwardStep"
         let (b, h) = try RecurrentCell.stepSizes(bias: biasIH, state: hidden, gateCount: 1, op)
         try checkCounts(op, [(gates, b * h), (hiddenProjection, b * h), (biasHH, h)])
-        try launch("rnn_forward_step", items: b * h,
+        try launch(.rnnForwardStep, items: b * h,
                    [.tensor(hidden), .tensor(gates), .tensor(hiddenProjection), .tensor(biasIH), .tensor(biasHH),
                     .size(b), .size(h), .int(activation.kernelCode)])
     }
@@ -18,7 +18,7 @@ extension OpenCLBackend {
         let op = "rnnBackwardStep"
         let n = gates.count
         try checkCounts(op, [(gradGates, n), (gradHidden, n)], optional: [(gradOutput, n)])
-        try launch("rnn_backward_step", items: n,
+        try launch(.rnnBackwardStep, items: n,
                    [.tensor(gradGates), .tensor(gradHidden), .optional(gradOutput), .tensor(gates), .count(n),
                     .int(activation.kernelCode)])
     }

@@ -23,14 +23,14 @@ extension OpenCLBackend {
         try RecurrentError.check("reduce out", count: out.count, equals: 1)
         let blocks = reductionBlocks(x.count)
         let partials = try scratch(blocks)                                                  // (blocks)
-        try launch("reduce_blocks", items: blocks,
+        try launch(.reduceBlocks, items: blocks,
                    [.memory(memory(partials, "reduce")), .tensor(x), .count(x.count), .int(reduction.kernelCode)])
         try finishReduction(out, partials: partials, blocks: blocks, scale: scale, accumulate: accumulate)
     }
 
     /// `out[0] = (accumulate ? out[0] : 0) + scale · Σ partials[0..<blocks]`, in order.
     func finishReduction(_ out: Tensor, partials: Tensor, blocks: Int, scale: Float, accumulate: Bool) throws {
-        try launch("reduce_finish", items: 1,
+        try launch(.reduceFinish, items: 1,
                    [.tensor(out), .memory(memory(partials, "reduce")), .count(blocks), .float(scale), .flag(accumulate)],
                    single: true)
     }

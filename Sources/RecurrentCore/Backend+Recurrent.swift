@@ -13,6 +13,10 @@
 // the reserve and one more GEMM per step makes h_t = m_t W_hrᵀ; backward per step takes
 // dh_t = dy_t + dh_{t+1} (kept for all steps), dm_t = dh_t W_hr (GEMM), the cell step from dm_t,
 // and dh_{t-1} = dG_t W_hh as usual; dW_hr = dHᵀ M is one more whole-sequence GEMM.
+// Forward only (`RecurrentForwardMode.inference`): the reserve keeps the gate pre-activations as a
+// workspace and the per-step extra/projected states in two (B, ·) slots that roll over (step t in
+// slot t % 2, step t − 1 in the other), and the steps are the forward-only cell steps. A sequence
+// that ends at step t is never written again, so its final c stays in slot t % 2.
 // T = time steps, B = batch, N = rows, I = input size, H = hidden size, G = gates,
 // P = projection size, R = width of h (P when projecting, else H).
 
@@ -36,16 +40,37 @@ extension Backend {
         }
     }
 
+    public func lstmInferenceStep(hidden: Tensor, cell: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                                  biasIH: Tensor, biasHH: Tensor, previousCell: Tensor?) throws {
+        try lstmForwardStep(hidden: hidden, cell: cell, gates: gates, hiddenProjection: hiddenProjection,
+                            biasIH: biasIH, biasHH: biasHH, previousCell: previousCell)
+    }
+
+    public func gruInferenceStep(hidden: Tensor, newGateHidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                                 biasIH: Tensor, biasHH: Tensor, previousHidden: Tensor?) throws {
+        try gruForwardStep(hidden: hidden, newGateHidden: newGateHidden, gates: gates, hiddenProjection: hiddenProjection,
+                           biasIH: biasIH, biasHH: biasHH, previousHidden: previousHidden)
+    }
+
+    public func rnnInferenceStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                                 biasIH: Tensor, biasHH: Tensor, activation: Activation) throws {
+        try rnnForwardStep(hidden: hidden, gates: gates, hiddenProjection: hiddenProjection,
+                           biasIH: biasIH, biasHH: biasHH, activation: activation)
+    }
+
     /// Views of the reserve buffer: post-activation gates (N, G·H), the extra state (N, H) and,
-    /// when projecting, m_t = o_t ⊙ tanh(c_t) (N, H).
-    func reserveViews(_ reserve: Tensor, _ s: RecurrentLayerShape) throws -> (gates: Tensor, extra: Tensor?, projected: Tensor?) {
+    /// when projecting, m_t = o_t ⊙ tanh(c_t) (N, H). Forward only, the last two are (2B, H): two
+    /// rolling slots.
+    func reserveViews(_ reserve: Tensor, _ s: RecurrentLayerShape,
+                      _ mode: RecurrentForwardMode = .training) throws -> (gates: Tensor, extra: Tensor?, projected: Tensor?) {
         let (n, h, gh) = (s.rowCount, s.hiddenSize, s.gateWidth)
+        let rows = mode == .training ? n : 2 * s.batchSize                  // rows of extra and projected
         let flat = try reserve.reshaped([reserve.count])
         let gates = try flat.slice(0..<(n * gh)).reshaped([n, gh])
         guard s.cell.extraReserveWidth > 0 else { return (gates, nil, nil) }
-        let extra = try flat.slice((n * gh)..<(n * (gh + h))).reshaped([n, h])
+        let extra = try flat.slice((n * gh)..<(n * gh + rows * h)).reshaped([rows, h])
         guard s.projectionSize != nil else { return (gates, extra, nil) }
-        let projected = try flat.slice((n * (gh + h))..<(n * (gh + 2 * h))).reshaped([n, h])
+        let projected = try flat.slice((n * gh + rows * h)..<(n * gh + 2 * rows * h)).reshaped([rows, h])
         return (gates, extra, projected)
     }
 
@@ -88,14 +113,15 @@ extension Backend {
         try io.validate(s)
         try w.validate(s, "recurrent forward")
         let (t, n, i, h, r, gh) = (s.sequenceLength, s.rowCount, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
-        let (gates, extra, projected) = try reserveViews(io.reserve, s)   // (N, GH), (N, H), (N, H)
+        let (gates, extra, projected) = try reserveViews(io.reserve, s, io.mode)   // (N, GH), (N or 2B, H) ×2
         let output = try io.output.reshaped([n, r])                        // (N, R)
         let offsets = s.stepOffsets
+        let loop = RecurrentForwardLoop(io: io, weights: w, shape: s, gates: gates, extra: extra, projected: projected,
+                                        output: output)
 
         // x W_ihᵀ for all steps at once: (N, I) × (I, GH).
         try gemm(gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
-        try recurrentForwardSteps(RecurrentForwardLoop(io: io, weights: w, shape: s, gates: gates, extra: extra,
-                                                       projected: projected, output: output))
+        try recurrentForwardSteps(loop)
         // Each sequence's final state is at its own last step.
         for step in 0..<t {
             let ending = (step + 1 < t ? s.rows(atStep: step + 1) : 0)..<s.rows(atStep: step)
@@ -104,7 +130,7 @@ extension Backend {
                 try copy(stepRows(output, offsets, step, ending), to: stateRows(finalHidden, s, ending, width: r)!)
             }
             if let finalCell = io.finalCell, let extra, s.cell == .lstm {
-                try copy(stepRows(extra, offsets, step, ending), to: stateRows(finalCell, s, ending, width: h)!)
+                try copy(loop.stepState(extra, step: step, ending), to: stateRows(finalCell, s, ending, width: h)!)
             }
         }
     }
@@ -121,8 +147,7 @@ extension Backend {
             hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) })
         let blocks = batchBlocks(s)
         try runConcurrently(blocks.count) { part in
-            try self.forwardSteps(rows: blocks[part], loop.io, w, s, gates: loop.gates, extra: loop.extra,
-                                  projected: loop.projected, output: loop.output, packed: packed)
+            try self.forwardSteps(rows: blocks[part], loop, packed: packed)
         }
     }
 
@@ -144,10 +169,12 @@ extension Backend {
     }
 
     /// The time loop of the forward pass for batch rows `rows`.
-    private func forwardSteps(rows: Range<Int>, _ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape,
-                              gates: Tensor, extra: Tensor?, projected: Tensor?, output: Tensor, packed: StepWeights) throws {
+    private func forwardSteps(rows: Range<Int>, _ loop: RecurrentForwardLoop, packed: StepWeights) throws {
+        let (io, w, s, gates, extra, projected, output) = (loop.io, loop.weights, loop.shape, loop.gates, loop.extra,
+                                                           loop.projected, loop.output)
         let (t, h, r, gh) = (s.sequenceLength, s.hiddenSize, s.outputSize, s.gateWidth)
         let offsets = s.stepOffsets
+        let inference = io.mode == .inference
         let projection = try Tensor.empty([rows.count, gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ
         for step in 0..<t {
             // The rows of this block whose sequences are still running (all of them unless packed).
@@ -167,23 +194,41 @@ extension Backend {
             switch s.cell {
             case .lstm:
                 let previousCell = step == 0
-                    ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(extra!, offsets, step - 1, active)
+                    ? try stateRows(io.initialCell, s, active, width: h) : try loop.stepState(extra!, step: step - 1, active)
                 // With a projection the cell step's h is m_t (kept in the reserve) and h_t = m_t W_hrᵀ: (b, H) × (H, P).
-                let cellOutput = try projected.map { try stepRows($0, offsets, step, active) } ?? hidden
-                try lstmForwardStep(hidden: cellOutput, cell: stepRows(extra!, offsets, step, active), gates: stepGates,
-                                    hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
-                                    previousCell: previousCell)
+                let cellOutput = try projected.map { try loop.stepState($0, step: step, active) } ?? hidden
+                let cell = try loop.stepState(extra!, step: step, active)
+                if inference {
+                    try lstmInferenceStep(hidden: cellOutput, cell: cell, gates: stepGates, hiddenProjection: hiddenProjection,
+                                          biasIH: w.biasIH, biasHH: w.biasHH, previousCell: previousCell)
+                } else {
+                    try lstmForwardStep(hidden: cellOutput, cell: cell, gates: stepGates, hiddenProjection: hiddenProjection,
+                                        biasIH: w.biasIH, biasHH: w.biasHH, previousCell: previousCell)
+                }
                 if let weightHR = w.weightHR, projected != nil {
                     try stepProduct(hidden, cellOutput, weightHR, packed: packed.hr, m: active.count, n: r, k: h,
                                     transB: .transposed, accumulate: false)
                 }
             case .gru:
-                try gruForwardStep(hidden: hidden, newGateHidden: stepRows(extra!, offsets, step, active), gates: stepGates,
-                                   hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
-                                   previousHidden: previousHidden)
+                let newGateHidden = try loop.stepState(extra!, step: step, active)
+                if inference {
+                    try gruInferenceStep(hidden: hidden, newGateHidden: newGateHidden, gates: stepGates,
+                                         hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
+                                         previousHidden: previousHidden)
+                } else {
+                    try gruForwardStep(hidden: hidden, newGateHidden: newGateHidden, gates: stepGates,
+                                       hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
+                                       previousHidden: previousHidden)
+                }
             case .rnnTanh, .rnnRelu:
-                try rnnForwardStep(hidden: hidden, gates: stepGates, hiddenProjection: hiddenProjection,
-                                   biasIH: w.biasIH, biasHH: w.biasHH, activation: s.cell == .rnnTanh ? .tanh : .relu)
+                let activation: Activation = s.cell == .rnnTanh ? .tanh : .relu
+                if inference {
+                    try rnnInferenceStep(hidden: hidden, gates: stepGates, hiddenProjection: hiddenProjection,
+                                         biasIH: w.biasIH, biasHH: w.biasHH, activation: activation)
+                } else {
+                    try rnnForwardStep(hidden: hidden, gates: stepGates, hiddenProjection: hiddenProjection,
+                                       biasIH: w.biasIH, biasHH: w.biasHH, activation: activation)
+                }
             }
         }
     }
@@ -356,6 +401,33 @@ public struct RecurrentForwardLoop: Sendable {
     public var projected: Tensor?
     /// (N, R) h_t of every step (the layer's output).
     public var output: Tensor
+    /// Where each step's rows start (`shape.stepOffsets`, T + 1 entries).
+    public let stepOffsets: [Int]
+
+    init(io: RecurrentForwardIO, weights: RecurrentWeights, shape: RecurrentLayerShape, gates: Tensor, extra: Tensor?,
+         projected: Tensor?, output: Tensor) {
+        self.io = io; self.weights = weights; self.shape = shape
+        self.gates = gates; self.extra = extra; self.projected = projected; self.output = output
+        self.stepOffsets = shape.stepOffsets
+    }
+
+    /// Whether backward will read the reserve (`.training`) or the pass is forward only: then
+    /// `extra` and `projected` are two (B, H) slots that roll over, read through `stepState`, and
+    /// the cell steps are the forward-only ones (`lstmInferenceStep`, ...).
+    public var mode: RecurrentForwardMode { io.mode }
+
+    /// Batch rows `rows` of step `step` of `extra` or `projected`: the step's own rows of (N, H)
+    /// in training; forward only, rows of slot `step % 2` of the (2B, H) rolling slots.
+    public func stepState(_ states: Tensor, step: Int, _ rows: Range<Int>) throws -> Tensor {
+        switch io.mode {
+        case .training:
+            let start = stepOffsets[step]
+            return try states.slice((start + rows.lowerBound)..<(start + rows.upperBound))
+        case .inference:
+            let start = (step % 2) * shape.batchSize
+            return try states.slice((start + rows.lowerBound)..<(start + rows.upperBound))
+        }
+    }
 }
 
 /// What the backward time loop works on (`Backend.recurrentBackwardSteps`): the forward tensors, and

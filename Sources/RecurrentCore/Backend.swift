@@ -89,6 +89,17 @@ public protocol Backend: AnyObject, Sendable {
     /// indices that are not integers in 0..<V are skipped.
     func embeddingBackward(_ gradTable: Tensor, indices: Tensor, gradOut: Tensor) throws
 
+    // MARK: Row gathers and scatters (integer row maps)
+
+    /// A row map for `gatherRows` / `scatterAddRows`: `rows` checked once (each in 0..<tableRows) and
+    /// kept in this backend's form. Default: the host arrays (`RowIndices.init`).
+    func makeRowIndices(_ rows: [Int], tableRows: Int) throws -> RowIndices
+    /// `out[n, :] = table[rows[n], :]`: out (N, D), table (R, D) with R = `rows.tableRows`.
+    func gatherRows(_ out: Tensor, _ table: Tensor, rows: RowIndices) throws
+    /// `out[rows[n], :] += x[n, :]`, each row's terms added in ascending n (no atomics):
+    /// out (R, D) with R = `rows.tableRows`, x (N, D).
+    func scatterAddRows(_ out: Tensor, _ x: Tensor, rows: RowIndices) throws
+
     // MARK: Losses
 
     /// `loss[0] = scale · Σ (p − t)²`, `grad = 2·scale·(p − t)`.
@@ -155,6 +166,21 @@ public protocol Backend: AnyObject, Sendable {
     /// Elman RNN backward step: `gradGates = (gradOutput + gradHidden) ⊙ f'(h_t)`, with h_t in `gates`.
     func rnnBackwardStep(gradGates: Tensor, gradHidden: Tensor, gradOutput: Tensor?,
                          gates: Tensor, activation: Activation) throws
+
+    // Forward-only cell steps (evaluation; default: the training steps above). Same tensors as the
+    // training steps, but what backward would read is scratch: the step need not write the
+    // post-activation gates (nor GRU's `newGateHidden`), only h_t (and c_t).
+
+    /// Forward-only LSTM step: writes h_t and c_t (B, H); `gates` (B, 4H) holds `x_t W_ihᵀ` on entry
+    /// and anything on return.
+    func lstmInferenceStep(hidden: Tensor, cell: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                           biasIH: Tensor, biasHH: Tensor, previousCell: Tensor?) throws
+    /// Forward-only GRU step: writes h_t (B, H); `gates` (B, 3H) and `newGateHidden` (B, H) are scratch.
+    func gruInferenceStep(hidden: Tensor, newGateHidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                          biasIH: Tensor, biasHH: Tensor, previousHidden: Tensor?) throws
+    /// Forward-only Elman RNN step: writes h_t (B, H); `gates` (B, H) is scratch.
+    func rnnInferenceStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                          biasIH: Tensor, biasHH: Tensor, activation: Activation) throws
 
     // MARK: Whole recurrent layers (default: Backend+Recurrent.swift)
 

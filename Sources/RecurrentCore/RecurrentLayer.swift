@@ -63,6 +63,20 @@ public struct RecurrentLayerShape: Sendable, Equatable {
         rowCount * (gateWidth + cell.extraReserveWidth * hiddenSize + (projectionSize == nil ? 0 : hiddenSize))
     }
 
+    /// Elements of the reserve buffer of a forward pass in `mode`: `reserveCount` for training;
+    /// forward-only, the (N, G·H) gate pre-activations, a workspace the time loop overwrites, and
+    /// the per-step states of the extra and projected parts in two (B, ·) slots that roll over
+    /// (step t uses slot t % 2), since no backward reads them: (N·G·H + 2·B·(E·H + [P ? H])).
+    public func reserveCount(_ mode: RecurrentForwardMode) -> Int {
+        switch mode {
+        case .training:
+            return reserveCount
+        case .inference:
+            let perRow = cell.extraReserveWidth * hiddenSize + (projectionSize == nil ? 0 : hiddenSize)
+            return rowCount * gateWidth + 2 * batchSize * perRow
+        }
+    }
+
     /// Throws unless every size is positive, `batchSizes` (if given) has T entries, starts at
     /// B and never grows, and a projection size (LSTM only) is in 1..<H.
     public func validate() throws {
@@ -90,6 +104,17 @@ public struct RecurrentLayerShape: Sendable, Equatable {
             }
         }
     }
+}
+
+/// What a whole-layer forward pass keeps for backward.
+public enum RecurrentForwardMode: String, Sendable, Equatable {
+    /// Every step's gates and states stay in the reserve, for `recurrentBackward`.
+    case training
+    /// Forward only (evaluation, streaming): nothing is kept for backward. The reserve
+    /// (`RecurrentLayerShape.reserveCount(.inference)`) is a workspace: the gate pre-activations,
+    /// and per-step states in two slots that roll over. The time loop uses the forward-only cell
+    /// steps (`lstmInferenceStep`, ...), which need not write the post-activation gates.
+    case inference
 }
 
 /// The parameter tensors of one layer and direction, PyTorch's names and layouts
@@ -147,7 +172,7 @@ public struct RecurrentForwardIO: Sendable {
     public var finalHidden: Tensor?
     /// (B, H) written if present (LSTM): c_T.
     public var finalCell: Tensor?
-    /// (`shape.reserveCount`) written: what backward reads.
+    /// (`shape.reserveCount(mode)`) written: what backward reads (training), or a workspace (inference).
     public var reserve: Tensor
     /// (T, B, I)
     public var input: Tensor
@@ -155,12 +180,16 @@ public struct RecurrentForwardIO: Sendable {
     public var initialHidden: Tensor?
     /// (B, H) c_0 (LSTM), or nil for zeros.
     public var initialCell: Tensor?
+    /// Whether the pass keeps the reserve for backward (`.training`) or runs forward only.
+    public var mode: RecurrentForwardMode
 
     public init(output: Tensor, finalHidden: Tensor? = nil, finalCell: Tensor? = nil, reserve: Tensor,
-                input: Tensor, initialHidden: Tensor? = nil, initialCell: Tensor? = nil) {
+                input: Tensor, initialHidden: Tensor? = nil, initialCell: Tensor? = nil,
+                mode: RecurrentForwardMode = .training) {
         self.output = output; self.finalHidden = finalHidden; self.finalCell = finalCell
         self.reserve = reserve; self.input = input
         self.initialHidden = initialHidden; self.initialCell = initialCell
+        self.mode = mode
     }
 
     /// Throws unless every tensor has the element count `shape` implies.
@@ -170,7 +199,8 @@ public struct RecurrentForwardIO: Sendable {
         let rName = shape.projectionSize == nil ? "H" : "P"
         try RecurrentError.check("recurrent forward input (N, I)", count: input.count, equals: n * i)
         try RecurrentError.check("recurrent forward output (N, \(rName))", count: output.count, equals: n * r)
-        try RecurrentError.check("recurrent forward reserve", count: reserve.count, equals: shape.reserveCount)
+        try RecurrentError.check("recurrent forward reserve (\(mode.rawValue))", count: reserve.count,
+                                 equals: shape.reserveCount(mode))
         for (name, x) in [("final hidden", finalHidden), ("initial hidden", initialHidden)] {
             if let x { try RecurrentError.check("recurrent forward \(name) (B, \(rName))", count: x.count, equals: b * r) }
         }

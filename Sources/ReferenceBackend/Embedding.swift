@@ -40,3 +40,28 @@ extension ReferenceBackend {
         try write(tv, to: gradTable, "embeddingBackward gradTable")
     }
 }
+
+// Row gathers and scatters with integer row maps. N = entries, R = table rows, D = row width.
+extension ReferenceBackend {
+    /// `out[n, :] = table[rows[n], :]`.
+    public func gatherRows(_ out: Tensor, _ table: Tensor, rows: RowIndices) throws {
+        let d = try rows.rowWidth(block: out, table: table, "gatherRows")
+        let tv = try read(table, "gatherRows table")
+        var ov = [Float](repeating: .nan, count: rows.count * d)
+        for (n, row) in rows.rows.enumerated() {
+            for c in 0..<d { ov[n * d + c] = tv[Int(row) * d + c] }
+        }
+        try write(ov, to: out, "gatherRows out")
+    }
+
+    /// `out[rows[n], :] += x[n, :]` in ascending n.
+    public func scatterAddRows(_ out: Tensor, _ x: Tensor, rows: RowIndices) throws {
+        let d = try rows.rowWidth(block: x, table: out, "scatterAddRows")
+        let xv = try read(x, "scatterAddRows x")
+        var ov = try read(out, "scatterAddRows out")
+        for (n, row) in rows.rows.enumerated() {
+            for c in 0..<d { ov[Int(row) * d + c] += xv[n * d + c] }
+        }
+        try write(ov, to: out, "scatterAddRows out")
+    }
+}

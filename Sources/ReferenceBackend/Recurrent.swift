@@ -128,9 +128,12 @@ extension ReferenceBackend {
             cState = cNext
         }
         try write(Self.pack(output, width: r, s), to: io.output, "recurrent forward output")
-        try write(Self.pack(gateReserve, width: gh, s) + Self.pack(extraReserve, width: h * s.cell.extraReserveWidth, s)
-                    + Self.pack(projectedReserve, width: projecting ? h : 0, s),
-                  to: io.reserve, "recurrent forward reserve")
+        // Forward only, nothing is kept for backward: the reserve is a workspace the reference does not need.
+        if io.mode == .training {
+            try write(Self.pack(gateReserve, width: gh, s) + Self.pack(extraReserve, width: h * s.cell.extraReserveWidth, s)
+                        + Self.pack(projectedReserve, width: projecting ? h : 0, s),
+                      to: io.reserve, "recurrent forward reserve")
+        }
         if let finalHidden = io.finalHidden { try write(hState, to: finalHidden, "recurrent forward final hidden") }
         if let finalCell = io.finalCell, s.cell == .lstm { try write(cState, to: finalCell, "recurrent forward final cell") }
     }

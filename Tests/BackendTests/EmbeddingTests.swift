@@ -39,3 +39,54 @@ import Testing
         try gradTable.expectClose("embedding backward, D = \(width)")
     }
 }
+
+/// Row gathers and scatters with integer row maps, and their checks when the map is made.
+@Suite struct RowMapTests {
+    /// Entries into a table of 6 rows: 4 three times, 0 twice, 5 once; rows 1, 2, 3 unused.
+    static let rows = [4, 0, 4, 5, 0, 4]
+    static let tableRows = 6
+
+    @Test(arguments: [1, 3, 17, 129])
+    func gatherCopiesRows(width: Int) throws {
+        var random = TestRandom(seed: 52, stream: UInt64(width))
+        let table = try Twin([Self.tableRows, width], &random)
+        let out = try Twin([Self.rows.count, width])
+        try onBoth { backend, side in
+            let map = try backend.makeRowIndices(Self.rows, tableRows: Self.tableRows)
+            try backend.gatherRows(out[side], table[side], rows: map)
+        }
+        try out.expectClose("gatherRows, D = \(width)", absolute: 0, relative: 0)
+    }
+
+    @Test(arguments: [1, 3, 17, 129])
+    func scatterAddsRepeatedRowsInOrder(width: Int) throws {
+        var random = TestRandom(seed: 53, stream: UInt64(width))
+        let out = try Twin([Self.tableRows, width], &random)
+        let x = try Twin([Self.rows.count, width], &random)
+        try onBoth { backend, side in
+            let map = try backend.makeRowIndices(Self.rows, tableRows: Self.tableRows)
+            try backend.scatterAddRows(out[side], x[side], rows: map)
+        }
+        // The same terms in the same order: bit for bit.
+        try out.expectClose("scatterAddRows, D = \(width)", absolute: 0, relative: 0)
+    }
+
+    @Test func invalidRowsAndShapesAreRefused() throws {
+        let backend = TestDevice.backend
+        let outside = try #require(throws: RecurrentError.self) { try backend.makeRowIndices([0, 6], tableRows: 6) }
+        #expect("\(outside)".contains("a row in 0..<6") && "\(outside)".contains("got 6"), "\(outside)")
+        #expect(throws: RecurrentError.self) { try backend.makeRowIndices([-1], tableRows: 6) }
+        let map = try backend.makeRowIndices(Self.rows, tableRows: Self.tableRows)
+        let wrongTable = try Tensor.zeros([5, 2], on: backend), out = try Tensor.zeros([Self.rows.count, 2], on: backend)
+        let error = try #require(throws: RecurrentError.self) { try backend.gatherRows(out, wrongTable, rows: map) }
+        #expect("\(error)".contains("(6, D)"), "\(error)")
+        let table = try Tensor.zeros([6, 2], on: backend), wrongOut = try Tensor.zeros([Self.rows.count, 3], on: backend)
+        #expect(throws: RecurrentError.self) { try backend.gatherRows(wrongOut, table, rows: map) }
+        #expect(throws: RecurrentError.self) { try backend.scatterAddRows(table, wrongOut, rows: map) }
+        // A map of another backend is refused, not read.
+        let hostMap = try RowIndices(Self.rows, tableRows: Self.tableRows)
+        if backend.name != "cpu" {
+            #expect(throws: RecurrentError.self) { try backend.gatherRows(out, table, rows: hostMap) }
+        }
+    }
+}

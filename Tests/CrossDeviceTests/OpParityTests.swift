@@ -330,6 +330,24 @@ struct OpParityTests {
         }
     }
 
+    /// A row map with repeats into 9 rows (rows 1, 5, 6 unused): gathers and in-order scatters
+    /// add the same terms in the same order on both devices, so they agree bit for bit.
+    @Test(arguments: [1, 5, 37])
+    func rowGatherAndScatter(width: Int) throws {
+        var random = TestRandom(seed: 1011, stream: UInt64(width))
+        let rows = [8, 0, 3, 8, 2, 0, 7, 8, 4, 3], tableRows = 9
+        try expectSameOnBothDevices("gatherRows D \(width)", [.uniform("out", [rows.count, width], &random, 40, 50),
+                                                              .uniform("table", [tableRows, width], &random)],
+                                    exact: true) { backend, t in
+            try backend.gatherRows(t[0], t[1], rows: backend.makeRowIndices(rows, tableRows: tableRows))
+        }
+        try expectSameOnBothDevices("scatterAddRows D \(width)", [.uniform("out", [tableRows, width], &random),
+                                                                  .uniform("x", [rows.count, width], &random)],
+                                    exact: true) { backend, t in
+            try backend.scatterAddRows(t[0], t[1], rows: backend.makeRowIndices(rows, tableRows: tableRows))
+        }
+    }
+
     // MARK: Optimizers
 
     static let sgdCases: [SGDHyperparameters] = [

@@ -108,13 +108,13 @@ public class RecurrentNetwork: Layer {
         var plan: SequencePacking
         var key: [Int]
         /// Packed row → padded row; nil when they coincide (all lengths T, time-major).
-        var paddedRows: Tensor?
+        var paddedRows: RowIndices?
         /// Packed row → the same sequence's row reversed in time (bidirectional only).
-        var reversedRows: Tensor?
+        var reversedRows: RowIndices?
         /// Rows of the (2N, R) forward-then-reverse outputs that form the (N, 2R) concatenation.
-        var concatenatedRows: Tensor?
+        var concatenatedRows: RowIndices?
         /// State rows, caller order → sorted and back; nil when sorting keeps the order.
-        var sortedStateRows: Tensor?, callerStateRows: Tensor?
+        var sortedStateRows: RowIndices?, callerStateRows: RowIndices?
     }
     private var layout: Layout?
     private var cache: [LayerCache] = []
@@ -232,6 +232,8 @@ public class RecurrentNetwork: Layer {
         }
         let hidden = try Tensor.empty([l * d, b, r], on: backend)                                   // (L·D, B, R) sorted
         let cellState = cell.hasCellState ? try Tensor.empty([l * d, b, h], on: backend) : nil    // (L·D, B, H) sorted
+        // Evaluation mode runs forward only: no reserve is kept and the cells run their forward-only steps.
+        let mode: RecurrentForwardMode = isTraining ? .training : .inference
         var caches: [LayerCache] = []
         for k in 0..<l {
             let width = k == 0 ? inputSize : d * r
@@ -248,21 +250,27 @@ public class RecurrentNetwork: Layer {
                 let index = k * d + direction
                 let directionInput = direction == 0 ? x : try gather(x, rows: layout.reversedRows!, count: n)
                 let output = try outputs.slice((direction * n)..<((direction + 1) * n))
-                let reserve = try Tensor.empty([shape.reserveCount], on: backend)
+                let reserve = try Tensor.empty([shape.reserveCount(mode)], on: backend)
                 try backend.recurrentForward(
                     RecurrentForwardIO(output: output, finalHidden: hidden.row(index), finalCell: cellState?.row(index),
                                        reserve: reserve, input: directionInput, initialHidden: initial?.hidden.row(index),
-                                       initialCell: initial?.cell?.row(index)),
+                                       initialCell: initial?.cell?.row(index), mode: mode),
                     layerParameters[index].values, shape)
-                directionCaches.append(DirectionCache(input: directionInput, output: output, reserve: reserve))
+                if mode == .training {
+                    directionCaches.append(DirectionCache(input: directionInput, output: output, reserve: reserve))
+                }
             }
-            caches.append(LayerCache(directions: directionCaches, dropoutMask: mask, inputWidth: width))
+            if mode == .training {
+                caches.append(LayerCache(directions: directionCaches, dropoutMask: mask, inputWidth: width))
+            }
             // Bidirectional: row r of the layer output is [forward r | reverse output of r's mirror row].
             x = d == 1 ? outputs : try gather(outputs, rows: layout.concatenatedRows!, count: 2 * n).reshaped([n, 2 * r])
         }
-        cache = caches
-        cachedInputShape = input.shape
-        cachedInitialState = initial
+        if mode == .training {
+            cache = caches
+            cachedInputShape = input.shape
+            cachedInitialState = initial
+        }
         self.layout = layout
         let output = try unpack(x, width: d * r, t: t, b: b, layout)
         let state = RecurrentState(hidden: try unsortStates(hidden, layout), cell: try cellState.map { try unsortStates($0, layout) })
@@ -280,7 +288,9 @@ public class RecurrentNetwork: Layer {
     /// (unless `needsInputGradient` is off) and, when the forward pass had an initial state, its gradient.
     public func backward(gradOutput: Tensor?, gradState: RecurrentState?) throws -> (input: Tensor?, state: RecurrentState?) {
         guard let inputShape = cachedInputShape, let layout, cache.count == numLayers else {
-            throw RecurrentError.invalidState("\(cell.rawValue) backward called before forward")
+            throw RecurrentError.invalidState(
+                "\(cell.rawValue) backward called before forward (a forward pass in evaluation mode keeps nothing for "
+                    + "backward: call train() before the forward pass)")
         }
         let (t, b, n) = (layout.plan.sequenceLength, layout.plan.batchSize, layout.plan.rowCount)
         let (h, r, l, d) = (hiddenSize, hiddenStateSize, numLayers, directions)
@@ -364,20 +374,22 @@ public class RecurrentNetwork: Layer {
         if let layout, layout.key == key { return layout }
         let plan = try SequencePacking(lengths: lengths, sequenceLength: t, batchSize: b, batchFirst: batchFirst)
         let n = plan.rowCount
-        func upload(_ rows: [Int]) throws -> Tensor { try Tensor(shape: [rows.count], indices: rows, on: backend) }
         let identity = plan.isUniform && !batchFirst
         let blocks = numLayers * directions
         return Layout(
             plan: plan, key: key,
-            paddedRows: identity ? nil : try upload(plan.paddedRow),
-            reversedRows: bidirectional ? try upload(plan.reversedRow) : nil,
-            concatenatedRows: bidirectional ? try upload((0..<n).flatMap { [$0, n + plan.reversedRow[$0]] }) : nil,
-            sortedStateRows: plan.keepsOrder ? nil : try upload(plan.sortedStateRows(blocks: blocks)),
-            callerStateRows: plan.keepsOrder ? nil : try upload(plan.callerStateRows(blocks: blocks)))
+            paddedRows: identity ? nil : try backend.makeRowIndices(plan.paddedRow, tableRows: t * b),
+            reversedRows: bidirectional ? try backend.makeRowIndices(plan.reversedRow, tableRows: n) : nil,
+            concatenatedRows: bidirectional
+                ? try backend.makeRowIndices((0..<n).flatMap { [$0, n + plan.reversedRow[$0]] }, tableRows: 2 * n) : nil,
+            sortedStateRows: plan.keepsOrder ? nil : try backend.makeRowIndices(plan.sortedStateRows(blocks: blocks),
+                                                                               tableRows: blocks * b),
+            callerStateRows: plan.keepsOrder ? nil : try backend.makeRowIndices(plan.callerStateRows(blocks: blocks),
+                                                                               tableRows: blocks * b))
     }
 
     /// Rows `rows` of `table` seen as rows of `width` (default: the last dimension) → (count, width).
-    private func gather(_ table: Tensor, rows: Tensor, count: Int, width: Int? = nil) throws -> Tensor {
+    private func gather(_ table: Tensor, rows: RowIndices, count: Int, width: Int? = nil) throws -> Tensor {
         let width = width ?? table.shape.last ?? 1
         let out = try Tensor.empty([count, width], on: backend)
         try backend.gatherRows(out, table.reshaped([table.count / width, width]), rows: rows)

@@ -4,7 +4,7 @@
 /// How a batch of sequences of different lengths is laid out for the recurrent time loop:
 /// sequences sorted longest first (stable), step t holding the first `batchSizes[t]` of them,
 /// the rows of all steps one after another (PyTorch's `PackedSequence`). Built on the host from
-/// the lengths; the maps are uploaded as row indices for `gatherRows` / `scatterAddRows`.
+/// the lengths; the maps become `RowIndices` for `Backend.gatherRows` / `scatterAddRows`.
 struct SequencePacking {
     let sequenceLength: Int, batchSize: Int
     /// The length of each sequence, in the caller's batch order.
@@ -73,17 +73,5 @@ struct SequencePacking {
         var position = [Int](repeating: 0, count: batchSize)
         for (j, p) in order.enumerated() { position[p] = j }
         return (0..<count).flatMap { k in position.map { k * batchSize + $0 } }
-    }
-}
-
-extension Backend {
-    /// `out[n, :] = table[rows[n], :]`: out (N, D), table (R, D), rows (N) holding row numbers.
-    func gatherRows(_ out: Tensor, _ table: Tensor, rows: Tensor) throws {
-        try embeddingForward(out, indices: rows, table: table)
-    }
-
-    /// `out[rows[n], :] += x[n, :]` in order of n: out (R, D), x (N, D).
-    func scatterAddRows(_ out: Tensor, _ x: Tensor, rows: Tensor) throws {
-        try embeddingBackward(out, indices: rows, gradOut: x)
     }
 }

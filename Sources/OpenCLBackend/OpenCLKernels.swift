@@ -1,0 +1,27 @@
+// The kernels of the program, named once: each case is a kernel function of Kernels/*.cl (the
+// case name in snake case), resolved to its `cl_kernel` when a backend is opened, so a launch
+// indexes an array instead of looking a name up.
+
+/// A kernel function of the RecurrentKit program.
+enum Kernel: Int, CaseIterable, Sendable {
+    // elementwise.cl
+    case addBias, sumColumns, activationForward, activationBackward, axpy, scale, multiply, clampValues
+    case addPenaltyGradient, scaleByClipCoefficient, scaleMatrices, transpose, packedProduct
+    // reduction.cl, loss.cl
+    case reduceBlocks, reduceFinish, mseBlocks, softmaxCrossEntropyRows
+    // optimizer.cl, dropout.cl, philox.cl
+    case sgdUpdate, adamUpdate, dropoutForward, philoxWords
+    // embedding.cl
+    case embeddingForward, embeddingBackward, gatherRows, scatterAddRows
+    // attention.cl
+    case sequenceSoftmax, sequenceSoftmaxBackward, weightedSum, weightedSumBackwardValues, weightedSumBackwardWeights
+    // lstm.cl, gru.cl, rnn.cl: cell steps after a separate recurrent product
+    case lstmForwardStep, lstmBackwardStep, gruForwardStep, gruBackwardStep, rnnForwardStep, rnnBackwardStep
+
+    /// The OpenCL C function name: the case name in snake case (`lstmForwardStep` → `lstm_forward_step`).
+    var functionName: String {
+        String(describing: self).reduce(into: "") { name, character in
+            if character.isUppercase { name += "_" + character.lowercased() } else { name.append(character) }
+        }
+    }
+}

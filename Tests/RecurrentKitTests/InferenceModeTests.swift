@@ -1,0 +1,67 @@
+// Forward-only passes (evaluation mode): the same outputs and final states as a training-mode
+// pass, with the forward-only cell steps and a reserve of two rolling state slots, for every cell,
+// stacked, bidirectional, projected, variable lengths with initial states.
+// T = steps, B = batch, I = input size, H = hidden size, L = layers, D = directions, P = projection.
+
+import RecurrentKit
+import Testing
+import TestSupport
+
+@Suite struct InferenceModeTests {
+    struct Case: Sendable, CustomStringConvertible {
+        var cell: RecurrentCell, layers: Int, bidirectional: Bool, projection: Int, lengths: [Int]?
+        var description: String { "\(cell.rawValue) L\(layers) D\(bidirectional ? 2 : 1) P\(projection) \(lengths ?? [])" }
+    }
+
+    static let cases: [Case] = [
+        Case(cell: .lstm, layers: 2, bidirectional: false, projection: 0, lengths: nil),
+        Case(cell: .lstm, layers: 1, bidirectional: true, projection: 0, lengths: [5, 2, 6, 1]),
+        Case(cell: .lstm, layers: 2, bidirectional: false, projection: 3, lengths: [6, 6, 3, 4]),
+        Case(cell: .gru, layers: 2, bidirectional: true, projection: 0, lengths: [3, 5, 6, 1]),
+        Case(cell: .rnnTanh, layers: 1, bidirectional: false, projection: 0, lengths: [6, 2, 4, 6]),
+        Case(cell: .rnnRelu, layers: 2, bidirectional: true, projection: 0, lengths: nil),
+    ]
+
+    @Test(arguments: cases)
+    func evaluationEqualsTrainingForward(_ c: Case) throws {
+        let backend = TestDevice.backend
+        let (t, b, i, h) = (6, 4, 3, 5)
+        let d = c.bidirectional ? 2 : 1, r = c.projection > 0 ? c.projection : h
+        let rng = RandomSource(seed: 17)
+        let network: RecurrentNetwork
+        switch c.cell {
+        case .lstm:
+            network = try LSTM(inputSize: i, hiddenSize: h, numLayers: c.layers, projSize: c.projection,
+                               bidirectional: c.bidirectional, on: backend, rng: rng)
+        case .gru: network = try GRU(inputSize: i, hiddenSize: h, numLayers: c.layers, bidirectional: c.bidirectional, on: backend, rng: rng)
+        case .rnnTanh, .rnnRelu:
+            network = try RNN(inputSize: i, hiddenSize: h, numLayers: c.layers, nonlinearity: c.cell == .rnnTanh ? .tanh : .relu,
+                              bidirectional: c.bidirectional, on: backend, rng: rng)
+        }
+        var random = TestRandom(seed: 5)
+        let x = try Tensor(shape: [t, b, i], values: random.uniform(count: t * b * i), on: backend)
+        let state = RecurrentState(
+            hidden: try Tensor(shape: [c.layers * d, b, r], values: random.uniform(count: c.layers * d * b * r), on: backend),
+            cell: c.cell == .lstm
+                ? try Tensor(shape: [c.layers * d, b, h], values: random.uniform(count: c.layers * d * b * h), on: backend) : nil)
+
+        network.train()
+        let training = try network.forward(x, lengths: c.lengths, initialState: state)
+        network.eval()
+        let inference = try network.forward(x, lengths: c.lengths, initialState: state)
+        expectClose(try inference.output.toArray(), try training.output.toArray(), "\(c): outputs")
+        expectClose(try inference.state.hidden.toArray(), try training.state.hidden.toArray(), "\(c): final h")
+        if let cell = training.state.cell {
+            expectClose(try #require(inference.state.cell).toArray(), try cell.toArray(), "\(c): final c")
+        }
+        // Nothing was kept for backward.
+        #expect(throws: RecurrentError.self) { _ = try network.backward(gradOutput: nil, gradState: nil) }
+    }
+
+    @Test func forwardOnlyReserveIsSmaller() {
+        let shape = RecurrentLayerShape(cell: .lstm, sequenceLength: 100, batchSize: 8, inputSize: 16, hiddenSize: 32)
+        #expect(shape.reserveCount == 100 * 8 * (4 * 32 + 32))
+        #expect(shape.reserveCount(.inference) == 100 * 8 * 4 * 32 + 2 * 8 * 32)
+        #expect(shape.reserveCount(.training) == shape.reserveCount)
+    }
+}
