@@ -67,6 +67,8 @@ struct Train: ParsableCommand {
         static let csv = Defaults(window: 24, hiddenSize: 32, epochs: 20, learningRate: 0.01, clipNorm: 1)
         static let text = Defaults(window: 64, hiddenSize: 128, epochs: 10, learningRate: 0.003, clipNorm: 5)
     }
+    /// Where `--learning-rate auto` draws its range test.
+    static let rangeTestPlotFileName = "lr-find.svg"
     static let defaultBatchSize = 32, defaultValidationFraction = 0.2, defaultEmbeddingSize = 32
 
     mutating func validate() throws {
@@ -239,7 +241,7 @@ struct Train: ParsableCommand {
                           _ fill: (inout SavedModel) -> Void) throws -> SavedModel {
         let training = SavedModel.Training(
             seed: common.seed, validationFraction: fraction, optimizer: optimization.optimizer.lowercased(),
-            learningRate: optimization.learningRate ?? previous?.training.learningRate ?? defaults.learningRate,
+            learningRate: optimization.fixedLearningRate ?? previous?.training.learningRate ?? defaults.learningRate,
             weightDecay: optimization.weightDecay, batchSize: optimization.batchSize ?? previous?.training.batchSize ?? Self.defaultBatchSize,
             clipNorm: max(optimization.clipNorm ?? previous?.training.clipNorm ?? defaults.clipNorm, 0),
             clipValue: optimization.clipValue ?? previous?.training.clipValue)
@@ -278,12 +280,28 @@ struct Train: ParsableCommand {
 
     /// Builds the model, trains it to `--epochs` (after restoring the checkpoint when resuming),
     /// writing the checkpoint, history and loss plot as it goes.
-    private func fit(_ saved: SavedModel, train: SequenceDataset, validation: SequenceDataset, loss: any Loss, defaults: Defaults,
+    private func fit(_ description: SavedModel, train: SequenceDataset, validation: SequenceDataset, loss: any Loss, defaults: Defaults,
                      previous: SavedModel?, world: MPIDataParallel?, say: @escaping (String) -> Void,
                      extra: @escaping (EpochReport) -> String) throws -> Outcome {
         let isRoot = world?.isRoot ?? true
         let directory = try RunDirectory(output)
         let backend = try common.backend()
+        var saved = description
+        if optimization.wantsAutomaticRate && previous != nil {
+            say("--learning-rate auto: resuming keeps the saved learning rate \(saved.training.learningRate)")
+        } else if optimization.wantsAutomaticRate {
+            // The range test trains a throwaway copy of the model (same seed): the run itself starts fresh.
+            let probe = try saved.makeModel(on: backend, rng: RandomSource(seed: common.seed))
+            let probeTrainer = Trainer(model: probe, loss: loss,
+                                       optimizer: try optimization.makeOptimizer(probe.parameters, defaultLearningRate: 1e-6), on: backend)
+            optimization.configureClipping(probeTrainer, defaultClipNorm: saved.training.clipNorm)
+            let result = try runRangeTest(LearningRateFinder(), trainer: probeTrainer, data: train, batchSize: saved.training.batchSize,
+                                          seed: common.seed, print: say)
+            saved.training.learningRate = result.suggestedRate
+            if isRoot {
+                try LinePlot.rangeTest(result, title: "learning-rate range test").write(to: directory.file(Self.rangeTestPlotFileName))
+            }
+        }
         let model = try saved.makeModel(on: backend, rng: RandomSource(seed: common.seed))
         let optimizer = try optimization.makeOptimizer(model.parameters, defaultLearningRate: saved.training.learningRate)
         let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, on: backend)
@@ -295,7 +313,7 @@ struct Train: ParsableCommand {
         var history: [EpochRecord] = []
         if previous != nil {
             try trainer.loadCheckpoint(from: checkpoint)
-            if let rate = optimization.learningRate { optimizer.learningRate = rate }
+            if let rate = optimization.fixedLearningRate { optimizer.learningRate = rate }
             if let data = FileManager.default.contents(atPath: historyURL.path),
                let records = try? JSONDecoder().decode([EpochRecord].self, from: data) {
                 history = records.filter { $0.epoch <= trainer.completedEpochs }

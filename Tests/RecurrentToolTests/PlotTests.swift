@@ -5,6 +5,7 @@ import Foundation
 import RecurrentKit
 @testable import RecurrentTool
 import Testing
+import TestSupport
 
 @Suite struct PlotTests {
     @Test func linearTicksAreNiceNumbers() {
@@ -76,5 +77,32 @@ import Testing
         }
         #expect(progress.best?.epoch == 2)
         #expect(progress.bestSummary == "best epoch 2: validation loss 0.40000 (train 0.30000, gap +0.10000)")
+    }
+}
+
+/// `recurrent lr-find` on a small adding problem: the plot on log axes with the suggestion marked.
+@Suite struct LRFindTests {
+    @Test func lrFindWritesThePlotAndRefusesALearningRate() throws {
+        let dir = try freshDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try runTool(["lr-find", "adding", "--samples", "320", "--length", "12", "--hidden-size", "8", "--batch-size", "16",
+                     "--output", dir.path, "--device", TestDevice.specification])
+        let svg = try String(contentsOf: dir.appendingPathComponent("lr-find.svg"), encoding: .utf8)
+        #expect(svg.contains("suggested ") && svg.contains("learning rate (log scale)") && svg.contains(">1e-6<"))
+        #expect(try polylineCount(inSVG: dir.appendingPathComponent("lr-find.svg")) == 2)
+        #expect(throws: (any Error).self) { try runTool(["lr-find", "adding", "--learning-rate", "0.1"]) }
+        #expect(throws: (any Error).self) { try runTool(["lr-find", "parity"]) }
+    }
+
+    @Test func trainWithAutomaticRateSavesTheSuggestion() throws {
+        let dir = try freshDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = try TrainTests.write(TrainTests.seriesCSV(rows: 60), "series.csv", in: dir)
+        let out = dir.appendingPathComponent("run")
+        try runTool(["train", "--csv", csv, "--epochs", "1", "--learning-rate", "auto", "--output", out.path] + TrainTests.tinyCSV)
+        let saved = try TrainTests.savedModel(in: out)
+        #expect(saved.training.learningRate >= 1e-6 && saved.training.learningRate <= 1 && saved.training.learningRate != 0.01)
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("lr-find.svg").path))
+        #expect(TrainTests.failure(["train", "--csv", csv, "--learning-rate", "fast"]) != nil)
     }
 }
