@@ -36,6 +36,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Only time GEMMs of these shapes, M:N:K[:TA:TB[:BETA]] (repeatable), on each device.")
     var gemm: [String] = []
     @Flag(help: "Instead of timing, show where each configuration's step time goes, phase by phase.") var phases = false
+    @Option(help: "Train STEPS steps with new random lengths (1…T) every batch and print the memory held every 10% (default config lstm:60:32:8:64:2).")
+    var soak: Int?
+    @Flag(help: "With --soak: every sequence T steps (fixed lengths), for comparison.") var soakFixed = false
     @Flag(help: .hidden) var child = false
 
     mutating func run() throws {
@@ -51,6 +54,12 @@ struct BenchCommand: ParsableCommand {
             return
         }
         let devices = try selectedDevices()
+        if let soak {
+            guard soak >= 1 else { throw ValidationError("--soak needs at least 1 step, got \(soak)") }
+            let c = config.isEmpty ? try BenchConfig(parsing: "lstm:60:32:8:64:2") : configs[0]
+            for d in devices { _ = try runSoak(c, device: d, steps: soak, fixedLengths: soakFixed) }
+            return
+        }
         if phases {
             for c in configs { for d in devices { try profilePhases(c, device: d, warmup: warmup, steps: steps) } }
             return

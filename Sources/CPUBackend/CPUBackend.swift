@@ -5,42 +5,49 @@ import RecurrentCore
 
 /// Host memory owned by a `CPUBackend`, 64-byte aligned, returned to the backend's cache on release.
 public final class CPUBuffer: DeviceBuffer, @unchecked Sendable {
-    // @unchecked: the pointer is owned by this object alone and never reallocated; concurrent
+    // @unchecked: the block is owned by this object alone and never reallocated; concurrent
     // access to the contents is the caller's business, as with any device memory.
     /// Number of floats.
     public let count: Int
     let base: UnsafeMutablePointer<Float>
+    private let lease: BlockLease<HostBlock>
     private let cache: BufferCache
 
-    init(count: Int, base: UnsafeMutablePointer<Float>, cache: BufferCache) {
+    init(count: Int, lease: BlockLease<HostBlock>, cache: BufferCache) {
         self.count = count
-        self.base = base
+        self.base = lease.segment.pointer + lease.offset / MemoryLayout<Float>.stride
+        self.lease = lease
         self.cache = cache
     }
 
-    deinit { cache.recycle(HostBlock(pointer: base), count: count) }
+    deinit { cache.recycle(lease, requested: count * MemoryLayout<Float>.stride) }
 }
 
-/// A host block from `posix_memalign`.
-struct HostBlock: @unchecked Sendable {
-    // @unchecked: a raw pointer owned by exactly one buffer or by the cache.
+/// A host segment from `posix_memalign`.
+public struct HostBlock: @unchecked Sendable {
+    // @unchecked: a raw pointer owned by the cache, pieces of it by buffers.
     let pointer: UnsafeMutablePointer<Float>
 }
 
-/// The CPU backend's caching allocator: 64-byte aligned host blocks.
+/// The CPU backend's caching allocator: 64-byte aligned host segments.
 typealias BufferCache = BlockCache<HostBlock>
 
-extension BlockCache where Block == HostBlock {
-    /// A cache whose blocks go back to the system with `free`.
-    static func host() -> BlockCache<HostBlock> { BlockCache { Foundation.free($0.pointer) } }
+extension BlockCache where Segment == HostBlock {
+    /// A cache whose segments go back to the system with `free`, keeping at most
+    /// `MemoryLimits.defaultCachedFraction` of physical memory cached.
+    static func host() -> BlockCache<HostBlock> {
+        let limits = MemoryLimits(cachedFraction: MemoryLimits.defaultCachedFraction,
+                                  of: Int(clamping: ProcessInfo.processInfo.physicalMemory))
+        return BlockCache(limits: limits, alignment: 64) { Foundation.free($0.pointer) }
+    }
 
-    /// A 64-byte aligned block of `count` floats, or nil when the system has no memory for it.
-    func take(count: Int) -> UnsafeMutablePointer<Float>? {
-        take(count: count) { count -> HostBlock? in
+    /// A 64-byte aligned block of `bytes`, or nil when the system has no memory for it.
+    func take(bytes: Int) -> BlockLease<HostBlock>? {
+        take(bytes: bytes) { segmentBytes -> HostBlock? in
             var raw: UnsafeMutableRawPointer? = nil
-            guard posix_memalign(&raw, 64, max(count * MemoryLayout<Float>.stride, 1)) == 0, let raw else { return nil }
-            return HostBlock(pointer: raw.bindMemory(to: Float.self, capacity: max(count, 1)))
-        }?.pointer
+            guard posix_memalign(&raw, 64, segmentBytes) == 0, let raw else { return nil }
+            return HostBlock(pointer: raw.bindMemory(to: Float.self, capacity: segmentBytes / MemoryLayout<Float>.stride))
+        }
     }
 }
 
@@ -74,13 +81,19 @@ public final class CPUBackend: Backend {
         guard count >= 0 else {
             throw RecurrentError.invalidArgument(name: "allocation size", expected: "a non-negative element count", got: "\(count)")
         }
-        guard count <= Int.max / MemoryLayout<Float>.stride, let base = cache.take(count: count) else {
-            throw RecurrentError.outOfMemory(device: name, requestedBytes: count.multipliedReportingOverflow(by: 4).overflow ? Int.max : count * 4)
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow, let lease = cache.take(bytes: bytes) else {
+            throw RecurrentError.outOfMemory(device: name, requestedBytes: overflow ? Int.max : bytes,
+                                             availableBytes: cache.availableBytes(system: HostMemory.availableBytes))
         }
-        return CPUBuffer(count: count, base: base, cache: cache)
+        return CPUBuffer(count: count, lease: lease, cache: cache)
     }
 
     public func memoryStatistics() -> MemoryStatistics? { cache.statistics }
+
+    public var memoryLimits: MemoryLimits? { cache.limits }
+
+    public func setMemoryLimits(_ limits: MemoryLimits) { cache.setLimits(limits) }
 
     /// Starts a new peak measurement from the bytes in use now.
     public func resetPeakMemory() { cache.resetPeak() }

@@ -10,22 +10,28 @@ struct DeviceBlock: @unchecked Sendable {
     let memory: cl_mem
 }
 
-/// Device memory owned by an `OpenCLBackend`, returned to the backend's cache on release.
+/// Device memory owned by an `OpenCLBackend`: a sub-buffer of one of the cache's segments,
+/// returned to the cache on release.
 public final class OpenCLBuffer: DeviceBuffer, @unchecked Sendable {
     // @unchecked: the handle is immutable; the contents are device memory, ordered by the queue.
     /// Number of floats.
     public let count: Int
     let memory: cl_mem
+    private let lease: BlockLease<DeviceBlock>
     /// The cache of the backend that allocated it (and owns it).
     let cache: BlockCache<DeviceBlock>
 
-    init(count: Int, memory: cl_mem, cache: BlockCache<DeviceBlock>) {
+    init(count: Int, memory: cl_mem, lease: BlockLease<DeviceBlock>, cache: BlockCache<DeviceBlock>) {
         self.count = count
         self.memory = memory
+        self.lease = lease
         self.cache = cache
     }
 
-    deinit { cache.recycle(DeviceBlock(memory: memory), count: count) }
+    deinit {
+        clReleaseMemObject(memory)
+        cache.recycle(lease, requested: max(count, 1) * MemoryLayout<Float>.stride)
+    }
 }
 
 /// Host↔device copies a backend has made: what a training step must not add to.
@@ -107,7 +113,13 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             throw RecurrentError.deviceFailure(device: name, operation: "clCreateBuffer (placeholder)", status: OpenCLStatus.name(status))
         }
         self.placeholder = placeholder
-        cache = BlockCache { clReleaseMemObject($0.memory) }
+        // Sub-buffers start at multiples of the device's base-address alignment (given in bits).
+        let alignmentBits: cl_uint = try OpenCLDevices.deviceValue(device.id, CL_DEVICE_MEM_BASE_ADDR_ALIGN)
+        cache = BlockCache(limits: MemoryLimits(cachedFraction: MemoryLimits.defaultCachedFraction, of: device.globalMemoryBytes,
+                                                heldBytes: device.globalMemoryBytes),
+                           alignment: Int(alignmentBits) / 8, largestSegment: device.maxAllocationBytes) {
+            clReleaseMemObject($0.memory)
+        }
     }
 
     deinit {
@@ -133,20 +145,36 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             throw RecurrentError.outOfMemory(device: "\(name) (largest buffer \(device.maxAllocationBytes) bytes)",
                                              requestedBytes: overflow ? Int.max : bytes)
         }
-        let block = try cache.take(count: count) { _ -> DeviceBlock? in
-            // Drivers may allocate lazily, so keep within the device's memory ourselves.
-            guard cache.statistics.bytesReserved + bytes <= device.globalMemoryBytes else { return nil }
+        // Drivers may allocate lazily, so the cache keeps within the device's memory itself
+        // (`MemoryLimits.heldBytes`).
+        let lease = try cache.take(bytes: bytes) { segmentBytes -> DeviceBlock? in
             var status: cl_int = 0
-            let memory = clCreateBuffer(shared.context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
+            let memory = clCreateBuffer(shared.context, cl_mem_flags(CL_MEM_READ_WRITE), segmentBytes, nil, &status)
             if OpenCLStatus.isOutOfMemory(status) { return nil }
-            try OpenCLStatus.check(status, "clCreateBuffer(\(bytes) bytes)", device: name)
+            try OpenCLStatus.check(status, "clCreateBuffer(\(segmentBytes) bytes)", device: name)
             return memory.map(DeviceBlock.init)
         }
-        guard let block else { throw RecurrentError.outOfMemory(device: name, requestedBytes: bytes) }
-        return OpenCLBuffer(count: count, memory: block.memory, cache: cache)
+        guard let lease else {
+            let free = device.globalMemoryBytes - cache.statistics.bytesReserved
+            throw RecurrentError.outOfMemory(device: name, requestedBytes: bytes, availableBytes: cache.availableBytes(system: free))
+        }
+        var region = cl_buffer_region(origin: lease.offset, size: bytes)
+        var status: cl_int = 0
+        let memory = clCreateSubBuffer(lease.segment.memory, cl_mem_flags(CL_MEM_READ_WRITE),
+                                       cl_buffer_create_type(CL_BUFFER_CREATE_TYPE_REGION), &region, &status)
+        guard let memory, status == CL_SUCCESS else {
+            cache.recycle(lease, requested: bytes)
+            throw RecurrentError.deviceFailure(device: name, operation: "clCreateSubBuffer(\(lease.offset), \(bytes))",
+                                               status: OpenCLStatus.name(status))
+        }
+        return OpenCLBuffer(count: count, memory: memory, lease: lease, cache: cache)
     }
 
     public func memoryStatistics() -> MemoryStatistics? { cache.statistics }
+
+    public var memoryLimits: MemoryLimits? { cache.limits }
+
+    public func setMemoryLimits(_ limits: MemoryLimits) { cache.setLimits(limits) }
 
     /// Frees the device memory kept for reuse by released tensors; returns the bytes freed.
     @discardableResult

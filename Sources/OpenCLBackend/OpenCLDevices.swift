@@ -77,16 +77,18 @@ public enum OpenCLDevices {
         return devices.map(\.description).joined(separator: "\n")
     }
 
-    /// The device an `opencl` or `opencl:P:D` name means. Throws `.deviceUnavailable` listing
-    /// the devices found when there is no such device.
-    public static func resolve(_ specification: String, among devices: [OpenCLDeviceInfo]) throws -> OpenCLDeviceInfo {
+    /// The device an `opencl` or `opencl:P:D` name means. `opencl` is the first device, or, for
+    /// local rank `localRank` of a node with several GPUs, that rank's GPU (`rankDevice`).
+    /// Throws `.deviceUnavailable` listing the devices found when there is no such device.
+    public static func resolve(_ specification: String, among devices: [OpenCLDeviceInfo],
+                               localRank: Int? = nil) throws -> OpenCLDeviceInfo {
         let fields = specification.split(separator: ":", omittingEmptySubsequences: false)
         func unavailable(_ reason: String) -> RecurrentError {
             .deviceUnavailable(requested: specification, reason: "\(reason); devices found:\n\(listing(devices))")
         }
         if fields.count == 1 {
             guard let first = devices.first else { throw unavailable("no OpenCL device") }
-            return first
+            return rankDevice(among: devices, localRank: localRank) ?? first
         }
         guard fields.count == 3, let p = Int(fields[1]), let d = Int(fields[2]) else {
             throw RecurrentError.deviceUnavailable(
@@ -98,9 +100,10 @@ public enum OpenCLDevices {
         return match
     }
 
-    /// The device `auto` prefers: the first GPU or accelerator, or nil.
-    public static func preferred(among devices: [OpenCLDeviceInfo]) -> OpenCLDeviceInfo? {
-        devices.first { $0.kind == .gpu || $0.kind == .accelerator }
+    /// The device `auto` prefers: the first GPU or accelerator (for local rank `localRank` of a
+    /// node with several, that rank's: `rankDevice`), or nil.
+    public static func preferred(among devices: [OpenCLDeviceInfo], localRank: Int? = nil) -> OpenCLDeviceInfo? {
+        rankDevice(among: devices, localRank: localRank) ?? devices.first { $0.kind == .gpu || $0.kind == .accelerator }
     }
 
     private static func describe(_ device: cl_device_id, platformIndex: Int, deviceIndex: Int,

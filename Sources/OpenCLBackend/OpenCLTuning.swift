@@ -1,5 +1,6 @@
 // Tuning values of the kernels, per device (CLBlast's style): passed as -D defines when the
 // program is built, never written into the kernels.
+import Foundation
 
 /// The tuning values one device's program is built with.
 public struct OpenCLTuning: Sendable, Equatable {
@@ -28,8 +29,11 @@ public struct OpenCLTuning: Sendable, Equatable {
     /// The default entry, for devices the table does not name.
     static let fallback = OpenCLTuning(workGroupSize: 128)
 
-    /// The tuning for `device`, limited to what the device allows.
-    public static func `for`(_ device: OpenCLDeviceInfo) -> OpenCLTuning {
+    /// The tuning for `device`, limited to what the device allows. `RECURRENT_PACKED_WEIGHTS=0` in
+    /// `environment` turns `packedProducts` off, as it turns off the CPU backend's packed weights:
+    /// the time loop then takes the per-step CLBlast `gemm` branch that GPUs take, on any device.
+    public static func `for`(_ device: OpenCLDeviceInfo,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) -> OpenCLTuning {
         let entry = table.first { entry in
             (entry.kind == nil || entry.kind == device.kind)
                 && [device.vendor, device.name, device.platformName].contains { $0.contains(entry.fragment) }
@@ -37,6 +41,7 @@ public struct OpenCLTuning: Sendable, Equatable {
         var tuning = entry?.tuning ?? fallback
         // The largest power of two the device allows, if the table asks for more.
         while tuning.workGroupSize > max(device.maxWorkGroupSize, 1) { tuning.workGroupSize /= 2 }
+        if environment["RECURRENT_PACKED_WEIGHTS"] == "0" { tuning.packedProducts = false }
         return tuning
     }
 }

@@ -86,7 +86,7 @@ extension Backend {
 
     /// Contiguous row blocks of the batch, at least 8 rows each, at most `batchParallelism`; in a
     /// packed batch the blocks hold about equal numbers of tokens (the first rows are the longest).
-    func batchBlocks(_ s: RecurrentLayerShape) -> [Range<Int>] {
+    public func batchBlocks(_ s: RecurrentLayerShape) -> [Range<Int>] {
         let b = s.batchSize
         let parts = max(1, min(batchParallelism, b / 8))
         guard parts > 1, let sizes = s.batchSizes, s.isPacked else {
@@ -135,10 +135,21 @@ extension Backend {
         }
     }
 
-    /// The default forward time loop: W_hh (and W_hr) packed once for the sequence where the backend
-    /// can, then row blocks of the batch (`batchBlocks`) each run every step, one `gemm` and one fused
-    /// cell step per step.
+    /// The default forward time loop (`perStepRecurrentForwardSteps`).
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
+        try perStepRecurrentForwardSteps(loop)
+    }
+
+    /// The default backward time loop (`perStepRecurrentBackwardSteps`).
+    public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
+        try perStepRecurrentBackwardSteps(loop)
+    }
+
+    /// The per-step forward time loop, also for backends that override `recurrentForwardSteps` and
+    /// fall back to it: W_hh (and W_hr) packed once for the sequence where the backend can, then row
+    /// blocks of the batch (`batchBlocks`) each run every step, one `gemm` and one fused cell step
+    /// per step.
+    public func perStepRecurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, gh) = (s.hiddenSize, s.outputSize, s.gateWidth)
         // The weights every step multiplies by, packed once for the whole sequence where the backend can.
@@ -151,9 +162,9 @@ extension Backend {
         }
     }
 
-    /// The default backward time loop, the mirror of `recurrentForwardSteps`: per step one fused cell
-    /// step and one `gemm` for dh_{t-1}, on row blocks of the batch.
-    public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
+    /// The per-step backward time loop, the mirror of `perStepRecurrentForwardSteps`: per step one
+    /// fused cell step and one `gemm` for dh_{t-1}, on row blocks of the batch.
+    public func perStepRecurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, gh) = (s.hiddenSize, s.outputSize, s.gateWidth)
         // Backward multiplies by W_hh and W_hr as stored: (GH, R) and (P, H).

@@ -34,6 +34,14 @@ public protocol Backend: AnyObject, Sendable {
     func synchronize() throws
     /// Allocation counters, for benchmarks and leak checks; nil when the backend keeps none.
     func memoryStatistics() -> MemoryStatistics?
+    /// The bounds the backend's allocator works under; nil when it has no allocator of its own.
+    var memoryLimits: MemoryLimits? { get }
+    /// Sets the allocator's bounds (cached free bytes, bytes held); a backend without an
+    /// allocator of its own ignores them.
+    func setMemoryLimits(_ limits: MemoryLimits)
+    /// Gives the cached free memory back to the system; returns the bytes freed.
+    @discardableResult
+    func releaseCachedMemory() -> Int
 
     // MARK: Matrix products
 
@@ -214,14 +222,17 @@ public struct MemoryStatistics: Sendable, Equatable {
     public var bytesInUse: Int
     /// The most bytes of live tensors at any time since the backend was made (or the peak was reset).
     public var peakBytesInUse: Int
-    /// Bytes held from the system: live tensors plus cached free blocks.
+    /// Bytes held from the system: live tensors (their blocks rounded up) plus cached free blocks.
     public var bytesReserved: Int
+    /// Bytes of free blocks held for reuse (part of `bytesReserved`).
+    public var bytesCached: Int
 
-    public init(systemAllocations: Int, bytesInUse: Int, peakBytesInUse: Int, bytesReserved: Int) {
+    public init(systemAllocations: Int, bytesInUse: Int, peakBytesInUse: Int, bytesReserved: Int, bytesCached: Int = 0) {
         self.systemAllocations = systemAllocations
         self.bytesInUse = bytesInUse
         self.peakBytesInUse = peakBytesInUse
         self.bytesReserved = bytesReserved
+        self.bytesCached = bytesCached
     }
 }
 
@@ -262,6 +273,16 @@ extension Backend {
 
     /// No statistics unless the backend keeps them.
     public func memoryStatistics() -> MemoryStatistics? { nil }
+
+    /// No allocator of its own: no limits.
+    public var memoryLimits: MemoryLimits? { nil }
+
+    /// No allocator of its own: nothing to bound.
+    public func setMemoryLimits(_ limits: MemoryLimits) {}
+
+    /// No allocator of its own: nothing cached.
+    @discardableResult
+    public func releaseCachedMemory() -> Int { 0 }
 
     /// Throws `.deviceMismatch` unless `tensor` lives on this backend.
     public func checkDevice(_ tensor: Tensor, _ operation: @autoclosure () -> String) throws {

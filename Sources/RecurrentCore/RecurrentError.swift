@@ -8,8 +8,9 @@ public enum RecurrentError: Error, CustomStringConvertible, Equatable, Sendable 
     case deviceMismatch(operation: String, expected: String, got: String)
     /// The requested device could not be found or opened.
     case deviceUnavailable(requested: String, reason: String)
-    /// The device (or host) could not provide the memory asked for.
-    case outOfMemory(device: String, requestedBytes: Int)
+    /// The device (or host) could not provide the memory asked for: the bytes asked and, where
+    /// known, the bytes that were available.
+    case outOfMemory(device: String, requestedBytes: Int, availableBytes: Int? = nil)
     /// A call in the wrong state (for example backward before forward).
     case invalidState(String)
     /// A file could not be read, written or parsed.
@@ -31,8 +32,9 @@ public enum RecurrentError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(op): expected a tensor on \(expected), got one on \(got)"
         case let .deviceUnavailable(requested, reason):
             return "device '\(requested)' is not available: \(reason)"
-        case let .outOfMemory(device, bytes):
+        case let .outOfMemory(device, bytes, available):
             return "out of memory on \(device): could not allocate \(bytes) bytes"
+                + (available.map { " (\($0) bytes available)" } ?? "")
         case let .invalidState(message):
             return message
         case let .file(path, reason):

@@ -1,6 +1,7 @@
 // Data-parallel training over MPI: every rank holds the whole model, trains on its shard of
 // each global batch, and the gradients are averaged with one MPI_Allreduce over a single fused
-// host buffer before clipping and the (identical) optimizer step on every rank.
+// host buffer before clipping and the (identical) optimizer step on every rank. The host buffer
+// is filled with one download per flat span of parameters (one for a flattened model).
 import CMPI
 import Foundation
 import RecurrentKit
@@ -52,21 +53,22 @@ public final class MPIDataParallel: GradientReducer {
 
     /// Copies rank 0's parameters to every rank (one broadcast of one fused buffer).
     public func broadcastParameters(_ module: any Module) throws {
-        let parameters = module.parameters
-        var buffer = try pack(parameters.map(\.value))
+        let spans = try Parameter.spans(of: module.parameters)
+        var buffer = try pack(spans.map(\.value))
         try buffer.withUnsafeMutableBufferPointer { b in
             try forEachChunk(b) { try MPIDataParallel.check(rk_mpi_broadcast_float($0, $1, 0), "MPI_Bcast") }
         }
-        try unpack(buffer, into: parameters.map(\.value), scale: 1)
+        try unpack(buffer, into: spans.map(\.value), scale: 1)
     }
 
     public func averageGradients(_ parameters: [Parameter]) throws {
         guard size > 1 else { return }
-        var buffer = try pack(parameters.map(\.gradient))
+        let gradients = try Parameter.spans(of: parameters).map(\.gradient)
+        var buffer = try pack(gradients)
         try buffer.withUnsafeMutableBufferPointer { b in
             try forEachChunk(b) { try MPIDataParallel.check(rk_mpi_allreduce_sum_float($0, $1), "MPI_Allreduce") }
         }
-        try unpack(buffer, into: parameters.map(\.gradient), scale: 1 / Float(size))
+        try unpack(buffer, into: gradients, scale: 1 / Float(size))
     }
 
     public func sum(_ value: Double) throws -> Double {

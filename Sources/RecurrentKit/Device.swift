@@ -9,6 +9,11 @@ import Synchronization
 /// Names: `auto` (the default: the first OpenCL GPU or accelerator, else the CPU backend),
 /// `cpu`, `opencl` (the first OpenCL device of any type, PoCL's CPU device included) and
 /// `opencl:P:D` (platform P, device D, as `recurrent devices` lists them).
+///
+/// One GPU per rank: a process started by `mpirun` (or MPICH, or `srun`) on a node with two or
+/// more GPUs that asks for `opencl` or `auto` takes GPU number `local rank % GPUs`
+/// (`OMPI_COMM_WORLD_LOCAL_RANK`, `MPI_LOCALRANKID`, `SLURM_LOCALID`); `opencl:P:D` is always
+/// that device.
 public enum Device {
     /// The environment variable that names the device.
     public static let environmentVariable = "RECURRENT_DEVICE"
@@ -23,7 +28,7 @@ public enum Device {
     public static let automaticChoice: (specification: String, reason: String) = {
         do {
             let devices = try OpenCLDevices.all()
-            if let gpu = OpenCLDevices.preferred(among: devices) {
+            if let gpu = OpenCLDevices.preferred(among: devices, localRank: try localRank()) {
                 return (gpu.specification, "auto picked \(gpu.specification): \(gpu.name) (OpenCL \(gpu.kind.rawValue))")
             }
             let seen = devices.isEmpty ? "no OpenCL devices" : "no OpenCL GPU or accelerator (\(devices.count) other OpenCL devices)"
@@ -53,10 +58,15 @@ public enum Device {
         case "", "auto": return automaticChoice.specification
         case "cpu": return "cpu"
         case _ where name == "opencl" || name.hasPrefix("opencl:"):
-            return try OpenCLDevices.resolve(name, among: OpenCLDevices.all()).specification
+            return try OpenCLDevices.resolve(name, among: OpenCLDevices.all(), localRank: localRank()).specification
         default:
             throw RecurrentError.deviceUnavailable(requested: spec, reason: "expected one of auto, cpu, opencl, opencl:P:D")
         }
+    }
+
+    /// This process's rank on its node when a parallel launcher started it, else nil.
+    private static func localRank() throws -> Int? {
+        try OpenCLDevices.localRank(in: ProcessInfo.processInfo.environment)
     }
 
     private static func open(_ spec: String, shared: Bool) throws -> any Backend {

@@ -49,8 +49,12 @@ extension Module {
     /// Switches to evaluation mode (dropout off).
     public func eval() { isTraining = false }
 
-    /// Zeroes every parameter gradient.
-    public func zeroGradients() throws { for p in parameters { try p.zeroGradient() } }
+    /// Zeroes every parameter gradient: one fill per flat span (`Parameter.spans(of:)`).
+    public func zeroGradients() throws { try Parameter.zeroGradients(of: parameters) }
+
+    /// Moves this module's parameters into one flat value buffer and one gradient buffer
+    /// (`Parameter.flatten`); optimizers do this for their parameters when made.
+    public func flattenParameters() throws { try Parameter.flatten(parameters) }
 
     /// Downloads every parameter with its shape, by name, as PyTorch's `state_dict()`.
     public func stateDict() throws -> [String: HostTensor] {

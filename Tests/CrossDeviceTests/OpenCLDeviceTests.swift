@@ -70,6 +70,10 @@ struct OpenCLDeviceTests {
         #expect(backend.shared.buildOptions.contains("-D WORK_GROUP_SIZE=\(backend.tuning.workGroupSize)"))
         #expect(backend.tuning.workGroupSize <= backend.device.maxWorkGroupSize)
         #expect(backend.tuning == OpenCLTuning.for(backend.device))
+        // RECURRENT_PACKED_WEIGHTS=0 takes the per-step CLBlast branch on every device; other values change nothing.
+        #expect(!OpenCLTuning.for(backend.device, environment: ["RECURRENT_PACKED_WEIGHTS": "0"]).packedProducts)
+        #expect(OpenCLTuning.for(backend.device, environment: ["RECURRENT_PACKED_WEIGHTS": "1"])
+                == OpenCLTuning.for(backend.device, environment: [:]))
     }
 
     @Test func memoryComesBackAndOversizeRequestsAreErrors() throws {

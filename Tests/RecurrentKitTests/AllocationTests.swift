@@ -27,3 +27,49 @@ func trainingStepsAfterTheFirstAllocateNothing(cell: RecurrentCell) throws {
     #expect(afterMore.systemAllocations == afterFirst.systemAllocations)
     #expect(afterMore.bytesInUse <= afterFirst.bytesInUse)
 }
+
+/// Batches whose lengths change every step reuse the cache's blocks (best fit, split, merged)
+/// instead of keeping a block per size: memory held levels off and stays within 4× the peak of
+/// live tensors.
+@Test func variableLengthsKeepMemoryHeldBounded() throws {
+    let backend = try TestDevice.makeBackend()
+    guard backend.memoryStatistics() != nil else { return }
+    let lstm = try LSTM(inputSize: 4, hiddenSize: 16, numLayers: 2, on: backend, rng: RandomSource(seed: 1))
+    let optimizer = try Adam(lstm.parameters)
+    let loss = MSELoss()
+    var random = TestRandom(seed: 2), draws = PhiloxStream(seed: 3, stream: 0)
+    var heldAfterWarmUp = 0
+    for step in 1...60 {
+        let lengths = (0..<8).map { _ in 1 + Int(draws.nextWord() % 40) }
+        let t = lengths.max()!
+        let x = try random.tensor([t, 8, 4], on: backend), y = try random.tensor([t, 8, 16], on: backend)
+        lstm.lengths = lengths
+        try optimizer.zeroGradients()
+        _ = try loss.forward(try lstm.forward(x), y)
+        _ = try lstm.backward(loss.backward())
+        try optimizer.step()
+        if step == 15 { heldAfterWarmUp = try #require(backend.memoryStatistics()).bytesReserved }
+    }
+    let m = try #require(backend.memoryStatistics())
+    #expect(m.bytesReserved <= heldAfterWarmUp + BlockCache<Int>.segmentQuantumBytes,
+            "held \(m.bytesReserved) bytes after 60 steps, \(heldAfterWarmUp) after 15")
+    #expect(m.bytesReserved <= 4 * max(m.peakBytesInUse, BlockCache<Int>.segmentQuantumBytes))
+}
+
+/// The limits a backend's allocator is given hold: a held-bytes limit refuses with
+/// `.outOfMemory` naming the bytes asked and available, and lifting it lets allocation go on.
+@Test func anAllocationLimitRefusesAndCanBeLifted() throws {
+    let backend = try TestDevice.makeBackend()
+    guard let original = backend.memoryLimits else { return }
+    defer { backend.setMemoryLimits(original) }
+    let held = try #require(backend.memoryStatistics()).bytesReserved
+    backend.setMemoryLimits(MemoryLimits(cachedBytes: original.cachedBytes, heldBytes: held + (4 << 20)))
+    let fits = try Tensor.zeros([1 << 20], on: backend)   // 4 MiB
+    let error = try #require(throws: RecurrentError.self) { try Tensor.zeros([1 << 20], on: backend) }
+    guard case let .outOfMemory(_, requested, available) = error else { Issue.record("expected outOfMemory, got \(error)"); return }
+    #expect(requested == 4 << 20)
+    #expect(available != nil && available! < 4 << 20, "\(error)")
+    backend.setMemoryLimits(original)
+    let more = try Tensor.zeros([1 << 20], on: backend)
+    #expect(try fits.toArray().count + more.toArray().count == 2 << 20)
+}

@@ -3,6 +3,8 @@
 // operand again on every call, a fixed cost that dominates when the active batch is small.
 #pragma once
 #include <stddef.h>
+// The cell kernels and fused time-loop steps built on these products.
+#include "recurrent_cells.h"
 
 /// Width of a packed column panel.
 #define RK_PANEL 16

@@ -7,7 +7,8 @@ public struct GradientNorm: Sendable {
     public func value() throws -> Float { try sumOfSquares.item().squareRoot() }
 }
 
-/// Gradient clipping over parameters that are not frozen.
+/// Gradient clipping over parameters that are not frozen: one launch per flat span of them
+/// (`Parameter.spans(of:)`), one in all for a model whose parameters are flattened and none frozen.
 public enum GradientClipping {
     /// Scales all gradients together so their global L2 norm is at most `maxNorm`
     /// (PyTorch's `clip_grad_norm_`: factor min(1, maxNorm / (norm + 1e-6))). Returns the norm
@@ -20,20 +21,21 @@ public enum GradientClipping {
             throw RecurrentError.invalidArgument(name: "max norm", expected: "a positive finite value", got: "\(maxNorm)")
         }
         let total = try norm ?? self.norm(of: parameters)
-        for p in parameters where !p.isFrozen {
-            try p.gradient.backend.scaleByClipCoefficient(p.gradient, sumOfSquares: total.sumOfSquares, maxNorm: maxNorm)
+        for span in try Parameter.trainableSpans(of: parameters) {
+            try span.gradient.backend.scaleByClipCoefficient(span.gradient, sumOfSquares: total.sumOfSquares, maxNorm: maxNorm)
         }
         return total
     }
 
     /// The global L2 norm of the gradients of the parameters that are not frozen, on the device.
     public static func norm(of parameters: [Parameter]) throws -> GradientNorm {
-        let grads = parameters.filter { !$0.isFrozen }.map(\.gradient)
-        guard let backend = grads.first?.backend else {
+        guard let backend = parameters.first(where: { !$0.isFrozen })?.value.backend else {
             throw RecurrentError.invalidArgument(name: "parameters", expected: "at least one trainable parameter", got: "none")
         }
         let total = try Tensor.zeros([], on: backend)
-        for g in grads { try backend.reduce(total, g, .sumOfSquares, scale: 1, accumulate: true) }
+        for span in try Parameter.trainableSpans(of: parameters) {
+            try backend.reduce(total, span.gradient, .sumOfSquares, scale: 1, accumulate: true)
+        }
         return GradientNorm(sumOfSquares: total)
     }
 
@@ -42,6 +44,8 @@ public enum GradientClipping {
         guard clipValue > 0 else {
             throw RecurrentError.invalidArgument(name: "clip value", expected: "a positive value", got: "\(clipValue)")
         }
-        for p in parameters where !p.isFrozen { try p.value.backend.clamp(p.gradient, low: -clipValue, high: clipValue) }
+        for span in try Parameter.trainableSpans(of: parameters) {
+            try span.gradient.backend.clamp(span.gradient, low: -clipValue, high: clipValue)
+        }
     }
 }

@@ -47,7 +47,7 @@ public struct OptimizerState: Sendable, Equatable {
 
 extension Optimizer {
     /// Zeroes the gradients of all parameters (PyTorch's `zero_grad`).
-    public func zeroGradients() throws { for p in parameters { try p.zeroGradient() } }
+    public func zeroGradients() throws { try Parameter.zeroGradients(of: parameters) }
 }
 
 /// Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay
@@ -55,7 +55,6 @@ extension Optimizer {
 public final class SGD: Optimizer {
     public var learningRate: Float
     public let momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool
-    public let parameters: [Parameter]
 
     public init(_ parameters: [Parameter], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
                 weightDecay: Float = 0, nesterov: Bool = false) throws {
@@ -66,60 +65,47 @@ public final class SGD: Optimizer {
             throw RecurrentError.invalidArgument(name: "Nesterov momentum", expected: "momentum > 0 and dampening 0",
                                                  got: "momentum \(momentum), dampening \(dampening)")
         }
-        self.parameters = parameters
+        try Parameter.flatten(parameters)
         self.learningRate = learningRate
         self.momentum = momentum; self.dampening = dampening; self.weightDecay = weightDecay; self.nesterov = nesterov
         // State is made now (for parameters frozen now: when first updated), so that the first
         // step sizes every buffer and later steps allocate nothing.
-        for p in parameters where !p.isFrozen { _ = try state(for: p) }
+        slots = OptimizerSlots(parameters, slotCount: momentum != 0 ? 1 : 0)
+        try slots.keepState(for: Set(parameters.filter { !$0.isFrozen }.map(ObjectIdentifier.init)))
     }
 
-    private struct State { var buffer: Tensor?, steps: Int }
-    private var states: [ObjectIdentifier: State] = [:]
+    /// Step counts and the momentum buffers, flat.
+    private let slots: OptimizerSlots
 
-    private func state(for p: Parameter) throws -> State {
-        if let s = states[ObjectIdentifier(p)] { return s }
-        let s = State(buffer: momentum != 0 ? try Tensor.empty(p.shape, on: p.value.backend) : nil, steps: 0)
-        states[ObjectIdentifier(p)] = s
-        return s
-    }
+    public var parameters: [Parameter] { slots.parameters }
 
-    public func hasState(for parameter: Parameter) -> Bool { states[ObjectIdentifier(parameter)] != nil }
+    public func hasState(for parameter: Parameter) -> Bool { slots.hasState(parameter) }
 
     public func state(of named: [(name: String, parameter: Parameter)]) throws -> OptimizerState {
         var steps: [String: Int] = [:], tensors: [String: HostTensor] = [:]
         for (name, p) in named {
-            guard let s = states[ObjectIdentifier(p)] else { continue }
-            steps[name] = s.steps
-            if let buffer = s.buffer, s.steps > 0 { tensors[name + ".momentum_buffer"] = try buffer.toHost() }
+            guard let count = slots.steps[ObjectIdentifier(p)] else { continue }
+            steps[name] = count
+            if slots.slotCount > 0, count > 0 { tensors[name + ".momentum_buffer"] = try slots.slot(0, of: p).toHost() }
         }
         return OptimizerState(kind: "sgd", learningRate: learningRate, steps: steps, tensors: tensors)
     }
 
     public func restore(_ state: OptimizerState, for named: [(name: String, parameter: Parameter)]) throws {
         try state.checkKind("sgd")
-        learningRate = state.learningRate
-        for (name, p) in named {
-            guard let steps = state.steps[name] else {
-                states[ObjectIdentifier(p)] = nil
-                continue
-            }
-            var s = try self.state(for: p)
-            s.steps = steps
-            if let buffer = s.buffer, steps > 0 { try buffer.assign(state.slot(name, "momentum_buffer", shape: p.shape)) }
-            states[ObjectIdentifier(p)] = s
+        let buffers = try named.compactMap { name, p -> (Parameter, Int, HostTensor?)? in
+            guard let steps = state.steps[name] else { return nil }
+            return (p, steps, slots.slotCount > 0 && steps > 0 ? try state.slot(name, "momentum_buffer", shape: p.shape) : nil)
         }
+        try slots.restore(named.map(\.parameter), from: buffers.map { ($0.0, $0.1, [$0.2].compactMap { $0 }) })
+        learningRate = state.learningRate
     }
 
     public func step() throws {
-        for p in parameters where p.isFrozen { states[ObjectIdentifier(p)] = nil }
-        for p in parameters where !p.isFrozen {
-            var s = try state(for: p)
-            try p.value.backend.sgdUpdate(p.value, gradient: p.gradient, momentumBuffer: s.buffer,
-                                          SGDHyperparameters(learningRate: learningRate, momentum: momentum, dampening: dampening,
-                                                             weightDecay: weightDecay, nesterov: nesterov, isFirstStep: s.steps == 0))
-            s.steps += 1
-            states[ObjectIdentifier(p)] = s
+        try slots.step { span, slots, steps in
+            try span.value.backend.sgdUpdate(span.value, gradient: span.gradient, momentumBuffer: slots.first,
+                                             SGDHyperparameters(learningRate: learningRate, momentum: momentum, dampening: dampening,
+                                                                weightDecay: weightDecay, nesterov: nesterov, isFirstStep: steps == 0))
         }
     }
 }
@@ -131,9 +117,8 @@ public class Adam: Optimizer {
     public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
     /// AdamW's decay `p ← p·(1 − lr·wd)` instead of Adam's L2 term `g ← g + wd·p`.
     public let decoupledWeightDecay: Bool
-    public let parameters: [Parameter]
-    private struct State { var m: Tensor, v: Tensor, step: Int }
-    private var states: [ObjectIdentifier: State] = [:]
+    /// Step counts and the moments m and v, flat.
+    private let slots: OptimizerSlots
 
     /// PyTorch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.
     public init(_ parameters: [Parameter], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
@@ -143,61 +128,47 @@ public class Adam: Optimizer {
         try checkHyperparameter("beta2", betas.1, betas.1 >= 0 && betas.1 < 1, "in [0, 1)")
         try checkHyperparameter("epsilon", epsilon, epsilon >= 0, "≥ 0")
         try checkHyperparameter("weight decay", weightDecay, weightDecay >= 0, "≥ 0")
-        self.parameters = parameters
+        try Parameter.flatten(parameters)
         self.learningRate = learningRate
         self.beta1 = betas.0; self.beta2 = betas.1; self.epsilon = epsilon
         self.weightDecay = weightDecay; self.decoupledWeightDecay = decoupledWeightDecay
         // State is made now (for parameters frozen now: when first updated), so that the first
         // step sizes every buffer and later steps allocate nothing.
-        for p in parameters where !p.isFrozen { _ = try state(for: p) }
+        slots = OptimizerSlots(parameters, slotCount: 2)
+        try slots.keepState(for: Set(parameters.filter { !$0.isFrozen }.map(ObjectIdentifier.init)))
     }
 
-    private func state(for p: Parameter) throws -> State {
-        if let s = states[ObjectIdentifier(p)] { return s }
-        let s = State(m: try .zeros(p.shape, on: p.value.backend), v: try .zeros(p.shape, on: p.value.backend), step: 0)
-        states[ObjectIdentifier(p)] = s
-        return s
-    }
+    public var parameters: [Parameter] { slots.parameters }
 
-    public func hasState(for parameter: Parameter) -> Bool { states[ObjectIdentifier(parameter)] != nil }
+    public func hasState(for parameter: Parameter) -> Bool { slots.hasState(parameter) }
 
     public func state(of named: [(name: String, parameter: Parameter)]) throws -> OptimizerState {
         var steps: [String: Int] = [:], tensors: [String: HostTensor] = [:]
         for (name, p) in named {
-            guard let s = states[ObjectIdentifier(p)] else { continue }
-            steps[name] = s.step
-            tensors[name + ".exp_avg"] = try s.m.toHost()
-            tensors[name + ".exp_avg_sq"] = try s.v.toHost()
+            guard let count = slots.steps[ObjectIdentifier(p)] else { continue }
+            steps[name] = count
+            tensors[name + ".exp_avg"] = try slots.slot(0, of: p).toHost()
+            tensors[name + ".exp_avg_sq"] = try slots.slot(1, of: p).toHost()
         }
         return OptimizerState(kind: "adam", learningRate: learningRate, steps: steps, tensors: tensors)
     }
 
     public func restore(_ state: OptimizerState, for named: [(name: String, parameter: Parameter)]) throws {
         try state.checkKind("adam")
-        learningRate = state.learningRate
-        for (name, p) in named {
-            guard let steps = state.steps[name] else {
-                states[ObjectIdentifier(p)] = nil
-                continue
-            }
-            var s = try self.state(for: p)
-            s.step = steps
-            try s.m.assign(state.slot(name, "exp_avg", shape: p.shape))
-            try s.v.assign(state.slot(name, "exp_avg_sq", shape: p.shape))
-            states[ObjectIdentifier(p)] = s
+        let moments = try named.compactMap { name, p -> (Parameter, Int, [HostTensor])? in
+            guard let steps = state.steps[name] else { return nil }
+            return (p, steps, [try state.slot(name, "exp_avg", shape: p.shape), try state.slot(name, "exp_avg_sq", shape: p.shape)])
         }
+        try slots.restore(named.map(\.parameter), from: moments)
+        learningRate = state.learningRate
     }
 
     public func step() throws {
-        for p in parameters where p.isFrozen { states[ObjectIdentifier(p)] = nil }
-        for p in parameters where !p.isFrozen {
-            var state = try state(for: p)
-            state.step += 1
-            states[ObjectIdentifier(p)] = state
-            try p.value.backend.adamUpdate(p.value, gradient: p.gradient, m: state.m, v: state.v,
-                                           AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-                                                               weightDecay: weightDecay, decoupledWeightDecay: decoupledWeightDecay,
-                                                               step: state.step))
+        try slots.step { span, slots, steps in
+            try span.value.backend.adamUpdate(span.value, gradient: span.gradient, m: slots[0], v: slots[1],
+                                              AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                                                                  weightDecay: weightDecay, decoupledWeightDecay: decoupledWeightDecay,
+                                                                  step: steps + 1))
         }
     }
 }

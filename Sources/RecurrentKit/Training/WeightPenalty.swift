@@ -16,11 +16,11 @@ public struct WeightPenalty: Sendable {
     /// parameter's gradient. Call it after backward, before clipping and the optimizer step.
     public func apply(to parameters: [Parameter], loss: Tensor) throws {
         try RecurrentError.check("WeightPenalty loss", count: loss.count, equals: 1)
-        for p in parameters where !p.isFrozen {
-            let backend = p.value.backend
-            if l1 != 0 { try backend.reduce(loss, p.value, .sumOfAbsolute, scale: l1, accumulate: true) }
-            if l2 != 0 { try backend.reduce(loss, p.value, .sumOfSquares, scale: l2, accumulate: true) }
-            try backend.addPenaltyGradient(p.gradient, p.value, l1: l1, l2: l2)
+        for span in try Parameter.trainableSpans(of: parameters) {
+            let backend = span.value.backend
+            if l1 != 0 { try backend.reduce(loss, span.value, .sumOfAbsolute, scale: l1, accumulate: true) }
+            if l2 != 0 { try backend.reduce(loss, span.value, .sumOfSquares, scale: l2, accumulate: true) }
+            try backend.addPenaltyGradient(span.gradient, span.value, l1: l1, l2: l2)
         }
     }
 }

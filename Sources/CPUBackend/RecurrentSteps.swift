@@ -1,0 +1,198 @@
+// The CPU backend's recurrent time loop (overrides of Backend.recurrentForwardSteps and
+// recurrentBackwardSteps). One worker per row block of the batch (`batchBlocks`) runs every step of
+// the sequence: the sequences of a batch are independent, so a block needs nothing from the other
+// blocks and the workers never meet inside the loop. Each step is one C call that computes the
+// recurrent product tile by tile and applies the cell step to each tile while it is in L1
+// (rk_forward_step / rk_backward_step in Sources/CRecurrentGEMM/recurrent_cells.c); no tensor is
+// sliced or allocated per step. Forward only (`RecurrentForwardMode.inference`) the cells skip the
+// stores backward reads and the per-step states roll over two slots. Without AVX2/FMA, or with RECURRENT_PACKED_WEIGHTS=0, the shared
+// per-step loop runs instead (OpenBLAS products, the same C cell kernels).
+// T = time steps, B = batch, N = rows, H = hidden size, G = gates, R = width of h (P when projecting).
+import CRecurrentGEMM
+import RecurrentCore
+
+extension CPUBackend {
+    /// Whether the time loop runs fused: AVX2/FMA and packed weights not turned off.
+    var fusesTimeLoop: Bool { packedProductsAvailable && usesPackedProducts }
+
+    public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
+        guard fusesTimeLoop else { return try perStepRecurrentForwardSteps(loop) }
+        let (w, s) = (loop.weights, loop.shape)
+        let (h, r, g) = (s.hiddenSize, s.outputSize, s.cell.gateCount)
+        let op = "recurrentForwardSteps"
+        // W_hhᵀ gate by gate, (G, ⌈H/16⌉, R, 16), so that each product tile holds the same units of every gate.
+        let packedHH = try Tensor.empty([rk_gate_packed_size(Int32(r), Int32(g), Int32(h))], on: self)
+        rk_pack_gates(try pointer(packedHH, op), try pointer(w.weightHH, op), Int32(r), Int32(g), Int32(h))
+        // W_hrᵀ (H, P) in 16-column panels.
+        let packedHR = try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) }
+        let p = LoopPointers(
+            gates: try pointer(loop.gates, op), extra: try loop.extra.map { try pointer($0, op) },
+            projected: try loop.projected.map { try pointer($0, op) }, output: try pointer(loop.output, op),
+            initialHidden: try loop.io.initialHidden.map { try pointer($0, op) },
+            initialCell: try loop.io.initialCell.map { try pointer($0, op) },
+            biasIH: try pointer(w.biasIH, op), biasHH: try pointer(w.biasHH, op),
+            packedHH: try pointer(packedHH, op), packedHR: try packedHR.map { try pointer($0.storage, op) })
+        let plan = StepPlan(s, mode: loop.mode)
+        let blocks = batchBlocks(s)
+        try withExtendedLifetime((packedHH, packedHR)) {
+            try runConcurrently(blocks.count) { part in plan.forward(rows: blocks[part], p) }
+        }
+    }
+
+    public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
+        guard fusesTimeLoop,
+              let packedHH = try packForRepeatedProducts(loop.weights.weightHH, k: loop.shape.gateWidth,
+                                                         n: loop.shape.outputSize, transB: .none)
+        else { return try perStepRecurrentBackwardSteps(loop) }
+        let (w, s, io) = (loop.weights, loop.shape, loop.io)
+        let (h, r) = (s.hiddenSize, s.outputSize)
+        let op = "recurrentBackwardSteps"
+        // Backward multiplies by W_hh and W_hr as stored: (GH, R) and (P, H).
+        let packedHR = try w.weightHR.flatMap { try packForRepeatedProducts($0, k: r, n: h, transB: .none) }
+        let p = LoopPointers(
+            gates: try pointer(loop.gates, op), extra: try loop.extra.map { try pointer($0, op) },
+            projected: try loop.projected.map { try pointer($0, op) }, output: try pointer(loop.output, op),
+            initialHidden: try io.initialHidden.map { try pointer($0, op) },
+            initialCell: try io.initialCell.map { try pointer($0, op) },
+            biasIH: try pointer(w.biasIH, op), biasHH: try pointer(w.biasHH, op),
+            packedHH: try pointer(packedHH.storage, op), packedHR: try packedHR.map { try pointer($0.storage, op) },
+            gradGatesInput: try pointer(loop.gradGatesInput, op), gradGatesHidden: try pointer(loop.gradGatesHidden, op),
+            gradOutputs: try loop.gradOutputs.map { try pointer($0, op) },
+            gradOutput: try io.gradOutput.map { try pointer($0, op) },
+            gradFinalHidden: try io.gradFinalHidden.map { try pointer($0, op) },
+            gradFinalCell: try io.gradFinalCell.map { try pointer($0, op) },
+            gradInitialHidden: try io.gradInitialHidden.map { try pointer($0, op) },
+            gradInitialCell: try io.gradInitialCell.map { try pointer($0, op) })
+        let plan = StepPlan(s, mode: .training)
+        let blocks = batchBlocks(s)
+        try withExtendedLifetime((packedHH, packedHR)) {
+            try runConcurrently(blocks.count) { part in
+                // Per block: dh and dc carried from step t+1, and dm_t with a projection.
+                let carried = try Tensor.empty([blocks[part].count * (r + 2 * h)], on: self)   // (b, R + 2H)
+                try withExtendedLifetime(carried) {
+                    plan.backward(rows: blocks[part], p, carried: try self.pointer(carried, op))
+                }
+            }
+        }
+    }
+}
+
+/// The raw pointers a time loop works on (all validated by the caller and kept alive across the loop).
+struct LoopPointers: @unchecked Sendable {
+    // @unchecked: each worker writes only its own rows of these buffers.
+    typealias Pointer = UnsafeMutablePointer<Float>
+    var gates: Pointer, extra: Pointer?, projected: Pointer?, output: Pointer
+    var initialHidden: Pointer?, initialCell: Pointer?
+    var biasIH: Pointer, biasHH: Pointer
+    /// Forward: W_hhᵀ from rk_pack_gates; backward: W_hh from rk_pack_b. W_hr likewise (nil: no projection).
+    var packedHH: Pointer, packedHR: Pointer?
+    var gradGatesInput: Pointer? = nil, gradGatesHidden: Pointer? = nil, gradOutputs: Pointer? = nil
+    var gradOutput: Pointer? = nil, gradFinalHidden: Pointer? = nil, gradFinalCell: Pointer? = nil
+    var gradInitialHidden: Pointer? = nil, gradInitialCell: Pointer? = nil
+}
+
+/// Sizes and row offsets of one layer's time loop, and the loop of one row block.
+struct StepPlan: Sendable {
+    let steps: Int, batch: Int, hidden: Int, width: Int, gateCount: Int
+    let cell: Int32, activation: Activation
+    /// Forward only: `extra` and `projected` are two (B, H) slots that roll over (step t in slot t % 2).
+    let inference: Bool
+    /// Row of step t's first sequence, and the active rows of step t.
+    let offsets: [Int], sizes: [Int]
+
+    init(_ s: RecurrentLayerShape, mode: RecurrentForwardMode) {
+        steps = s.sequenceLength
+        batch = s.batchSize
+        inference = mode == .inference
+        hidden = s.hiddenSize
+        width = s.outputSize
+        gateCount = s.cell.gateCount
+        switch s.cell {
+        case .lstm: cell = Int32(RK_CELL_LSTM)
+        case .gru: cell = Int32(RK_CELL_GRU)
+        case .rnnTanh, .rnnRelu: cell = Int32(RK_CELL_RNN)
+        }
+        activation = s.cell == .rnnRelu ? .relu : .tanh
+        offsets = s.stepOffsets
+        sizes = (0..<s.sequenceLength).map { s.rows(atStep: $0) }
+    }
+
+    var isLSTM: Bool { cell == Int32(RK_CELL_LSTM) }
+
+    /// Row of batch position `first` at step `step` in `extra` and `projected`.
+    func stateRow(_ step: Int, _ first: Int) -> Int { (inference ? (step % 2) * batch : offsets[step]) + first }
+
+    /// Every forward step of batch rows `rows`.
+    func forward(rows: Range<Int>, _ p: LoopPointers) {
+        let (h, r, gh) = (hidden, width, gateCount * hidden)
+        for step in 0..<steps {
+            let end = min(rows.upperBound, sizes[step])
+            if end <= rows.lowerBound { break }
+            let count = end - rows.lowerBound, row = offsets[step] + rows.lowerBound   // rows of this step, first row in N
+            let earlier = step > 0 ? offsets[step - 1] + rows.lowerBound : 0
+            let stateRow = stateRow(step, rows.lowerBound), earlierState = step > 0 ? self.stateRow(step - 1, rows.lowerBound) : 0
+            // h_{t-1} (b, R), and the cell's own previous state: c_{t-1} (LSTM) or h_{t-1} (GRU, R = H).
+            let previousHidden = step == 0 ? p.initialHidden.map { $0 + rows.lowerBound * r } : p.output + earlier * r
+            let previousState = isLSTM
+                ? (step == 0 ? p.initialCell.map { $0 + rows.lowerBound * h } : p.extra! + earlierState * h)
+                : previousHidden
+            // With a projection the cell writes m_t and h_t = m_t W_hrᵀ follows: (b, H) × (H, P).
+            let cellOutput = p.projected.map { $0 + stateRow * h } ?? p.output + row * r
+            var cellStep = rk_cell_forward(rows: count, hidden: h, gateCount: gateCount, activation: activation,
+                                           inference: inference, gates: p.gates + row * gh, product: nil, biasIH: p.biasIH,
+                                           biasHH: p.biasHH, previous: previousState, state: p.extra.map { $0 + stateRow * h },
+                                           hiddenOut: cellOutput)
+            rk_forward_step(cell, &cellStep, previousHidden, Int32(r), p.packedHH)
+            if let packedHR = p.packedHR {
+                rk_gemm_packed(Int32(count), Int32(r), Int32(h), cellOutput, Int32(h), packedHR, p.output + row * r, Int32(r), 0)
+            }
+        }
+    }
+
+    /// Every backward step of batch rows `rows`, last step first; `carried` holds (b, R + 2H) floats.
+    func backward(rows: Range<Int>, _ p: LoopPointers, carried: UnsafeMutablePointer<Float>) {
+        let (h, r, gh) = (hidden, width, gateCount * hidden)
+        let first = rows.lowerBound
+        let gradHidden = carried, gradCell = carried + rows.count * r, gradProjected = gradCell + rows.count * h
+        for step in stride(from: steps - 1, through: 0, by: -1) {
+            let end = min(rows.upperBound, sizes[step])
+            if end <= first { continue }
+            // Sequences whose last step this is start from the gradients of their final states.
+            let startingFrom = max(first, step + 1 < steps ? sizes[step + 1] : 0)
+            if startingFrom < end {
+                let starting = startingFrom..<end, local = startingFrom - first
+                copyOrZero(p.gradFinalHidden.map { $0 + starting.lowerBound * r }, to: gradHidden + local * r, count: starting.count * r)
+                if isLSTM {
+                    copyOrZero(p.gradFinalCell.map { $0 + starting.lowerBound * h }, to: gradCell + local * h, count: starting.count * h)
+                }
+            }
+            let count = end - first, row = offsets[step] + first
+            let earlier = step > 0 ? offsets[step - 1] + first : 0
+            let previousHidden = step == 0 ? p.initialHidden.map { $0 + first * r } : p.output + earlier * r
+            let previousState = isLSTM ? (step == 0 ? p.initialCell.map { $0 + first * h } : p.extra! + earlier * h) : previousHidden
+            var dy = p.gradOutput.map { $0 + row * r }
+            var cellGradHidden = gradHidden
+            if let gradOutputs = p.gradOutputs, let packedHR = p.packedHR {
+                // dh_t = dy_t + dh_{t+1} (b, P), kept for dW_hr; dm_t = dh_t W_hr: (b, P) × (P, H).
+                let gradStep = gradOutputs + row * r
+                for k in 0..<(count * r) { gradStep[k] = gradHidden[k] + (dy?[k] ?? 0) }
+                rk_gemm_packed(Int32(count), Int32(h), Int32(r), gradStep, Int32(r), packedHR, gradProjected, Int32(h), 0)
+                (cellGradHidden, dy) = (gradProjected, nil)
+            }
+            var cellStep = rk_cell_backward(
+                rows: count, hidden: h, gateCount: gateCount, activation: activation, gates: p.gates + row * gh,
+                state: p.extra.map { $0 + row * h }, previous: previousState, gradOutput: dy, gradHidden: cellGradHidden,
+                gradCell: isLSTM ? gradCell : nil, gradGates: p.gradGatesInput! + row * gh,
+                gradGatesHidden: cell == Int32(RK_CELL_GRU) ? p.gradGatesHidden! + row * gh : nil)
+            // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R), not needed at step 0 unless dh_0 is asked for.
+            let product = step > 0 || p.gradInitialHidden != nil
+            rk_backward_step(cell, &cellStep, product ? p.packedHH : nil, Int32(r), gradHidden)
+        }
+        p.gradInitialHidden.map { ($0 + first * r).update(from: gradHidden, count: rows.count * r) }
+        if isLSTM { p.gradInitialCell.map { ($0 + first * h).update(from: gradCell, count: rows.count * h) } }
+    }
+
+    private func copyOrZero(_ source: UnsafeMutablePointer<Float>?, to destination: UnsafeMutablePointer<Float>, count: Int) {
+        if let source { destination.update(from: source, count: count) } else { destination.update(repeating: 0, count: count) }
+    }
+}

@@ -1,0 +1,208 @@
+// The cell kernels' bodies, compiled twice by recurrent_cells.c: once for AVX2/FMA (VF = 8 floats),
+// once for the baseline ISA (VF = 4 floats). RK(name) gives each build its own names; VF, VI and
+// LANES are the build's float vector, int vector (GCC/Clang vector extensions) and their length.
+// A tile's last vector may be partial and is loaded with zeros in the spare lanes, so every element
+// goes through the same arithmetic whatever the width.
+// exp and tanh: the minimax polynomials of Cephes' expf and tanhf (S. L. Moshier), about 1 ulp in
+// fp32, as in the backend's other vector math.
+// Deliberately no include guard: included once per build.
+
+static inline __attribute__((always_inline)) VF RK(splat)(float x) { return (VF){0} + x; }
+
+static inline __attribute__((always_inline)) VF RK(select)(VI mask, VF yes, VF no) {
+    return (VF)((mask & (VI)yes) | (~mask & (VI)no));
+}
+
+static inline __attribute__((always_inline)) VF RK(load)(const float *p, int lanes) {
+    VF v = RK(splat)(0.0f);
+    if (lanes == LANES) memcpy(&v, p, sizeof v);
+    else for (int l = 0; l < lanes; l++) v[l] = p[l];
+    return v;
+}
+
+static inline __attribute__((always_inline)) void RK(store)(float *p, VF v, int lanes) {
+    if (lanes == LANES) memcpy(p, &v, sizeof v);
+    else for (int l = 0; l < lanes; l++) p[l] = v[l];
+}
+
+static inline __attribute__((always_inline)) VF RK(exp)(VF x) {
+    // exp(x) = 2^n · exp(r), n = round(x / ln 2), r = x − n·ln 2 (ln 2 in two parts).
+    VF low = RK(splat)(-87.33654f), high = RK(splat)(88.37626f);
+    x = RK(select)(x < low, low, x);
+    x = RK(select)(x > high, high, x);
+    // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits.
+    VF shifted = x * 1.44269504f + 12582912.0f;
+    VF n = shifted - 12582912.0f;
+    VF r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    VF r2 = r * r;
+    VF p = RK(splat)(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    VF er = p * r2 + r + 1.0f;
+    // 2^n from the exponent bits; n ∈ [−126, 127] after the clamp.
+    VI bits = (((VI)shifted - 0x4B400000) + 127) << 23;
+    return er * (VF)bits;
+}
+
+static inline __attribute__((always_inline)) VF RK(sigmoid)(VF x) { return 1.0f / (1.0f + RK(exp)(-x)); }
+
+static inline __attribute__((always_inline)) VF RK(tanh)(VF x) {
+    // |x| < 0.625: odd polynomial; otherwise 1 − 2/(e^{2|x|} + 1) with the sign restored.
+    VF z = x * x;
+    VF p = RK(splat)(-5.70498872745e-3f);
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    VF small = p * z * x + x;
+    VI negative = x < 0.0f;
+    VF a = RK(select)(negative, -x, x);
+    VF large = 1.0f - 2.0f / (RK(exp)(a + a) + 1.0f);
+    VF sign = RK(select)(negative, -large, large);
+    return RK(select)(a < 0.625f, small, sign);
+}
+
+/// Loads an optional operand (NULL: zeros).
+static inline __attribute__((always_inline)) VF RK(load_or_zero)(const float *p, int lanes) {
+    return p ? RK(load)(p, lanes) : RK(splat)(0.0f);
+}
+
+// MARK: Forward
+
+/// Pre-activation of gate k at unit j of one row: (x W_ih + b_ih) + (h W_hh + b_hh).
+#define RK_PRE(k) ((RK(load)(g + (k) * h + j, lanes) + RK(load)(s->bias_ih + (k) * h + j, lanes)) \
+                 + (RK(load_or_zero)(p ? p + (k) * s->product_gate + j : NULL, lanes) + RK(load)(s->bias_hh + (k) * h + j, lanes)))
+
+void RK(rk_lstm_forward)(const rk_cell_forward *s) {
+    int h = s->hidden;
+    for (int r = 0; r < s->rows; r++) {
+        float *g = s->gates + (size_t)r * s->gate_row;
+        const float *p = s->product ? s->product + (size_t)r * s->product_row : NULL;
+        const float *previous = s->previous ? s->previous + (size_t)r * s->state_row : NULL;
+        float *c_out = s->state + (size_t)r * s->state_row, *h_out = s->hidden_out + (size_t)r * s->state_row;
+        for (int j = 0; j < s->columns; j += LANES) {
+            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
+            VF i = RK(sigmoid)(RK_PRE(0)), f = RK(sigmoid)(RK_PRE(1)), gg = RK(tanh)(RK_PRE(2)), o = RK(sigmoid)(RK_PRE(3));
+            VF c = f * RK(load_or_zero)(previous ? previous + j : NULL, lanes) + i * gg;
+            if (!s->inference) {
+                RK(store)(g + j, i, lanes);
+                RK(store)(g + h + j, f, lanes);
+                RK(store)(g + 2 * h + j, gg, lanes);
+                RK(store)(g + 3 * h + j, o, lanes);
+            }
+            RK(store)(c_out + j, c, lanes);
+            RK(store)(h_out + j, o * RK(tanh)(c), lanes);
+        }
+    }
+}
+
+void RK(rk_gru_forward)(const rk_cell_forward *s) {
+    int h = s->hidden;
+    for (int row = 0; row < s->rows; row++) {
+        float *g = s->gates + (size_t)row * s->gate_row;
+        const float *p = s->product ? s->product + (size_t)row * s->product_row : NULL;
+        const float *previous = s->previous ? s->previous + (size_t)row * s->state_row : NULL;
+        float *hn_out = s->state + (size_t)row * s->state_row, *h_out = s->hidden_out + (size_t)row * s->state_row;
+        for (int j = 0; j < s->columns; j += LANES) {
+            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
+            VF r = RK(sigmoid)(RK_PRE(0)), z = RK(sigmoid)(RK_PRE(1));
+            VF hn = RK(load_or_zero)(p ? p + 2 * s->product_gate + j : NULL, lanes) + RK(load)(s->bias_hh + 2 * h + j, lanes);
+            VF n = RK(tanh)((RK(load)(g + 2 * h + j, lanes) + RK(load)(s->bias_ih + 2 * h + j, lanes)) + r * hn);
+            VF h_prev = RK(load_or_zero)(previous ? previous + j : NULL, lanes);
+            if (!s->inference) {
+                RK(store)(g + j, r, lanes);
+                RK(store)(g + h + j, z, lanes);
+                RK(store)(g + 2 * h + j, n, lanes);
+                RK(store)(hn_out + j, hn, lanes);
+            }
+            RK(store)(h_out + j, n + z * (h_prev - n), lanes);
+        }
+    }
+}
+
+void RK(rk_rnn_forward)(const rk_cell_forward *s) {
+    int h = s->hidden;
+    for (int r = 0; r < s->rows; r++) {
+        float *g = s->gates + (size_t)r * s->gate_row;
+        const float *p = s->product ? s->product + (size_t)r * s->product_row : NULL;
+        float *h_out = s->hidden_out + (size_t)r * s->state_row;
+        for (int j = 0; j < s->columns; j += LANES) {
+            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
+            VF pre = RK_PRE(0);
+            VF y = s->activation == RK_TANH ? RK(tanh)(pre) : RK(select)(pre < 0.0f, RK(splat)(0.0f), pre);
+            if (!s->inference) RK(store)(g + j, y, lanes);
+            RK(store)(h_out + j, y, lanes);
+        }
+    }
+}
+#undef RK_PRE
+
+// MARK: Backward
+
+void RK(rk_lstm_backward)(const rk_cell_backward *s) {
+    int h = s->hidden;
+    for (int r = 0; r < s->rows; r++) {
+        const float *g = s->gates + (size_t)r * s->gate_row;
+        float *dg = s->grad_gates + (size_t)r * s->gate_row;
+        size_t k = (size_t)r * s->state_row;
+        for (int j = 0; j < s->columns; j += LANES) {
+            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
+            // Each gate is read once.
+            VF i = RK(load)(g + j, lanes), f = RK(load)(g + h + j, lanes);
+            VF gg = RK(load)(g + 2 * h + j, lanes), o = RK(load)(g + 3 * h + j, lanes);
+            VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
+            VF tc = RK(tanh)(RK(load)(s->state + k + j, lanes));
+            VF dc = RK(load)(s->grad_cell + k + j, lanes) + dh * o * (1.0f - tc * tc);
+            VF c_prev = RK(load_or_zero)(s->previous ? s->previous + k + j : NULL, lanes);
+            RK(store)(dg + j, dc * gg * i * (1.0f - i), lanes);
+            RK(store)(dg + h + j, dc * c_prev * f * (1.0f - f), lanes);
+            RK(store)(dg + 2 * h + j, dc * i * (1.0f - gg * gg), lanes);
+            RK(store)(dg + 3 * h + j, dh * tc * o * (1.0f - o), lanes);
+            RK(store)(s->grad_cell + k + j, dc * f, lanes);
+        }
+    }
+}
+
+void RK(rk_gru_backward)(const rk_cell_backward *s) {
+    int h = s->hidden;
+    for (int row = 0; row < s->rows; row++) {
+        const float *g = s->gates + (size_t)row * s->gate_row;
+        float *dx = s->grad_gates + (size_t)row * s->gate_row, *dhg = s->grad_gates_hidden + (size_t)row * s->gate_row;
+        size_t k = (size_t)row * s->state_row;
+        for (int j = 0; j < s->columns; j += LANES) {
+            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
+            VF r = RK(load)(g + j, lanes), z = RK(load)(g + h + j, lanes), n = RK(load)(g + 2 * h + j, lanes);
+            VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
+            VF h_prev = RK(load_or_zero)(s->previous ? s->previous + k + j : NULL, lanes);
+            VF dn = dh * (1.0f - z) * (1.0f - n * n);
+            VF dz = dh * (h_prev - n) * z * (1.0f - z);
+            VF dr = dn * RK(load)(s->state + k + j, lanes) * r * (1.0f - r);
+            // Both gate-gradient sets in one pass.
+            RK(store)(dx + j, dr, lanes);
+            RK(store)(dx + h + j, dz, lanes);
+            RK(store)(dx + 2 * h + j, dn, lanes);
+            RK(store)(dhg + j, dr, lanes);
+            RK(store)(dhg + h + j, dz, lanes);
+            RK(store)(dhg + 2 * h + j, dn * r, lanes);
+            RK(store)(s->grad_hidden + k + j, dh * z, lanes);
+        }
+    }
+}
+
+void RK(rk_rnn_backward)(const rk_cell_backward *s) {
+    for (int r = 0; r < s->rows; r++) {
+        const float *y_row = s->gates + (size_t)r * s->gate_row;
+        float *dg = s->grad_gates + (size_t)r * s->gate_row;
+        size_t k = (size_t)r * s->state_row;
+        for (int j = 0; j < s->columns; j += LANES) {
+            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
+            VF y = RK(load)(y_row + j, lanes);
+            VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
+            VF derivative = s->activation == RK_TANH ? 1.0f - y * y : RK(select)(y > 0.0f, RK(splat)(1.0f), RK(splat)(0.0f));
+            RK(store)(dg + j, dh * derivative, lanes);
+        }
+    }
+}
