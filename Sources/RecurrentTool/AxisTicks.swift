@@ -56,7 +56,7 @@ struct AxisTicks: Equatable {
     static func logarithmic(_ low: Double, _ high: Double) -> AxisTicks {
         var (low, high) = (min(low, high), max(low, high))
         if !(low > 0) || !high.isFinite { (low, high) = (1, 10) }
-        var a = Int(floor(log10(low) + 1e-9)), b = Int(ceil(log10(high) - 1e-9))
+        var a = Int(floor(log10(low) + 1e-6)), b = Int(ceil(log10(high) - 1e-6))   // Float inputs: 1e-6 is 9.99999997e-7
         if b <= a { b = a + 1 }
         let decades = b - a
         let every = decades <= 8 ? 1 : decades <= 16 ? 2 : decades <= 40 ? 5 : 10

@@ -42,6 +42,10 @@ struct Train: ParsableCommand {
     var normalization: NormalizationMethod?
     @Flag(help: "CSV: model the first differences (the change from the last value) instead of the values.")
     var difference = false
+    @Option(help: ArgumentHelp("Write TensorBoard event files (scalars per step and epoch, weight and gradient histograms) to this directory.",
+                               valueName: "dir"))
+    var tensorboard: String?
+    @Option(help: "With --tensorboard: histograms every this many steps (0: none).") var histogramEvery: Int = 100
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -83,6 +87,7 @@ struct Train: ParsableCommand {
         if text != nil, let flag = normalization != nil ? "--normalization" : difference ? "--difference" : nil {
             throw ValidationError("\(flag) is for time series: it goes with --csv, not --text")
         }
+        if histogramEvery < 0 { throw ValidationError("expected --histogram-every ≥ 0 steps, got \(histogramEvery)") }
         if checkpointEvery < 0 { throw ValidationError("expected --checkpoint-every ≥ 0 steps, got \(checkpointEvery)") }
         if let w = window, w < 1 { throw ValidationError("expected --window ≥ 1, got \(w)") }
         if let s = stride, s < 1 { throw ValidationError("expected --stride ≥ 1, got \(s)") }
@@ -338,6 +343,11 @@ struct Train: ParsableCommand {
         }
         trainer.checkpointURL = checkpoint
         trainer.checkpointEverySteps = checkpointEvery
+        if let tensorboard, isRoot {
+            let logger = try TensorBoardLogger(directory: URL(fileURLWithPath: tensorboard), histogramEverySteps: histogramEvery)
+            trainer.callbacks.append(logger)
+            say("TensorBoard: \(logger.fileURL.path) (tensorboard --logdir \(tensorboard))")
+        }
         say("model: \(saved.summary); \(model.parameterCount) parameters on \(backend.name) (\(backend.deviceDescription)); "
             + "\(saved.training.optimizer) lr \(optimizer.learningRate), batch \(saved.training.batchSize)")
 

@@ -72,7 +72,11 @@ extension Trainer {
             if name.hasPrefix("optimizer.") { slots[String(name.dropFirst(10))] = t }
         }
         let callbackStates = try Self.callbackStates(info["callbacks"], tensors: contents.tensors, fail: fail)
-        let saved = callbackStates.keys.sorted(), mine = callbacks.map(\.stateKey).sorted()
+        // Callbacks that keep nothing (a TensorBoard logger) may come and go between runs.
+        let stateless = Set(try callbacks.filter { try $0.state() == CallbackState() }.map(\.stateKey))
+        let saved = callbackStates.filter { !($0.value == CallbackState() && !callbacks.contains { c in c.stateKey == $0.key }) }.keys
+            .filter { !stateless.contains($0) }.sorted()
+        let mine = callbacks.map(\.stateKey).filter { !stateless.contains($0) }.sorted()
         guard saved == mine else {
             throw fail("the checkpoint holds the state of the callbacks [\(saved.joined(separator: ", "))]; "
                        + "this trainer has [\(mine.joined(separator: ", "))]")
@@ -93,7 +97,7 @@ extension Trainer {
         let before = try model.stateDict()
         do {
             try model.loadStateDict(weights, strict: true)
-            for callback in callbacks { try callback.restore(callbackStates[callback.stateKey]!) }
+            for callback in callbacks { try callback.restore(callbackStates[callback.stateKey] ?? CallbackState()) }
             try optimizer.restore(OptimizerState(kind: kind, learningRate: Float(bitPattern: lrBits), steps: optSteps, tensors: slots),
                                   for: named)
         } catch let error as RecurrentError {
