@@ -36,6 +36,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Only time GEMMs of these shapes, M:N:K[:TA:TB[:BETA]] (repeatable), on each device.")
     var gemm: [String] = []
     @Flag(help: "Instead of timing, show where each configuration's step time goes, phase by phase.") var phases = false
+    @Flag(help: "Instead of training steps, time forward-only inference: streaming per-step latency at batch 1 (H = 128, 512) and a pass over T = 100, B = 64, beside PyTorch eager and ONNX Runtime running our exported model.")
+    var inference = false
+    @Option(help: "With --inference: timed streaming steps per engine and round (after 50 warm-up steps).") var streamSteps = 500
     @Option(help: "Train STEPS steps with new random lengths (1…T) every batch and print the memory held every 10% (default config lstm:60:32:8:64:2).")
     var soak: Int?
     @Flag(help: "With --soak: every sequence T steps (fixed lengths), for comparison.") var soakFixed = false
@@ -51,6 +54,22 @@ struct BenchCommand: ParsableCommand {
             // One measurement, one JSON line: the parent process reads it.
             let m = try measure(configs[0], device: backends ?? "cpu", warmup: warmup, steps: steps)
             print(String(data: try JSONEncoder().encode(m), encoding: .utf8)!)
+            return
+        }
+        if inference {
+            print("recurrent-bench --inference: 1-layer LSTM, input size = hidden size; our CPU backend, PyTorch eager "
+                  + "(inference_mode) and ONNX Runtime (CPU EP) on our exported model, 1 and 2 threads; "
+                  + "50 warm-up + \(streamSteps) timed steps (streaming), \(warmup) + \(steps) passes (throughput), "
+                  + "best of \(rounds) interleaved rounds")
+            let bench = InferenceBench(streamSteps: streamSteps, passes: steps, passWarmup: warmup, rounds: rounds, log: { print($0) })
+            let timings = try bench.run()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(data: try encoder.encode(timings), encoding: .utf8)!)
+            } else {
+                printInferenceTable(timings)
+            }
             return
         }
         let devices = try selectedDevices()

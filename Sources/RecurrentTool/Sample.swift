@@ -48,20 +48,7 @@ struct Sample: ParsableCommand {
 
         // The model, with the weights of the checkpoint.
         let backend = try common.backend()
-        let network = try saved.makeModel(on: backend, rng: RandomSource(seed: 0))
-        let checkpoint = directory.file(SavedModel.checkpointFileName)
-        guard FileManager.default.fileExists(atPath: checkpoint.path) else {
-            throw RecurrentError.file(path: checkpoint.path, reason: "not found: the run has no weights yet")
-        }
-        let contents = try SafeTensors.read(contentsOf: checkpoint)
-        var weights: [String: HostTensor] = [:]
-        for (name, tensor) in contents.tensors where name.hasPrefix("model.") { weights[String(name.dropFirst(6))] = tensor }
-        do {
-            try network.loadStateDict(weights, strict: true)
-        } catch {
-            throw RecurrentError.file(path: checkpoint.path, reason: "does not fit \(description): \(error)")
-        }
-        network.eval()
+        let network = try saved.trainedModel(in: directory, on: backend)
         guard let embedding = network["embed"] as? Embedding, let recurrent = network["rnn"] as? RecurrentNetwork,
               let head = network["fc"] as? Linear else {
             throw RecurrentError.invalidState("the text model lacks its embed, rnn or fc layer")

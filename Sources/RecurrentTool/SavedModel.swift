@@ -90,6 +90,25 @@ struct SavedModel: Codable, Equatable {
         }
     }
 
+    /// The model with the weights of the run's checkpoint, in evaluation mode.
+    func trainedModel(in directory: RunDirectory, on backend: any Backend) throws -> Sequential {
+        let network = try makeModel(on: backend, rng: RandomSource(seed: 0))
+        let checkpoint = directory.file(SavedModel.checkpointFileName)
+        guard FileManager.default.fileExists(atPath: checkpoint.path) else {
+            throw RecurrentError.file(path: checkpoint.path, reason: "not found: the run has no weights yet")
+        }
+        let contents = try SafeTensors.read(contentsOf: checkpoint)
+        var weights: [String: HostTensor] = [:]
+        for (name, tensor) in contents.tensors where name.hasPrefix("model.") { weights[String(name.dropFirst(6))] = tensor }
+        do {
+            try network.loadStateDict(weights, strict: true)
+        } catch {
+            throw RecurrentError.file(path: checkpoint.path, reason: "does not fit \(directory.file(SavedModel.fileName).path): \(error)")
+        }
+        network.eval()
+        return network
+    }
+
     /// One line: "csv lstm 1×32, window 24, 3 columns → "load"" and the like.
     var summary: String {
         switch kind {

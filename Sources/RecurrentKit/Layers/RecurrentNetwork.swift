@@ -426,7 +426,7 @@ public class RecurrentNetwork: Layer {
         return try gather(states, rows: rows, count: states.count / width, width: width).reshaped(states.shape)
     }
 
-    private func validate(_ state: RecurrentState?, batch b: Int, what: String = "initial state") throws {
+    func validate(_ state: RecurrentState?, batch b: Int, what: String = "initial state") throws {
         guard let state else { return }
         let hiddenName = projSize > 0 ? "(L·D, B, P)" : "(L·D, B, H)"
         try RecurrentError.check("\(cell.rawValue) \(what) hidden \(hiddenName)", shape: state.hidden.shape,

@@ -1,0 +1,163 @@
+// Streaming inference: a unidirectional recurrent stack fed one step at a time, its states kept
+// on the device between steps. Per layer and step: x W_ihᵀ and h W_hhᵀ through weights packed
+// once for the stream (where the backend packs), then the forward-only cell step; no allocation
+// after the stream is made, nothing kept for backward.
+// B = batch (sequences streamed together), I = input size, H = hidden size, L = layers, G = gates,
+// P = LSTM projection size, R = width of h (P when projecting, else H).
+
+/// A recurrent stack run forward one step at a time for `batchSize` sequences, with its states
+/// on the device: for serving, or for forecasting a sequence as it arrives.
+///
+/// ```swift
+/// let stream = try lstm.stream(batchSize: 1)
+/// for x in arrivingSteps {                      // each (1, I)
+///     let h = try stream.step(x)               // (1, R): the top layer's output
+/// }
+/// let state = try stream.state()               // h (L, 1, R), c (L, 1, H)
+/// ```
+///
+/// Stepping T times equals one evaluation-mode pass over the T steps (outputs and final states).
+/// The stream reads the network's weights when it is made: make a new stream after changing them.
+public final class RecurrentStream {
+    /// The stack being stepped.
+    public let network: RecurrentNetwork
+    /// B: the sequences stepped together.
+    public let batchSize: Int
+    /// Steps taken since the stream was made or last reset.
+    public private(set) var stepCount = 0
+
+    private struct LayerWeights {
+        var weights: RecurrentWeights
+        var inputWidth: Int
+        /// x W_ihᵀ, h W_hhᵀ and m W_hrᵀ in the backend's packed layout (nil: plain GEMMs).
+        var inputPacked: PackedMatrix?, hiddenPacked: PackedMatrix?, projectionPacked: PackedMatrix?
+    }
+    private let backend: any Backend
+    private let layers: [LayerWeights]
+    /// Two sets of states, h (L, B, R) and c (L, B, H): step t reads set t % 2 and writes the other.
+    private let hidden: [Tensor], cell: [Tensor?]
+    private let gates: Tensor               // (B, G·H) x W_ihᵀ, then scratch of the cell step
+    private let hiddenProjection: Tensor    // (B, G·H) h_{t-1} W_hhᵀ
+    private let scratch: Tensor?            // (B, H) GRU's W_hn h + b_hn, or an LSTM's m_t before W_hr
+
+    /// Makes a stream of `batchSize` sequences starting from `initialState` (nil: zeros).
+    /// - Throws: for a bidirectional stack (its reverse direction needs the whole sequence), a
+    ///   batch size below 1, or an initial state of the wrong shape or device.
+    init(_ network: RecurrentNetwork, batchSize: Int, initialState: RecurrentState?) throws {
+        guard !network.bidirectional else {
+            throw RecurrentError.invalidArgument(name: "\(network.cell.rawValue) stream", expected: "a unidirectional stack",
+                                                 got: "a bidirectional one (its reverse direction needs the whole sequence)")
+        }
+        guard batchSize >= 1 else {
+            throw RecurrentError.invalidArgument(name: "stream batch size", expected: "at least 1", got: "\(batchSize)")
+        }
+        self.network = network
+        self.batchSize = batchSize
+        backend = network.backend
+        let (b, h, r, l, gh) = (batchSize, network.hiddenSize, network.hiddenStateSize, network.numLayers,
+                                network.cell.gateCount * network.hiddenSize)
+        layers = try network.layerParameters.enumerated().map { k, p in
+            let width = k == 0 ? network.inputSize : r
+            return LayerWeights(
+                weights: p.values, inputWidth: width,
+                inputPacked: try network.backend.packForRepeatedProducts(p.weightIH.value, k: width, n: gh, transB: .transposed),
+                hiddenPacked: try network.backend.packForRepeatedProducts(p.weightHH.value, k: r, n: gh, transB: .transposed),
+                projectionPacked: try p.weightHR.flatMap { try network.backend.packForRepeatedProducts($0.value, k: h, n: r, transB: .transposed) })
+        }
+        hidden = try (0..<2).map { _ in try Tensor.zeros([l, b, r], on: network.backend) }
+        cell = try (0..<2).map { _ in network.cell.hasCellState ? try Tensor.zeros([l, b, h], on: network.backend) : nil }
+        gates = try Tensor.empty([b, gh], on: backend)
+        hiddenProjection = try Tensor.empty([b, gh], on: backend)
+        scratch = network.cell == .gru || network.projSize > 0 ? try Tensor.empty([b, h], on: backend) : nil
+        try reset(to: initialState)
+    }
+
+    /// Starts again from `state` (h (L, B, R), c (L, B, H) for LSTM; nil: zeros).
+    public func reset(to state: RecurrentState? = nil) throws {
+        try network.validate(state, batch: batchSize)
+        if let state {
+            try backend.copy(state.hidden, to: hidden[0])
+            if let c = cell[0] {
+                if let given = state.cell { try backend.copy(given, to: c) } else { try backend.fill(c, with: 0) }
+            }
+        } else {
+            try backend.fill(hidden[0], with: 0)
+            if let c = cell[0] { try backend.fill(c, with: 0) }
+        }
+        stepCount = 0
+    }
+
+    /// The states after the last step, h (L, B, R) and, for LSTM, c (L, B, H): copies that later steps leave alone.
+    public func state() throws -> RecurrentState {
+        let current = stepCount % 2
+        return RecurrentState(hidden: try hidden[current].copy(), cell: try cell[current]?.copy())
+    }
+
+    /// Advances every layer by one step on `input` (B, I) and returns the top layer's output (B, R).
+    /// The result is a view of the stream's state: it holds until the next call to `step`; copy it to keep it.
+    public func step(_ input: Tensor) throws -> Tensor {
+        guard input.count == batchSize * network.inputSize, input.rank <= 2, input.shape.last == network.inputSize else {
+            throw RecurrentError.shapeMismatch(operation: "\(network.cell.rawValue) stream step",
+                                               expected: "input (\(batchSize), \(network.inputSize))", got: "shape \(input.shape)")
+        }
+        try backend.checkDevice(input, "\(network.cell.rawValue) stream step input")
+        let (read, write) = (stepCount % 2, (stepCount + 1) % 2)
+        let (b, h, r, gh) = (batchSize, network.hiddenSize, network.hiddenStateSize, network.cell.gateCount * network.hiddenSize)
+        var x = input
+        for (k, layer) in layers.enumerated() {
+            let previousHidden = try hidden[read].row(k), newHidden = try hidden[write].row(k)   // (B, R)
+            let w = layer.weights
+            try product(gates, x, w.weightIH, layer.inputPacked, m: b, n: gh, k: layer.inputWidth)
+            try product(hiddenProjection, previousHidden, w.weightHH, layer.hiddenPacked, m: b, n: gh, k: r)
+            switch network.cell {
+            case .lstm:
+                let cellOutput = network.projSize > 0 ? scratch! : newHidden                 // m_t (B, H) when projecting
+                try backend.lstmInferenceStep(hidden: cellOutput, cell: cell[write]!.row(k), gates: gates,
+                                              hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
+                                              previousCell: cell[read]!.row(k))
+                if let weightHR = w.weightHR {
+                    try product(newHidden, cellOutput, weightHR, layer.projectionPacked, m: b, n: r, k: h)
+                }
+            case .gru:
+                try backend.gruInferenceStep(hidden: newHidden, newGateHidden: scratch!, gates: gates,
+                                             hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
+                                             previousHidden: previousHidden)
+            case .rnnTanh, .rnnRelu:
+                try backend.rnnInferenceStep(hidden: newHidden, gates: gates, hiddenProjection: hiddenProjection,
+                                             biasIH: w.biasIH, biasHH: w.biasHH,
+                                             activation: network.cell == .rnnTanh ? .tanh : .relu)
+            }
+            x = newHidden
+        }
+        stepCount += 1
+        return x
+    }
+
+    /// `c (m × n) = a · bᵀ`, through the packed copy when there is one.
+    private func product(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ packed: PackedMatrix?, m: Int, n: Int, k: Int) throws {
+        if let packed {
+            try backend.gemm(c, a, packed: packed, accumulate: false)
+        } else {
+            try backend.gemm(c, a, b, GEMMShape(m: m, n: n, k: k, transB: .transposed))
+        }
+    }
+}
+
+extension RecurrentNetwork {
+    /// A stream that steps this (unidirectional) stack for `batchSize` sequences, from
+    /// `initialState` (nil: zeros), with the states kept on the device between steps.
+    public func stream(batchSize: Int, initialState: RecurrentState? = nil) throws -> RecurrentStream {
+        try RecurrentStream(self, batchSize: batchSize, initialState: initialState)
+    }
+}
+
+extension Layer {
+    /// Runs the model forward in evaluation mode (no dropout, nothing kept for backward) and
+    /// returns its output; the model's training mode is as it was afterwards.
+    public func predict(_ input: Tensor) throws -> Tensor {
+        let wasTraining = isTraining
+        isTraining = false
+        defer { isTraining = wasTraining }
+        return try forward(input)
+    }
+}

@@ -1,0 +1,76 @@
+// Streaming inference: a stack stepped T times through `RecurrentStream` equals one
+// evaluation-mode pass over the T steps (every step's top output and the final states), for
+// every cell, stacked and projected, from given initial states; `predict` restores the mode.
+// T = steps, B = batch, I = input size, H = hidden size, L = layers, P = projection size.
+
+import RecurrentKit
+import Testing
+import TestSupport
+
+@Suite struct StreamingTests {
+    @Test(arguments: [(RecurrentCell.lstm, 2, 0), (.lstm, 1, 3), (.gru, 2, 0), (.rnnTanh, 1, 0), (.rnnRelu, 2, 0)])
+    func steppingEqualsOnePass(cell: RecurrentCell, layers: Int, projection: Int) throws {
+        let backend = TestDevice.backend
+        let (t, b, i, h) = (5, 3, 4, 6)
+        let r = projection > 0 ? projection : h
+        let rng = RandomSource(seed: 9)
+        let network: RecurrentNetwork = switch cell {
+        case .lstm: try LSTM(inputSize: i, hiddenSize: h, numLayers: layers, projSize: projection, on: backend, rng: rng)
+        case .gru: try GRU(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: rng)
+        default: try RNN(inputSize: i, hiddenSize: h, numLayers: layers, nonlinearity: cell == .rnnTanh ? .tanh : .relu,
+                         on: backend, rng: rng)
+        }
+        var random = TestRandom(seed: 10)
+        let x = random.uniform(count: t * b * i)
+        let state = RecurrentState(
+            hidden: try Tensor(shape: [layers, b, r], values: random.uniform(count: layers * b * r), on: backend),
+            cell: cell == .lstm ? try Tensor(shape: [layers, b, h], values: random.uniform(count: layers * b * h), on: backend) : nil)
+        network.eval()
+        let pass = try network.forward(Tensor(shape: [t, b, i], values: x, on: backend), lengths: nil, initialState: state)
+
+        let stream = try network.stream(batchSize: b, initialState: state)
+        var outputs: [Float] = []
+        for step in 0..<t {
+            let xt = try Tensor(shape: [b, i], values: Array(x[(step * b * i)..<((step + 1) * b * i)]), on: backend)
+            outputs += try stream.step(xt).toArray()
+        }
+        let label = "\(cell.rawValue) L\(layers) P\(projection)"
+        expectClose(outputs, try pass.output.toArray(), "\(label): stepped outputs")
+        let final = try stream.state()
+        expectClose(try final.hidden.toArray(), try pass.state.hidden.toArray(), "\(label): final h")
+        if let c = pass.state.cell { expectClose(try #require(final.cell).toArray(), try c.toArray(), "\(label): final c") }
+        #expect(stream.stepCount == t)
+
+        // After a reset the stream starts over from zeros: its first step equals a one-step pass from zeros.
+        try stream.reset()
+        let first = try stream.step(Tensor(shape: [b, i], values: Array(x[0..<(b * i)]), on: backend)).toArray()
+        let one = try network.forward(Tensor(shape: [1, b, i], values: Array(x[0..<(b * i)]), on: backend), lengths: nil, initialState: nil)
+        expectClose(first, try one.output.toArray(), "\(label): first step after reset")
+    }
+
+    @Test func badStreamsAreRefused() throws {
+        let backend = TestDevice.backend
+        let rng = RandomSource(seed: 2)
+        let bidirectional = try GRU(inputSize: 2, hiddenSize: 3, bidirectional: true, on: backend, rng: rng)
+        #expect(throws: RecurrentError.self) { _ = try bidirectional.stream(batchSize: 1) }
+        let lstm = try LSTM(inputSize: 2, hiddenSize: 3, on: backend, rng: rng)
+        #expect(throws: RecurrentError.self) { _ = try lstm.stream(batchSize: 0) }
+        let stream = try lstm.stream(batchSize: 2)
+        #expect(throws: RecurrentError.self) { _ = try stream.step(Tensor(shape: [3, 2], values: [Float](repeating: 0, count: 6), on: backend)) }
+        let wrongState = RecurrentState(hidden: try Tensor.zeros([1, 3, 3], on: backend), cell: try Tensor.zeros([1, 3, 3], on: backend))
+        #expect(throws: RecurrentError.self) { try stream.reset(to: wrongState) }
+    }
+
+    @Test func predictRunsInEvaluationModeAndRestoresIt() throws {
+        let backend = TestDevice.backend
+        let rng = RandomSource(seed: 4)
+        let model = try Sequential([("lstm", LSTM(inputSize: 2, hiddenSize: 4, numLayers: 2, dropout: 0.5, on: backend, rng: rng)),
+                                    ("last", LastTimeStep()), ("fc", Linear(4, 1, on: backend, rng: rng))])
+        var random = TestRandom(seed: 8)
+        let x = try Tensor(shape: [5, 3, 2], values: random.uniform(count: 30), on: backend)
+        let predicted = try model.predict(x).toArray()
+        #expect(model.isTraining, "predict leaves the model in training mode")
+        model.eval()
+        expectClose(predicted, try model.forward(x).toArray(), "predict = evaluation-mode forward (no dropout)")
+    }
+}
