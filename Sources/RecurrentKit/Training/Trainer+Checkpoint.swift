@@ -74,8 +74,7 @@ extension Trainer {
         let callbackStates = try Self.callbackStates(info["callbacks"], tensors: contents.tensors, fail: fail)
         // Callbacks that keep nothing (a TensorBoard logger) may come and go between runs.
         let stateless = Set(try callbacks.filter { try $0.state() == CallbackState() }.map(\.stateKey))
-        let saved = callbackStates.filter { !($0.value == CallbackState() && !callbacks.contains { c in c.stateKey == $0.key }) }.keys
-            .filter { !stateless.contains($0) }.sorted()
+        let saved = callbackStates.filter { $0.value != CallbackState() }.keys.sorted()
         let mine = callbacks.map(\.stateKey).filter { !stateless.contains($0) }.sorted()
         guard saved == mine else {
             throw fail("the checkpoint holds the state of the callbacks [\(saved.joined(separator: ", "))]; "
