@@ -210,19 +210,6 @@ import TestSupport
 
     // MARK: - Kill and resume
 
-    /// A loss that fails on one call: the process "dies" there.
-    private final class CrashingLoss: Loss {
-        let inner = MSELoss(), crashAt: Int
-        private var calls = 0
-        init(crashAt: Int) { self.crashAt = crashAt }
-        func forward(_ prediction: Tensor, _ target: Tensor) throws -> Tensor {
-            calls += 1
-            if calls == crashAt { throw RecurrentError.invalidState("killed at call \(crashAt)") }
-            return try inner.forward(prediction, target)
-        }
-        func backward() throws -> Tensor { try inner.backward() }
-    }
-
     /// A run with warm-up, OneCycle-free plateau schedule and early stopping with restored weights.
     enum CheckpointedRun {
         static func make(seed: UInt64, loss: any Loss = MSELoss()) throws -> Trainer {
