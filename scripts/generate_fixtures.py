@@ -12,7 +12,7 @@ repository root), then ``--check-interop`` is run on the freshly written
 (``pip install safetensors``).  ``--only`` (re)generates just the named
 groups (comma separated): recurrent (1.), linear (2.), embedding (3.),
 losses (4.), train (5.), interop (6.), dtypes (7.), sequence (8.),
-attention (9.); e.g. ``--only sequence,attention`` writes only the files of
+attention (9.), cells (10.); e.g. ``--only sequence,attention`` writes only the files of
 8. and 9.  The self-tests run for interop / dtypes only when those groups
 are generated.  ``--verify`` only re-reads the JSON and
 ``.safetensors`` files already in the output directory and checks that they
@@ -931,6 +931,57 @@ def gen_attention(out_dir):
 # verification
 # --------------------------------------------------------------------------
 
+# --------------------------------------------------------------------------
+# 10. cells: one nn.LSTMCell called at two places in a model
+# --------------------------------------------------------------------------
+
+class SharedCellModel(nn.Module):
+    """One LSTMCell run over x1, then (the same cell, from the state reached) over x2, and a
+    Linear head on the last h: the cell's gradients are the sum of both places'."""
+
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.cell = nn.LSTMCell(input_size, hidden_size)
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x1, x2):
+        h = torch.zeros(x1.shape[1], self.cell.hidden_size)
+        c = torch.zeros_like(h)
+        for t in range(x1.shape[0]):      # place 1
+            h, c = self.cell(x1[t], (h, c))
+        for t in range(x2.shape[0]):      # place 2
+            h, c = self.cell(x2[t], (h, c))
+        return self.fc(h)
+
+
+def gen_cells(out_dir):
+    s = 10001
+    seed(s)
+    cfg = dict(input_size=3, hidden_size=5, output_size=2, first_len=4, second_len=3, batch=3)
+    model = SharedCellModel(cfg["input_size"], cfg["hidden_size"], cfg["output_size"])
+    x1 = torch.randn(cfg["first_len"], cfg["batch"], cfg["input_size"])
+    x2 = torch.randn(cfg["second_len"], cfg["batch"], cfg["input_size"])
+    y = torch.randn(cfg["batch"], cfg["output_size"])
+    lr, clip, steps = 0.02, 0.5, 20
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    tensors = snapshot(model, "initial.")
+    losses, norms = [], []
+    for step in range(steps):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x1, x2), y)
+        loss.backward()
+        if step == 0:
+            tensors.update({"grad." + k: p.grad.detach().clone() for k, p in model.named_parameters()})
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)))
+        opt.step()
+        losses.append(loss.item())
+    tensors.update(snapshot(model, "final."))
+    tensors.update({"losses": torch.tensor(losses), "grad_norms": torch.tensor(norms),
+                    "x1": x1, "x2": x2, "target": y})
+    meta = dict(cfg, optimizer="adam", lr=lr, clip_norm=clip, steps=steps, seed=s)
+    write_fixture(out_dir, "cell_shared_lstm.json", meta, tensors)
+
+
 def verify(out_dir):
     files = sorted(f for f in os.listdir(out_dir) if f.endswith(".json"))
     ok = True
@@ -1065,6 +1116,7 @@ GENERATORS = {
     "sequence": [gen_sequence],
     "attention": [gen_attention],
     "schedules": [gen_schedulers, gen_train_plateau_warmup],
+    "cells": [gen_cells],
 }
 
 

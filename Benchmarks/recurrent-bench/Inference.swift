@@ -120,14 +120,14 @@ struct InferenceBench {
     /// Median ms per evaluation-mode pass over (T, B, H).
     private func passOurs(_ lstm: LSTM, _ c: (t: Int, b: Int, h: Int), on backend: any Backend) throws -> InferenceTiming {
         var random = SystemRandomNumberGenerator()
-        let x = try Tensor(shape: [c.t, c.b, c.h], values: (0..<(c.t * c.b * c.h)).map { _ in Float.random(in: -1...1, using: &random) },
-                           on: backend)
-        for _ in 0..<passWarmup { _ = try lstm.forward(x).toArray().count }
+        let x = try SequenceBatch(Tensor(shape: [c.t, c.b, c.h],
+                                         values: (0..<(c.t * c.b * c.h)).map { _ in Float.random(in: -1...1, using: &random) }, on: backend))
+        for _ in 0..<passWarmup { _ = try lstm(x).output.data.toArray().count }
         let clock = ContinuousClock()
         var times: [Double] = []
         for _ in 0..<passes {
             // The read-back waits for the device, as ONNX Runtime and PyTorch return finished outputs.
-            let elapsed = try clock.measure { _ = try lstm.forward(x).toArray().count }
+            let elapsed = try clock.measure { _ = try lstm(x).output.data.toArray().count }
             times.append(microseconds(elapsed) / 1e3)
         }
         times.sort()

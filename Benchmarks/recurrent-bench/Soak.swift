@@ -19,7 +19,6 @@ struct SoakReport {
 func runSoak(_ config: BenchConfig, device: String, steps: Int, fixedLengths: Bool, seed: UInt64 = 0) throws -> SoakReport {
     let backend = try Device.makeBackend(device)
     let network = try makeNetwork(config, on: backend, rng: RandomSource(seed: seed))
-    network.needsInputGradient = false
     let optimizer = try Adam(network.parameters, learningRate: 1e-3)
     let loss = MSELoss()
     var data = PhiloxStream(seed: seed, stream: 2_000_000)
@@ -32,14 +31,15 @@ func runSoak(_ config: BenchConfig, device: String, steps: Int, fixedLengths: Bo
     for step in 1...steps {
         let lengths = (0..<config.b).map { _ in fixedLengths ? config.t : 1 + Int(data.nextWord() % UInt32(config.t)) }
         let t = lengths.max() ?? config.t
-        let input = try Tensor(shape: [t, config.b, config.i], values: data.normal(count: t * config.b * config.i), on: backend)
+        let input = try SequenceBatch(Tensor(shape: [t, config.b, config.i], values: data.normal(count: t * config.b * config.i),
+                                             on: backend), lengths: fixedLengths ? nil : lengths)
         let target = try Tensor(shape: [t, config.b, config.h], values: data.normal(count: t * config.b * config.h), on: backend)
-        network.lengths = fixedLengths ? nil : lengths
         let elapsed = try clock.measure {
             try optimizer.zeroGradients()
-            let output = try network.forward(input)
-            _ = try loss.forward(output, target)
-            _ = try network.backward(loss.backward())
+            let tape = Tape()
+            let output = try network(input, tape: tape).output.data
+            _ = try loss.forward(output, target)   // over the padded output, as the training step
+            try tape.backward(output, gradient: loss.backward())
             try optimizer.step()
             try backend.synchronize()
         }

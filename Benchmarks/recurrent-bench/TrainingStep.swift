@@ -7,7 +7,11 @@ final class TrainingStep {
     let config: BenchConfig
     let backend: any Backend
     let network: RecurrentNetwork
-    let input: Tensor, target: Tensor
+    /// (T, B, I) with the config's lengths (variable lengths: the packed layout).
+    let input: SequenceBatch
+    let target: Tensor
+    /// Whether backward computes the input gradient (PyTorch's twin does not: its input does not require grad).
+    let needsInputGradient: Bool
     let loss = MSELoss()
     let optimizer: Adam
 
@@ -18,12 +22,12 @@ final class TrainingStep {
         self.config = config
         self.backend = backend
         var data = PhiloxStream(seed: seed, stream: 1_000_000)
-        input = try Tensor(shape: [config.t, config.b, config.i], values: data.normal(count: config.t * config.b * config.i), on: backend)
+        input = try SequenceBatch(Tensor(shape: [config.t, config.b, config.i], values: data.normal(count: config.t * config.b * config.i),
+                                         on: backend), lengths: config.lengths)
+        self.needsInputGradient = needsInputGradient
         target = try Tensor(shape: [config.t, config.b, config.h], values: data.normal(count: config.t * config.b * config.h), on: backend)
         dataReady()
         network = try makeNetwork(config, on: backend, rng: RandomSource(seed: seed))
-        network.needsInputGradient = needsInputGradient   // as PyTorch: the input does not require grad
-        network.lengths = config.lengths                   // variable lengths: the packed layout
         optimizer = try Adam(network.parameters, learningRate: 1e-3)
     }
 
@@ -31,10 +35,12 @@ final class TrainingStep {
     @discardableResult
     func forwardBackward() throws -> (loss: Tensor, output: Tensor, gradInput: Tensor?) {
         try optimizer.zeroGradients()
-        let output = try network.forward(input)
-        let value = try loss.forward(output, target)
-        let gradInput = try network.backward(loss.backward())
-        return (value, output, gradInput)
+        let tape = Tape()
+        if needsInputGradient { tape.watch(input.data) }
+        let output = try network(input, tape: tape).output.data
+        let value = try loss.forward(output, target)   // over the padded output, as the twin
+        try tape.backward(output, gradient: loss.backward())
+        return (value, output, try tape.gradient(of: input.data))
     }
 
     /// One whole training step, finished on the device.

@@ -18,20 +18,70 @@ extension Module {
     }
 }
 
-/// A module with a forward pass from one tensor to one tensor and its backward pass.
-///
-/// `forward` keeps what `backward` needs; `backward` takes dL/d(output of the last forward),
-/// accumulates parameter gradients and returns dL/d(input) (nil when the input is not
-/// differentiable, like token indices, or not asked for).
+/// What flows between layers: a plain tensor, or a sequence batch that carries its layout and lengths.
+public enum LayerValue: Sendable {
+    /// A tensor without a time axis, such as (B, F) features or (B, C) logits.
+    case tensor(Tensor)
+    /// A batch of sequences (T, B, …) or (B, T, …) with its lengths.
+    case sequence(SequenceBatch)
+
+    /// The tensor, or the sequence batch's data.
+    public var data: Tensor {
+        switch self {
+        case .tensor(let t): t
+        case .sequence(let s): s.data
+        }
+    }
+
+    /// The sequence batch, or nil for a plain tensor.
+    public var sequence: SequenceBatch? {
+        if case .sequence(let s) = self { return s }
+        return nil
+    }
+
+    /// The sequence batch; throws, naming `operation`, for a plain tensor.
+    public func requireSequence(_ operation: String) throws -> SequenceBatch {
+        guard let s = sequence else {
+            throw RecurrentError.invalidArgument(name: "\(operation) input", expected: "a SequenceBatch (data with its layout and lengths)",
+                                                 got: "a plain tensor \(data.shape)")
+        }
+        return s
+    }
+
+    /// The same kind of value over other data (a layer's output): a sequence keeps its layout and
+    /// lengths, and the new data must keep its (T, B) or (B, T) leading dimensions.
+    public func replacingData(_ data: Tensor) throws -> LayerValue {
+        switch self {
+        case .tensor: return .tensor(data)
+        case .sequence(let s):
+            guard data.rank >= 2, Array(data.shape.prefix(2)) == Array(s.data.shape.prefix(2)) else {
+                throw RecurrentError.shapeMismatch(operation: "sequence batch data", expected: "leading dimensions \(Array(s.data.shape.prefix(2)))",
+                                                   got: "shape \(data.shape)")
+            }
+            return .sequence(SequenceBatch(sameAs: s, data: data))
+        }
+    }
+}
+
+/// A module that maps one value to another: a tensor or a sequence batch in, a tensor or a
+/// sequence batch out. Given a `Tape`, a call records what its backward needs, so a layer can
+/// be called several times in one step (its parameter gradients add up); without one, nothing
+/// is kept (inference).
 public protocol Layer: Module {
-    /// Runs the layer and remembers what backward needs.
-    func forward(_ input: Tensor) throws -> Tensor
-    /// Gradient of the input of the last `forward`, given the gradient of its output.
-    func backward(_ gradOutput: Tensor) throws -> Tensor?
-    /// Whether `backward` computes the input gradient (true by default). Turn it off for a layer
-    /// whose input is data, as PyTorch skips gradients of inputs that do not require grad;
-    /// `backward` then returns nil and saves the work (for a recurrent layer, a whole GEMM).
-    var needsInputGradient: Bool { get set }
+    /// Runs the layer on `input` and, when `tape` is given, records the call for backward.
+    func forward(_ input: LayerValue, tape: Tape?) throws -> LayerValue
+}
+
+extension Layer {
+    /// Runs the layer on a sequence batch (recording the call on `tape` when given).
+    public func forward(_ input: SequenceBatch, tape: Tape? = nil) throws -> LayerValue {
+        try forward(.sequence(input), tape: tape)
+    }
+
+    /// Runs the layer on a plain tensor (recording the call on `tape` when given).
+    public func forward(_ input: Tensor, tape: Tape? = nil) throws -> LayerValue {
+        try forward(.tensor(input), tape: tape)
+    }
 }
 
 extension Module {

@@ -74,7 +74,7 @@ enum DemoTask: String {
         var right = 0, total = 0
         for start in stride(from: 0, to: data.count, by: 256) {
             let b = data.batch(Array(start..<min(start + 256, data.count)))
-            let output = try model.forward(Tensor(shape: b.inputShape, values: b.input, on: backend)).toArray()
+            let output = try model.forward(SequenceBatch(Tensor(shape: b.inputShape, values: b.input, on: backend), lengths: b.lengths)).data.toArray()
             switch self {
             case .adding, .sine:
                 let tolerance: Float = self == .adding ? 0.04 : 0.05

@@ -237,15 +237,18 @@ extension Gradients {
     }
 
     /// ‖∂L/∂x_t‖ for t = 0..<T: one forward and backward of `model` (input (T, B, F) → (B, 1)) under
-    /// an MSE loss, with the model's input gradient switched on; the L2 norm at step t is over the
-    /// batch and the features. Leaves the parameter gradients zero.
+    /// an MSE loss, the input watched on the tape; the L2 norm at step t is over the batch and the
+    /// features. Leaves the parameter gradients zero.
     static func inputGradientNorms(of model: any Layer, input: Tensor, target: Tensor) throws -> [Float] {
-        model.needsInputGradient = true
         try model.zeroGradients()
         let loss = MSELoss()
-        _ = try loss.forward(model.forward(input), target)
-        guard let gradient = try model.backward(loss.backward()) else {
-            throw RecurrentError.invalidState("the model returned no input gradient although needsInputGradient is on")
+        let tape = Tape()
+        tape.watch(input)
+        let prediction = try model.forward(SequenceBatch(input), tape: tape)
+        _ = try loss.forward(prediction, target)
+        try tape.backward(prediction.data, gradient: loss.backward())
+        guard let gradient = try tape.gradient(of: input) else {
+            throw RecurrentError.invalidState("the model's backward reached no gradient of its input")
         }
         try model.zeroGradients()
         try RecurrentError.check("input gradient (T, B, F)", shape: gradient.shape, equals: input.shape)
@@ -288,7 +291,7 @@ extension Gradients {
                 var stream = PhiloxStream(seed: seed, stream: Gradients.trainingStream)
                 for step in 1...trainSteps {
                     let (x, y) = try upload(Gradients.addingBatch(length: length, batchSize: batchSize, stream: &stream), on: backend)
-                    let value = try trainer.trainStep(input: x, target: y)
+                    let value = try trainer.trainStep(input: SequenceBatch(x), target: y)
                     if step == 1 || step == trainSteps { losses.append(try value.item()) }   // one device read each
                 }
                 stepNorms = trainer.gradientNorms

@@ -64,9 +64,10 @@ struct Sample: ParsableCommand {
         var state: RecurrentState? = nil
         func advance(_ indices: [Int]) throws -> [Float] {
             let input = try Tensor(shape: [indices.count, 1], indices: indices, on: backend)          // (T, 1)
-            let result = try recurrent.forward(embedding.forward(input), initialState: state)         // (T, 1, H)
+            let embedded = try embedding.forward(SequenceBatch(input)).requireSequence("sample")      // (T, 1, E)
+            let result = try recurrent(embedded, initialState: state)                                 // (T, 1, H)
             state = result.state
-            return try head.forward(result.output.row(indices.count - 1).copy()).toArray()            // (1, V)
+            return try head(result.output.data.row(indices.count - 1)).toArray()                      // (1, V)
         }
         var random = PhiloxStream(seed: common.seed, stream: 0)
         var generated: [Int] = []

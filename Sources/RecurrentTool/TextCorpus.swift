@@ -140,15 +140,13 @@ struct TextWindows {
 /// `Embedding` takes. No parameters; indices have no gradient.
 final class TokenIndices: Layer {
     var isTraining = true
-    var needsInputGradient = false
     var namedParameters: [(name: String, parameter: Parameter)] { [] }
 
-    func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 3 || input.rank == 2, input.rank == 2 || input.shape[2] == 1 else {
-            throw RecurrentError.shapeMismatch(operation: "TokenIndices", expected: "indices (T, B, 1) or (T, B)", got: "shape \(input.shape)")
+    func forward(_ input: LayerValue, tape: Tape?) throws -> LayerValue {
+        let data = input.data
+        guard data.rank == 3 || data.rank == 2, data.rank == 2 || data.shape[2] == 1 else {
+            throw RecurrentError.shapeMismatch(operation: "TokenIndices", expected: "indices (T, B, 1) or (T, B)", got: "shape \(data.shape)")
         }
-        return input.rank == 2 ? input : try input.reshaped(Array(input.shape.prefix(2)))
+        return try input.replacingData(data.rank == 2 ? data : data.reshaped(Array(data.shape.prefix(2))))
     }
-
-    func backward(_ gradOutput: Tensor) throws -> Tensor? { nil }
 }

@@ -111,7 +111,7 @@ struct OpenCLDeviceTests {
         let trainer = Trainer(model: model, loss: MSELoss(), optimizer: try Adam(model.parameters), on: backend)
         trainer.clipNorm = 1
         var random = TestRandom(seed: 6)
-        let x = try random.tensor([5, 4, 3], on: backend), y = try random.tensor([4, 1], on: backend)
+        let x = try SequenceBatch(random.tensor([5, 4, 3], on: backend)), y = try random.tensor([4, 1], on: backend)
         trainer.nonFinitePolicy = .ignore
         let start = backend.transferStatistics
         for _ in 0..<3 { try trainer.trainStep(input: x, target: y) }

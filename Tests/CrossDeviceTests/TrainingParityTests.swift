@@ -58,7 +58,7 @@ struct TrainingParityTests {
                 x = try Tensor(shape: [t, b], indices: (0..<(t * b)).map { _ in random.int(in: 0..<v) }, on: backend)  // (T, B)
                 y = try Tensor(shape: [b], indices: (0..<b).map { _ in random.int(in: 0..<k) }, on: backend)           // (B)
             }
-            run.losses.append(try trainer.trainStep(input: x, target: y).item())
+            run.losses.append(try trainer.trainStep(input: SequenceBatch(x), target: y).item())
         }
         run.gradientNorms = trainer.gradientNorms
         run.weights = try model.stateDict()

@@ -19,13 +19,13 @@ func makeTrainer(seed: UInt64) throws -> Trainer {
 }
 
 /// Global batch `step` (the same on every rank), restricted to `columns`: input (T, b, I), target (b, 2).
-func batch(_ step: Int, columns: [Int]) throws -> (Tensor, Tensor) {
+func batch(_ step: Int, columns: [Int]) throws -> (SequenceBatch, Tensor) {
     var random = PhiloxStream(seed: 11, stream: UInt64(step))
     let x = random.normal(count: t * globalBatch * inputs), y = random.normal(count: globalBatch * 2)
     var xs: [Float] = [], ys: [Float] = []
     for step in 0..<t { for b in columns { xs += x[((step * globalBatch + b) * inputs)..<((step * globalBatch + b + 1) * inputs)] } }
     for b in columns { ys += y[(b * 2)..<(b * 2 + 2)] }
-    return (try Tensor(shape: [t, columns.count, inputs], values: xs, on: backend), try Tensor(shape: [columns.count, 2], values: ys, on: backend))
+    return (try SequenceBatch(Tensor(shape: [t, columns.count, inputs], values: xs, on: backend)), try Tensor(shape: [columns.count, 2], values: ys, on: backend))
 }
 
 // Modes: no arguments, the parity check; `--die-rank R --die-at-step S --checkpoint PATH`, a run in
@@ -74,7 +74,7 @@ if let stepsText = option("--benchmark"), let timed = Int(stepsText) {
     trainer.nonFinitePolicy = .ignore
     let share = 64 / world.size
     var random = PhiloxStream(seed: UInt64(world.rank), stream: 0)
-    let x = try Tensor(shape: [50, share, 32], values: random.normal(count: 50 * share * 32), on: backend)
+    let x = try SequenceBatch(Tensor(shape: [50, share, 32], values: random.normal(count: 50 * share * 32), on: backend))
     let y = try Tensor(shape: [share, 1], values: random.normal(count: share), on: backend)
     for _ in 0..<3 { try trainer.trainStep(input: x, target: y) }
     try world.barrier()

@@ -24,10 +24,10 @@ struct AttentionTests {
         for name in names { state[name] = try fixture.host(name) }
         try layer.loadStateDict(state, strict: true)
         let lengths = try fixture.data("lengths").map { Int($0) }
-        layer.lengths = lengths
 
-        let values = try fixture.upload("values", on: backend)                     // (T, B, D)
-        let context = try layer.forward(values)                                    // (B, D)
+        let values = try SequenceBatch(fixture.upload("values", on: backend), lengths: lengths)   // (T, B, D)
+        let (output, gradient) = try forwardBackward(layer, .sequence(values), gradOutput: fixture.upload("grad_context", on: backend))
+        let context = output.data                                                  // (B, D)
         #expect(context.shape == [b, d])
         expectClose(try context.toArray(), try fixture.data("context"), "\(file) context")
         let weights = try #require(layer.weights)                                  // (T, B)
@@ -35,7 +35,7 @@ struct AttentionTests {
         let w = try weights.toArray()
         expectClose(w, try fixture.data("weights"), "\(file) weights")
 
-        let gradValues = try #require(try layer.backward(fixture.upload("grad_context", on: backend)))
+        let gradValues = try #require(gradient)
         #expect(gradValues.shape == [t, b, d])
         let gv = try gradValues.toArray()
         expectClose(gv, try fixture.data("grad.values"), "\(file) grad.values")
@@ -58,10 +58,9 @@ struct AttentionTests {
         let layer = try Attention(featureSize: fixture.int("D"), kind: .additive(attentionSize: fixture.int("attention_size")),
                                   on: backend, rng: RandomSource(seed: 1))
         try layer.loadStateDict(["weight": fixture.host("weight"), "bias": fixture.host("bias"), "vector": fixture.host("vector")])
-        layer.lengths = try fixture.data("lengths").map { Int($0) }
+        let values = try SequenceBatch(fixture.upload("values", on: backend), lengths: fixture.data("lengths").map { Int($0) })
         for _ in 0..<2 {
-            _ = try layer.forward(fixture.upload("values", on: backend))
-            _ = try layer.backward(fixture.upload("grad_context", on: backend))
+            _ = try forwardBackward(layer, .sequence(values), gradOutput: fixture.upload("grad_context", on: backend), inputGradient: false)
         }
         for (name, parameter) in layer.namedParameters {
             expectClose(try parameter.gradient.toArray(), try fixture.data("grad." + name).map { 2 * $0 }, "twice grad.\(name)")
@@ -86,15 +85,13 @@ struct AttentionTests {
                 for k in 0..<i { input[(step * b + column) * i + k] = 50 * (k % 2 == 0 ? 1 : -1) }
             }
         }
-        let x = try Tensor(shape: [t, b, i], values: input, on: backend)
+        let x = try SequenceBatch(Tensor(shape: [t, b, i], values: input, on: backend), lengths: lengths)
         let y = try Tensor(shape: [b], indices: labels, on: backend)
 
         let rng = RandomSource(seed: 5)
         let attention = try Attention(featureSize: h, kind: kind, on: backend, rng: rng)
-        attention.lengths = lengths
         let model = try Sequential([("rnn", LSTM(inputSize: i, hiddenSize: h, on: backend, rng: rng)),
                                     ("attention", attention), ("fc", Linear(h, classes, on: backend, rng: rng))])
-        model.needsInputGradient = false
         let expectedNames = kind == .dotProduct ? ["attention.query"]
             : ["attention.weight", "attention.bias", "attention.vector"]
         #expect(model.namedParameters.map(\.name).filter { $0.hasPrefix("attention.") } == expectedNames)
@@ -103,8 +100,7 @@ struct AttentionTests {
         var losses: [Float] = []
         for _ in 0..<40 {
             try optimizer.zeroGradients()
-            let value = try loss.forward(model.forward(x), y)
-            _ = try model.backward(loss.backward())
+            let value = try lossBackward(model, .sequence(x), y, loss)
             try optimizer.step()
             losses.append(try value.item())
         }
@@ -144,19 +140,18 @@ struct AttentionTests {
         let layer = try Attention(featureSize: 4, on: backend, rng: RandomSource(seed: 1))
         var random = TestRandom(seed: 2)
         let values = try random.tensor([5, 3, 4], on: backend)
-        #expect(throws: RecurrentError.self) { try layer.backward(random.tensor([3, 4], on: backend)) }
-        #expect(throws: RecurrentError.self) { try layer.forward(random.tensor([5, 3, 5], on: backend)) }
-        #expect(throws: RecurrentError.self) { try layer.forward(random.tensor([15, 4], on: backend)) }
+        #expect(throws: RecurrentError.self) { try layer.forward(SequenceBatch(random.tensor([5, 3, 5], on: backend))) }
+        #expect(throws: RecurrentError.self) { try layer.forward(SequenceBatch(random.tensor([15, 4], on: backend))) }
+        #expect(throws: RecurrentError.self) { try layer.forward(values) }   // a plain tensor has no time axis to attend over
         for bad in [[5, 3], [5, 3, 1, 1], [0, 3, 1], [5, 6, 1]] {
-            layer.lengths = bad
-            #expect(performing: { try layer.forward(values) }, throws: { error in
+            #expect(performing: { try layer.forward(SequenceBatch(values, lengths: bad)) }, throws: { error in
                 guard case let RecurrentError.invalidArgument(name, expected, _) = error else { return false }
-                return name == "Attention.lengths" && expected.contains("3 lengths") && expected.contains("1...5")
+                return name == "sequence lengths" && expected.contains("3 lengths") && expected.contains("1...5")
             })
         }
-        layer.lengths = [5, 1, 3]
-        _ = try layer.forward(values)
-        #expect(throws: RecurrentError.self) { try layer.backward(random.tensor([3, 5], on: backend)) }
+        let tape = Tape()
+        let context = try layer.forward(SequenceBatch(values, lengths: [5, 1, 3]), tape: tape).data
+        #expect(throws: RecurrentError.self) { try tape.backward(context, gradient: random.tensor([3, 5], on: backend)) }
         #expect(throws: RecurrentError.self) { try Attention(featureSize: 0, on: backend, rng: RandomSource(seed: 1)) }
         #expect(throws: RecurrentError.self) {
             try Attention(featureSize: 4, kind: .additive(attentionSize: 0), on: backend, rng: RandomSource(seed: 1))

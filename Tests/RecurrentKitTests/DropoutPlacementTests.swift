@@ -24,36 +24,37 @@ func dropoutSitsBetweenLayers(cell: RecurrentCell) throws {
         $0[$1] = weights[$1.replacingOccurrences(of: "_l0", with: "_l1")]
     })
     var random = TestRandom(seed: 4)
-    let x = try random.tensor([t, b, i], on: backend, low: -1, high: 1)
+    let x = try SequenceBatch(random.tensor([t, b, i], on: backend, low: -1, high: 1))
 
     // The stack's dropout site takes the stream after its 8 parameters (4 per layer).
     let dropoutStream: UInt64 = 8
-    let between = try first.forward(x).toArray()
+    let between = try first.forward(x).data.toArray()
     let threshold = Philox.dropThreshold(probability: p)
     let masked = between.enumerated().map { e, v -> Float in
         (Philox.word(seed: 21, stream: dropoutStream, index: UInt64(e)) >> 8) >= threshold ? v / (1 - p) : 0
     }
-    let expected = try second.forward(Tensor(shape: [t, b, h], values: masked, on: backend)).toArray()
-    expectClose(try stack.forward(x).toArray(), expected, "training-mode stack = layer, Philox mask, layer")
+    let expected = try second.forward(SequenceBatch(Tensor(shape: [t, b, h], values: masked, on: backend))).data.toArray()
+    expectClose(try stack.forward(x).data.toArray(), expected, "training-mode stack = layer, Philox mask, layer")
 
     stack.eval()
-    let plain = try second.forward(Tensor(shape: [t, b, h], values: between, on: backend)).toArray()
-    expectClose(try stack.forward(x).toArray(), plain, "evaluation mode has no dropout")
+    let plain = try second.forward(SequenceBatch(Tensor(shape: [t, b, h], values: between, on: backend))).data.toArray()
+    expectClose(try stack.forward(x).data.toArray(), plain, "evaluation mode has no dropout")
 }
 
 @Test func dropoutLayerMasksAndScales() throws {
     let backend = TestDevice.backend
     let layer = try Dropout(0.25, rng: RandomSource(seed: 3))
     let x = try Tensor(shape: [100, 100], values: [Float](repeating: 2, count: 10_000), on: backend)
-    let y = try layer.forward(x).toArray()
+    let (output, gradient) = try forwardBackward(layer, .tensor(x), gradOutput: Tensor(shape: [100, 100], values: [Float](repeating: 1, count: 10_000), on: backend))
+    let y = try output.data.toArray()
     let kept = y.filter { $0 != 0 }
     #expect(kept.allSatisfy { abs($0 - 2 / 0.75) < 1e-6 })
     #expect(abs(Float(kept.count) / 10_000 - 0.75) < 0.02)
     // Backward routes the gradient through the same mask.
-    let g = try #require(try layer.backward(Tensor(shape: [100, 100], values: [Float](repeating: 1, count: 10_000), on: backend))).toArray()
+    let g = try #require(gradient).toArray()
     #expect(zip(g, y).allSatisfy { ($0 == 0) == ($1 == 0) })
     // A second call draws a different mask.
-    #expect(try layer.forward(x).toArray() != y)
+    #expect(try layer.forward(x).data.toArray() != y)
     layer.eval()
-    #expect(try layer.forward(x).toArray() == [Float](repeating: 2, count: 10_000))
+    #expect(try layer.forward(x).data.toArray() == [Float](repeating: 2, count: 10_000))
 }

@@ -46,7 +46,7 @@ import TestSupport
             let c = b % 4
             return (k == c % 3 ? 1.5 : -0.5) * (c < 3 ? 1 : -1) + noise[i]
         }
-        let x = try Tensor(shape: [4, 8, 3], values: values, on: backend)
+        let x = try SequenceBatch(Tensor(shape: [4, 8, 3], values: values, on: backend))
         let y = try Tensor(shape: [8], indices: (0..<8).map { $0 % 4 }, on: backend)
         var losses: [Float] = []
         for _ in 0..<40 { losses.append(try trainer.trainStep(input: x, target: y).item()) }

@@ -1,4 +1,4 @@
-// Forward-only passes (evaluation mode): the same outputs and final states as a training-mode
+// Forward-only passes (calls without a tape): the same outputs and final states as a recorded
 // pass, with the forward-only cell steps and a reserve of two rolling state slots, for every cell,
 // stacked, bidirectional, projected, variable lengths with initial states.
 // T = steps, B = batch, I = input size, H = hidden size, L = layers, D = directions, P = projection.
@@ -45,17 +45,19 @@ import TestSupport
             cell: c.cell == .lstm
                 ? try Tensor(shape: [c.layers * d, b, h], values: random.uniform(count: c.layers * d * b * h), on: backend) : nil)
 
-        network.train()
-        let training = try network.forward(x, lengths: c.lengths, initialState: state)
         network.eval()
-        let inference = try network.forward(x, lengths: c.lengths, initialState: state)
-        expectClose(try inference.output.toArray(), try training.output.toArray(), "\(c): outputs")
+        let batch = try SequenceBatch(x, lengths: c.lengths)
+        let tape = Tape()
+        let training = try network(batch, initialState: state, tape: tape)   // recorded: the reserve backward reads
+        let inference = try network(batch, initialState: state)               // forward only
+        expectClose(try inference.output.data.toArray(), try training.output.data.toArray(), "\(c): outputs")
         expectClose(try inference.state.hidden.toArray(), try training.state.hidden.toArray(), "\(c): final h")
         if let cell = training.state.cell {
             expectClose(try #require(inference.state.cell).toArray(), try cell.toArray(), "\(c): final c")
         }
-        // Nothing was kept for backward.
-        #expect(throws: RecurrentError.self) { _ = try network.backward(gradOutput: nil, gradState: nil) }
+        // Evaluation mode still differentiates what a tape recorded (as PyTorch's eval() under autograd).
+        try tape.backward(training.output.data, gradient: Tensor.zeros(training.output.data.shape, on: backend, value: 1))
+        #expect(try network.namedParameters.map { try $0.parameter.gradient.toArray() }.contains { $0.contains { $0 != 0 } })
     }
 
     @Test func forwardOnlyReserveIsSmaller() {

@@ -21,7 +21,7 @@ import TestSupport
         let model = try Self.model(on: backend)
         try model.loadWeights(from: file)
         model.eval()
-        expectClose(try model.forward(io.upload("input", on: backend)).toArray(), try io.data("output"), "interop_lstm output")
+        expectClose(try model.forward(SequenceBatch(io.upload("input", on: backend))).data.toArray(), try io.data("output"), "interop_lstm output")
     }
 
     @Test func storedTypesConvertExactly() throws {
@@ -52,7 +52,7 @@ import TestSupport
         model.eval()
         var random = TestRandom(seed: 8)
         let x = try random.tensor([6, 2, 3], on: backend)
-        let y = try model.forward(x)
+        let y = try model.forward(SequenceBatch(x)).data
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrentkit-interop-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -16,11 +16,12 @@ struct LayerParityTests {
         try layer.loadStateDict(["weight": fixture.host("weight"), "bias": fixture.host("bias")], strict: true)
 
         let input = try fixture.upload("input", on: backend)                       // (2, 4, 5)
-        let output = try layer.forward(input)                                      // (2, 4, 3)
+        let (result, gradient) = try forwardBackward(layer, .tensor(input), gradOutput: fixture.upload("grad_output", on: backend))
+        let output = result.data                                                   // (2, 4, 3)
         #expect(output.shape == (try fixture.tensor("output").shape))
         expectClose(try output.toArray(), try fixture.data("output"), "linear output")
 
-        let gradInput = try #require(try layer.backward(fixture.upload("grad_output", on: backend)))
+        let gradInput = try #require(gradient)
         #expect(gradInput.shape == input.shape)
         expectClose(try gradInput.toArray(), try fixture.data("grad.input"), "linear grad.input")
         expectClose(try layer.weight.gradient.toArray(), try fixture.data("grad.weight"), "linear grad.weight")
@@ -37,11 +38,11 @@ struct LayerParityTests {
         try layer.loadStateDict(["weight": fixture.host("weight")], strict: true)
 
         let indices = try fixture.upload("indices", on: backend)                   // (3, 5)
-        let output = try layer.forward(indices)                                    // (3, 5, 4)
+        let (result, gradInput) = try forwardBackward(layer, .tensor(indices), gradOutput: fixture.upload("grad_output", on: backend))
+        let output = result.data                                                   // (3, 5, 4)
         #expect(output.shape == (try fixture.tensor("output").shape))
         expectClose(try output.toArray(), try fixture.data("output"), "embedding output")
 
-        let gradInput = try layer.backward(fixture.upload("grad_output", on: backend))
         #expect(gradInput == nil, "indices have no gradient")
         expectClose(try layer.weight.gradient.toArray(), try fixture.data("grad.weight"), "embedding grad.weight")
     }

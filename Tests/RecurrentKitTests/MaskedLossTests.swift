@@ -18,8 +18,8 @@ import TestSupport
         let f = 2
         var random = TestRandom(seed: 51)
         let p = random.uniform(count: Self.t * Self.b * f), y = random.uniform(count: Self.t * Self.b * f)
-        let loss = try MaskedLoss(MSELoss(reduction: reduction), lengths: Self.lengths)
-        let value = try loss.forward(Tensor(shape: [Self.t, Self.b, f], values: p, on: backend),
+        let loss = try MaskedLoss(MSELoss(reduction: reduction))
+        let value = try loss.forward(SequenceBatch(Tensor(shape: [Self.t, Self.b, f], values: p, on: backend), lengths: Self.lengths),
                                      Tensor(shape: [Self.t, Self.b, f], values: y, on: backend)).item()
         let real = Self.lengths.reduce(0, +) * f
         let scale = reduction == .mean ? 1 / Double(real) : 1
@@ -45,13 +45,14 @@ import TestSupport
         let logits = random.uniform(count: Self.t * Self.b * c, low: -3, high: 3)
         // Targets at padded steps hold junk (even out-of-range classes): they must not matter.
         let targets = (0..<(Self.t * Self.b)).map { _ in Float(random.int(in: 0..<(c + 3))) }
-        let loss = try MaskedLoss(CrossEntropyLoss(), lengths: Self.lengths, batchFirst: batchFirst)
+        let loss = try MaskedLoss(CrossEntropyLoss())
         let shape = batchFirst ? [Self.b, Self.t] : [Self.t, Self.b]
         var realTargets = targets
         func index(_ step: Int, _ s: Int) -> Int { batchFirst ? s * Self.t + step : step * Self.b + s }
         for step in 0..<Self.t { for s in 0..<Self.b where Self.isReal(step, s) { realTargets[index(step, s)] = Float(Int(targets[index(step, s)]) % c) } }
-        let value = try loss.forward(Tensor(shape: shape + [c], values: logits, on: backend),
-                                     Tensor(shape: shape, values: realTargets, on: backend)).item()
+        let prediction = try SequenceBatch(Tensor(shape: shape + [c], values: logits, on: backend),
+                                           layout: batchFirst ? .batchMajor : .timeMajor, lengths: Self.lengths)
+        let value = try loss.forward(prediction, Tensor(shape: shape, values: realTargets, on: backend)).item()
         let real = Double(Self.lengths.reduce(0, +))
         var sum = 0.0, gradient = [Float](repeating: 0, count: logits.count)
         for step in 0..<Self.t {
@@ -69,10 +70,15 @@ import TestSupport
 
     @Test func badInputIsRefused() throws {
         let backend = TestDevice.backend
-        #expect(throws: RecurrentError.self) { try MaskedLoss(MaskedLoss(MSELoss(), lengths: [1]), lengths: [1]) }
-        let loss = try MaskedLoss(MSELoss(), lengths: [2, 9])
+        #expect(throws: RecurrentError.self) { try MaskedLoss(MaskedLoss(MSELoss())) }
+        let loss = try MaskedLoss(MSELoss())
         let x = try Tensor.zeros([4, 2, 1], on: backend)
-        let error = try #require(throws: RecurrentError.self) { try loss.forward(x, x) }
-        #expect("\(error)".contains("each in 1...4") && "\(error)".contains("[2, 9]"))
+        let error = try #require(throws: RecurrentError.self) { try loss.forward(x, x) }   // no lengths to mask by
+        #expect("\(error)".contains("SequenceBatch"), "\(error)")
+        let lengthError = try #require(throws: RecurrentError.self) { try loss.forward(SequenceBatch(x, lengths: [2, 9]), x) }
+        #expect("\(lengthError)".contains("each in 1...4") && "\(lengthError)".contains("[2, 9]"), "\(lengthError)")
+        // A plain loss refuses padded predictions rather than count the padding.
+        let plain = try #require(throws: RecurrentError.self) { try MSELoss().forward(SequenceBatch(x, lengths: [2, 3]), x) }
+        #expect("\(plain)".contains("MaskedLoss"), "\(plain)")
     }
 }

@@ -19,14 +19,22 @@ private func expectMessage(_ fragments: [String], sourceLocation: SourceLocation
 @Test func recurrentInputShapeErrors() throws {
     let backend = TestDevice.backend
     let lstm = try LSTM(inputSize: 4, hiddenSize: 6, numLayers: 2, on: backend, rng: RandomSource(seed: 1))
-    expectMessage(["input (T, B, 4)", "[5, 3, 5]"]) { _ = try lstm.forward(Tensor.zeros([5, 3, 5], on: backend)) }
-    expectMessage(["input (T, B, 4)", "[15, 4]"]) { _ = try lstm.forward(Tensor.zeros([15, 4], on: backend)) }
+    expectMessage(["(T, B, 4)", "[5, 3, 5]"]) { _ = try lstm(SequenceBatch(Tensor.zeros([5, 3, 5], on: backend))) }
+    expectMessage(["(T, B, 4)", "[15, 4]"]) { _ = try lstm(SequenceBatch(Tensor.zeros([15, 4], on: backend))) }
+    expectMessage(["(B, T, 4)", "[3, 5, 5]", "batchMajor"]) {
+        _ = try lstm(SequenceBatch(Tensor.zeros([3, 5, 5], on: backend), layout: .batchMajor))
+    }
+    expectMessage(["a SequenceBatch", "plain tensor [5, 3, 4]"]) { _ = try lstm.forward(Tensor.zeros([5, 3, 4], on: backend)) }
     let badState = RecurrentState(hidden: try Tensor.zeros([1, 3, 6], on: backend), cell: try Tensor.zeros([2, 3, 6], on: backend))
     expectMessage(["initial state hidden (L·D, B, H)", "[2, 3, 6]", "[1, 3, 6]"]) {
-        _ = try lstm.forward(Tensor.zeros([5, 3, 4], on: backend), initialState: badState)
+        _ = try lstm(SequenceBatch(Tensor.zeros([5, 3, 4], on: backend)), initialState: badState)
     }
     let gru = try GRU(inputSize: 4, hiddenSize: 6, on: backend, rng: RandomSource(seed: 1))
-    expectMessage(["backward called before forward"]) { _ = try gru.backward(Tensor.zeros([5, 3, 6], on: backend)) }
+    let tape = Tape()
+    let output = try gru(SequenceBatch(Tensor.zeros([5, 3, 4], on: backend)), tape: tape).output.data
+    expectMessage(["Tape.backward gradient", "90", "15"]) { try tape.backward(output, gradient: Tensor.zeros([5, 3], on: backend)) }
+    expectMessage(["Tape.backward called twice"]) { try tape.backward(output, gradient: Tensor.zeros([5, 3, 6], on: backend)) }
+    expectMessage(["recorded after backward"]) { _ = try gru(SequenceBatch(Tensor.zeros([5, 3, 4], on: backend)), tape: tape) }
     expectMessage(["hidden size", "at least 1", "0"]) { _ = try GRU(inputSize: 4, hiddenSize: 0, on: backend, rng: RandomSource(seed: 1)) }
     expectMessage(["dropout probability", "[0, 1)", "1.0"]) {
         _ = try LSTM(inputSize: 4, hiddenSize: 6, numLayers: 2, dropout: 1, on: backend, rng: RandomSource(seed: 1))
@@ -36,7 +44,7 @@ private func expectMessage(_ fragments: [String], sourceLocation: SourceLocation
 @Test func layerAndLossErrors() throws {
     let backend = TestDevice.backend
     let linear = try Linear(3, 2, on: backend, rng: RandomSource(seed: 1))
-    expectMessage(["Linear.forward", "(…, 3)", "[4, 5]"]) { _ = try linear.forward(Tensor.zeros([4, 5], on: backend)) }
+    expectMessage(["Linear", "(…, 3)", "[4, 5]"]) { _ = try linear(Tensor.zeros([4, 5], on: backend)) }
     expectMessage(["MSELoss target", "[4, 2]", "[4, 1]"]) {
         _ = try MSELoss().forward(Tensor.zeros([4, 2], on: backend), Tensor.zeros([4, 1], on: backend))
     }

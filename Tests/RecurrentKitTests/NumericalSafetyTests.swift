@@ -7,7 +7,6 @@ import TestSupport
 private final class PoisonedGradient: Layer {
     let weight: Parameter
     var isTraining = true
-    var needsInputGradient = true
     let poisonedCall: Int
     private var calls = 0
 
@@ -17,16 +16,18 @@ private final class PoisonedGradient: Layer {
     }
 
     var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight)] }
-    func forward(_ input: Tensor) throws -> Tensor { input }
-    func backward(_ gradOutput: Tensor) throws -> Tensor? {
-        calls += 1
-        if calls == poisonedCall { try weight.value.backend.fill(weight.gradient.slice(2..<3), with: .nan) }
-        return gradOutput
+    func forward(_ input: LayerValue, tape: Tape?) throws -> LayerValue {
+        try tape?.record(inputs: [input.data], outputs: [input.data]) { [self] gradOutputs, _ in
+            calls += 1
+            if calls == poisonedCall { try weight.value.backend.fill(weight.gradient.slice(2..<3), with: .nan) }
+            return [gradOutputs[0]]
+        }
+        return input
     }
 }
 
 @Suite struct NumericalSafetyTests {
-    private func setUp(poisonedCall: Int) throws -> (Trainer, Sequential, Tensor, Tensor) {
+    private func setUp(poisonedCall: Int) throws -> (Trainer, Sequential, SequenceBatch, Tensor) {
         let backend = TestDevice.backend
         let rng = RandomSource(seed: 6)
         let model = try Sequential([("rnn", GRU(inputSize: 2, hiddenSize: 4, on: backend, rng: rng)), ("last", LastTimeStep()),
@@ -34,7 +35,7 @@ private final class PoisonedGradient: Layer {
                                     ("fc", Linear(4, 1, on: backend, rng: rng))])
         let trainer = Trainer(model: model, loss: MSELoss(), optimizer: try Adam(model.parameters, learningRate: 0.01), on: backend)
         var random = TestRandom(seed: 7)
-        return (trainer, model, try random.tensor([5, 3, 2], on: backend), try random.tensor([3, 1], on: backend))
+        return (trainer, model, try SequenceBatch(random.tensor([5, 3, 2], on: backend)), try random.tensor([3, 1], on: backend))
     }
 
     @Test func stopsAtTheStepNamingTheParameter() throws {

@@ -63,19 +63,19 @@ private func checkPython(root: URL) -> URL? {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    private static func network(_ cell: RecurrentCell, layers: Int, bidirectional: Bool = false, batchFirst: Bool = false,
+    private static func network(_ cell: RecurrentCell, layers: Int, bidirectional: Bool = false,
                                 input: Int, hidden: Int, seed: UInt64, on backend: any Backend) throws -> RecurrentNetwork {
         let rng = RandomSource(seed: seed)
         switch cell {
         case .lstm:
             return try LSTM(inputSize: input, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional,
-                            batchFirst: batchFirst, on: backend, rng: rng)
+                            on: backend, rng: rng)
         case .gru:
             return try GRU(inputSize: input, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional,
-                           batchFirst: batchFirst, on: backend, rng: rng)
+                           on: backend, rng: rng)
         case .rnnTanh, .rnnRelu:
             return try RNN(inputSize: input, hiddenSize: hidden, numLayers: layers, nonlinearity: cell == .rnnTanh ? .tanh : .relu,
-                           bidirectional: bidirectional, batchFirst: batchFirst, on: backend, rng: rng)
+                           bidirectional: bidirectional, on: backend, rng: rng)
         }
     }
 
@@ -84,7 +84,7 @@ private func checkPython(root: URL) -> URL? {
                                       lengths: [Int]? = nil, on backend: any Backend) throws -> ONNXCase {
         let (t, b, i, h) = (7, lengths?.count ?? 3, 4, 5)
         let d = bidirectional ? 2 : 1
-        let network = try network(cell, layers: layers, bidirectional: bidirectional, batchFirst: batchFirst, input: i, hidden: h,
+        let network = try network(cell, layers: layers, bidirectional: bidirectional, input: i, hidden: h,
                                   seed: 11, on: backend)
         network.eval()
         var random = TestRandom(seed: 3)
@@ -92,21 +92,24 @@ private func checkPython(root: URL) -> URL? {
         let inputShape = batchFirst ? [b, t, i] : [t, b, i]
         let name = "\(cell.rawValue)_l\(layers)_d\(d)" + (batchFirst ? "_batch_first" : "") + (lengths == nil ? "" : "_lengths_states")
         var c = ONNXCase(name: name, model: network)
+        let layout: SequenceLayout = batchFirst ? .batchMajor : .timeMajor
+        c.options = ONNXExportOptions(layout: layout)
         c.inputs = [("input", inputShape, .float(x))]
         let outputShape = batchFirst ? [b, t, d * h] : [t, b, d * h]
         guard let lengths else {
-            let y = try network.forward(Tensor(shape: inputShape, values: x, on: backend), lengths: nil, initialState: nil)
-            c.outputs = [("output", outputShape, try y.output.toArray())]
+            let y = try network(SequenceBatch(Tensor(shape: inputShape, values: x, on: backend), layout: layout))
+            c.outputs = [("output", outputShape, try y.output.data.toArray())]
             return c
         }
         let stateShape = [layers * d, b, h]
         let h0 = random.uniform(count: layers * d * b * h), c0 = random.uniform(count: layers * d * b * h)
         let state = RecurrentState(hidden: try Tensor(shape: stateShape, values: h0, on: backend),
                                    cell: cell == .lstm ? try Tensor(shape: stateShape, values: c0, on: backend) : nil)
-        let y = try network.forward(Tensor(shape: inputShape, values: x, on: backend), lengths: lengths, initialState: state)
-        c.options = ONNXExportOptions(sequenceLengths: true, states: true)
+        let y = try network(SequenceBatch(Tensor(shape: inputShape, values: x, on: backend), layout: layout, lengths: lengths),
+                            initialState: state)
+        c.options = ONNXExportOptions(sequenceLengths: true, states: true, layout: layout)
         c.inputs += [("sequence_lens", [b], .int32(lengths.map(Int32.init))), ("h0", stateShape, .float(h0))]
-        c.outputs = [("output", outputShape, try y.output.toArray()), ("h_n", stateShape, try y.state.hidden.toArray())]
+        c.outputs = [("output", outputShape, try y.output.data.toArray()), ("h_n", stateShape, try y.state.hidden.toArray())]
         if cell == .lstm {
             c.inputs.append(("c0", stateShape, .float(c0)))
             c.outputs.append(("c_n", stateShape, try #require(y.state.cell).toArray()))
@@ -127,7 +130,7 @@ private func checkPython(root: URL) -> URL? {
         model.eval()
         var random = TestRandom(seed: 4)
         let tokens = (0..<(t * b)).map { _ in random.int(in: 0..<v) }
-        let logits = try model.forward(Tensor(shape: [t, b], values: tokens.map(Float.init), on: backend))
+        let logits = try model.forward(SequenceBatch(Tensor(shape: [t, b], values: tokens.map(Float.init), on: backend))).data
         var c = ONNXCase(name: "embedding_lstm_classifier", model: model)
         c.inputs = [("input", [t, b], .int64(tokens.map(Int64.init)))]
         c.outputs = [("output", [b, classes], try logits.toArray())]
@@ -142,11 +145,9 @@ private func checkPython(root: URL) -> URL? {
         let attention = try Attention(featureSize: 2 * h, kind: kind, on: backend, rng: rng)
         let model = try Sequential([("encoder", encoder), ("attention", attention), ("fc", Linear(2 * h, classes, on: backend, rng: rng))])
         model.eval()
-        encoder.lengths = lengths
-        attention.lengths = lengths
         var random = TestRandom(seed: 6)
         let x = random.uniform(count: t * b * i)
-        let logits = try model.forward(Tensor(shape: [t, b, i], values: x, on: backend))
+        let logits = try model.forward(SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend), lengths: lengths)).data
         let kindName = kind == .dotProduct ? "dot" : "additive"
         var c = ONNXCase(name: "gru_attention_\(kindName)" + (lengths == nil ? "" : "_lengths"), model: model)
         c.options = ONNXExportOptions(sequenceLengths: lengths != nil)

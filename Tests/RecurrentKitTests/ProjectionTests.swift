@@ -43,22 +43,23 @@ import TestSupport
             #expect("\(error)".contains("projection size") && "\(error)".contains("1 to 5"), "\(error)")
         }
         let lstm = try LSTM(inputSize: 4, hiddenSize: 6, numLayers: 2, projSize: 3, on: backend, rng: rng)
-        let x = try Tensor.zeros([5, 2, 4], on: backend)
+        let x = try SequenceBatch(Tensor.zeros([5, 2, 4], on: backend))
         // h states are (L·D, B, P), c states (L·D, B, H).
         let wideHidden = RecurrentState(hidden: try .zeros([2, 2, 6], on: backend), cell: try .zeros([2, 2, 6], on: backend))
-        var error = try #require(throws: RecurrentError.self) { try lstm.forward(x, initialState: wideHidden) }
+        var error = try #require(throws: RecurrentError.self) { try lstm(x, initialState: wideHidden) }
         #expect("\(error)".contains("hidden (L·D, B, P)") && "\(error)".contains("[2, 2, 3]") && "\(error)".contains("[2, 2, 6]"),
                 "\(error)")
         let narrowCell = RecurrentState(hidden: try .zeros([2, 2, 3], on: backend), cell: try .zeros([2, 2, 3], on: backend))
-        error = try #require(throws: RecurrentError.self) { try lstm.forward(x, initialState: narrowCell) }
+        error = try #require(throws: RecurrentError.self) { try lstm(x, initialState: narrowCell) }
         #expect("\(error)".contains("cell (L·D, B, H)") && "\(error)".contains("[2, 2, 6]") && "\(error)".contains("[2, 2, 3]"),
                 "\(error)")
-        let result = try lstm.forward(x, initialState: narrowCell.withCell(try .zeros([2, 2, 6], on: backend)))
-        #expect(result.output.shape == [5, 2, 3] && result.state.hidden.shape == [2, 2, 3] && result.state.cell?.shape == [2, 2, 6])
+        let tape = Tape()
+        let result = try lstm(x, initialState: narrowCell.withCell(try .zeros([2, 2, 6], on: backend)), tape: tape)
+        #expect(result.output.data.shape == [5, 2, 3] && result.state.hidden.shape == [2, 2, 3] && result.state.cell?.shape == [2, 2, 6])
         error = try #require(throws: RecurrentError.self) {
-            try lstm.backward(gradOutput: Tensor.zeros([5, 2, 6], on: backend), gradState: nil)
+            try tape.backward(result.output.data, gradient: Tensor.zeros([5, 2, 6], on: backend))
         }
-        #expect("\(error)".contains("[5, 2, 3]"), "\(error)")
+        #expect("\(error)".contains("[5, 2, 3]") && "\(error)".contains("60") && "\(error)".contains("30"), "\(error)")
     }
 
     /// A bidirectional, batch-first 2-layer LSTMP over unsorted lengths, from given states, against each
@@ -71,7 +72,7 @@ import TestSupport
         let lengths = [4, 6, 1, 5]
         let b = lengths.count, d = bidirectional ? 2 : 1
         func make() throws -> LSTM {
-            try LSTM(inputSize: i, hiddenSize: h, numLayers: l, projSize: p, bidirectional: bidirectional, batchFirst: true,
+            try LSTM(inputSize: i, hiddenSize: h, numLayers: l, projSize: p, bidirectional: bidirectional,
                      on: backend, rng: RandomSource(seed: 77))
         }
         var random = TestRandom(seed: 78)
@@ -94,13 +95,15 @@ import TestSupport
         }
 
         let network = try make()
-        let result = try network.forward(Tensor(shape: [b, t, i], values: x, on: backend), lengths: lengths,
-                                         initialState: state(h0, c0, batch: b))
-        #expect(result.output.shape == [b, t, d * p])
-        let output = try result.output.toArray()
+        let grads = try forwardBackward(network, SequenceBatch(Tensor(shape: [b, t, i], values: x, on: backend), layout: .batchMajor,
+                                                               lengths: lengths),
+                                        initialState: state(h0, c0, batch: b),
+                                        gradOutput: Tensor(shape: [b, t, d * p], values: gradOutput, on: backend),
+                                        gradState: state(gradHN, gradCN, batch: b))
+        let result = grads.result
+        #expect(result.output.data.shape == [b, t, d * p])
+        let output = try result.output.data.toArray()
         let finalHidden = try result.state.hidden.toArray(), finalCell = try #require(result.state.cell).toArray()
-        let grads = try network.backward(gradOutput: Tensor(shape: [b, t, d * p], values: gradOutput, on: backend),
-                                         gradState: state(gradHN, gradCN, batch: b))
         let gradInput = try #require(grads.input).toArray()
         let gradState = try #require(grads.state)
         let gradH0 = try gradState.hidden.toArray(), gradC0 = try #require(gradState.cell).toArray()
@@ -109,14 +112,15 @@ import TestSupport
         for (s, length) in lengths.enumerated() {
             let alone = try make()
             let xs = Array(x[(s * t * i)..<((s * t + length) * i)])
-            let r = try alone.forward(Tensor(shape: [1, length, i], values: xs, on: backend), lengths: nil,
-                                      initialState: state(column(h0, s, width: p), column(c0, s, width: h), batch: 1))
             let gs = Array(gradOutput[(s * t * d * p)..<((s * t + length) * d * p)])
-            let g = try alone.backward(gradOutput: Tensor(shape: [1, length, d * p], values: gs, on: backend),
-                                       gradState: state(column(gradHN, s, width: p), column(gradCN, s, width: h), batch: 1))
+            let g = try forwardBackward(alone, SequenceBatch(Tensor(shape: [1, length, i], values: xs, on: backend), layout: .batchMajor),
+                                        initialState: state(column(h0, s, width: p), column(c0, s, width: h), batch: 1),
+                                        gradOutput: Tensor(shape: [1, length, d * p], values: gs, on: backend),
+                                        gradState: state(column(gradHN, s, width: p), column(gradCN, s, width: h), batch: 1))
+            let r = g.result
             let label = "D\(d) sequence \(s) (length \(length))"
             let padding = [Float](repeating: 0, count: (t - length) * d * p)
-            expectClose(Array(output[(s * t * d * p)..<((s + 1) * t * d * p)]), try r.output.toArray() + padding,
+            expectClose(Array(output[(s * t * d * p)..<((s + 1) * t * d * p)]), try r.output.data.toArray() + padding,
                         "\(label): outputs, zero after its end")
             expectClose(column(finalHidden, s, width: p), try r.state.hidden.toArray(), "\(label): h_n")
             expectClose(column(finalCell, s, width: h), try #require(r.state.cell).toArray(), "\(label): c_n")

@@ -62,10 +62,14 @@ struct RecurrentParityTests {
 
         // Forward.
         let input = try fixture.upload("input", on: backend)                                   // (T, B, I)
-        let result = try network.forward(input, initialState: Self.initialState(fixture, on: backend))
-        #expect(result.output.shape == [t, b, h])
+        let gradState = RecurrentState(hidden: try fixture.upload("grad_h_n", on: backend),
+                                       cell: isLSTM ? try fixture.upload("grad_c_n", on: backend) : nil)
+        let grads = try forwardBackward(network, SequenceBatch(input), initialState: Self.initialState(fixture, on: backend),
+                                        gradOutput: fixture.upload("grad_output", on: backend), gradState: gradState)
+        let result = grads.result
+        #expect(result.output.data.shape == [t, b, h])
         #expect(result.state.hidden.shape == [l, b, h])
-        expectClose(try result.output.toArray(), try fixture.data("output"), "\(file) output")
+        expectClose(try result.output.data.toArray(), try fixture.data("output"), "\(file) output")
         expectClose(try result.state.hidden.toArray(), try fixture.data("h_n"), "\(file) h_n")
         if isLSTM {
             let c = try #require(result.state.cell, "\(file): LSTM returned no final cell state")
@@ -76,9 +80,6 @@ struct RecurrentParityTests {
         }
 
         // Backward from the gradients of output and final states; parameter gradients start at zero.
-        let gradState = RecurrentState(hidden: try fixture.upload("grad_h_n", on: backend),
-                                       cell: isLSTM ? try fixture.upload("grad_c_n", on: backend) : nil)
-        let grads = try network.backward(gradOutput: fixture.upload("grad_output", on: backend), gradState: gradState)
         let gradInput = try #require(grads.input)
         #expect(gradInput.shape == input.shape)
         expectClose(try gradInput.toArray(), try fixture.data("grad.input"), "\(file) grad.input")
@@ -108,8 +109,8 @@ struct RecurrentParityTests {
         let gradState = RecurrentState(hidden: try fixture.upload("grad_h_n", on: backend),
                                        cell: fixture.has("grad_c_n") ? try fixture.upload("grad_c_n", on: backend) : nil)
         func pass() throws {
-            _ = try network.forward(input, initialState: Self.initialState(fixture, on: backend))
-            _ = try network.backward(gradOutput: fixture.upload("grad_output", on: backend), gradState: gradState)
+            _ = try forwardBackward(network, SequenceBatch(input), initialState: Self.initialState(fixture, on: backend),
+                                    gradOutput: fixture.upload("grad_output", on: backend), gradState: gradState)
         }
         try pass()
         try pass()

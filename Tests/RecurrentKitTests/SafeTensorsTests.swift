@@ -62,8 +62,8 @@ private func expectDecodeError(_ data: Data, _ fragment: String, sourceLocation:
         try b.loadWeights(from: url)
         #expect(try a.stateDict() == b.stateDict())
         var random = TestRandom(seed: 3)
-        let x = try random.tensor([4, 3, 3], on: backend)
-        #expect(try a.forward(x).toArray() == b.forward(x).toArray())
+        let x = try SequenceBatch(random.tensor([4, 3, 3], on: backend))
+        #expect(try a.forward(x).data.toArray() == b.forward(x).data.toArray())
         // Nothing but the file is left in the directory (the temporary file was renamed).
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path)
             .filter { $0.contains(url.lastPathComponent) && $0 != url.lastPathComponent }

@@ -19,16 +19,16 @@ struct SequenceParityTests {
     /// The stack the fixture describes, with PyTorch's weights loaded by name (strictly).
     static func network(_ fixture: Fixture, on backend: any Backend) throws -> RecurrentNetwork {
         let (i, h, l) = (try fixture.int("input_size"), try fixture.int("hidden_size"), try fixture.int("num_layers"))
-        let (bi, bf) = (try fixture.bool("bidirectional"), try fixture.bool("batch_first"))
+        let bi = try fixture.bool("bidirectional")
         let projSize = fixture.meta["proj_size"] != nil ? try fixture.int("proj_size") : 0
         let rng = RandomSource(seed: 5)
         let network: RecurrentNetwork
         switch try fixture.string("cell") {
-        case "rnn_tanh": network = try RNN(inputSize: i, hiddenSize: h, numLayers: l, bidirectional: bi, batchFirst: bf, on: backend, rng: rng)
+        case "rnn_tanh": network = try RNN(inputSize: i, hiddenSize: h, numLayers: l, bidirectional: bi, on: backend, rng: rng)
         case "lstm":
-            network = try LSTM(inputSize: i, hiddenSize: h, numLayers: l, projSize: projSize, bidirectional: bi, batchFirst: bf,
+            network = try LSTM(inputSize: i, hiddenSize: h, numLayers: l, projSize: projSize, bidirectional: bi,
                                on: backend, rng: rng)
-        case "gru": network = try GRU(inputSize: i, hiddenSize: h, numLayers: l, bidirectional: bi, batchFirst: bf, on: backend, rng: rng)
+        case "gru": network = try GRU(inputSize: i, hiddenSize: h, numLayers: l, bidirectional: bi, on: backend, rng: rng)
         case let other: throw FixtureError("\(fixture.name): unexpected cell \(other)")
         }
         let names = fixture.tensorNames.filter { $0.hasPrefix("weight_") || $0.hasPrefix("bias_") }
@@ -48,16 +48,19 @@ struct SequenceParityTests {
             : nil
 
         let input = try fixture.upload("input", on: backend)
-        let result = try network.forward(input, lengths: lengths, initialState: initial)
-        #expect(result.output.shape == (try fixture.tensor("output").shape))
+        let layout: SequenceLayout = try fixture.bool("batch_first") ? .batchMajor : .timeMajor
+        let gradState = RecurrentState(hidden: try fixture.upload("grad_h_n", on: backend),
+                                       cell: isLSTM ? try fixture.upload("grad_c_n", on: backend) : nil)
+        let grads = try forwardBackward(network, SequenceBatch(input, layout: layout, lengths: lengths), initialState: initial,
+                                        gradOutput: fixture.upload("grad_output", on: backend), gradState: gradState)
+        let result = grads.result
+        #expect(result.output.layout == layout)
+        #expect(result.output.data.shape == (try fixture.tensor("output").shape))
         #expect(result.state.hidden.shape == (try fixture.tensor("h_n").shape))
-        expectClose(try result.output.toArray(), try fixture.data("output"), "\(file) output")
+        expectClose(try result.output.data.toArray(), try fixture.data("output"), "\(file) output")
         expectClose(try result.state.hidden.toArray(), try fixture.data("h_n"), "\(file) h_n")
         if isLSTM { expectClose(try #require(result.state.cell).toArray(), try fixture.data("c_n"), "\(file) c_n") }
 
-        let gradState = RecurrentState(hidden: try fixture.upload("grad_h_n", on: backend),
-                                       cell: isLSTM ? try fixture.upload("grad_c_n", on: backend) : nil)
-        let grads = try network.backward(gradOutput: fixture.upload("grad_output", on: backend), gradState: gradState)
         let gradInput = try #require(grads.input)
         #expect(gradInput.shape == input.shape)
         expectClose(try gradInput.toArray(), try fixture.data("grad.input"), "\(file) grad.input")

@@ -22,7 +22,7 @@ import TestSupport
         }
         var random = TestRandom(seed: 32)
         let stream = random.uniform(count: Self.t * Self.b * Self.i)                                   // (T, B, I)
-        let whole = try make().forward(Tensor(shape: [Self.t, Self.b, Self.i], values: stream, on: backend)).toArray()
+        let whole = try make()(SequenceBatch(Tensor(shape: [Self.t, Self.b, Self.i], values: stream, on: backend))).output.data.toArray()
 
         let network = try make()
         network.stateful = true
@@ -30,21 +30,22 @@ import TestSupport
         var pieces: [Float] = []
         for start in stride(from: 0, to: stream.count, by: windowSize) {
             let window = try Tensor(shape: [Self.w, Self.b, Self.i], values: Array(stream[start..<(start + windowSize)]), on: backend)
-            pieces += try network.forward(window).toArray()
             // Training on the window: its backward stops at the window's start (the carried states are detached).
-            let grads = try network.backward(gradOutput: Tensor.zeros([Self.w, Self.b, Self.h], on: backend, value: 1), gradState: nil)
+            let grads = try forwardBackward(network, SequenceBatch(window),
+                                            gradOutput: Tensor.zeros([Self.w, Self.b, Self.h], on: backend, value: 1))
+            pieces += try grads.result.output.data.toArray()
             #expect(grads.input?.shape == [Self.w, Self.b, Self.i])
         }
         expectClose(pieces, whole, "\(cell.rawValue): windows of \(Self.w) = one pass of \(Self.t)")
 
         // resetStates starts again from zeros: the first window's outputs come back.
         network.resetStates()
-        let first = try network.forward(Tensor(shape: [Self.w, Self.b, Self.i], values: Array(stream[0..<windowSize]), on: backend))
-        expectClose(try first.toArray(), Array(whole[0..<(Self.w * Self.b * Self.h)]), "\(cell.rawValue): after resetStates")
+        let first = try network.forward(SequenceBatch(Tensor(shape: [Self.w, Self.b, Self.i], values: Array(stream[0..<windowSize]), on: backend)))
+        expectClose(try first.data.toArray(), Array(whole[0..<(Self.w * Self.b * Self.h)]), "\(cell.rawValue): after resetStates")
 
         // Another batch size while carrying states is refused with what to do.
         let error = try #require(throws: RecurrentError.self) {
-            try network.forward(Tensor.zeros([Self.w, Self.b + 1, Self.i], on: backend))
+            try network.forward(SequenceBatch(Tensor.zeros([Self.w, Self.b + 1, Self.i], on: backend)))
         }
         #expect("\(error)".contains("resetStates()"))
     }

@@ -26,7 +26,7 @@ import TestSupport
             hidden: try Tensor(shape: [layers, b, r], values: random.uniform(count: layers * b * r), on: backend),
             cell: cell == .lstm ? try Tensor(shape: [layers, b, h], values: random.uniform(count: layers * b * h), on: backend) : nil)
         network.eval()
-        let pass = try network.forward(Tensor(shape: [t, b, i], values: x, on: backend), lengths: nil, initialState: state)
+        let pass = try network(SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend)), initialState: state)
 
         let stream = try network.stream(batchSize: b, initialState: state)
         var outputs: [Float] = []
@@ -35,7 +35,7 @@ import TestSupport
             outputs += try stream.step(xt).toArray()
         }
         let label = "\(cell.rawValue) L\(layers) P\(projection)"
-        expectClose(outputs, try pass.output.toArray(), "\(label): stepped outputs")
+        expectClose(outputs, try pass.output.data.toArray(), "\(label): stepped outputs")
         let final = try stream.state()
         expectClose(try final.hidden.toArray(), try pass.state.hidden.toArray(), "\(label): final h")
         if let c = pass.state.cell { expectClose(try #require(final.cell).toArray(), try c.toArray(), "\(label): final c") }
@@ -44,8 +44,8 @@ import TestSupport
         // After a reset the stream starts over from zeros: its first step equals a one-step pass from zeros.
         try stream.reset()
         let first = try stream.step(Tensor(shape: [b, i], values: Array(x[0..<(b * i)]), on: backend)).toArray()
-        let one = try network.forward(Tensor(shape: [1, b, i], values: Array(x[0..<(b * i)]), on: backend), lengths: nil, initialState: nil)
-        expectClose(first, try one.output.toArray(), "\(label): first step after reset")
+        let one = try network(SequenceBatch(Tensor(shape: [1, b, i], values: Array(x[0..<(b * i)]), on: backend)))
+        expectClose(first, try one.output.data.toArray(), "\(label): first step after reset")
     }
 
     @Test func badStreamsAreRefused() throws {
@@ -67,10 +67,10 @@ import TestSupport
         let model = try Sequential([("lstm", LSTM(inputSize: 2, hiddenSize: 4, numLayers: 2, dropout: 0.5, on: backend, rng: rng)),
                                     ("last", LastTimeStep()), ("fc", Linear(4, 1, on: backend, rng: rng))])
         var random = TestRandom(seed: 8)
-        let x = try Tensor(shape: [5, 3, 2], values: random.uniform(count: 30), on: backend)
-        let predicted = try model.predict(x).toArray()
+        let x = try SequenceBatch(Tensor(shape: [5, 3, 2], values: random.uniform(count: 30), on: backend))
+        let predicted = try model.predict(x).data.toArray()
         #expect(model.isTraining, "predict leaves the model in training mode")
         model.eval()
-        expectClose(predicted, try model.forward(x).toArray(), "predict = evaluation-mode forward (no dropout)")
+        expectClose(predicted, try model.forward(x).data.toArray(), "predict = evaluation-mode forward (no dropout)")
     }
 }

@@ -60,13 +60,15 @@ import TestSupport
     let optimizer = try Adam(model.parameters, learningRate: 0.01)
     let loss = MSELoss()
     let data = try SyntheticData.sineWaves(count: 16, length: 40, seed: 7).batch(Array(0..<16))
-    let x = try Tensor(shape: data.inputShape, values: data.input, on: backend)
+    let x = try SequenceBatch(Tensor(shape: data.inputShape, values: data.input, on: backend))
     let y = try Tensor(shape: data.targetShape, values: data.target, on: backend)
     var losses: [Float] = []
     for _ in 1...50 {
         try optimizer.zeroGradients()
-        let value = try loss.forward(model.forward(x), y)
-        _ = try model.backward(loss.backward())
+        let tape = Tape()
+        let prediction = try model.forward(x, tape: tape)
+        let value = try loss.forward(prediction, y)                   // stays on the device
+        try tape.backward(prediction.data, gradient: loss.backward())
         let norm = try GradientClipping.clipNorm(model.parameters, maxNorm: 1)
         try optimizer.step()
         losses.append(try value.item())
@@ -88,7 +90,7 @@ import TestSupport
     let before = try model.stateDict()
     let optimizer = try SGD(model.parameters, learningRate: 0.1, momentum: 0.9)
     var random = TestRandom(seed: 1)
-    let x = try random.tensor([5, 3, 2], on: backend), y = try random.tensor([3, 1], on: backend)
+    let x = try SequenceBatch(random.tensor([5, 3, 2], on: backend)), y = try random.tensor([3, 1], on: backend)
     let trainer = Trainer(model: model, loss: MSELoss(), optimizer: optimizer, on: backend)
     trainer.clipNorm = 0.5
     for _ in 0..<3 { try trainer.trainStep(input: x, target: y) }

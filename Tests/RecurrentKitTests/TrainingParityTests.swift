@@ -74,15 +74,13 @@ struct TrainingParityTests {
         let clip = try fixture.string("clip")
         let steps = try fixture.int("steps")
 
-        let input = try fixture.upload("input", on: backend)       // (T, B, I)
+        let input = try SequenceBatch(fixture.upload("input", on: backend))   // (T, B, I), or token indices (T, B)
         let target = try fixture.upload("target", on: backend)     // (B, C), or class indices (T, B)
         var losses: [Float] = [], learningRates: [Float] = [], gradNorms: [Float] = []
         for _ in 0..<steps {
             learningRates.append(optimizer.learningRate)
             try model.zeroGradients()
-            let prediction = try model.forward(input)
-            let loss = try lossFunction.forward(prediction, target)
-            _ = try model.backward(lossFunction.backward())
+            let loss = try lossBackward(model, .sequence(input), target, lossFunction)
             if let penalty { try penalty.apply(to: model.parameters, loss: loss) }
             switch clip {
             case "norm": gradNorms.append(try GradientClipping.clipNorm(model.parameters, maxNorm: fixture.float("clip_norm")).value())

@@ -37,21 +37,23 @@ private func sequence(_ a: [Float], steps: Int, column: Int, batch: Int, width: 
         let x = random.uniform(count: t * b * i)                                                   // (T, B, I)
         let gradOutput = random.uniform(count: t * b * d * h)                                      // (T, B, D·H)
         let network = try make()
-        let result = try network.forward(Tensor(shape: [t, b, i], values: x, on: backend), lengths: lengths, initialState: nil)
-        let output = try result.output.toArray(), finalHidden = try result.state.hidden.toArray()
-        let gradInput = try #require(try network.backward(gradOutput: Tensor(shape: [t, b, d * h], values: gradOutput, on: backend),
-                                                          gradState: nil).input).toArray()
+        let grads = try forwardBackward(network, SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend), lengths: lengths),
+                                        gradOutput: Tensor(shape: [t, b, d * h], values: gradOutput, on: backend))
+        let result = grads.result
+        let output = try result.output.data.toArray(), finalHidden = try result.state.hidden.toArray()
+        let gradInput = try #require(grads.input).toArray()
         for (s, length) in lengths.enumerated() {
             // Sequence s alone: its first `length` steps, batch of one.
             let alone = try make()
             let xs = sequence(x, steps: length, column: s, batch: b, width: i)
-            let r = try alone.forward(Tensor(shape: [length, 1, i], values: xs, on: backend), lengths: nil, initialState: nil)
             let gs = sequence(gradOutput, steps: length, column: s, batch: b, width: d * h)
-            let gi = try #require(try alone.backward(gradOutput: Tensor(shape: [length, 1, d * h], values: gs, on: backend),
-                                                     gradState: nil).input).toArray()
+            let aloneGrads = try forwardBackward(alone, SequenceBatch(Tensor(shape: [length, 1, i], values: xs, on: backend)),
+                                                 gradOutput: Tensor(shape: [length, 1, d * h], values: gs, on: backend))
+            let r = aloneGrads.result
+            let gi = try #require(aloneGrads.input).toArray()
             let label = "\(cell.rawValue) D\(d) sequence \(s) (length \(length))"
             let padding = [Float](repeating: 0, count: (t - length) * d * h)
-            expectClose(sequence(output, steps: t, column: s, batch: b, width: d * h), try r.output.toArray() + padding,
+            expectClose(sequence(output, steps: t, column: s, batch: b, width: d * h), try r.output.data.toArray() + padding,
                         "\(label): outputs, zero after its end")
             expectClose(sequence(finalHidden, steps: 2 * d, column: s, batch: b, width: h), try r.state.hidden.toArray(),
                         "\(label): final states")
@@ -65,8 +67,8 @@ private func sequence(_ a: [Float], steps: Int, column: Int, batch: Int, width: 
         let backend = TestDevice.backend
         let network = try GRU(inputSize: 2, hiddenSize: 3, on: backend, rng: RandomSource(seed: 1))
         let x = try Tensor.zeros([4, 2, 2], on: backend)
-        for (lengths, fragment) in [([4], "one length per sequence (2)"), ([4, 5], "1...4"), ([0, 3], "1...4")] {
-            let error = try #require(throws: RecurrentError.self) { try network.forward(x, lengths: lengths, initialState: nil) }
+        for (lengths, fragment) in [([4], "2 lengths (one per sequence)"), ([4, 5], "1...4"), ([0, 3], "1...4")] {
+            let error = try #require(throws: RecurrentError.self) { try network(SequenceBatch(x, lengths: lengths)) }
             #expect("\(error)".contains(fragment), "\(error)")
         }
     }
@@ -83,10 +85,9 @@ private func sequence(_ a: [Float], steps: Int, column: Int, batch: Int, width: 
     let attention = try Attention(featureSize: 128, on: backend, rng: rng)   // 128 = 2 directions × 64
     let model = try Sequential([("encoder", encoder), ("attention", attention),
                                 ("fc", Linear(128, 5, on: backend, rng: rng))])
-    encoder.lengths = lengths
-    attention.lengths = lengths
-    let logits = try model.forward(x)
-    let weights = try attention.weights!.toArray()
+    let batch = try SequenceBatch(x, lengths: lengths)   // the lengths travel with the data
+    let logits = try model.forward(batch).data           // (B, 5)
+    let weights = try #require(attention.weights).toArray()
     #expect(logits.shape == [b, 5])
     for s in 0..<b {
         let column = (0..<t).map { weights[$0 * b + s] }

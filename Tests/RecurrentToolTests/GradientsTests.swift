@@ -107,10 +107,14 @@ import FoundationXML
         #expect(norms.count == t)
 
         let loss = MSELoss()
-        _ = try loss.forward(model.forward(input), target)
-        let gradient = try #require(try model.backward(loss.backward())).toArray()
+        let tape = Tape()
+        tape.watch(input)
+        let prediction = try model.forward(SequenceBatch(input), tape: tape)
+        _ = try loss.forward(prediction, target)
+        try tape.backward(prediction.data, gradient: loss.backward())
+        let gradient = try #require(try tape.gradient(of: input)).toArray()
         func lossAt(_ values: [Float]) throws -> Double {
-            Double(try loss.forward(model.forward(Tensor(shape: [t, b, 2], values: values, on: backend)), target).item())
+            Double(try loss.forward(model.forward(SequenceBatch(Tensor(shape: [t, b, 2], values: values, on: backend))), target).item())
         }
         let stride = b * 2, epsilon: Float = 1e-2
         for step in [t - 1, t - 2] {

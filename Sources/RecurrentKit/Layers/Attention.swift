@@ -2,13 +2,13 @@
 // and the weighted sum of the steps (dot-product or Bahdanau additive scoring).
 // T = time steps, B = batch, D = feature size (the recurrent output width), A = attention size.
 
-/// Attention pooling over time: values (T, B, D), such as an LSTM's outputs, become one context
-/// vector per sequence (B, D), `context[b] = Σ_t w[t, b]·values[t, b]`, where the weights w (T, B)
-/// are a softmax over the steps of each sequence of learned scores.
+/// Attention pooling over time: a sequence batch of values (T, B, D) or (B, T, D), such as an
+/// LSTM's outputs, becomes one context vector per sequence (B, D), `context[b] = Σ_t w[t, b]·values[t, b]`,
+/// where the weights w (T, B) are a softmax over the real steps of each sequence of learned scores:
+/// steps past a sequence's length (from the batch's lengths) get weight exactly 0.
 ///
 /// Use it as a sequence-classification head in place of `LastTimeStep`:
 /// `Sequential([("rnn", LSTM(...)), ("attention", Attention(featureSize: H, on: backend, rng: rng)), ("fc", Linear(H, C, ...))])`.
-/// Set `lengths` for padded batches so that steps past a sequence's end get weight exactly 0.
 ///
 /// Scores: `.dotProduct` uses a learned query, `s[t, b] = values[t, b]·query / √D`; `.additive`
 /// (Bahdanau et al., 2015) uses `s[t, b] = vector·tanh(weight·values[t, b] + bias)`.
@@ -35,23 +35,14 @@ public final class Attention: Layer {
     public let vector: Parameter?
     /// Training mode (this layer behaves the same either way).
     public var isTraining = true
-    /// Whether `backward` returns the gradient of the values (true by default).
-    public var needsInputGradient = true
 
-    /// The valid steps of each sequence in the batch (B of them, each in 1...T), for padded batches:
-    /// steps t ≥ lengths[b] get weight 0 and no gradient. nil means every sequence has all T steps.
-    /// Set it before `forward`; `forward` checks it against the values' shape.
-    public var lengths: [Int]?
-
-    /// The attention weights (T, B) of the last `forward`: each column sums to 1 over its valid
-    /// steps and is 0 on padded ones.
+    /// The attention weights (T, B) of the last call, for inspection: each column sums to 1 over
+    /// its real steps and is 0 on padded ones.
     public private(set) var weights: Tensor?
 
     private let backend: any Backend
-    /// What backward needs from the last forward.
-    private var saved: (values: Tensor, weights: Tensor, activated: Tensor?)?
-    /// The last lengths uploaded, kept so that unchanged lengths are not uploaded again.
-    private var uploadedLengths: (host: [Int], tensor: Tensor)?
+    /// Rows that turn (B·T, D) batch-major values into (T·B, D), kept while the shape stays.
+    private var timeMajorRows: (key: [Int], rows: RowIndices)?
 
     /// Creates an attention layer with freshly initialised parameters.
     /// - Parameters:
@@ -97,17 +88,18 @@ public final class Attention: Layer {
         }
     }
 
-    /// Attends over values (T, B, D) and returns the context (B, D); keeps the weights in `weights`.
-    public func forward(_ values: Tensor) throws -> Tensor {
-        guard values.rank == 3, values.shape[0] >= 1, values.shape[1] >= 1, values.shape[2] == featureSize else {
-            throw RecurrentError.shapeMismatch(operation: "Attention.forward", expected: "values (T, B, \(featureSize)) with T, B ≥ 1",
-                                               got: "shape \(values.shape)")
-        }
-        try backend.checkDevice(values, "Attention.forward values")
-        saved = nil
-        weights = nil
-        let (t, b, d) = (values.shape[0], values.shape[1], featureSize)
-        let lengthsTensor = try uploadLengths(steps: t, batch: b)
+    /// Attends over a sequence batch of values and returns the context (B, D) as a tensor.
+    public func forward(_ input: LayerValue, tape: Tape?) throws -> LayerValue {
+        .tensor(try callAsFunction(try input.requireSequence("Attention"), tape: tape).context)
+    }
+
+    /// Attends over values (T, B, D) or (B, T, D), masking each sequence's padded steps; returns the
+    /// context (B, D) and the weights (T, B), also kept in `weights`.
+    public func callAsFunction(_ input: SequenceBatch, tape: Tape? = nil) throws -> (context: Tensor, weights: Tensor) {
+        try input.checkFeatures(featureSize, "Attention values")
+        try backend.checkDevice(input.data, "Attention values")
+        let (t, b, d) = (input.steps, input.batchSize, featureSize)
+        let values = try timeMajor(input)                                               // (T, B, D)
         let rows = t * b
         let flatValues = try values.reshaped([rows, d])                                 // (T·B, D)
         let scores = try Tensor.empty([t, b], on: backend)                               // (T, B)
@@ -129,31 +121,32 @@ public final class Attention: Layer {
             activated = tanhHidden
         }
         let attention = try Tensor.empty([t, b], on: backend)                            // (T, B)
-        try backend.sequenceSoftmax(attention, scores: scores, lengths: lengthsTensor)
+        try backend.sequenceSoftmax(attention, scores: scores, lengths: input.deviceLengths)
         let context = try Tensor.empty([b, d], on: backend)                              // (B, D)
         try backend.weightedSum(context, values: values, weights: attention)
         weights = attention
-        saved = (values, attention, activated)
-        return context
+        try tape?.record(inputs: [input.data], outputs: [context]) { [self] gradOutputs, needs in
+            guard let gradContext = gradOutputs[0] else { return [nil] }
+            let gradValues = try backward(gradContext, values: values, weights: attention, activated: activated, needsValues: needs[0])
+            return [try gradValues.map { try batchLayout($0, like: input) }]
+        }
+        return (context, attention)
     }
 
-    /// Accumulates the parameter gradients from dL/d(context) (B, D) and returns dL/d(values) (T, B, D)
-    /// (nil when `needsInputGradient` is false).
-    public func backward(_ gradContext: Tensor) throws -> Tensor? {
-        guard let saved else { throw RecurrentError.invalidState("Attention.backward called before forward") }
-        defer { self.saved = nil }
-        let (t, b, d) = (saved.values.shape[0], saved.values.shape[1], featureSize)
-        try RecurrentError.check("Attention.backward grad context (B, D)", count: gradContext.count, equals: b * d)
-        try backend.checkDevice(gradContext, "Attention.backward grad context")
+    /// Accumulates the parameter gradients from dL/d(context) (B, D) and returns dL/d(values)
+    /// (T, B, D) (nil unless `needsValues`).
+    private func backward(_ gradContext: Tensor, values: Tensor, weights: Tensor, activated: Tensor?,
+                          needsValues: Bool) throws -> Tensor? {
+        let (t, b, d) = (values.shape[0], values.shape[1], featureSize)
         let rows = t * b
         let gradValues = try Tensor.empty([t, b, d], on: backend)                       // (T, B, D)
         let gradWeights = try Tensor.empty([t, b], on: backend)                          // (T, B)
         try backend.weightedSumBackward(gradValues: gradValues, gradWeights: gradWeights, gradContext: gradContext,
-                                        values: saved.values, weights: saved.weights)
+                                        values: values, weights: weights)
         let gradScores = try Tensor.empty([t, b], on: backend)                           // (T, B)
-        try backend.sequenceSoftmaxBackward(gradScores: gradScores, gradWeights: gradWeights, weights: saved.weights)
+        try backend.sequenceSoftmaxBackward(gradScores: gradScores, gradWeights: gradWeights, weights: weights)
         let gradScoreColumn = try gradScores.reshaped([rows, 1])
-        let flatValues = try saved.values.reshaped([rows, d]), flatGradValues = try gradValues.reshaped([rows, d])
+        let flatValues = try values.reshaped([rows, d]), flatGradValues = try gradValues.reshaped([rows, d])
         switch kind {
         case .dotProduct:
             let query = try present(query)
@@ -161,13 +154,13 @@ public final class Attention: Layer {
             try backend.scale(gradScores, by: 1 / Float(d).squareRoot())
             try backend.gemm(query.gradient, flatValues, gradScoreColumn,
                              GEMMShape(m: d, n: 1, k: rows, transA: .transposed, beta: 1))
-            if needsInputGradient {
+            if needsValues {
                 try backend.gemm(flatGradValues, gradScoreColumn, query.value, GEMMShape(m: rows, n: d, k: 1, beta: 1))
             }
         case .additive(let a):
             let (weight, bias, vector) = try (present(weight), present(bias), present(vector))
-            guard let activated = saved.activated else {
-                throw RecurrentError.invalidState("Attention.backward: the forward pass kept no tanh activations")
+            guard let activated else {
+                throw RecurrentError.invalidState("Attention backward: the forward pass kept no tanh activations")
             }
             // s = u·vector with u = tanh(V Wᵀ + bias): du = ds vectorᵀ, (T·B, 1) × (1, A); dvector += uᵀ ds.
             let gradActivated = try Tensor.empty([rows, a], on: backend)
@@ -180,26 +173,36 @@ public final class Attention: Layer {
             try backend.sumColumns(bias.gradient, gradHidden, accumulate: true)
             try backend.gemm(weight.gradient, gradHidden, flatValues,
                              GEMMShape(m: a, n: d, k: rows, transA: .transposed, beta: 1))
-            if needsInputGradient {
+            if needsValues {
                 try backend.gemm(flatGradValues, gradHidden, weight.value, GEMMShape(m: rows, n: d, k: a, beta: 1))
             }
         }
-        return needsInputGradient ? gradValues : nil
+        return needsValues ? gradValues : nil
     }
 
-    /// The (B) lengths tensor for values with `steps` steps and `batch` sequences, or nil without
-    /// lengths; uploads only when the lengths changed since the last forward.
-    private func uploadLengths(steps: Int, batch: Int) throws -> Tensor? {
-        guard let lengths else { return nil }
-        guard lengths.count == batch, lengths.allSatisfy({ (1...steps).contains($0) }) else {
-            throw RecurrentError.invalidArgument(
-                name: "Attention.lengths", expected: "\(batch) lengths (one per sequence), each in 1...\(steps)",
-                got: lengths.count == batch ? "\(lengths)" : "\(lengths.count) lengths: \(lengths)")
-        }
-        if let uploaded = uploadedLengths, uploaded.host == lengths { return uploaded.tensor }
-        let tensor = try Tensor(shape: [batch], indices: lengths, on: backend)
-        uploadedLengths = (lengths, tensor)
-        return tensor
+    /// The values (T, B, D) of a batch in either layout (batch-major ones gathered into time-major rows).
+    private func timeMajor(_ input: SequenceBatch) throws -> Tensor {
+        guard input.layout == .batchMajor else { return input.data }
+        let (t, b, d) = (input.steps, input.batchSize, featureSize)
+        return try gather(input.data.reshaped([b * t, d]), rows: batchToTimeRows(t: t, b: b), count: t * b).reshaped([t, b, d])
+    }
+
+    /// A time-major gradient (T, B, D) back in `input`'s layout.
+    private func batchLayout(_ gradient: Tensor, like input: SequenceBatch) throws -> Tensor {
+        guard input.layout == .batchMajor else { return gradient }
+        let (t, b, d) = (input.steps, input.batchSize, featureSize)
+        let out = try Tensor.zeros([b * t, d], on: backend)
+        try backend.scatterAddRows(out, gradient.reshaped([t * b, d]), rows: batchToTimeRows(t: t, b: b))
+        return try out.reshaped([b, t, d])
+    }
+
+    /// For each time-major row t·B + b, the batch-major row b·T + t.
+    private func batchToTimeRows(t: Int, b: Int) throws -> RowIndices {
+        if let timeMajorRows, timeMajorRows.key == [t, b] { return timeMajorRows.rows }
+        let rows = (0..<t).flatMap { step in (0..<b).map { $0 * t + step } }
+        let map = try backend.makeRowIndices(rows, tableRows: t * b)
+        timeMajorRows = ([t, b], map)
+        return map
     }
 
     /// The parameter `kind` guarantees; throws rather than trap if it is missing.

@@ -4,9 +4,7 @@
 public final class Dropout: Layer {
     public let probability: Float
     public var isTraining = true
-    public var needsInputGradient = true
     private let site: DropoutSite
-    private var lastMask: Tensor?
 
     public init(_ probability: Float, rng: RandomSource) throws {
         try DropoutSite.validate(probability)
@@ -21,19 +19,16 @@ public final class Dropout: Layer {
         set { site.restore(newValue, "dropout") }
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
-        lastMask = nil
+    /// Drops elements in training mode (a sequence keeps its layout and lengths); the identity otherwise.
+    public func forward(_ input: LayerValue, tape: Tape?) throws -> LayerValue {
         guard isTraining, probability > 0 else { return input }
-        let (out, mask) = try site.apply(input, probability: probability)
-        lastMask = mask
-        return out
-    }
-
-    public func backward(_ gradOutput: Tensor) throws -> Tensor? {
-        defer { lastMask = nil }
-        guard needsInputGradient else { return nil }
-        guard let mask = lastMask else { return gradOutput }
-        return try DropoutSite.backward(gradOutput, mask: mask)
+        let x = input.data
+        let (out, mask) = try site.apply(x, probability: probability)
+        try tape?.record(inputs: [x], outputs: [out]) { gradOutputs, needs in
+            guard let gradOutput = gradOutputs[0], needs[0] else { return [nil] }
+            return [try DropoutSite.backward(gradOutput, mask: mask)]
+        }
+        return try input.replacingData(out)
     }
 }
 

@@ -5,9 +5,6 @@ public final class Embedding: Layer {
     public let weight: Parameter
     public let vocabularySize: Int, embeddingSize: Int
     public var isTraining = true
-    /// Indices have no gradient: `backward` always returns nil.
-    public var needsInputGradient = false
-    private var lastIndices: Tensor?
 
     /// - Parameter initializer: PyTorch's default is N(0, 1).
     public init(_ vocabularySize: Int, _ embeddingSize: Int, on backend: any Backend, rng: RandomSource,
@@ -25,21 +22,19 @@ public final class Embedding: Layer {
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight)] }
 
-    /// Looks up each index; an index outside 0..<V gives a row of NaN.
-    public func forward(_ indices: Tensor) throws -> Tensor {
+    /// Looks up each index of a tensor (…) or of a sequence batch of token indices (T, B) or (B, T),
+    /// giving (…, D) (the sequence keeps its layout and lengths); an index outside 0..<V gives a row of NaN.
+    public func forward(_ input: LayerValue, tape: Tape?) throws -> LayerValue {
+        let indices = input.data
         let backend = weight.value.backend
-        try backend.checkDevice(indices, "Embedding.forward indices")
+        try backend.checkDevice(indices, "Embedding indices")
         let out = try Tensor.empty(indices.shape + [embeddingSize], on: backend)
         try backend.embeddingForward(out, indices: indices, table: weight.value)
-        lastIndices = indices
-        return out
-    }
-
-    /// Accumulates the table gradient; returns nil (indices have no gradient).
-    public func backward(_ gradOutput: Tensor) throws -> Tensor? {
-        guard let indices = lastIndices else { throw RecurrentError.invalidState("Embedding.backward called before forward") }
-        defer { lastIndices = nil }
-        try weight.value.backend.embeddingBackward(weight.gradient, indices: indices, gradOut: gradOutput)
-        return nil
+        try tape?.record(inputs: [], outputs: [out]) { [weight] gradOutputs, _ in
+            // Indices have no gradient; the table's accumulates.
+            if let gradOutput = gradOutputs[0] { try backend.embeddingBackward(weight.gradient, indices: indices, gradOut: gradOutput) }
+            return []
+        }
+        return try input.replacingData(out)
     }
 }

@@ -7,8 +7,6 @@ public final class Linear: Layer {
     public let bias: Parameter?
     public let inputSize: Int, outputSize: Int
     public var isTraining = true
-    public var needsInputGradient = true
-    private var lastInput: Tensor?
 
     /// - Parameters:
     ///   - weightInit, biasInit: PyTorch's default is U(−1/√in, 1/√in) for both.
@@ -37,33 +35,33 @@ public final class Linear: Layer {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    /// Applies the layer to a tensor (…, in), or to every step of a sequence batch (its layout
+    /// and lengths carry over).
+    public func forward(_ input: LayerValue, tape: Tape?) throws -> LayerValue {
+        try input.replacingData(callAsFunction(input.data, tape: tape))
+    }
+
+    /// `x Wᵀ + b` over the last dimension: (…, in) → (…, out).
+    public func callAsFunction(_ input: Tensor, tape: Tape? = nil) throws -> Tensor {
         guard input.rank >= 1, input.shape.last == inputSize else {
-            throw RecurrentError.shapeMismatch(operation: "Linear.forward", expected: "input (…, \(inputSize))", got: "shape \(input.shape)")
+            throw RecurrentError.shapeMismatch(operation: "Linear", expected: "input (…, \(inputSize))", got: "shape \(input.shape)")
         }
         let backend = weight.value.backend
-        try backend.checkDevice(input, "Linear.forward input")
-        lastInput = nil
+        try backend.checkDevice(input, "Linear input")
         let rows = input.count / inputSize
         let out = try Tensor.empty(Array(input.shape.dropLast()) + [outputSize], on: backend)   // (N, out)
         try backend.gemm(out, input, weight.value, GEMMShape(m: rows, n: outputSize, k: inputSize, transB: .transposed))
         if let bias { try backend.addBias(out, bias.value) }
-        lastInput = input
+        try tape?.record(inputs: [input], outputs: [out]) { [weight, bias, inputSize, outputSize] gradOutputs, needs in
+            guard let gradOutput = gradOutputs[0] else { return [nil] }
+            // dW += dYᵀ X: (out, N) × (N, in); db += Σ_rows dY; dX = dY W: (N, out) × (out, in).
+            try backend.gemm(weight.gradient, gradOutput, input, GEMMShape(m: outputSize, n: inputSize, k: rows, transA: .transposed, beta: 1))
+            if let bias { try backend.sumColumns(bias.gradient, gradOutput, accumulate: true) }
+            guard needs[0] else { return [nil] }
+            let gradInput = try Tensor.empty(input.shape, on: backend)
+            try backend.gemm(gradInput, gradOutput, weight.value, GEMMShape(m: rows, n: inputSize, k: outputSize))
+            return [gradInput]
+        }
         return out
-    }
-
-    public func backward(_ gradOutput: Tensor) throws -> Tensor? {
-        guard let input = lastInput else { throw RecurrentError.invalidState("Linear.backward called before forward") }
-        defer { lastInput = nil }
-        let rows = input.count / inputSize
-        try RecurrentError.check("Linear.backward grad output", count: gradOutput.count, equals: rows * outputSize)
-        let backend = weight.value.backend
-        // dW += dYᵀ X: (out, N) × (N, in); db += Σ_rows dY; dX = dY W: (N, out) × (out, in).
-        try backend.gemm(weight.gradient, gradOutput, input, GEMMShape(m: outputSize, n: inputSize, k: rows, transA: .transposed, beta: 1))
-        if let bias { try backend.sumColumns(bias.gradient, gradOutput, accumulate: true) }
-        guard needsInputGradient else { return nil }
-        let gradInput = try Tensor.empty(input.shape, on: backend)
-        try backend.gemm(gradInput, gradOutput, weight.value, GEMMShape(m: rows, n: inputSize, k: outputSize))
-        return gradInput
     }
 }

@@ -152,12 +152,15 @@ extension RecurrentNetwork {
 }
 
 extension Layer {
-    /// Runs the model forward in evaluation mode (no dropout, nothing kept for backward) and
-    /// returns its output; the model's training mode is as it was afterwards.
-    public func predict(_ input: Tensor) throws -> Tensor {
+    /// Runs the model forward in evaluation mode (no dropout, no tape: nothing kept for backward)
+    /// and returns its output; the model's training mode is as it was afterwards.
+    public func predict(_ input: LayerValue) throws -> LayerValue {
         let wasTraining = isTraining
         isTraining = false
         defer { isTraining = wasTraining }
-        return try forward(input)
+        return try forward(input, tape: nil)
     }
+
+    /// `predict` on a sequence batch.
+    public func predict(_ input: SequenceBatch) throws -> LayerValue { try predict(.sequence(input)) }
 }

@@ -27,12 +27,6 @@ public final class Sequential: Layer {
         set { for entry in layers { entry.layer.isTraining = newValue } }
     }
 
-    /// The first layer's `needsInputGradient`: whether backward returns the model's input gradient.
-    public var needsInputGradient: Bool {
-        get { layers.first?.layer.needsInputGradient ?? false }
-        set { layers.first?.layer.needsInputGradient = newValue }
-    }
-
     public var randomState: [String: UInt64] {
         get {
             var all: [String: UInt64] = [:]
@@ -52,20 +46,10 @@ public final class Sequential: Layer {
     /// The layer called `name`.
     public subscript(name: String) -> (any Layer)? { layers.first { $0.name == name }?.layer }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    /// Runs every layer in order on one tape.
+    public func forward(_ input: LayerValue, tape: Tape?) throws -> LayerValue {
         var x = input
-        for entry in layers { x = try entry.layer.forward(x) }
+        for entry in layers { x = try entry.layer.forward(x, tape: tape) }
         return x
-    }
-
-    /// Runs backward through every layer; stops early (returning nil) at a layer whose input
-    /// has no gradient, such as an `Embedding` at the front.
-    public func backward(_ gradOutput: Tensor) throws -> Tensor? {
-        var g = gradOutput
-        for entry in layers.reversed() {
-            guard let next = try entry.layer.backward(g) else { return nil }
-            g = next
-        }
-        return g
     }
 }

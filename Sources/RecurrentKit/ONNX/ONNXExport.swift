@@ -12,13 +12,18 @@ public struct ONNXExportOptions: Sendable, Equatable {
     /// Adds, per recurrent layer, the graph inputs `h0` (and `c0` for LSTM), (L·D, B, H), and the
     /// outputs `h_n` (and `c_n`), named after the layer in a `Sequential` (`lstm.h0`).
     public var states: Bool
+    /// The layout of the graph input and of per-step outputs: time-major (T, B, ·), or batch-major
+    /// (B, T, ·) as the `SequenceBatch`es the model was run on.
+    public var layout: SequenceLayout
 
     /// - Parameters:
     ///   - sequenceLengths: Whether the model takes per-sequence lengths (`sequence_lens`).
     ///   - states: Whether recurrent layers take initial states and return final states.
-    public init(sequenceLengths: Bool = false, states: Bool = false) {
+    ///   - layout: The input's layout (time-major by default).
+    public init(sequenceLengths: Bool = false, states: Bool = false, layout: SequenceLayout = .timeMajor) {
         self.sequenceLengths = sequenceLengths
         self.states = states
+        self.layout = layout
     }
 }
 
@@ -53,7 +58,7 @@ extension Layer {
     /// Writes the model as an ONNX file (opset 17) that ONNX Runtime runs with the same results.
     ///
     /// The graph input `input` has the model's input layout with dynamic `batch` and `time`
-    /// dimensions: float (T, B, I) for a recurrent model ((B, T, I) with `batchFirst`), int64
+    /// dimensions: float (T, B, I) for a recurrent model ((B, T, I) with `options.layout` batch-major), int64
     /// token indices (T, B) for a model that starts with an `Embedding`. The graph output is
     /// `output`. Recurrent layers become ONNX's `LSTM`, `GRU` (`linear_before_reset = 1`) and
     /// `RNN` operators; `Linear` becomes `Gemm` or `MatMul`, `Embedding` `Gather`, attention a
@@ -72,9 +77,9 @@ extension Layer {
     /// The ONNX model message for this layer as a whole model.
     func onnxModel(options: ONNXExportOptions) throws -> Onnx_ModelProto {
         var graph = ONNXGraphBuilder(name: "RecurrentKit")
-        let input = graph.addInput("input", ONNXInputLayout.elementType(of: self), ONNXInputLayout.shape(of: self))
+        let input = graph.addInput("input", ONNXInputLayout.elementType(of: self), ONNXInputLayout.shape(of: self, layout: options.layout))
         let lengths = options.sequenceLengths ? graph.addInput("sequence_lens", .int32, [.symbol("batch")]) : nil
-        let context = ONNXExportContext(sequenceLengths: lengths, exposesStates: options.states)
+        let context = ONNXExportContext(sequenceLengths: lengths, exposesStates: options.states, layout: options.layout)
         let output = try ONNXInputLayout.lower(self, input, name: "", into: &graph, context)
         graph.addOutput(output, as: "output")
 
@@ -111,9 +116,8 @@ enum ONNXInputLayout {
         firstLayer(model) is Embedding ? .int64 : .float
     }
 
-    static func shape(of model: any Layer) -> [ONNXDimension] {
-        let batchFirst = firstRecurrent(model)?.batchFirst ?? false
-        let sequence: [ONNXDimension] = batchFirst ? [.symbol("batch"), .symbol("time")] : [.symbol("time"), .symbol("batch")]
+    static func shape(of model: any Layer, layout: SequenceLayout) -> [ONNXDimension] {
+        let sequence: [ONNXDimension] = layout == .batchMajor ? [.symbol("batch"), .symbol("time")] : [.symbol("time"), .symbol("batch")]
         switch firstLayer(model) {
         case let network as RecurrentNetwork: return sequence + [.fixed(network.inputSize)]
         case is Embedding: return sequence

@@ -32,6 +32,8 @@ struct ONNXExportContext {
     var sequenceLengths: ONNXValue?
     /// Whether recurrent layers take initial states and return final states as graph inputs/outputs.
     var exposesStates: Bool
+    /// The layout of the graph input and of recurrent layers' per-step outputs.
+    var layout: SequenceLayout
 }
 
 /// Accumulates the nodes and tensors of one ONNX graph.

@@ -22,6 +22,7 @@ extension RecurrentNetwork: ONNXExportable {
             throw ONNXExportError.unsupportedLayer(
                 layer: label, reason: "LSTM projections (projSize \(projSize), weight_hr) have no counterpart in ONNX's LSTM operator")
         }
+        let batchFirst = context.layout == .batchMajor
         let widthDimension: ONNXDimension = .fixed(inputSize)
         guard input.rank == 3, input.shape[2] == widthDimension else {
             throw ONNXExportError.unsupportedLayer(

@@ -59,9 +59,8 @@ public struct LearningRateFinder: Sendable {
         for k in 0..<n {
             let rate = Float(Double(startRate) * pow(ratio, Double(k) / Double(n - 1)))
             trainer.optimizer.learningRate = rate
-            let b = data.batch(batches[k % batches.count])
-            let loss = try trainer.trainStep(input: Tensor(shape: b.inputShape, values: b.input, on: trainer.backend),
-                                             target: Tensor(shape: b.targetShape, values: b.target, on: trainer.backend)).item()
+            let (input, target) = try data.upload(batches[k % batches.count], layout: trainer.batchLayout, on: trainer.backend)
+            let loss = try trainer.trainStep(input: input, target: target).item()
             guard loss.isFinite else { diverged = true; break }
             average = smoothing * average + (1 - smoothing) * Double(loss)
             let value = average / (1 - pow(smoothing, Double(k + 1)))

@@ -6,10 +6,28 @@ public enum LossReduction: String, Sendable, CaseIterable {
 /// A loss: `forward` returns the loss (a scalar tensor, still on the device) and prepares the
 /// gradient that `backward` returns, dL/d(prediction), computed in the same fused pass.
 public protocol Loss: AnyObject {
-    /// The loss of `prediction` against `target`.
-    func forward(_ prediction: Tensor, _ target: Tensor) throws -> Tensor
-    /// dL/d(prediction) of the last forward.
+    /// The loss of `prediction` (a tensor or a sequence batch) against `target`.
+    func forward(_ prediction: LayerValue, _ target: Tensor) throws -> Tensor
+    /// dL/d(prediction's data) of the last forward.
     func backward() throws -> Tensor
+}
+
+extension Loss {
+    /// The loss of a plain tensor against `target`.
+    public func forward(_ prediction: Tensor, _ target: Tensor) throws -> Tensor { try forward(.tensor(prediction), target) }
+    /// The loss of a sequence batch against `target`.
+    public func forward(_ prediction: SequenceBatch, _ target: Tensor) throws -> Tensor { try forward(.sequence(prediction), target) }
+}
+
+/// The tensor a plain loss reads; throws for a sequence batch with padded steps, whose padding
+/// would count (`MaskedLoss` counts only the real steps).
+func unmaskedPrediction(_ prediction: LayerValue, _ loss: String) throws -> Tensor {
+    if let batch = prediction.sequence, let lengths = batch.lengths {
+        throw RecurrentError.invalidArgument(
+            name: "\(loss) prediction", expected: "a tensor or a sequence batch without padding (wrap the loss in MaskedLoss)",
+            got: "a sequence batch with lengths \(lengths) of \(batch.steps) steps")
+    }
+    return prediction.data
 }
 
 /// Mean squared error, PyTorch's `nn.MSELoss`: prediction and target of the same shape.
@@ -19,7 +37,8 @@ public final class MSELoss: Loss {
 
     public init(reduction: LossReduction = .mean) { self.reduction = reduction }
 
-    public func forward(_ prediction: Tensor, _ target: Tensor) throws -> Tensor {
+    public func forward(_ prediction: LayerValue, _ target: Tensor) throws -> Tensor {
+        let prediction = try unmaskedPrediction(prediction, "MSELoss")
         try RecurrentError.check("MSELoss target", shape: target.shape, equals: prediction.shape)
         try prediction.backend.checkDevice(target, "MSELoss target")
         lastGradient = nil
@@ -47,7 +66,8 @@ public final class CrossEntropyLoss: Loss {
 
     public init(reduction: LossReduction = .mean) { self.reduction = reduction }
 
-    public func forward(_ logits: Tensor, _ targets: Tensor) throws -> Tensor {
+    public func forward(_ prediction: LayerValue, _ targets: Tensor) throws -> Tensor {
+        let logits = try unmaskedPrediction(prediction, "CrossEntropyLoss")
         guard logits.rank >= 1, let classes = logits.shape.last, classes > 0,
               Array(logits.shape.dropLast()).reduce(1, *) == targets.count, targets.count > 0 else {
             throw RecurrentError.shapeMismatch(operation: "CrossEntropyLoss", expected: "logits (…, C) and targets (…) with the same leading shape",

@@ -5,51 +5,44 @@
 /// not count: their outputs get a zero gradient, and the mean is over the real steps only (as
 /// PyTorch's masked losses and `ignore_index` do).
 ///
-/// Predictions are per step: (T, B, F) for MSE with targets of the same shape, (T, B, C) for
-/// cross-entropy with class targets (T, B); (B, T, …) with `batchFirst`. Set `lengths` per batch
-/// (the same as the recurrent layer's); the masks are uploaded when the lengths change.
+/// Predictions are sequence batches, whose layout and lengths say which steps are real: (T, B, F)
+/// for MSE with targets of the same shape, (T, B, C) for cross-entropy with class targets (T, B);
+/// (B, T, …) for batch-major batches. The masks are uploaded when the lengths change.
 public final class MaskedLoss: Loss {
     /// The loss applied to the real steps.
     public let base: any Loss
-    /// Whether predictions and targets are (B, T, …).
-    public let batchFirst: Bool
-    /// The real steps of each sequence of the next batch.
-    public var lengths: [Int]
-    private var masks: (key: [Int], keep: Tensor, ignored: Tensor?)?
+    private var masks: (key: [Int], keep: Tensor, ignored: Tensor)?
     private var lastGradient: Tensor?
 
-    /// - Parameters:
-    ///   - base: an `MSELoss` or a `CrossEntropyLoss` (its reduction applies over the real steps).
-    ///   - lengths: each sequence's real steps.
-    public init(_ base: any Loss, lengths: [Int], batchFirst: Bool = false) throws {
+    /// - Parameter base: an `MSELoss` or a `CrossEntropyLoss` (its reduction applies over the real steps).
+    public init(_ base: any Loss) throws {
         guard base is MSELoss || base is CrossEntropyLoss else {
             throw RecurrentError.invalidArgument(name: "masked loss", expected: "an MSELoss or a CrossEntropyLoss",
                                                  got: "\(type(of: base))")
         }
         self.base = base
-        self.lengths = lengths
-        self.batchFirst = batchFirst
     }
 
-    public func forward(_ prediction: Tensor, _ target: Tensor) throws -> Tensor {
+    /// The loss over the real steps of a sequence batch of predictions.
+    public func forward(_ value: LayerValue, _ target: Tensor) throws -> Tensor {
         lastGradient = nil
+        let batch = try value.requireSequence("MaskedLoss")
+        let prediction = batch.data
         guard prediction.rank == 3 else {
-            throw RecurrentError.shapeMismatch(operation: "MaskedLoss", expected: batchFirst ? "predictions (B, T, F)" : "predictions (T, B, F)",
+            throw RecurrentError.shapeMismatch(operation: "MaskedLoss",
+                                               expected: batch.layout == .timeMajor ? "predictions (T, B, F)" : "predictions (B, T, F)",
                                                got: "shape \(prediction.shape)")
         }
         let backend = prediction.backend
         try backend.checkDevice(target, "MaskedLoss target")
-        let (t, b, f) = batchFirst ? (prediction.shape[1], prediction.shape[0], prediction.shape[2])
-                                   : (prediction.shape[0], prediction.shape[1], prediction.shape[2])
-        guard lengths.count == b, lengths.allSatisfy({ (1...t).contains($0) }) else {
-            throw RecurrentError.invalidArgument(name: "MaskedLoss lengths", expected: "\(b) lengths, each in 1...\(t)",
-                                                 got: "\(lengths)")
-        }
-        let real = lengths.reduce(0, +)
+        let (t, b, f) = (batch.steps, batch.batchSize, prediction.shape[2])
+        let batchFirst = batch.layout == .batchMajor
+        let lengths = batch.effectiveLengths
+        let real = batch.realSteps
         let loss = try Tensor.empty([], on: backend), gradient = try Tensor.empty(prediction.shape, on: backend)
         if let mse = base as? MSELoss {
             try RecurrentError.check("MaskedLoss target", shape: target.shape, equals: prediction.shape)
-            let keep = try mask(t: t, b: b, width: f, on: backend).keep                         // (T, B, F) of 0 or 1
+            let keep = try mask(lengths, t: t, b: b, width: f, batchFirst: batchFirst, on: backend).keep                         // (T, B, F) of 0 or 1
             let p = try Tensor.empty(prediction.shape, on: backend), y = try Tensor.empty(target.shape, on: backend)
             try backend.multiply(p, prediction, keep)
             try backend.multiply(y, target, keep)
@@ -58,11 +51,11 @@ public final class MaskedLoss: Loss {
         } else if let crossEntropy = base as? CrossEntropyLoss {
             let expected = batchFirst ? [b, t] : [t, b]
             try RecurrentError.check("MaskedLoss class targets", shape: target.shape, equals: expected)
-            let masks = try mask(t: t, b: b, width: 1, on: backend)
+            let masks = try mask(lengths, t: t, b: b, width: 1, batchFirst: batchFirst, on: backend)
             // Padded steps get the ignored class −100: no loss, zero gradient.
             let y = try Tensor.empty(target.shape, on: backend)
             try backend.multiply(y, target, masks.keep)
-            try backend.axpy(y, alpha: 1, masks.ignored!)
+            try backend.axpy(y, alpha: 1, masks.ignored)
             let scale: Float = crossEntropy.reduction == .mean ? 1 / Float(real) : 1
             try backend.softmaxCrossEntropy(loss: loss, gradient: gradient, logits: prediction, targets: y, scale: scale)
         }
@@ -75,9 +68,10 @@ public final class MaskedLoss: Loss {
         return g
     }
 
-    /// 1 on real steps and 0 on padded ones, repeated `width` times per step; with it (width 1)
-    /// −100 on padded steps and 0 elsewhere.
-    private func mask(t: Int, b: Int, width: Int, on backend: any Backend) throws -> (keep: Tensor, ignored: Tensor?) {
+    /// 1 on real steps and 0 on padded ones, repeated `width` times per step; and (T, B) −100 on
+    /// padded steps and 0 elsewhere.
+    private func mask(_ lengths: [Int], t: Int, b: Int, width: Int, batchFirst: Bool,
+                      on backend: any Backend) throws -> (keep: Tensor, ignored: Tensor) {
         let key = [t, b, width, batchFirst ? 1 : 0] + lengths
         if let masks, masks.key == key, masks.keep.backend === backend { return (masks.keep, masks.ignored) }
         var keep = [Float](repeating: 0, count: t * b * width)
@@ -89,8 +83,10 @@ public final class MaskedLoss: Loss {
         }
         let shape = batchFirst ? [b, t, width] : [t, b, width]
         let keepTensor = try Tensor(shape: width == 1 ? Array(shape.dropLast()) : shape, values: keep, on: backend)
-        let ignored = width == 1 ? try Tensor(shape: Array(shape.dropLast()), values: keep.map { $0 == 1 ? 0 : -100 }, on: backend) : nil
-        masks = (key, keepTensor, ignored)
-        return (keepTensor, ignored)
+        var ignored = [Float](repeating: -100, count: t * b)
+        for row in 0..<(t * b) where keep[row * width] == 1 { ignored[row] = 0 }
+        let ignoredTensor = try Tensor(shape: Array(shape.dropLast()), values: ignored, on: backend)
+        masks = (key, keepTensor, ignoredTensor)
+        return (keepTensor, ignoredTensor)
     }
 }

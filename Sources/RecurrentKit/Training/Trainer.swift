@@ -48,9 +48,10 @@ public enum NonFinitePolicy: Sendable, Equatable {
     case ignore
 }
 
-/// A thin training loop: mini-batches in a seeded order, forward, loss, backward, optional
-/// penalty and clipping, optimizer step, per-epoch scheduler step and validation.
-/// Everything it does is public API, so writing your own loop is the same few calls.
+/// A thin training loop: mini-batches of a `SequenceDataset` in a seeded order (optionally
+/// bucketed by length), uploaded as sequence batches with their lengths; forward on a tape,
+/// loss, backward, optional penalty and clipping, optimizer step, per-epoch scheduler step and
+/// validation. Everything it does is public API, so writing your own loop is the same few calls.
 public final class Trainer {
     public let model: any Layer
     public let loss: any Loss
@@ -87,6 +88,10 @@ public final class Trainer {
     public internal(set) var completedEpochs = 0
     /// Batches `fit` has finished in the epoch under way (0 between epochs).
     public internal(set) var batchesDoneInEpoch = 0
+    /// The layout batches are uploaded in (time-major by default); the model reads it from each batch.
+    public var batchLayout: SequenceLayout = .timeMajor
+    /// Whether `fit` batches samples of similar length together (`SequenceDataset.batchIndices`).
+    public var bucketByLength = false
     /// Where `fit` writes checkpoints (atomically), or nil for none.
     public var checkpointURL: URL?
     /// `fit` writes a checkpoint after every this many steps (0: only at the end of each epoch).
@@ -96,23 +101,29 @@ public final class Trainer {
     var epochLossSum: Float = 0
     var cursorArguments: (batchSize: Int, shuffleSeed: UInt64)?
 
-    /// Turns off the model's input gradient (`needsInputGradient`): the loop never uses it.
+    /// A trainer of `model` against `loss`; batches are uploaded to `backend`.
     public init(model: any Layer, loss: any Loss, optimizer: any Optimizer, on backend: any Backend) {
-        model.needsInputGradient = false
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
         self.backend = backend
     }
 
-    /// One optimisation step on a batch; returns the loss (a device scalar, not read back).
+    /// One optimisation step on a batch of sequences; returns the loss (a device scalar, not read back).
     @discardableResult
-    public func trainStep(input: Tensor, target: Tensor) throws -> Tensor {
+    public func trainStep(input: SequenceBatch, target: Tensor) throws -> Tensor {
+        try trainStep(input: .sequence(input), target: target)
+    }
+
+    /// One optimisation step on any model input; returns the loss (a device scalar, not read back).
+    @discardableResult
+    public func trainStep(input: LayerValue, target: Tensor) throws -> Tensor {
         steps += 1
         try optimizer.zeroGradients()
-        let prediction = try model.forward(input)
+        let tape = Tape()
+        let prediction = try model.forward(input, tape: tape)
         let value = try loss.forward(prediction, target)
-        _ = try model.backward(loss.backward())
+        try tape.backward(prediction.data, gradient: loss.backward())
         if let penalty { try penalty.apply(to: model.parameters, loss: value) }
         if let gradientReducer { try gradientReducer.averageGradients(model.trainableParameters) }
         var norm: GradientNorm? = nil
@@ -153,14 +164,12 @@ public final class Trainer {
         var accumulator = MetricAccumulator()
         let needsPredictions = metrics.contains { $0 != .perplexity }
         for start in stride(from: 0, to: data.count, by: batchSize) {
-            let indices = Array(start..<min(start + batchSize, data.count))
-            let (input, target) = try upload(data, indices)
+            let (input, target) = try data.upload(Array(start..<min(start + batchSize, data.count)), layout: batchLayout, on: backend)
             let prediction = try model.forward(input)
             let value = try loss.forward(prediction, target)
-            try backend.axpy(total, alpha: Float(input.shape[1]), value)
+            try backend.axpy(total, alpha: Float(input.batchSize), value)
             if needsPredictions {
-                try accumulator.add(prediction: prediction.toArray(), shape: prediction.shape, target: data.batch(indices).target,
-                                    metrics: metrics)
+                try accumulator.add(prediction: prediction.toArray(), shape: prediction.shape, target: target.toArray(), metrics: metrics)
             }
         }
         let mean = try total.item() / Float(data.count)
@@ -197,25 +206,23 @@ public final class Trainer {
             let started = Date()
             let learningRate = optimizer.learningRate
             model.train()
-            let order = SequenceDataset.permutation(train.count, seed: shuffleSeed, stream: UInt64(epoch))
+            let batches = train.batchIndices(batchSize: batchSize, shuffleSeed: shuffleSeed, epoch: epoch, bucketByLength: bucketByLength)
             // Σ batch loss × batch size, read once per epoch (and at checkpoints).
             let total = try Tensor.zeros([], on: backend, value: batchesDoneInEpoch > 0 ? epochLossSum : 0)
-            let starts = Array(stride(from: 0, to: train.count, by: batchSize))
             var samplesSeen = 0
-            for (index, start) in starts.enumerated().dropFirst(batchesDoneInEpoch) {
-                let global = Array(order[start..<min(start + batchSize, train.count)])
+            for (index, global) in batches.enumerated().dropFirst(batchesDoneInEpoch) {
                 batchesDoneInEpoch = index + 1
                 guard let indices = share(of: global) else { continue }
                 samplesSeen += indices.count
-                let (input, target) = try upload(train, indices)
+                let (input, target) = try train.upload(indices, layout: batchLayout, on: backend)
                 for callback in callbacks { try callback.batchWillBegin(self) }
                 let value = try trainStep(input: input, target: target)
-                try backend.axpy(total, alpha: Float(input.shape[1]), value)
+                try backend.axpy(total, alpha: Float(input.batchSize), value)
                 if let scheduler, scheduler.interval == .step { scheduler.step() }
                 for callback in callbacks { try callback.batchDidEnd(self, loss: value) }
-                onBatch?(BatchProgress(epoch: epoch, batch: index + 1, batchesPerEpoch: starts.count, sequences: samplesSeen,
+                onBatch?(BatchProgress(epoch: epoch, batch: index + 1, batchesPerEpoch: batches.count, sequences: samplesSeen,
                                        seconds: Date().timeIntervalSince(started), loss: value))
-                if checkpointEverySteps > 0, steps % checkpointEverySteps == 0, index + 1 < starts.count {
+                if checkpointEverySteps > 0, steps % checkpointEverySteps == 0, index + 1 < batches.count {
                     epochLossSum = try total.item()
                     try writeCheckpointIfWorkerZero()
                 }
@@ -273,11 +280,5 @@ public final class Trainer {
             }
         }
         return nil   // every element finite: the sum of squares overflowed, the norm is just huge
-    }
-
-    private func upload(_ data: SequenceDataset, _ indices: [Int]) throws -> (Tensor, Tensor) {
-        let b = data.batch(indices)
-        return (try Tensor(shape: b.inputShape, values: b.input, on: backend),
-                try Tensor(shape: b.targetShape, values: b.target, on: backend))
     }
 }
