@@ -169,7 +169,7 @@ public final class Trainer {
             let value = try loss.forward(prediction, target)
             try backend.axpy(total, alpha: Float(input.batchSize), value)
             if needsPredictions {
-                try accumulator.add(prediction: prediction.toArray(), shape: prediction.shape, target: target.toArray(), metrics: metrics)
+                try accumulator.add(prediction: prediction.data.toArray(), shape: prediction.data.shape, target: target.toArray(), metrics: metrics)
             }
         }
         let mean = try total.item() / Float(data.count)
