@@ -44,8 +44,8 @@ import TestSupport
         let saved = try JSONDecoder().decode([Sweep.Result].self, from: Data(contentsOf: dir.appendingPathComponent("sweep.json")))
         #expect(saved == results)
         #expect(try polylineCount(inSVG: dir.appendingPathComponent("sweep.svg")) == 0)   // points, not lines
-        // A larger grid reruns nothing already done: the old results come back unchanged.
-        let more = try Self.parse(["--learning-rate", "0.003,0.03", "--cell", "gru,lstm", "--batch-size", "64", "--output", dir.path]
+        // A larger grid (batch 32 beside the default 64) reruns nothing already done: the old results come back unchanged.
+        let more = try Self.parse(["--learning-rate", "0.003,0.03", "--cell", "gru,lstm", "--batch-size", "64,32", "--output", dir.path]
                                   + Self.tiny).sweep()
         #expect(more.count == 4 + 4)
         for r in results { #expect(more.contains(r), "\(Sweep.describe(r.trial)) was rerun or lost") }
