@@ -76,7 +76,12 @@ extension Backend {
 
     /// Rows `rows` of a (B, width) state given as any tensor of B·width elements.
     func stateRows(_ state: Tensor?, _ s: RecurrentLayerShape, _ rows: Range<Int>, width: Int) throws -> Tensor? {
-        try state?.reshaped([s.batchSize, width]).slice(rows)
+        try state.map { try stateRows($0, s, rows, width: width) }
+    }
+
+    /// Rows `rows` of a (B, width) state that is there.
+    func stateRows(_ state: Tensor, _ s: RecurrentLayerShape, _ rows: Range<Int>, width: Int) throws -> Tensor {
+        try state.reshaped([s.batchSize, width]).slice(rows)
     }
 
     /// Rows `rows` (batch positions) of step `step` of an (N, ·) tensor.
@@ -127,10 +132,10 @@ extension Backend {
             let ending = (step + 1 < t ? s.rows(atStep: step + 1) : 0)..<s.rows(atStep: step)
             guard !ending.isEmpty else { continue }
             if let finalHidden = io.finalHidden {
-                try copy(stepRows(output, offsets, step, ending), to: stateRows(finalHidden, s, ending, width: r)!)
+                try copy(stepRows(output, offsets, step, ending), to: stateRows(finalHidden, s, ending, width: r))
             }
             if let finalCell = io.finalCell, let extra, s.cell == .lstm {
-                try copy(loop.stepState(extra, step: step, ending), to: stateRows(finalCell, s, ending, width: h)!)
+                try copy(loop.stepState(extra, step: step, ending), to: stateRows(finalCell, s, ending, width: h))
             }
         }
     }
@@ -187,6 +192,7 @@ extension Backend {
         let offsets = s.stepOffsets
         let inference = io.mode == .inference
         let projection = try Tensor.empty([rows.count, gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ
+        let kept = try CellStepState(extra, s)
         for step in 0..<t {
             // The rows of this block whose sequences are still running (all of them unless packed).
             let end = min(rows.upperBound, s.rows(atStep: step))
@@ -202,13 +208,13 @@ extension Backend {
                 try fill(hiddenProjection, with: 0)
             }
             let hidden = try stepRows(output, offsets, step, active), stepGates = try stepRows(gates, offsets, step, active)
-            switch s.cell {
-            case .lstm:
+            switch kept {
+            case .lstm(let cells):
                 let previousCell = step == 0
-                    ? try stateRows(io.initialCell, s, active, width: h) : try loop.stepState(extra!, step: step - 1, active)
+                    ? try stateRows(io.initialCell, s, active, width: h) : try loop.stepState(cells, step: step - 1, active)
                 // With a projection the cell step's h is m_t (kept in the reserve) and h_t = m_t W_hrᵀ: (b, H) × (H, P).
                 let cellOutput = try projected.map { try loop.stepState($0, step: step, active) } ?? hidden
-                let cell = try loop.stepState(extra!, step: step, active)
+                let cell = try loop.stepState(cells, step: step, active)
                 if inference {
                     try lstmInferenceStep(hidden: cellOutput, cell: cell, gates: stepGates, hiddenProjection: hiddenProjection,
                                           biasIH: w.biasIH, biasHH: w.biasHH, previousCell: previousCell)
@@ -220,8 +226,8 @@ extension Backend {
                     try stepProduct(hidden, cellOutput, weightHR, packed: packed.hr, m: active.count, n: r, k: h,
                                     transB: .transposed, accumulate: false)
                 }
-            case .gru:
-                let newGateHidden = try loop.stepState(extra!, step: step, active)
+            case .gru(let newGateHiddens):
+                let newGateHidden = try loop.stepState(newGateHiddens, step: step, active)
                 if inference {
                     try gruInferenceStep(hidden: hidden, newGateHidden: newGateHidden, gates: stepGates,
                                          hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
@@ -231,8 +237,7 @@ extension Backend {
                                        hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                        previousHidden: previousHidden)
                 }
-            case .rnnTanh, .rnnRelu:
-                let activation: Activation = s.cell == .rnnTanh ? .tanh : .relu
+            case .rnn(let activation):
                 if inference {
                     try rnnInferenceStep(hidden: hidden, gates: stepGates, hiddenProjection: hiddenProjection,
                                          biasIH: w.biasIH, biasHH: w.biasHH, activation: activation)
@@ -314,6 +319,7 @@ extension Backend {
         let offsets = s.stepOffsets
         let gradOutput = try io.gradOutput?.reshaped([s.rowCount, r])
         let gradHiddenRows = try Tensor.empty([rows.count, r], on: self)                          // (b, R) dh from t+1
+        let kept = try CellStepState(extra, s)
         let gradCellRows = s.cell == .lstm ? try Tensor.empty([rows.count, h], on: self) : nil    // (b, H) dc from t+1
         let gradProjectedRows = projected != nil ? try Tensor.empty([rows.count, h], on: self) : nil  // (b, H) dm_t
         for step in stride(from: t - 1, through: 0, by: -1) {
@@ -328,13 +334,13 @@ extension Backend {
                 let starting = firstStarting..<active.upperBound
                 let localStarting = (starting.lowerBound - rows.lowerBound)..<(starting.upperBound - rows.lowerBound)
                 if let gradFinalHidden = io.gradFinalHidden {
-                    try copy(stateRows(gradFinalHidden, s, starting, width: r)!, to: gradHiddenRows.slice(localStarting))
+                    try copy(stateRows(gradFinalHidden, s, starting, width: r), to: gradHiddenRows.slice(localStarting))
                 } else {
                     try fill(gradHiddenRows.slice(localStarting), with: 0)
                 }
                 if let gradCellRows {
                     if let gradFinalCell = io.gradFinalCell {
-                        try copy(stateRows(gradFinalCell, s, starting, width: h)!, to: gradCellRows.slice(localStarting))
+                        try copy(stateRows(gradFinalCell, s, starting, width: h), to: gradCellRows.slice(localStarting))
                     } else {
                         try fill(gradCellRows.slice(localStarting), with: 0)
                     }
@@ -346,11 +352,12 @@ extension Backend {
                 ? try stateRows(io.initialHidden, s, active, width: r) : try stepRows(output, offsets, step - 1, active)
             let dGx = try stepRows(gradGatesInput, offsets, step, active), dGh = try stepRows(gradGatesHidden, offsets, step, active)
             let stepGates = try stepRows(gates, offsets, step, active)
-            switch s.cell {
-            case .lstm:
+            switch kept {
+            case .lstm(let cells):
+                let gradCell = try dcRows(gradCellRows, local)
                 let previousCell = step == 0
-                    ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(extra!, offsets, step - 1, active)
-                let cell = try stepRows(extra!, offsets, step, active)
+                    ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(cells, offsets, step - 1, active)
+                let cell = try stepRows(cells, offsets, step, active)
                 if let gradOutputs, let gradProjectedRows, let weightHR = w.weightHR {
                     // dh_t = dy_t + dh_{t+1} (b, P), kept for dW_hr; dm_t = dh_t W_hr: (b, P) × (P, H).
                     let gradStep = try stepRows(gradOutputs, offsets, step, active)
@@ -359,19 +366,19 @@ extension Backend {
                     let gradProjected = try gradProjectedRows.slice(local)
                     try stepProduct(gradProjected, gradStep, weightHR, packed: packed.hr, m: active.count, n: h, k: r,
                                     transB: .none, accumulate: false)
-                    try lstmBackwardStep(gradGates: dGx, gradCell: gradCellRows!.slice(local), gradHidden: gradProjected,
+                    try lstmBackwardStep(gradGates: dGx, gradCell: gradCell, gradHidden: gradProjected,
                                          gradOutput: nil, gates: stepGates, cell: cell, previousCell: previousCell)
                 } else {
-                    try lstmBackwardStep(gradGates: dGx, gradCell: gradCellRows!.slice(local), gradHidden: gradHidden, gradOutput: dy,
+                    try lstmBackwardStep(gradGates: dGx, gradCell: gradCell, gradHidden: gradHidden, gradOutput: dy,
                                          gates: stepGates, cell: cell, previousCell: previousCell)
                 }
-            case .gru:
+            case .gru(let newGateHiddens):
                 try gruBackwardStep(gradGatesInput: dGx, gradGatesHidden: dGh, gradHidden: gradHidden, gradOutput: dy,
-                                    gates: stepGates, newGateHidden: stepRows(extra!, offsets, step, active),
+                                    gates: stepGates, newGateHidden: stepRows(newGateHiddens, offsets, step, active),
                                     previousHidden: previousHidden)
-            case .rnnTanh, .rnnRelu:
+            case .rnn(let activation):
                 try rnnBackwardStep(gradGates: dGx, gradHidden: gradHidden, gradOutput: dy, gates: stepGates,
-                                    activation: s.cell == .rnnTanh ? .tanh : .relu)
+                                    activation: activation)
             }
             // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R). GRU's step already wrote the direct z ⊙ dh part.
             if step > 0 || io.gradInitialHidden != nil {
@@ -380,10 +387,10 @@ extension Backend {
             }
         }
         if let gradInitialHidden = io.gradInitialHidden {
-            try copy(gradHiddenRows, to: stateRows(gradInitialHidden, s, rows, width: r)!)
+            try copy(gradHiddenRows, to: stateRows(gradInitialHidden, s, rows, width: r))
         }
         if let gradInitialCell = io.gradInitialCell, let gradCellRows {
-            try copy(gradCellRows, to: stateRows(gradInitialCell, s, rows, width: h)!)
+            try copy(gradCellRows, to: stateRows(gradInitialCell, s, rows, width: h))
         }
     }
 }
@@ -460,4 +467,34 @@ public struct RecurrentBackwardLoop: Sendable {
     public var gradGatesHidden: Tensor
     /// (N, P) written with a projection: dh_t = dy_t + dh_{t+1} of every step, for dW_hr; else nil.
     public var gradOutputs: Tensor?
+}
+
+/// What a cell keeps per step besides h, by cell: c_t (LSTM), W_hn h_{t-1} + b_hn (GRU), nothing
+/// but its nonlinearity (RNN). Made once per time loop, so the steps need no unwrapping.
+enum CellStepState {
+    /// c_t: (rows, H)
+    case lstm(cells: Tensor)
+    /// W_hn h_{t-1} + b_hn: (rows, H)
+    case gru(newGateHidden: Tensor)
+    case rnn(Activation)
+
+    /// The state of `s.cell` from the reserve's extra part; throws if a cell that keeps one has none.
+    init(_ extra: Tensor?, _ s: RecurrentLayerShape) throws {
+        switch (s.cell, extra) {
+        case (.lstm, let cells?): self = .lstm(cells: cells)
+        case (.gru, let newGateHidden?): self = .gru(newGateHidden: newGateHidden)
+        case (.rnnTanh, _): self = .rnn(.tanh)
+        case (.rnnRelu, _): self = .rnn(.relu)
+        case (.lstm, nil), (.gru, nil):
+            throw RecurrentError.invalidState("\(s.cell.rawValue) time loop: the reserve has no per-step state part")
+        }
+    }
+}
+
+extension Backend {
+    /// Rows `local` of the LSTM backward's dc carry, which an LSTM loop always has.
+    fileprivate func dcRows(_ rows: Tensor?, _ local: Range<Int>) throws -> Tensor {
+        guard let rows else { throw RecurrentError.invalidState("lstm backward: no cell-gradient rows") }
+        return try rows.slice(local)
+    }
 }
