@@ -319,8 +319,11 @@ extension Backend {
         let offsets = s.stepOffsets
         let gradOutput = try io.gradOutput?.reshaped([s.rowCount, r])
         let gradHiddenRows = try Tensor.empty([rows.count, r], on: self)                          // (b, R) dh from t+1
+        // LSTM: the cell states and the (b, H) dc carried from step t+1, together.
+        let carried: (cells: Tensor, gradCellRows: Tensor)?
         let kept = try CellStepState(extra, s)
-        let gradCellRows = s.cell == .lstm ? try Tensor.empty([rows.count, h], on: self) : nil    // (b, H) dc from t+1
+        if case .lstm(let cells) = kept { carried = (cells, try Tensor.empty([rows.count, h], on: self)) } else { carried = nil }
+        let gradCellRows = carried?.gradCellRows
         let gradProjectedRows = projected != nil ? try Tensor.empty([rows.count, h], on: self) : nil  // (b, H) dm_t
         for step in stride(from: t - 1, through: 0, by: -1) {
             let end = min(rows.upperBound, s.rows(atStep: step))
@@ -352,9 +355,9 @@ extension Backend {
                 ? try stateRows(io.initialHidden, s, active, width: r) : try stepRows(output, offsets, step - 1, active)
             let dGx = try stepRows(gradGatesInput, offsets, step, active), dGh = try stepRows(gradGatesHidden, offsets, step, active)
             let stepGates = try stepRows(gates, offsets, step, active)
-            switch kept {
-            case .lstm(let cells):
-                let gradCell = try dcRows(gradCellRows, local)
+            switch (kept, carried) {
+            case (.lstm, let (cells, gradCellRows)?):
+                let gradCell = try gradCellRows.slice(local)
                 let previousCell = step == 0
                     ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(cells, offsets, step - 1, active)
                 let cell = try stepRows(cells, offsets, step, active)
@@ -372,11 +375,13 @@ extension Backend {
                     try lstmBackwardStep(gradGates: dGx, gradCell: gradCell, gradHidden: gradHidden, gradOutput: dy,
                                          gates: stepGates, cell: cell, previousCell: previousCell)
                 }
-            case .gru(let newGateHiddens):
+            case (.lstm, nil):
+                throw RecurrentError.invalidState("lstm backward: no cell-gradient rows")   // unreachable: made together above
+            case (.gru(let newGateHiddens), _):
                 try gruBackwardStep(gradGatesInput: dGx, gradGatesHidden: dGh, gradHidden: gradHidden, gradOutput: dy,
                                     gates: stepGates, newGateHidden: stepRows(newGateHiddens, offsets, step, active),
                                     previousHidden: previousHidden)
-            case .rnn(let activation):
+            case (.rnn(let activation), _):
                 try rnnBackwardStep(gradGates: dGx, gradHidden: gradHidden, gradOutput: dy, gates: stepGates,
                                     activation: activation)
             }
@@ -488,13 +493,5 @@ enum CellStepState {
         case (.lstm, nil), (.gru, nil):
             throw RecurrentError.invalidState("\(s.cell.rawValue) time loop: the reserve has no per-step state part")
         }
-    }
-}
-
-extension Backend {
-    /// Rows `local` of the LSTM backward's dc carry, which an LSTM loop always has.
-    fileprivate func dcRows(_ rows: Tensor?, _ local: Range<Int>) throws -> Tensor {
-        guard let rows else { throw RecurrentError.invalidState("lstm backward: no cell-gradient rows") }
-        return try rows.slice(local)
     }
 }
