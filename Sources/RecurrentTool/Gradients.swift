@@ -14,7 +14,8 @@ struct Gradients: ParsableCommand {
             of the two marked values) through it with an MSE loss, and measures ‖∂L/∂x_t‖, the L2 norm over batch \
             and features of the input gradient at step t, for every t. The table shows it relative to the norm at \
             distance 0 (the last step) for distances T−1−t; a ratio below 1e-3 counts as vanishing, above 1e3 as \
-            exploding. With --train-steps the cells are first trained with Adam (and --clip-norm) on fresh batches.
+            exploding. With --train-steps the cells are first trained with Adam (and --clip-norm) on fresh batches. \
+            --forget-bias sets the LSTM's forget-gate bias at initialisation (b_f in bias_ih, 0 in bias_hh).
             """)
 
     @OptionGroup var common: CommonOptions
@@ -26,6 +27,8 @@ struct Gradients: ParsableCommand {
     @Option(name: [.customLong("init"), .customLong("initialization")],
             help: "Weight initialisation: pytorch (uniform ±1/√H), xavier, orthogonal (recurrent weights), or large (orthogonal × 2: gradients explode).")
     var initialization: String = "pytorch"
+    @Option(help: "LSTM forget-gate bias b_f at initialisation (Keras's unit_forget_bias is 1; default: the initialisation's).")
+    var forgetBias: Float?
     @Option(help: "Time steps per sequence of the adding problem (at least 2).") var length: Int = 100
     @Option(help: "Sequences in the measured batch and in each training batch.") var batchSize: Int = 32
     @Option(help: "Adam steps on fresh adding-problem batches before measuring (0: measure at initialisation).")
@@ -47,6 +50,9 @@ struct Gradients: ParsableCommand {
         guard initializationNames.contains(initialization.lowercased()) else {
             throw ValidationError("unknown initialisation '\(initialization)': expected pytorch, xavier, orthogonal or large")
         }
+        if let forgetBias, !forgetBias.isFinite {
+            throw ValidationError("expected a finite --forget-bias; got \(forgetBias)")
+        }
         guard trainSteps >= 0 else { throw ValidationError("expected --train-steps ≥ 0; got \(trainSteps)") }
         guard learningRate > 0, learningRate.isFinite else {
             throw ValidationError("expected a positive --learning-rate; got \(learningRate)")
@@ -62,11 +68,12 @@ struct Gradients: ParsableCommand {
         let names = try Self.parseCells(cells)
         let backend = try common.backend()
         let experiment = Experiment(length: length, batchSize: batchSize, hiddenSize: hiddenSize, layers: layers,
-                                    initialization: initialization, seed: common.seed, trainSteps: trainSteps,
+                                    initialization: initialization, forgetBias: forgetBias, seed: common.seed, trainSteps: trainSteps,
                                     learningRate: learningRate, clipNorm: clipNorm)
 
         print("input-gradient norms ‖∂L/∂x_t‖ on the adding problem: \(length) steps, batch \(batchSize), "
-              + "\(layers)×\(hiddenSize) cells, \(initialization) initialisation, seed \(common.seed), "
+              + "\(layers)×\(hiddenSize) cells, \(initialization) initialisation"
+              + (forgetBias.map { String(format: ", LSTM forget-gate bias %g", $0) } ?? "") + ", seed \(common.seed), "
               + "on \(backend.name) (\(backend.deviceDescription))")
         if trainSteps == 0 {
             print("measured at initialisation")
@@ -267,6 +274,8 @@ extension Gradients {
         var hiddenSize = 64, layers = 1
         /// pytorch, xavier or orthogonal.
         var initialization = "pytorch"
+        /// The LSTM's forget-gate bias at initialisation (nil: the initialisation's); other cells have no forget gate.
+        var forgetBias: Float?
         /// Seed of the weights and of the data.
         var seed: UInt64 = 1
         /// Adam steps before measuring (0: at initialisation), their learning rate and the gradient-norm clipping (0: off).
@@ -280,7 +289,9 @@ extension Gradients {
         func measure(cell: String, on backend: any Backend) throws -> Measurement {
             let rng = RandomSource(seed: seed)
             let recurrent = try makeRecurrent(cell: cell, inputSize: 2, hiddenSize: hiddenSize, layers: layers, dropout: 0,
-                                              initialization: initialization, on: backend, rng: rng)
+                                              initialization: initialization,
+                                              variants: RecurrentVariants(forgetBias: cell == "lstm" ? forgetBias : nil),
+                                              on: backend, rng: rng)
             let model = try Sequential([("rnn", recurrent), ("last", LastTimeStep()),
                                         ("fc", Linear(hiddenSize, 1, on: backend, rng: rng))])
             var losses: [Float] = [], stepNorms: [Float] = []

@@ -98,6 +98,7 @@ let initializationNames = ["pytorch", "xavier", "orthogonal", "large"]
 
 /// The recurrent stack named by `cell`, with PyTorch's default, Xavier, orthogonal or large initialisation.
 func makeRecurrent(cell: String, inputSize: Int, hiddenSize: Int, layers: Int, dropout: Float, initialization: String = "pytorch",
+                   variants: RecurrentVariants = RecurrentVariants(),
                    on backend: any Backend, rng: RandomSource) throws -> RecurrentNetwork {
     guard hiddenSize >= 1, layers >= 1, dropout >= 0, dropout < 1 else {
         throw ValidationError("expected --hidden-size ≥ 1, --layers ≥ 1 and --dropout in [0, 1); got \(hiddenSize), \(layers), \(dropout)")
@@ -113,16 +114,16 @@ func makeRecurrent(cell: String, inputSize: Int, hiddenSize: Int, layers: Int, d
     switch cell.lowercased() {
     case "lstm":
         return try LSTM(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, dropout: dropout, on: backend, rng: rng,
-                        weightInit: weightInit, recurrentInit: recurrentInit)
+                        weightInit: weightInit, recurrentInit: recurrentInit, variants: variants)
     case "gru":
         return try GRU(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, dropout: dropout, on: backend, rng: rng,
-                       weightInit: weightInit, recurrentInit: recurrentInit)
+                       weightInit: weightInit, recurrentInit: recurrentInit, variants: variants)
     case "rnn", "rnn-tanh", "rnn_tanh":
         return try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, dropout: dropout, on: backend, rng: rng,
-                       weightInit: weightInit, recurrentInit: recurrentInit)
+                       weightInit: weightInit, recurrentInit: recurrentInit, variants: variants)
     case "rnn-relu", "rnn_relu":
         return try RNN(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: layers, nonlinearity: .relu, dropout: dropout,
-                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit)
+                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, variants: variants)
     default:
         throw ValidationError("unknown cell '\(cell)': expected lstm, gru, rnn or rnn-relu")
     }

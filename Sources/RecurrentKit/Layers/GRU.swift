@@ -4,9 +4,10 @@ public final class GRU: RecurrentNetwork {
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, dropout: Float = 0,
                 bidirectional: Bool = false, on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, recurrentInit: Initializer = .pytorchDefault,
-                biasInit: Initializer = .pytorchDefault) throws {
+                biasInit: Initializer = .pytorchDefault, variants: RecurrentVariants = RecurrentVariants()) throws {
         try super.init(cell: .gru, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, dropout: dropout,
                        bidirectional: bidirectional,
-                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
+                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit,
+                       variants: variants)
     }
 }

@@ -8,9 +8,10 @@ public final class LSTM: RecurrentNetwork {
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, projSize: Int = 0, dropout: Float = 0,
                 bidirectional: Bool = false, on backend: any Backend, rng: RandomSource,
                 weightInit: Initializer = .pytorchDefault, recurrentInit: Initializer = .pytorchDefault,
-                biasInit: Initializer = .pytorchDefault) throws {
+                biasInit: Initializer = .pytorchDefault, variants: RecurrentVariants = RecurrentVariants()) throws {
         try super.init(cell: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, projSize: projSize,
                        dropout: dropout, bidirectional: bidirectional,
-                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
+                       on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit,
+                       variants: variants)
     }
 }

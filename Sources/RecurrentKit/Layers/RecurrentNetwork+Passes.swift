@@ -25,7 +25,8 @@ extension RecurrentNetwork {
     /// The layout of `batch`, reusing the last one while shape, layout and lengths stay the same.
     private func layout(for batch: SequenceBatch) throws -> PackedLayout {
         if let layoutCache, layoutCache.key == PackedLayout.key(batch) { return layoutCache }
-        let layout = try PackedLayout(batch, blocks: numLayers * directions, bidirectional: bidirectional, on: backend)
+        let layout = try PackedLayout(batch, blocks: numLayers * directions, bidirectional: bidirectional || variants.goBackwards,
+                                      on: backend)
         layoutCache = layout
         return layout
     }
@@ -46,7 +47,9 @@ extension RecurrentNetwork {
         let layout = try layout(for: input)
         let n = layout.rowCount
 
-        var x = try layout.pack(input.data, width: inputSize)                                     // (N, I)
+        // Packed input (N, I), each sequence reversed in time when the stack goes backwards.
+        var x = try layout.pack(input.data, width: inputSize)
+        if variants.goBackwards { x = try gather(x, rows: layout.bidirectionalRows().reversed, count: n) }
         let initial = try initialState.map { s in
             RecurrentState(hidden: try layout.sortStates(s.hidden), cell: try s.cell.map { try layout.sortStates($0) })
         }
@@ -58,6 +61,7 @@ extension RecurrentNetwork {
         var layers: [LayerContext] = []
         for k in 0..<l {
             let width = k == 0 ? inputSize : d * r
+            let layerInput = x   // (N, width), before dropout: what a residual connection adds
             var mask: Tensor? = nil
             if k > 0, isTraining, dropout > 0 {
                 let (dropped, m) = try dropoutSite.apply(x, probability: dropout)
@@ -83,6 +87,10 @@ extension RecurrentNetwork {
             layers.append(LayerContext(directions: contexts, dropoutMask: mask, inputWidth: width))
             // Bidirectional: row r of the layer output is [forward r | reverse output of r's mirror row].
             x = try maps.map { try gather(outputs, rows: $0.concatenated, count: 2 * n).reshaped([n, 2 * r]) } ?? outputs
+            if variants.residual, k > 0 {
+                if d == 1 { x = try x.copy() }   // backward still reads the layer's own outputs
+                try backend.axpy(x, alpha: 1, layerInput)   // (N, D·R) += (N, D·R)
+            }
         }
         let outputShape = input.layout == .timeMajor ? [t, b, d * r] : [b, t, d * r]
         let output = try layout.unpack(x, shape: outputShape)
@@ -150,7 +158,12 @@ extension RecurrentNetwork {
                 }
             }
             if let dx, let mask = saved.dropoutMask { gradInput = try DropoutSite.backward(dx, mask: mask) } else { gradInput = dx }
+            // A residual layer's input also reaches its output directly.
+            if variants.residual, k > 0, let gradInput, let g { try backend.axpy(gradInput, alpha: 1, g) }
             g = gradInput
+        }
+        if variants.goBackwards, let reversed = gradInput {
+            gradInput = try gather(reversed, rows: layout.bidirectionalRows().reversed, count: n)
         }
         let input = try gradInput.map { try layout.unpack($0, shape: c.inputShape) }
         return [needsInput ? input : nil,

@@ -23,6 +23,8 @@ public class RecurrentNetwork: Layer {
     public let dropout: Float
     /// Whether each layer also runs the sequence backwards (`..._reverse` weights).
     public let bidirectional: Bool
+    /// The variants beyond PyTorch's cells this stack was built with.
+    public let variants: RecurrentVariants
     public var isTraining = true
     /// Per-layer, per-direction parameters: layer k, direction d at index k·D + d.
     public let layerParameters: [RecurrentLayerParameters]
@@ -49,9 +51,11 @@ public class RecurrentNetwork: Layer {
     ///   - weightInit: for `weight_ih`; `recurrentInit`: for `weight_hh` and `weight_hr`; `biasInit`: for
     ///     both biases. PyTorch's default draws all of them from U(−1/√H, 1/√H). Xavier and orthogonal
     ///     treat each gate's (H, ·) block as its own matrix (and `weight_hr` as one (P, H) matrix).
+    ///   - variants: options beyond PyTorch's cells (`RecurrentVariants`), refused where they make no sense.
     init(cell: RecurrentCell, inputSize: Int, hiddenSize: Int, numLayers: Int, projSize: Int = 0, dropout: Float,
          bidirectional: Bool, on backend: any Backend, rng: RandomSource,
-         weightInit: Initializer, recurrentInit: Initializer, biasInit: Initializer) throws {
+         weightInit: Initializer, recurrentInit: Initializer, biasInit: Initializer,
+         variants: RecurrentVariants) throws {
         for (name, v) in [("input size", inputSize), ("hidden size", hiddenSize), ("number of layers", numLayers)] where v < 1 {
             throw RecurrentError.invalidArgument(name: name, expected: "at least 1", got: "\(v)")
         }
@@ -66,7 +70,9 @@ public class RecurrentNetwork: Layer {
             }
         }
         try DropoutSite.validate(dropout)
+        try variants.validate(for: cell, numLayers: numLayers, bidirectional: bidirectional)
         self.cell = cell
+        self.variants = variants
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.projSize = projSize
@@ -80,6 +86,7 @@ public class RecurrentNetwork: Layer {
             try RecurrentLayerParameters(cell: cell, input: index < d ? inputSize : d * r, hiddenSize: hiddenSize, projSize: projSize,
                                          on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
         }
+        try variants.applyForgetBias(to: layerParameters, hiddenSize: hiddenSize, on: backend)
         dropoutSite = DropoutSite(rng: rng)
     }
 
@@ -122,11 +129,15 @@ public class RecurrentNetwork: Layer {
     /// Advances the whole stack by one step: input (B, I), states h (L, B, R) and, for LSTM,
     /// c (L, B, H) (nil: zeros). Returns the top layer's output (B, R) and the new states. The same
     /// ops as a pass over the sequence, one step at a time, so stepping T times equals one pass.
-    /// Unidirectional stacks only (a reverse direction needs the whole sequence).
+    /// Unidirectional stacks only (a reverse direction needs the whole sequence), not going backwards.
     public func step(_ input: Tensor, state: RecurrentState?, tape: Tape? = nil) throws -> (output: Tensor, state: RecurrentState) {
         guard !bidirectional else {
             throw RecurrentError.invalidArgument(name: "\(cell.rawValue).step", expected: "a unidirectional stack",
                                                  got: "a bidirectional one (its reverse direction needs the whole sequence)")
+        }
+        guard !variants.goBackwards else {
+            throw RecurrentError.invalidArgument(name: "\(cell.rawValue).step", expected: "a stack reading forwards",
+                                                 got: "one going backwards (it needs the whole sequence)")
         }
         guard input.rank == 2, input.shape[1] == inputSize, input.shape[0] >= 1 else {
             throw RecurrentError.shapeMismatch(operation: "\(cell.rawValue).step", expected: "input (B, \(inputSize))",

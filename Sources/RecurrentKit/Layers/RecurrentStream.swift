@@ -41,12 +41,18 @@ public final class RecurrentStream {
     private let scratch: Tensor?            // (B, H) GRU's W_hn h + b_hn, or an LSTM's m_t before W_hr
 
     /// Makes a stream of `batchSize` sequences starting from `initialState` (nil: zeros).
-    /// - Throws: for a bidirectional stack (its reverse direction needs the whole sequence), a
+    /// - Throws: for a bidirectional stack (its reverse direction needs the whole sequence), one going
+    ///   backwards or with residual connections, a
     ///   batch size below 1, or an initial state of the wrong shape or device.
     init(_ network: RecurrentNetwork, batchSize: Int, initialState: RecurrentState?) throws {
         guard !network.bidirectional else {
             throw RecurrentError.invalidArgument(name: "\(network.cell.rawValue) stream", expected: "a unidirectional stack",
                                                  got: "a bidirectional one (its reverse direction needs the whole sequence)")
+        }
+        guard !network.variants.goBackwards, !network.variants.residual else {
+            throw RecurrentError.invalidArgument(
+                name: "\(network.cell.rawValue) stream", expected: "a stack without goBackwards or residual connections",
+                got: network.variants.goBackwards ? "one going backwards (it needs the whole sequence)" : "a residual stack")
         }
         guard batchSize >= 1 else {
             throw RecurrentError.invalidArgument(name: "stream batch size", expected: "at least 1", got: "\(batchSize)")

@@ -22,6 +22,11 @@ extension RecurrentNetwork: ONNXExportable {
             throw ONNXExportError.unsupportedLayer(
                 layer: label, reason: "LSTM projections (projSize \(projSize), weight_hr) have no counterpart in ONNX's LSTM operator")
         }
+        guard !variants.goBackwards, !variants.residual else {
+            throw ONNXExportError.unsupportedLayer(
+                layer: label, reason: variants.goBackwards ? "goBackwards (outputs in the order read) is not exported"
+                    : "residual connections between stacked layers are not exported")
+        }
         let batchFirst = context.layout == .batchMajor
         let widthDimension: ONNXDimension = .fixed(inputSize)
         guard input.rank == 3, input.shape[2] == widthDimension else {

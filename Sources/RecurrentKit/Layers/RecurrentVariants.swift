@@ -1,0 +1,59 @@
+// Options of a recurrent stack beyond PyTorch's nn.RNN/nn.LSTM/nn.GRU, checked once against the
+// cell and the stack they are given with. H = hidden size, G = gates.
+
+/// Recurrent variants a stack can be built with; the defaults are PyTorch's plain cells.
+public struct RecurrentVariants: Sendable, Equatable {
+    /// LSTM only: the forget-gate bias b_f every layer starts from (Jozefowicz et al. 2015; Keras's
+    /// `unit_forget_bias` is 1), nil to leave the forget gate to `biasInit`. PyTorch adds two biases,
+    /// so the value is split as PyTorch sees it: the forget block `[H, 2H)` of `bias_ih` is b_f and the
+    /// same block of `bias_hh` is 0, so b_ih + b_hh = b_f exactly; the other gates keep `biasInit`.
+    public var forgetBias: Float?
+    /// Keras's `go_backwards`: the stack reads each sequence from its own last real step to its first
+    /// and returns the outputs in the order it read them (output step s of a sequence of length n is
+    /// the state after reading x_{n−1}, …, x_{n−1−s}; padded steps stay zero). Unidirectional stacks only.
+    public var goBackwards: Bool
+    /// Residual connections between stacked layers (Wu et al. 2016, GNMT): layer k ≥ 1 returns
+    /// x_k + f_k(x_k), where x_k is its input before the between-layer dropout (widths match: D·R
+    /// in and out). The first layer, whose input width is the stack's, stays plain. Two layers or more.
+    public var residual: Bool
+
+    /// PyTorch's plain cells unless an option is given.
+    public init(forgetBias: Float? = nil, goBackwards: Bool = false, residual: Bool = false) {
+        self.forgetBias = forgetBias
+        self.goBackwards = goBackwards
+        self.residual = residual
+    }
+
+    /// Throws, saying why, unless these variants make sense for a stack of `numLayers` layers of `cell`.
+    func validate(for cell: RecurrentCell, numLayers: Int, bidirectional: Bool) throws {
+        if goBackwards, bidirectional {
+            throw RecurrentError.invalidArgument(
+                name: "goBackwards", expected: "false for a bidirectional stack (its reverse direction already reads each "
+                    + "sequence backwards)", got: "true")
+        }
+        if residual, numLayers < 2 {
+            throw RecurrentError.invalidArgument(
+                name: "residual", expected: "false for a single layer (residual connections join stacked layers: "
+                    + "numLayers ≥ 2)", got: "true with numLayers \(numLayers)")
+        }
+        if let forgetBias {
+            guard cell == .lstm else {
+                throw RecurrentError.invalidArgument(
+                    name: "forget-gate bias", expected: "nil for \(cell.rawValue) (only an LSTM has a forget gate)",
+                    got: "\(forgetBias)")
+            }
+            guard forgetBias.isFinite else {
+                throw RecurrentError.invalidArgument(name: "forget-gate bias", expected: "a finite value", got: "\(forgetBias)")
+            }
+        }
+    }
+
+    /// Sets the forget-gate blocks of every layer's biases (G·H): b_f in `bias_ih`, 0 in `bias_hh`.
+    func applyForgetBias(to layers: [RecurrentLayerParameters], hiddenSize h: Int, on backend: any Backend) throws {
+        guard let forgetBias else { return }
+        for layer in layers {
+            try backend.fill(layer.biasIH.value.slice(h..<(2 * h)), with: forgetBias)   // (H) of (4H)
+            try backend.fill(layer.biasHH.value.slice(h..<(2 * h)), with: 0)            // (H) of (4H)
+        }
+    }
+}
