@@ -17,6 +17,8 @@ public enum KernelSources {
         ("lstm.cl", PackageResources.lstm_cl),
         ("gru.cl", PackageResources.gru_cl),
         ("rnn.cl", PackageResources.rnn_cl),
+        ("time_loop.cl", PackageResources.time_loop_cl),
+        ("persistent.cl", PackageResources.persistent_cl),
     ].map { ($0.0, String(decoding: $0.1, as: UTF8.self)) }
 
     /// All sources as one program text, each file introduced by a `// file:` line.

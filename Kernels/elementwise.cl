@@ -8,16 +8,6 @@ kernel ONE_DIMENSIONAL void add_bias(global float* x, ulong x_offset, global con
     x[x_offset + e] += bias[bias_offset + e % c];
 }
 
-// out (C) (+)= Σ_r x (R, C): one work-item per column, rows in order (the CPU's order).
-kernel ONE_DIMENSIONAL void sum_columns(global float* out, ulong out_offset, global const float* x, ulong x_offset,
-                                        ulong rows, uint c, int accumulate) {
-    uint j = get_global_id(0);
-    if (j >= c) return;
-    float s = accumulate ? out[out_offset + j] : 0.0f;
-    for (ulong r = 0; r < rows; r++) s += x[x_offset + r * c + j];
-    out[out_offset + j] = s;
-}
-
 kernel ONE_DIMENSIONAL void activation_forward(global float* y, ulong y_offset, global const float* x, ulong x_offset,
                                                ulong n, int kind) {
     ulong e = get_global_id(0);

@@ -1,21 +1,22 @@
 // Losses with their gradients (CPUBackend/Loss.swift). N = rows or elements, C = classes.
-// Each writes per-block or per-row terms; reduce_finish / reduce_blocks sum them in the CPU's order.
+// Each writes per-block or per-row terms; reduce_finish / reduce_blocks sum them in a fixed order.
 
-// Mean squared error: grad (N) = 2·scale·(p − t); partials = block sums of (p − t)².
+// Mean squared error: grad (N) = 2·scale·(p − t); partials = block sums of (p − t)², one group
+// per block in reduce_blocks' order.
 kernel ONE_DIMENSIONAL void mse_blocks(global float* partials, global float* grad, ulong grad_offset,
                                        global const float* prediction, ulong prediction_offset,
                                        global const float* target, ulong target_offset, ulong n, float scale) {
-    ulong block = get_global_id(0);
-    ulong start = block * REDUCTION_BLOCK;
-    if (start >= n) return;
+    local float scratch[WORK_GROUP_SIZE];
+    ulong start = (ulong)get_group_id(0) * REDUCTION_BLOCK;
     ulong end = min(start + REDUCTION_BLOCK, n);
     float s = 0.0f;
-    for (ulong i = start; i < end; i++) {
+    for (ulong i = start + get_local_id(0); i < end; i += WORK_GROUP_SIZE) {
         float d = prediction[prediction_offset + i] - target[target_offset + i];
         s += d * d;
         grad[grad_offset + i] = 2.0f * scale * d;
     }
-    partials[block] = s;
+    float total = group_tree_sum(scratch, s);
+    if (get_local_id(0) == 0) partials[get_group_id(0)] = total;
 }
 
 // Max-shifted softmax cross-entropy, one work-item per row: row_loss (N) = logsumexp(x) − x[t],

@@ -1,6 +1,29 @@
 // Fused LSTM cell steps, gate order i, f, g, o (CPUBackend/LSTM.swift). One work-item per
 // (row, hidden unit) owns all four gates of that unit. B = batch, H = hidden size; gates are
-// rows of 4H: [i | f | g | o].
+// rows of 4H: [i | f | g | o]. The cell's arithmetic is in inline functions that the step
+// kernels of time_loop.cl share.
+
+// From the four pre-activations to i, f, g, o (written to gates[0..3]), c_t and m_t = o ⊙ tanh(c_t).
+inline void lstm_cell_forward(float pre_i, float pre_f, float pre_g, float pre_o, float c_previous,
+                              float* gates, float* c, float* m) {
+    float i = sigmoid_f(pre_i), f = sigmoid_f(pre_f), gg = tanh(pre_g), o = sigmoid_f(pre_o);
+    float cell = f * c_previous + i * gg;
+    gates[0] = i; gates[1] = f; gates[2] = gg; gates[3] = o;
+    *c = cell;
+    *m = o * tanh(cell);
+}
+
+// From dh and the incoming dc to the pre-activation gate gradients (dgates[0..3]); returns dc_{t-1} = dc ⊙ f.
+inline float lstm_cell_backward(float i, float f, float gg, float o, float c, float c_previous, float dh, float dc_next,
+                                float* dgates) {
+    float tc = tanh(c);
+    float dc = dc_next + dh * o * (1.0f - tc * tc);
+    dgates[0] = dc * gg * i * (1.0f - i);
+    dgates[1] = dc * c_previous * f * (1.0f - f);
+    dgates[2] = dc * i * (1.0f - gg * gg);
+    dgates[3] = dh * tc * o * (1.0f - o);
+    return dc * f;
+}
 
 // Forward: on entry gates (B, 4H) holds x_t W_ihᵀ; adds h_{t-1} W_hhᵀ (hidden_projection) and
 // both biases, applies the nonlinearities, writes i, f, g, o back (the reserve), c_t and h_t (B, H).
@@ -19,13 +42,13 @@ kernel ONE_DIMENSIONAL void lstm_forward_step(global float* hidden, ulong hidden
     global const float* bi = bias_ih + bias_ih_offset;
     global const float* bh = bias_hh + bias_hh_offset;
     #define PRE(k) ((g[(k) * h + j] + bi[(k) * h + j]) + (p[(k) * h + j] + bh[(k) * h + j]))
-    float i = sigmoid_f(PRE(0)), f = sigmoid_f(PRE(1)), gg = tanh(PRE(2)), o = sigmoid_f(PRE(3));
+    float activated[4], c, m;
+    lstm_cell_forward(PRE(0), PRE(1), PRE(2), PRE(3), has_previous_cell ? previous_cell[previous_cell_offset + e] : 0.0f,
+                      activated, &c, &m);
     #undef PRE
-    float c_previous = has_previous_cell ? previous_cell[previous_cell_offset + e] : 0.0f;
-    float c = f * c_previous + i * gg;
-    g[j] = i; g[h + j] = f; g[2 * h + j] = gg; g[3 * h + j] = o;
+    for (int k = 0; k < 4; k++) g[k * h + j] = activated[k];
     cell[cell_offset + e] = c;
-    hidden[hidden_offset + e] = o * tanh(c);
+    hidden[hidden_offset + e] = m;
 }
 
 // Backward: dh = grad_output + grad_hidden, dc = grad_cell + dh·o·(1 − tanh²c) to the
@@ -43,14 +66,10 @@ kernel ONE_DIMENSIONAL void lstm_backward_step(global float* grad_gates, ulong g
     ulong r = e / h, j = e % h;
     global const float* g = gates + gates_offset + r * 4 * h;
     global float* dg = grad_gates + grad_gates_offset + r * 4 * h;
-    float i = g[j], f = g[h + j], gg = g[2 * h + j], o = g[3 * h + j];
     float dh = (has_grad_output ? grad_output[grad_output_offset + e] : 0.0f) + grad_hidden[grad_hidden_offset + e];
-    float tc = tanh(cell[cell_offset + e]);
-    float dc = grad_cell[grad_cell_offset + e] + dh * o * (1.0f - tc * tc);
     float c_previous = has_previous_cell ? previous_cell[previous_cell_offset + e] : 0.0f;
-    dg[j] = dc * gg * i * (1.0f - i);
-    dg[h + j] = dc * c_previous * f * (1.0f - f);
-    dg[2 * h + j] = dc * i * (1.0f - gg * gg);
-    dg[3 * h + j] = dh * tc * o * (1.0f - o);
-    grad_cell[grad_cell_offset + e] = dc * f;
+    float d[4];
+    grad_cell[grad_cell_offset + e] = lstm_cell_backward(g[j], g[h + j], g[2 * h + j], g[3 * h + j], cell[cell_offset + e],
+                                                         c_previous, dh, grad_cell[grad_cell_offset + e], d);
+    for (int k = 0; k < 4; k++) dg[k * h + j] = d[k];
 }

@@ -141,7 +141,8 @@ struct BenchCommand: ParsableCommand {
                            String(format: "%.2f", m.step_ms_median),
                            String(format: "%.2f–%.2f", m.step_ms_min, m.step_ms_max),
                            String(format: "%.0f", m.sequences_per_s), String(format: "%.1f", m.gflops),
-                           String(format: "%.0f", m.peak_mem_mb)]
+                           String(format: "%.0f", m.peak_mem_mb),
+                           m.launches_per_step.map { String(format: "%.0f", $0) } ?? "n/a"]
                 row.append(m.backend == ours[0].backend ? "" : String(format: "%.2f×", ours[0].step_ms_median / m.step_ms_median))
                 if let p = pytorch[c.text], m.backend != "pytorch" {
                     row.append(String(format: "%.2f×", p.step_ms_median / m.step_ms_median))
@@ -157,7 +158,7 @@ struct BenchCommand: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(data: try encoder.encode(report), encoding: .utf8)!)
         } else {
-            printTable(header: ["config", "backend", "ms/step", "min–max", "seq/s", "GFLOP/s", "peak MB",
+            printTable(header: ["config", "backend", "ms/step", "min–max", "seq/s", "GFLOP/s", "peak MB", "launches/step",
                                 "\(devices[0])/this", "pytorch/this"], rows: rows)
         }
         // Variable lengths cost the real tokens: each varlen step against the same batch padded.

@@ -20,6 +20,9 @@ struct Measurement: Codable, Sendable {
     /// System allocations during the timed steps (after warm-up): 0 means none.
     var allocations_in_timed_steps: Int?
     var steps: Int?
+    /// Commands enqueued per timed training step (kernels, CLBlast calls, fills, device copies) on
+    /// OpenCL; nil for the CPU backend and PyTorch, which launch nothing (their ops are calls).
+    var launches_per_step: Double?
     /// Whether the backends agreed on one training step before timing (nil: not checked).
     var agrees: Bool?
 }
@@ -31,6 +34,7 @@ func measure(_ config: BenchConfig, device: String, warmup: Int, steps: Int) thr
     let step = try TrainingStep(config, on: backend) { baseline = residentBytes() }
     for _ in 0..<warmup { try step.step() }
     let allocationsBefore = backend.memoryStatistics()?.systemAllocations
+    let launchesBefore = (backend as? OpenCLBackend)?.launchCount
     var times: [Double] = []
     let clock = ContinuousClock()
     for _ in 0..<steps {
@@ -38,6 +42,7 @@ func measure(_ config: BenchConfig, device: String, warmup: Int, steps: Int) thr
         times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
     }
     let allocationsAfter = backend.memoryStatistics()?.systemAllocations
+    let launches = launchesBefore.flatMap { before in (backend as? OpenCLBackend).map { $0.launchCount - before } }
     times.sort()
     let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
     return Measurement(
@@ -47,7 +52,7 @@ func measure(_ config: BenchConfig, device: String, warmup: Int, steps: Int) thr
         peak_mem_mb: Double(max(peakResidentBytes() - baseline, 0)) / 1_048_576,
         tensor_peak_mb: backend.memoryStatistics().map { Double($0.peakBytesInUse) / 1_048_576 },
         allocations_in_timed_steps: allocationsBefore.flatMap { before in allocationsAfter.map { $0 - before } },
-        steps: steps, agrees: nil)
+        steps: steps, launches_per_step: launches.map { Double($0) / Double(steps) }, agrees: nil)
 }
 
 /// Resident set size now, from /proc/self/statm.

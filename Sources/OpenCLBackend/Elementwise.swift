@@ -23,15 +23,6 @@ extension OpenCLBackend {
         try launch(.addBias, items: x.count, [.tensor(x), .tensor(bias), .count(x.count), .size(c)])
     }
 
-    public func sumColumns(_ out: Tensor, _ x: Tensor, accumulate: Bool) throws {
-        let c = out.count
-        guard c > 0, x.count % c == 0 else {
-            throw RecurrentError.shapeMismatch(operation: "sumColumns", expected: "x with a multiple of \(c) elements",
-                                               got: "shape \(x.shape)")
-        }
-        try launch(.sumColumns, items: c, [.tensor(out), .tensor(x), .count(x.count / c), .size(c), .flag(accumulate)])
-    }
-
     public func activationForward(_ y: Tensor, _ x: Tensor, _ activation: Activation) throws {
         try RecurrentError.check("activationForward y", count: y.count, equals: x.count)
         try launch(.activationForward, items: x.count, [.tensor(y), .tensor(x), .count(x.count), .int(activation.kernelCode)])

@@ -9,7 +9,7 @@ extension OpenCLBackend {
         try RecurrentError.check("meanSquaredError target", count: target.count, equals: n)
         let blocks = reductionBlocks(n)
         let partials = try scratch(blocks)                                                  // (blocks)
-        try launch(.mseBlocks, items: blocks,
+        try launch(.mseBlocks, items: blocks * tuning.workGroupSize,
                    [.memory(memory(partials, "meanSquaredError")), .tensor(gradient), .tensor(prediction), .tensor(target),
                     .count(n), .float(scale)])
         try finishReduction(loss, partials: partials, blocks: blocks, scale: scale, accumulate: false)
@@ -28,7 +28,7 @@ extension OpenCLBackend {
         try launch(.softmaxCrossEntropyRows, items: n,
                    [.memory(memory(rowLoss, "softmaxCrossEntropy")), .tensor(gradient), .tensor(logits), .tensor(targets),
                     .size(n), .size(c), .float(scale)])
-        // Σ over rows in the CPU's block order, then times scale.
+        // Σ over rows in the fixed order of `reduce`, then times scale.
         try reduce(loss, rowLoss.slice(0..<n), .sum, scale: scale, accumulate: false)
     }
 }

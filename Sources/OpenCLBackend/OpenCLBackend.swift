@@ -1,6 +1,7 @@
 // The OpenCL backend: device memory, one in-order queue, kernel launches. The ops live in the
 // files named like the CPU backend's (GEMM.swift, LSTM.swift, ...); their kernels in Kernels/*.cl.
 import COpenCL
+import Foundation
 import RecurrentCore
 import Synchronization
 
@@ -75,8 +76,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let name: String
     /// The device this backend runs on.
     public let device: OpenCLDeviceInfo
-    /// The tuning values the program was built with.
-    public var tuning: OpenCLTuning { shared.tuning }
+    /// The tuning values: the program's (`shared.tuning`) with the time loop and packed products
+    /// the environment or the initializer chose.
+    public let tuning: OpenCLTuning
     let shared: OpenCLDeviceContext
     private var queue: cl_command_queue?
     /// The program's kernels, indexed by `Kernel.rawValue`.
@@ -88,11 +90,15 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// A one-float buffer passed for absent optional tensors (never read: their flag is 0).
     private let placeholder: cl_mem
 
-    /// Opens `device`: builds (or reuses) the program, creates a queue and the kernels.
-    public init(device: OpenCLDeviceInfo) throws {
+    /// Opens `device`: builds (or reuses) the program, creates a queue and the kernels. `timeLoop`
+    /// overrides the tuning table and `RECURRENT_OPENCL_TIME_LOOP` (see `OpenCLTuning.for`).
+    public init(device: OpenCLDeviceInfo, timeLoop: OpenCLTimeLoop? = nil) throws {
         self.device = device
         self.name = device.specification
         shared = try OpenCLDeviceContext.shared(for: device)
+        var tuning = try OpenCLTuning.for(device, environment: ProcessInfo.processInfo.environment)
+        if let timeLoop { tuning.timeLoop = timeLoop }
+        self.tuning = tuning
         var status: cl_int = 0
         guard let queue = clCreateCommandQueue(shared.context, device.id, 0, &status), status == CL_SUCCESS else {
             throw RecurrentError.deviceFailure(device: name, operation: "clCreateCommandQueue", status: OpenCLStatus.name(status))
@@ -270,13 +276,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     // MARK: Kernel launches
 
-    /// Enqueues `kernel` over `items` work-items (rounded up to whole groups of the tuned size;
-    /// kernels ignore the extra ones), or over one work-item when `single`.
-    func launch(_ kernel: Kernel, items: Int, _ arguments: [KernelArgument], single: Bool = false) throws {
+    /// Enqueues `kernel` over `items` work-items, rounded up to whole groups of the tuned size
+    /// (kernels ignore the extra ones).
+    func launch(_ kernel: Kernel, items: Int, _ arguments: [KernelArgument]) throws {
         guard items > 0 else { return }
-        let group = single ? 1 : tuning.workGroupSize
-        try launch(kernel, global: [single ? 1 : (items + group - 1) / group * group], local: [group], arguments,
-                   what: "\(items) work-items")
+        let group = tuning.workGroupSize
+        try launch(kernel, global: [(items + group - 1) / group * group], local: [group], arguments, what: "\(items) work-items")
     }
 
     /// Enqueues `kernel` over an NDRange of `global` work-items in groups of `local` (one to three

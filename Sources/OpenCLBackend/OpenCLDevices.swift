@@ -24,6 +24,8 @@ public struct OpenCLDeviceInfo: Sendable, CustomStringConvertible {
     /// The largest single buffer the device allows (`CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
     public let maxAllocationBytes: Int
     public let maxWorkGroupSize: Int
+    /// Local memory per work-group (`CL_DEVICE_LOCAL_MEM_SIZE`).
+    public let localMemoryBytes: Int
     /// Whether the device divides and takes square roots correctly rounded when asked.
     public let correctlyRoundedDivideSqrt: Bool
     let handle: DeviceHandle
@@ -118,12 +120,13 @@ public enum OpenCLDevices {
         let memory: cl_ulong = try deviceValue(device, CL_DEVICE_GLOBAL_MEM_SIZE)
         let maxAllocation: cl_ulong = try deviceValue(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE)
         let workGroup: Int = try deviceValue(device, CL_DEVICE_MAX_WORK_GROUP_SIZE)
+        let localMemory: cl_ulong = try deviceValue(device, CL_DEVICE_LOCAL_MEM_SIZE)
         return OpenCLDeviceInfo(
             platformIndex: platformIndex, deviceIndex: deviceIndex, platformName: platformName,
             name: try deviceString(device, CL_DEVICE_NAME), vendor: try deviceString(device, CL_DEVICE_VENDOR),
             kind: kind, version: try deviceString(device, CL_DEVICE_VERSION),
             computeUnits: Int(units), globalMemoryBytes: Int(memory), maxAllocationBytes: Int(maxAllocation),
-            maxWorkGroupSize: workGroup,
+            maxWorkGroupSize: workGroup, localMemoryBytes: Int(localMemory),
             correctlyRoundedDivideSqrt: fp & cl_device_fp_config(CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0,
             handle: DeviceHandle(id: device))
     }

@@ -17,6 +17,10 @@ enum Kernel: Int, CaseIterable, Sendable {
     case sequenceSoftmax, sequenceSoftmaxBackward, weightedSum, weightedSumBackwardValues, weightedSumBackwardWeights
     // lstm.cl, gru.cl, rnn.cl: cell steps after a separate recurrent product
     case lstmForwardStep, lstmBackwardStep, gruForwardStep, gruBackwardStep, rnnForwardStep, rnnBackwardStep
+    // time_loop.cl: one launch per step, the recurrent product fused with the cell
+    case stepForward, stepBackward, hiddenGradient
+    // persistent.cl: one launch per layer and direction
+    case persistentForward, persistentBackward
 
     /// The OpenCL C function name: the case name in snake case (`lstmForwardStep` → `lstm_forward_step`).
     var functionName: String {

@@ -33,7 +33,9 @@ final class OpenCLDeviceContext: @unchecked Sendable {
 
     /// The context and program for `info`: built on first use, then shared.
     static func shared(for info: OpenCLDeviceInfo) throws -> OpenCLDeviceContext {
-        let tuning = OpenCLTuning.for(info)
+        // The table's values alone: what the environment changes (time loop, packed products) is
+        // the host's choice and needs no other program.
+        let tuning = try OpenCLTuning.for(info, environment: [:])
         let options = buildOptions(for: info, tuning: tuning)
         let source = KernelSources.program
         let key = "\(info.specification)|\(info.name)|\(options)|\(fnv1a(source))"

@@ -76,7 +76,8 @@ public protocol Backend: AnyObject, Sendable {
     /// `x = min(max(x, low), high)`; throws when low > high.
     func clamp(_ x: Tensor, low: Float, high: Float) throws
     /// `out[0] = (accumulate ? out[0] : 0) + scale · reduction(x)`; out has one element.
-    /// Summation order is fixed (blocks of 1024, then the block sums) so results are reproducible.
+    /// Summation order is fixed by each backend (blocks of 1024 terms, then the block sums; the CPU adds
+    /// within a block in order, OpenCL by a fixed tree), so results repeat bit for bit on one device.
     func reduce(_ out: Tensor, _ x: Tensor, _ reduction: Reduction, scale: Float, accumulate: Bool) throws
     /// `grad += l1·sign(param) + 2·l2·param`: the gradient of `l1·Σ|p| + l2·Σp²`.
     func addPenaltyGradient(_ grad: Tensor, _ param: Tensor, l1: Float, l2: Float) throws

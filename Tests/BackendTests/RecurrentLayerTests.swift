@@ -95,6 +95,12 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
 @Suite struct RecurrentLayerTests {
     @Test(arguments: RecurrentCase.all)
     func forwardAndBackwardMatchReference(_ c: RecurrentCase) throws {
+        try Self.expectLayerMatchesReference(c)
+    }
+
+    /// Forward and backward of one layer on the device under test (`Side.device`) against the
+    /// reference: outputs, final states, reserve, every gradient.
+    static func expectLayerMatchesReference(_ c: RecurrentCase) throws {
         let s = c.shape
         let (t, b, i, h, r, gh) = (c.t, c.b, c.i, c.h, s.outputSize, s.gateWidth)
         let lstm = c.cell == .lstm

@@ -14,9 +14,12 @@ enum Side: CaseIterable {
     /// The shared reference backend (tensors are tied to one instance).
     static let referenceBackend = ReferenceBackend()
 
+    /// A backend that stands in for the device under test within `Side.$deviceOverride.withValue`.
+    @TaskLocal static var deviceOverride: (any Backend)?
+
     var backend: any Backend {
         switch self {
-        case .device: return TestDevice.backend
+        case .device: return Side.deviceOverride ?? TestDevice.backend
         case .reference: return Side.referenceBackend
         }
     }

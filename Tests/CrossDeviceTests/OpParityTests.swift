@@ -4,6 +4,7 @@
 // (outputs, in-place results and inputs that must stay untouched) and its padding is compared.
 // B = batch, H = hidden size, T = time steps, I = input size, G = gates, N = elements.
 
+import Foundation
 import RecurrentKit
 import TestSupport
 import Testing
@@ -65,6 +66,7 @@ func expectSameOnBothDevices(_ label: String, _ operands: [Operand], exact: Bool
         let (cpu, gpu) = (Array(results[0][index][view]), Array(results[1][index][view]))
         expectClose(gpu, cpu, absolute: exact ? 0 : 1e-5, relative: exact ? 0 : 1e-4,
                     "\(label): \(operand.name) (OpenCL vs CPU)", sourceLocation: sourceLocation)
+        if parityReport { reportLargestDifference("\(label): \(operand.name)", gpu, cpu) }
         for (device, whole) in zip(["CPU", "OpenCL"], [results[0][index], results[1][index]]) {
             let outside = whole[..<view.lowerBound] + whole[view.upperBound...]
             if !outside.allSatisfy({ $0 == sentinel }) {
@@ -74,6 +76,21 @@ func expectSameOnBothDevices(_ label: String, _ operands: [Operand], exact: Bool
         views.append((cpu, gpu))
     }
     return views
+}
+
+/// `RECURRENT_PARITY_REPORT=1` prints each compared tensor's largest differences (the figures
+/// Kernels/README.md quotes).
+private let parityReport = ProcessInfo.processInfo.environment["RECURRENT_PARITY_REPORT"] == "1"
+
+/// Prints the largest |OpenCL − CPU| of `label` and the largest of |OpenCL − CPU| / |CPU| (over
+/// |CPU| ≥ 1e-3, where a relative figure means something), finite values only.
+private func reportLargestDifference(_ label: String, _ gpu: [Float], _ cpu: [Float]) {
+    var absolute: Float = 0, relative: Float = 0
+    for (g, c) in zip(gpu, cpu) where g.isFinite && c.isFinite {
+        absolute = max(absolute, abs(g - c))
+        if abs(c) >= 1e-3 { relative = max(relative, abs(g - c) / abs(c)) }
+    }
+    print("parity \(label): max abs \(absolute) max rel \(relative)")
 }
 
 // MARK: - GEMM

@@ -2,6 +2,7 @@
 // found, kernel builds that report their log, memory that comes back, and training steps
 // that copy nothing between host and device unless asked.
 
+import Foundation
 import Kernels
 @testable import OpenCLBackend
 import RecurrentKit
@@ -69,11 +70,22 @@ struct OpenCLDeviceTests {
         let backend = Devices.gpu
         #expect(backend.shared.buildOptions.contains("-D WORK_GROUP_SIZE=\(backend.tuning.workGroupSize)"))
         #expect(backend.tuning.workGroupSize <= backend.device.maxWorkGroupSize)
-        #expect(backend.tuning == OpenCLTuning.for(backend.device))
+        #expect(backend.tuning == (try OpenCLTuning.for(backend.device)))
         // RECURRENT_PACKED_WEIGHTS=0 takes the per-step CLBlast branch on every device; other values change nothing.
-        #expect(!OpenCLTuning.for(backend.device, environment: ["RECURRENT_PACKED_WEIGHTS": "0"]).packedProducts)
-        #expect(OpenCLTuning.for(backend.device, environment: ["RECURRENT_PACKED_WEIGHTS": "1"])
+        let packingOff = try OpenCLTuning.for(backend.device, environment: ["RECURRENT_PACKED_WEIGHTS": "0"])
+        #expect(!packingOff.packedProducts && packingOff.timeLoop == .gemm)
+        #expect(try OpenCLTuning.for(backend.device, environment: ["RECURRENT_PACKED_WEIGHTS": "1"])
                 == OpenCLTuning.for(backend.device, environment: [:]))
+        // RECURRENT_OPENCL_TIME_LOOP chooses the loop over the table and over packing off; a typo is an error.
+        for loop in OpenCLTimeLoop.allCases {
+            let chosen = try OpenCLTuning.for(backend.device, environment: ["RECURRENT_PACKED_WEIGHTS": "0",
+                                                                            OpenCLTimeLoop.environmentVariable: loop.rawValue])
+            #expect(chosen.timeLoop == loop && !chosen.packedProducts)
+        }
+        let typo = try #require(throws: RecurrentError.self) {
+            try OpenCLTuning.for(backend.device, environment: [OpenCLTimeLoop.environmentVariable: "fast"])
+        }
+        #expect("\(typo)".contains("gemm, fused or persistent"), "\(typo)")
     }
 
     @Test func memoryComesBackAndOversizeRequestsAreErrors() throws {

@@ -1,0 +1,205 @@
+// Fused recurrent time steps (OpenCLBackend/TimeLoop.swift): one launch per time step, each
+// work-group owning a tile of hidden units with all G gates of those units (cuDNN's and
+// Haste's arrangement). A group computes its tile's part of h_{t-1} W_hhᵀ from K-chunks staged
+// in local memory and applies the cell in the same kernel; backward computes its part of
+// dh_t = dG_{t+1} W_hh and then the gate gradients. The cells' arithmetic is that of lstm.cl,
+// gru.cl and rnn.cl (shared inline functions).
+// Tuning (-D, OpenCLTuning.swift): STEP_UNITS hidden units × STEP_ROWS batch rows per group,
+// STEP_K columns per staged chunk. B = rows at this step, H = hidden size, R = width of h,
+// G = gates, K = length of the dot products.
+
+#ifndef STEP_UNITS
+#error "STEP_UNITS, STEP_ROWS and STEP_K must be defined by the host"
+#endif
+
+#define CELL_LSTM 0
+#define CELL_GRU 1
+#define CELL_RNN_TANH 2
+#define CELL_RNN_RELU 3
+#define GATES_MAX 4
+#define STEP_GROUP (STEP_UNITS * STEP_ROWS)
+
+inline int cell_gates(int cell) { return cell == CELL_LSTM ? 4 : (cell == CELL_GRU ? 3 : 1); }
+
+// acc[g] = Σ_k a[row, k] · w(g, column, k) for this work-item's (row, column) of the group's
+// tile (rows row0.., columns col0..), k ascending, staging STEP_K columns of a and of w at a
+// time in local memory. a is (a_rows, kdim), rows past a_rows count as zeros. With
+// `w_rows_are_outputs` (forward), w(g, c, k) = w[(g·gate_stride + c)·ld + k] (W_hh as stored,
+// (G·H, R)); otherwise (backward, one gate) w(0, c, k) = w[k·ld + c].
+inline void tile_product(float* acc, int gates, local float* a_tile, local float* w_tile,
+                         global const float* a, uint a_rows, uint kdim, global const float* w, uint ld,
+                         uint gate_stride, uint columns, int w_rows_are_outputs, uint row0, uint col0) {
+    uint u = get_local_id(0), rb = get_local_id(1);
+    uint lid = rb * STEP_UNITS + u;
+    for (int g = 0; g < GATES_MAX; g++) acc[g] = 0.0f;
+    for (uint k0 = 0; k0 < kdim; k0 += STEP_K) {
+        for (uint i = lid; i < STEP_ROWS * STEP_K; i += STEP_GROUP) {
+            uint row = row0 + i / STEP_K, k = k0 + i % STEP_K;
+            a_tile[i] = (row < a_rows && k < kdim) ? a[(ulong)row * kdim + k] : 0.0f;
+        }
+        uint w_count = (uint)gates * STEP_UNITS * STEP_K;
+        for (uint i = lid; i < w_count; i += STEP_GROUP) {
+            uint gu, kk;
+            if (w_rows_are_outputs) { gu = i / STEP_K; kk = i % STEP_K; } else { kk = i / STEP_UNITS; gu = i % STEP_UNITS; }
+            uint column = col0 + gu % STEP_UNITS, k = k0 + kk;
+            float value = 0.0f;
+            if (column < columns && k < kdim) {
+                value = w_rows_are_outputs ? w[((ulong)(gu / STEP_UNITS) * gate_stride + column) * ld + k]
+                                           : w[(ulong)k * ld + column];
+            }
+            w_tile[gu * (STEP_K + 1) + kk] = value;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        uint k_end = min((uint)STEP_K, kdim - k0);
+        for (uint kk = 0; kk < k_end; kk++) {
+            float av = a_tile[rb * STEP_K + kk];
+            for (int g = 0; g < gates; g++) acc[g] += av * w_tile[(g * STEP_UNITS + u) * (STEP_K + 1) + kk];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+
+// The cell forward for (row, unit j) from x W_ihᵀ (x_gates, stride h between gates), the
+// recurrent products acc[0..G) and the biases; writes the post-activation gates, the extra
+// state (LSTM c_t, GRU W_hn h + b_hn) and returns h_t (m_t for LSTM).
+inline float cell_forward(int cell, global float* x_gates, float* acc, global const float* bi, global const float* bh,
+                          uint h, uint j, float h_previous, float c_previous, float* extra) {
+    #define PRE(k) ((x_gates[(k) * h + j] + bi[(k) * h + j]) + (acc[k] + bh[(k) * h + j]))
+    float activated[GATES_MAX], result;
+    if (cell == CELL_LSTM) {
+        lstm_cell_forward(PRE(0), PRE(1), PRE(2), PRE(3), c_previous, activated, extra, &result);
+    } else if (cell == CELL_GRU) {
+        *extra = acc[2] + bh[2 * h + j];
+        result = gru_cell_forward(PRE(0), PRE(1), x_gates[2 * h + j] + bi[2 * h + j], *extra, h_previous, activated);
+    } else {
+        result = activate(PRE(0), cell == CELL_RNN_TANH ? ACTIVATION_TANH : ACTIVATION_RELU);
+        activated[0] = result;
+    }
+    #undef PRE
+    for (int k = 0; k < cell_gates(cell); k++) x_gates[k * h + j] = activated[k];
+    return result;
+}
+
+// The cell backward for (row, unit j) from dh: writes the input-side gate gradients (dgx) and the
+// hidden-side ones (dgh, GRU only: n's gradient times r), updates the carried dc (LSTM) or the
+// direct part dh ⊙ z of dh_{t-1} (GRU) in *carry.
+inline void cell_backward(int cell, global const float* g, global float* dgx, global float* dgh, uint h, uint j, float dh,
+                          float extra, float h_previous, float c_previous, float* carry) {
+    float d[GATES_MAX];
+    if (cell == CELL_LSTM) {
+        *carry = lstm_cell_backward(g[j], g[h + j], g[2 * h + j], g[3 * h + j], extra, c_previous, dh, *carry, d);
+    } else if (cell == CELL_GRU) {
+        gru_cell_backward(g[j], g[h + j], g[2 * h + j], extra, h_previous, dh, d);
+        dgh[j] = d[0]; dgh[h + j] = d[1]; dgh[2 * h + j] = d[2] * g[j];
+        *carry = dh * g[h + j];
+    } else {
+        d[0] = dh * activation_derivative(g[j], cell == CELL_RNN_TANH ? ACTIVATION_TANH : ACTIVATION_RELU);
+    }
+    for (int k = 0; k < cell_gates(cell); k++) dgx[k * h + j] = d[k];
+}
+
+// One forward step over rows 0..<b: gates (B, GH) holds x_t W_ihᵀ on entry and the activated
+// gates on return; writes out (B, H) = h_t (m_t for an LSTM with projection) and extra (B, H).
+// Global size (⌈H/STEP_UNITS⌉·STEP_UNITS, ⌈B/STEP_ROWS⌉·STEP_ROWS), groups (STEP_UNITS, STEP_ROWS).
+kernel __attribute__((reqd_work_group_size(STEP_UNITS, STEP_ROWS, 1)))
+void step_forward(global float* out, ulong out_offset, global float* gates, ulong gates_offset,
+                  global float* extra, ulong extra_offset, int has_extra,
+                  global const float* previous_hidden, ulong previous_hidden_offset, int has_previous_hidden,
+                  global const float* previous_cell, ulong previous_cell_offset, int has_previous_cell,
+                  global const float* w_hh, ulong w_hh_offset, global const float* bias_ih, ulong bias_ih_offset,
+                  global const float* bias_hh, ulong bias_hh_offset, uint b, uint h, uint r, int cell) {
+    local float a_tile[STEP_ROWS * STEP_K];
+    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
+    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
+    uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
+    float acc[GATES_MAX] = {0.0f, 0.0f, 0.0f, 0.0f};
+    // h_0 = 0 has no product; every group takes the same branch.
+    if (has_previous_hidden) {
+        tile_product(acc, cell_gates(cell), a_tile, w_tile, previous_hidden + previous_hidden_offset, b, r,
+                     w_hh + w_hh_offset, r, h, h, 1, row0, col0);
+    }
+    if (row >= b || j >= h) return;
+    ulong e = (ulong)row * h + j;
+    float h_previous = has_previous_hidden && cell == CELL_GRU ? previous_hidden[previous_hidden_offset + (ulong)row * r + j] : 0.0f;
+    float c_previous = has_previous_cell ? previous_cell[previous_cell_offset + e] : 0.0f;
+    float extra_value = 0.0f;
+    out[out_offset + e] = cell_forward(cell, gates + gates_offset + (ulong)row * cell_gates(cell) * h, acc,
+                                       bias_ih + bias_ih_offset, bias_hh + bias_hh_offset, h, j, h_previous, c_previous,
+                                       &extra_value);
+    if (has_extra) extra[extra_offset + e] = extra_value;
+}
+
+// dh_t for rows 0..<b and columns 0..<width of h: rows < continuing get
+// Σ_k dG[row, k] W[k, c] (dG (continuing, K), W (K, width)) plus carry (GRU's dh ⊙ z of the
+// later step), the others the final-state gradient (or 0); grad_output adds dy_t. Writes out
+// (b, width) (may be the carry buffer itself: each element has one owner).
+kernel __attribute__((reqd_work_group_size(STEP_UNITS, STEP_ROWS, 1)))
+void hidden_gradient(global float* out, ulong out_offset,
+                     global const float* grad_gates, ulong grad_gates_offset, uint continuing, uint kdim,
+                     global const float* w, ulong w_offset,
+                     global const float* carry, ulong carry_offset, int has_carry,
+                     global const float* grad_final, ulong grad_final_offset, int has_grad_final,
+                     global const float* grad_output, ulong grad_output_offset, int has_grad_output,
+                     uint b, uint width) {
+    local float a_tile[STEP_ROWS * STEP_K];
+    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
+    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
+    uint row = row0 + get_local_id(1), c = col0 + get_local_id(0);
+    float acc[GATES_MAX];
+    tile_product(acc, 1, a_tile, w_tile, grad_gates + grad_gates_offset, continuing, kdim, w + w_offset, width, 0,
+                 width, 0, row0, col0);
+    if (row >= b || c >= width) return;
+    ulong e = (ulong)row * width + c;
+    float later = row < continuing ? acc[0] + (has_carry ? carry[carry_offset + e] : 0.0f)
+                                   : (has_grad_final ? grad_final[grad_final_offset + e] : 0.0f);
+    out[out_offset + e] = (has_grad_output ? grad_output[grad_output_offset + e] : 0.0f) + later;
+}
+
+// One backward step over rows 0..<b, unit tiles as step_forward. dh_t comes either from the
+// later step (rows < continuing: Σ_k dGh_{t+1}[row, k] W_hh[k, j] + the GRU carry; other rows:
+// the final-state gradient) plus dy_t, or, with `given_projected`, as Σ_p dh_t[row, p] W_hr[p, j]
+// (an LSTM with projection: a = dh_t (b, P), w = W_hr (P, H)). Writes the gate gradients of
+// both sides (B, GH) and updates carry (B, H): LSTM dc ⊙ f, GRU dh ⊙ z, for the earlier step.
+kernel __attribute__((reqd_work_group_size(STEP_UNITS, STEP_ROWS, 1)))
+void step_backward(global float* grad_gates_input, ulong grad_gates_input_offset,
+                   global float* grad_gates_hidden, ulong grad_gates_hidden_offset,
+                   global float* carry, ulong carry_offset,
+                   global const float* a, ulong a_offset, uint a_rows, uint kdim,
+                   global const float* w, ulong w_offset, int given_projected, uint continuing,
+                   global const float* grad_output, ulong grad_output_offset, int has_grad_output,
+                   global const float* grad_final_hidden, ulong grad_final_hidden_offset, int has_grad_final_hidden,
+                   global const float* grad_final_cell, ulong grad_final_cell_offset, int has_grad_final_cell,
+                   global const float* gates, ulong gates_offset, global const float* extra, ulong extra_offset, int has_extra,
+                   global const float* previous_hidden, ulong previous_hidden_offset, int has_previous_hidden,
+                   global const float* previous_cell, ulong previous_cell_offset, int has_previous_cell,
+                   uint b, uint h, uint r, int cell) {
+    local float a_tile[STEP_ROWS * STEP_K];
+    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
+    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
+    uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
+    float acc[GATES_MAX] = {0.0f, 0.0f, 0.0f, 0.0f};
+    // The last step has no later one: every group skips the product alike.
+    if (a_rows > 0) tile_product(acc, 1, a_tile, w_tile, a + a_offset, a_rows, kdim, w + w_offset, h, 0, h, 0, row0, col0);
+    if (row >= b || j >= h) return;
+    ulong e = (ulong)row * h + j;
+    bool later = row < continuing;
+    float dh;
+    if (given_projected) {
+        dh = acc[0];
+    } else {
+        float from_later = later ? acc[0] + (cell == CELL_GRU ? carry[carry_offset + e] : 0.0f)
+                                 : (has_grad_final_hidden ? grad_final_hidden[grad_final_hidden_offset + e] : 0.0f);
+        dh = (has_grad_output ? grad_output[grad_output_offset + e] : 0.0f) + from_later;
+    }
+    float carried = 0.0f;
+    if (cell == CELL_LSTM) {
+        carried = later ? carry[carry_offset + e] : (has_grad_final_cell ? grad_final_cell[grad_final_cell_offset + e] : 0.0f);
+    }
+    int g = cell_gates(cell);
+    float h_previous = has_previous_hidden && cell == CELL_GRU ? previous_hidden[previous_hidden_offset + (ulong)row * r + j] : 0.0f;
+    float c_previous = has_previous_cell ? previous_cell[previous_cell_offset + e] : 0.0f;
+    cell_backward(cell, gates + gates_offset + (ulong)row * g * h, grad_gates_input + grad_gates_input_offset + (ulong)row * g * h,
+                  grad_gates_hidden + grad_gates_hidden_offset + (ulong)row * g * h, h, j, dh,
+                  has_extra ? extra[extra_offset + e] : 0.0f, h_previous, c_previous, &carried);
+    if (cell == CELL_LSTM || cell == CELL_GRU) carry[carry_offset + e] = carried;
+}
