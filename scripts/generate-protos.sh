@@ -38,4 +38,10 @@ protoc --plugin=protoc-gen-swift="$plugin" -I "$work/protos" \
     --swift_opt=Visibility=Package --swift_opt=FileNaming=DropPath \
     --swift_out="$out" \
     onnx/onnx.proto
+# TensorBoard's event records (Event, Summary, HistogramProto): a minimal schema kept in this
+# repository, written from the field numbers of tensorboard/compat/proto.
+protoc --plugin=protoc-gen-swift="$plugin" -I scripts/protos \
+    --swift_opt=Visibility=Package --swift_opt=FileNaming=DropPath \
+    --swift_out="$out" \
+    tensorboard_event.proto
 echo "generate-protos: wrote $(cd "$out" && ls *.pb.swift | tr '\n' ' ')"

@@ -170,6 +170,14 @@ Files written:
    grad.values, grad.<parameter>.
    meta: kind ("dot" | "additive"), T, B, D, lengths, seed (+ attention_size
    for additive).
+
+10. Schedules (group ``schedules``):
+   * ``schedulers.json``: meta.cases holds, for ExponentialLR, LinearLR,
+     OneCycleLR (cos, linear, three-phase; cycle_momentum off) and
+     ReduceLROnPlateau on scripted metric sequences, the parameters and the
+     learning rate after 0, 1, ... steps (SGD, lr 0.1).
+   * ``train_plateau_warmup.json``: a training run with LinearLR warm-up per
+     step and ReduceLROnPlateau per epoch (see gen_train_plateau_warmup).
 """
 
 import argparse
@@ -1004,6 +1012,98 @@ def verify(out_dir):
     return ok
 
 
+
+# --------------------------------------------------------------------------
+# 10. schedulers and callbacks
+# --------------------------------------------------------------------------
+
+def _lrs_per_step(make_sched, steps, lr=0.1, step_after=None):
+    """The lr of positions 0..steps of a scheduler made over a one-parameter SGD."""
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = make_sched(opt)
+    out = [opt.param_groups[0]["lr"]]
+    for k in range(steps):
+        opt.step()
+        sched.step() if step_after is None else sched.step(step_after[k])
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
+def gen_schedulers(out_dir):
+    """schedulers.json: meta.cases[name] = {params, lrs}: the learning rate at positions
+    0..N (the rate the optimizer holds after N scheduler steps) of ExponentialLR,
+    LinearLR, OneCycleLR (cos, linear, three-phase) over SGD(lr=0.1), and
+    ReduceLROnPlateau stepped with the scripted metrics meta.cases[name].metrics."""
+    L = torch.optim.lr_scheduler
+    cases = {}
+    cases["exponential"] = dict(gamma=0.8, lrs=_lrs_per_step(lambda o: L.ExponentialLR(o, gamma=0.8), 10))
+    cases["linear"] = dict(start_factor=0.25, end_factor=0.9, total_iters=4,
+                           lrs=_lrs_per_step(lambda o: L.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=4), 8))
+    for name, kw in [("one_cycle_cos", dict(anneal_strategy="cos")), ("one_cycle_linear", dict(anneal_strategy="linear")),
+                     ("one_cycle_three_phase", dict(anneal_strategy="cos", three_phase=True))]:
+        args = dict(max_lr=0.5, total_steps=20, pct_start=0.25, div_factor=10.0, final_div_factor=100.0)
+        lrs = _lrs_per_step(lambda o: L.OneCycleLR(o, cycle_momentum=False, **args, **kw), 19)
+        cases[name] = dict(args, **kw, lrs=lrs)
+    # ReduceLROnPlateau on scripted metric sequences.
+    scripts = {
+        "plateau_min_rel": (dict(mode="min", factor=0.5, patience=2, threshold=0.01, threshold_mode="rel", cooldown=0, min_lr=0.0),
+                            [1.0, 0.9, 0.895, 0.894, 0.893, 0.8, 0.81, 0.82, 0.83, 0.7, 0.7, 0.7, 0.7, 0.7]),
+        "plateau_min_abs_cooldown": (dict(mode="min", factor=0.1, patience=1, threshold=0.05, threshold_mode="abs", cooldown=2, min_lr=0.0015),
+                                     [1.0, 0.98, 0.97, 0.96, 0.9, 0.89, 0.88, 0.87, 0.86, 0.85, 0.84, 0.83]),
+        "plateau_max": (dict(mode="max", factor=0.3, patience=0, threshold=0.1, threshold_mode="rel", cooldown=1, min_lr=0.0),
+                        [0.5, 0.6, 0.62, 0.7, 0.71, 0.72, 0.9, 0.91]),
+    }
+    for name, (kw, metrics) in scripts.items():
+        lrs = _lrs_per_step(lambda o: L.ReduceLROnPlateau(o, **kw), len(metrics), step_after=metrics)
+        cases[name] = dict(kw, metrics=metrics, lrs=lrs)
+    write_fixture(out_dir, "schedulers.json", dict(lr=0.1, cases=cases), {})
+
+
+def gen_train_plateau_warmup(out_dir):
+    """train_plateau_warmup.json: LSTM(2,6) -> output[-1] -> Linear(6,1), MSE mean, Adam(lr=0.05),
+    clip_grad_norm_(1.0); one full batch of the 16 training sequences per epoch for 16 epochs;
+    LinearLR(start_factor=0.1, total_iters=4) stepped after every batch (the warm-up) and
+    ReduceLROnPlateau(val_loss, factor=0.5, patience=1, threshold=0.02) after every epoch.
+    tensors: initial.<name>, train_x (N,T,F), train_y (N,1), val_x, val_y, losses and
+    learning_rates per step, val_losses per epoch."""
+    s = 4010
+    seed(s)
+    N, V, T, F_ = 16, 8, 5, 2
+    model = SeqModel("lstm", F_, 6, 1, 1, "last")
+    tx, vx = torch.randn(N, T, F_), torch.randn(V, T, F_)
+    ty, vy = tx.sum(dim=(1, 2)).unsqueeze(1) * 0.3, vx.sum(dim=(1, 2)).unsqueeze(1) * 0.3
+    lr, epochs, clip = 0.05, 16, 1.0
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    warm = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=4)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1, threshold=0.02)
+    tensors = snapshot(model, "initial.")
+    losses, lrs, val_losses, margins = [], [], [], []
+    for _ in range(epochs):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.zero_grad()
+        loss = F.mse_loss(model(tx.transpose(0, 1)), ty)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)
+        opt.step()
+        warm.step()
+        losses.append(loss.item())
+        with torch.no_grad():
+            v = F.mse_loss(model(vx.transpose(0, 1)), vy).item()
+        if math.isfinite(plateau.best):
+            margins.append(abs(v - plateau.best * (1 - 0.02)) / plateau.best)
+        plateau.step(v)
+        val_losses.append(v)
+    assert min(margins) > 1e-3, f"a plateau decision lies within {min(margins)} of its threshold"
+    assert len(set(lrs[4:])) > 1, "ReduceLROnPlateau never reduced the rate"
+    tensors.update({"train_x": tx, "train_y": ty, "val_x": vx, "val_y": vy, "losses": torch.tensor(losses),
+                    "learning_rates": torch.tensor(lrs), "val_losses": torch.tensor(val_losses)})
+    meta = dict(cell="lstm", input_size=F_, hidden_size=6, num_layers=1, output_size=1, head="last", lr=lr,
+                epochs=epochs, batch=N, clip_norm=clip, warmup_start_factor=0.1, warmup_steps=4,
+                plateau_factor=0.5, plateau_patience=1, plateau_threshold=0.02, seed=s,
+                min_decision_margin=min(margins))
+    write_fixture(out_dir, "train_plateau_warmup.json", meta, tensors)
+
+
 # --only group -> generators, in the order of a full run
 GENERATORS = {
     "recurrent": [gen_recurrent],
@@ -1015,6 +1115,7 @@ GENERATORS = {
     "dtypes": [gen_dtypes],
     "sequence": [gen_sequence],
     "attention": [gen_attention],
+    "schedules": [gen_schedulers, gen_train_plateau_warmup],
     "cells": [gen_cells],
 }
 

@@ -19,8 +19,9 @@ packages=(
 )
 
 # With python3 present: the ONNX Runtime check of exported models (and recurrent-bench --inference)
-# runs onnx and onnxruntime from PyPI in a virtual environment at .venv in the repository.
-python_packages=(onnx==1.23.2 onnxruntime==1.31.1 numpy==2.4.6)
+# runs onnx and onnxruntime from PyPI in a virtual environment at .venv in the repository; the
+# TensorBoard check reads our event files with the tensorboard package's EventAccumulator.
+python_packages=(onnx==1.23.2 onnxruntime==1.31.1 numpy==2.4.6 tensorboard==2.21.0)
 cd "$(dirname "$0")/.."
 if command -v python3 >/dev/null && ! python3 -m venv --help >/dev/null 2>&1; then
     packages+=(python3-venv)
@@ -44,8 +45,8 @@ else
 fi
 
 if ! command -v python3 >/dev/null; then
-    echo "install-deps: python3 not found: the ONNX Runtime check of exported models will be skipped"
-elif .venv/bin/python -c "import onnx, onnxruntime, numpy" 2>/dev/null; then
+    echo "install-deps: python3 not found: the ONNX Runtime and TensorBoard checks will be skipped"
+elif .venv/bin/python -c "import onnx, onnxruntime, numpy, tensorboard" 2>/dev/null; then
     echo "install-deps: .venv has ${python_packages[*]}"
 else
     echo "install-deps: installing ${python_packages[*]} into .venv"

@@ -1,6 +1,6 @@
 // CSV time series for `recurrent train --csv`: parsing (errors name the line and the column),
-// one-step-ahead windows split chronologically, and z-score normalisation fitted on the
-// training part only.
+// one-step-ahead windows split chronologically, per-column scaling (z-score, min–max, none)
+// fitted on the training part only, and first differences for series that trend.
 import ArgumentParser
 import Foundation
 import RecurrentKit
@@ -136,30 +136,94 @@ struct CSVSeries: Equatable {
     }
 }
 
-/// Per-column z-score normalisation, `(x − mean) / std`, with a standard deviation of zero
-/// replaced by 1 (a constant column becomes zeros rather than NaN).
-struct ZScore: Codable, Equatable {
-    var mean: [Double]
-    var std: [Double]
+/// How `train --csv` scales each column before training.
+enum NormalizationMethod: String, Codable, CaseIterable, ExpressibleByArgument {
+    /// (x − mean) / std (the default).
+    case zscore
+    /// (x − min) / (max − min): the training rows span [0, 1].
+    case minmax
+    /// (x − mid) / half-range: the training rows span [−1, 1], tanh's range.
+    case symmetric = "minmax-symmetric"
+    /// The values as they are.
+    case none
+}
 
-    /// Mean and (population) standard deviation of every column of `rows`.
-    static func fit<Rows: Collection>(_ rows: Rows) -> ZScore where Rows.Element == [Double] {
-        guard let width = rows.first?.count else { return ZScore(mean: [], std: []) }
-        let n = Double(rows.count)
-        var mean = [Double](repeating: 0, count: width), std = [Double](repeating: 0, count: width)
-        for row in rows { for k in 0..<width { mean[k] += row[k] } }
-        for k in 0..<width { mean[k] /= n }
-        for row in rows { for k in 0..<width { std[k] += (row[k] - mean[k]) * (row[k] - mean[k]) } }
-        for k in 0..<width {
-            let s = (std[k] / n).squareRoot()
-            // Rounding leaves a constant column a tiny non-zero spread: treat it as zero.
-            std[k] = s > 1e-12 * max(1, abs(mean[k])) ? s : 1
-        }
-        return ZScore(mean: mean, std: std)
+/// Per-column affine scaling `(x − offset) / scale`, fitted on the training rows: z-score,
+/// min–max to [0, 1] or [−1, 1], or none. A zero spread (a constant column) is replaced by 1,
+/// so the column becomes constant rather than NaN.
+struct ColumnScaling: Codable, Equatable {
+    var method: NormalizationMethod
+    var offset: [Double]
+    var scale: [Double]
+
+    init(method: NormalizationMethod, offset: [Double], scale: [Double]) {
+        self.method = method
+        self.offset = offset
+        self.scale = scale
     }
 
-    func normalize(_ value: Double, column: Int) -> Float { Float((value - mean[column]) / std[column]) }
-    func denormalize(_ value: Float, column: Int) -> Double { Double(value) * std[column] + mean[column] }
+    /// `method`'s statistics over `rows` (population standard deviation for z-scores).
+    static func fit<Rows: Collection>(_ rows: Rows, method: NormalizationMethod = .zscore) -> ColumnScaling where Rows.Element == [Double] {
+        guard let width = rows.first?.count else { return ColumnScaling(method: method, offset: [], scale: []) }
+        let n = Double(rows.count)
+        var offset = [Double](repeating: 0, count: width), scale = [Double](repeating: 1, count: width)
+        for k in 0..<width {
+            let column = rows.map { $0[k] }
+            let low = column.min()!, high = column.max()!, mean = column.reduce(0, +) / n
+            let spread: Double
+            switch method {
+            case .zscore:
+                offset[k] = mean
+                spread = (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n).squareRoot()
+            case .minmax:
+                offset[k] = low
+                spread = high - low
+            case .symmetric:
+                offset[k] = (high + low) / 2
+                spread = (high - low) / 2
+            case .none:
+                continue
+            }
+            // Rounding leaves a constant column a tiny non-zero spread: treat it as zero.
+            scale[k] = spread > 1e-12 * max(1, abs(offset[k])) ? spread : 1
+        }
+        return ColumnScaling(method: method, offset: offset, scale: scale)
+    }
+
+    func normalize(_ value: Double, column: Int) -> Float { Float((value - offset[column]) / scale[column]) }
+    func denormalize(_ value: Float, column: Int) -> Double { Double(value) * scale[column] + offset[column] }
+
+    private enum CodingKeys: String, CodingKey { case method, offset, scale, mean, std }
+
+    /// Also reads the z-score statistics (`mean`, `std`) that older model.json files hold.
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let offset = try c.decodeIfPresent([Double].self, forKey: .offset) {
+            self.init(method: try c.decode(NormalizationMethod.self, forKey: .method), offset: offset,
+                      scale: try c.decode([Double].self, forKey: .scale))
+        } else {
+            self.init(method: .zscore, offset: try c.decode([Double].self, forKey: .mean), scale: try c.decode([Double].self, forKey: .std))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(method, forKey: .method)
+        try c.encode(offset, forKey: .offset)
+        try c.encode(scale, forKey: .scale)
+    }
+}
+
+/// The first differences of every column, `rows[i + 1] − rows[i]` (Box–Jenkins differencing):
+/// a series with a trend becomes one of changes, whose range the training part covers.
+extension CSVSeries {
+    func differenced() throws -> CSVSeries {
+        guard rows.count >= 2 else {
+            throw RecurrentError.file(path: source, reason: "--difference needs at least 2 data rows, got \(rows.count)")
+        }
+        let changes = (1..<rows.count).map { i in zip(rows[i], rows[i - 1]).map { $0 - $1 } }
+        return CSVSeries(source: source, columns: columns, rows: changes)
+    }
 }
 
 /// One-step-ahead forecasting windows over a series: sample i is rows i ..< i + window (every
@@ -208,12 +272,12 @@ struct CSVWindows {
     }
 
     /// The normalisation of the training rows only.
-    func fitNormalization(_ series: CSVSeries) -> ZScore {
-        ZScore.fit(series.rows[0..<trainingRows])
+    func fitNormalization(_ series: CSVSeries, method: NormalizationMethod = .zscore) -> ColumnScaling {
+        ColumnScaling.fit(series.rows[0..<trainingRows], method: method)
     }
 
     /// Training and validation datasets: inputs (N, window, columns) and targets (N, 1), normalised.
-    func datasets(_ series: CSVSeries, normalization z: ZScore) throws -> (train: SequenceDataset, validation: SequenceDataset) {
+    func datasets(_ series: CSVSeries, normalization z: ColumnScaling) throws -> (train: SequenceDataset, validation: SequenceDataset) {
         let width = series.columns.count
         let normalized = series.rows.map { row in row.enumerated().map { z.normalize($0.element, column: $0.offset) } }
         func make(_ range: Range<Int>) throws -> SequenceDataset {
@@ -240,6 +304,13 @@ struct CSVWindows {
             let d = series.rows[i + window][targetColumn] - series.rows[i + window - 1][targetColumn]
             sum += d * d
         }
+        return (sum / Double(validationCount)).squareRoot()
+    }
+
+    /// On a differenced series: the RMSE, in the target's units, of predicting no change — the
+    /// persistence baseline of the original series.
+    func noChangeRMSE(_ changes: CSVSeries) -> Double {
+        let sum = (trainCount..<count).reduce(0.0) { s, i in s + changes.rows[i + window][targetColumn] * changes.rows[i + window][targetColumn] }
         return (sum / Double(validationCount)).squareRoot()
     }
 }

@@ -123,7 +123,12 @@ struct DemoOptions: ParsableArguments {
         let recurrent = try makeRecurrent(cell: cell, inputSize: task.inputSize, hiddenSize: hidden, layers: model.layers,
                                           dropout: model.dropout, initialization: model.initialization, on: backend, rng: rng)
         let network = try task.model(recurrent, hiddenSize: hidden, on: backend, rng: rng)
-        let optimizer = try optimization.makeOptimizer(network.parameters, defaultLearningRate: defaults.learningRate)
+        var defaultRate = defaults.learningRate
+        if optimization.wantsAutomaticRate {
+            print("--learning-rate auto: \(cell) on \(task.rawValue)")
+            defaultRate = try rangeTest(task, cell: cell, data: data.train, defaults: defaults, finder: LearningRateFinder(), print: print).suggestedRate
+        }
+        let optimizer = try optimization.makeOptimizer(network.parameters, defaultLearningRate: defaultRate)
         let trainer = Trainer(model: network, loss: task.loss, optimizer: optimizer, on: backend)
         optimization.configureClipping(trainer, defaultClipNorm: 1)
         let epochs = optimization.epochs ?? defaults.epochs
@@ -153,7 +158,7 @@ struct DemoOptions: ParsableArguments {
             plot = LinePlot.lossCurves(only.reports, title: "\(task.rawValue): \(only.cell) \(task.lossName)")
         } else {
             plot = LinePlot(title: "\(task.rawValue): validation \(task.lossName) by cell", xLabel: "epoch",
-                            yLabel: task.lossName, logarithmicY: true)
+                            yLabel: task.lossName, logarithmicY: true, integerX: true)
             for r in results {
                 plot.series.append(.init(name: r.cell, points: r.reports.compactMap { e in
                     e.validationLoss.map { (Double(e.epoch), Double($0)) } }))
@@ -233,9 +238,10 @@ extension Demo {
         @Flag(help: "Train RNN, LSTM and GRU on the same data and print a table.") var compare = false
 
         func run() throws {
-            try runDemo(.adding, options: options, length: length, compare: compare,
-                        defaults: DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 20, batchSize: 64, samples: 10_000), solvedBelow: 0.05)
+            try runDemo(.adding, options: options, length: length, compare: compare, defaults: Self.defaults, solvedBelow: 0.05)
         }
+
+        static let defaults = DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 20, batchSize: 64, samples: 10_000)
     }
 
     struct Copy: ParsableCommand {
@@ -249,10 +255,11 @@ extension Demo {
 
         func run() throws {
             let t = Float(length + 2 * SyntheticData.copySymbolCount)
-            try runDemo(.copy, options: options, length: length, compare: compare,
-                        defaults: DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 15, batchSize: 64, samples: 5000),
+            try runDemo(.copy, options: options, length: length, compare: compare, defaults: Self.defaults,
                         solvedBelow: 0.25 * Float(SyntheticData.copySymbolCount) * log(8) / t)
         }
+
+        static let defaults = DemoDefaults(hiddenSize: 64, learningRate: 0.005, epochs: 15, batchSize: 64, samples: 5000)
     }
 
     struct Sine: ParsableCommand {
@@ -264,9 +271,11 @@ extension Demo {
         @Option(help: "Validation MSE the demo must reach to count as learned (the exit status says).") var threshold: Float = 0.01
 
         func run() throws {
-            try runDemo(.sine, options: options, length: length, compare: compare,
-                        defaults: DemoDefaults(hiddenSize: 32, learningRate: 0.01, epochs: 15, batchSize: 32, samples: 2000), solvedBelow: threshold, failUnlessLearned: true)
+            try runDemo(.sine, options: options, length: length, compare: compare, defaults: Self.defaults, solvedBelow: threshold,
+                        failUnlessLearned: true)
         }
+
+        static let defaults = DemoDefaults(hiddenSize: 32, learningRate: 0.01, epochs: 15, batchSize: 32, samples: 2000)
     }
 }
 

@@ -24,7 +24,8 @@ struct Gradients: ParsableCommand {
     var cells: String = "rnn,lstm,gru"
     @Option(help: "Hidden units per layer.") var hiddenSize: Int = 64
     @Option(help: "Stacked recurrent layers.") var layers: Int = 1
-    @Option(help: "Weight initialisation: pytorch (uniform ±1/√H), xavier, or orthogonal (recurrent weights).")
+    @Option(name: [.customLong("init"), .customLong("initialization")],
+            help: "Weight initialisation: pytorch (uniform ±1/√H), xavier, orthogonal (recurrent weights), or large (orthogonal × 2: gradients explode).")
     var initialization: String = "pytorch"
     @Option(help: "LSTM forget-gate bias b_f at initialisation (Keras's unit_forget_bias is 1; default: the initialisation's).")
     var forgetBias: Float?
@@ -46,8 +47,8 @@ struct Gradients: ParsableCommand {
         guard hiddenSize >= 1, layers >= 1 else {
             throw ValidationError("expected --hidden-size ≥ 1 and --layers ≥ 1; got \(hiddenSize) and \(layers)")
         }
-        guard ["pytorch", "xavier", "orthogonal"].contains(initialization.lowercased()) else {
-            throw ValidationError("unknown initialisation '\(initialization)': expected pytorch, xavier or orthogonal")
+        guard initializationNames.contains(initialization.lowercased()) else {
+            throw ValidationError("unknown initialisation '\(initialization)': expected pytorch, xavier, orthogonal or large")
         }
         if let forgetBias, !forgetBias.isFinite {
             throw ValidationError("expected a finite --forget-bias; got \(forgetBias)")
@@ -114,13 +115,57 @@ struct Gradients: ParsableCommand {
 
         var plot = LinePlot(title: "Input-gradient norm against distance from the loss (adding problem, T = \(length))",
                             xLabel: "distance from the loss (T − 1 − t)", yLabel: "‖∂L/∂x_t‖ / ‖∂L/∂x_T−1‖",
-                            logarithmicY: true)
+                            logarithmicY: true, integerX: true)
         for (name, m) in measurements {
             plot.series.append(LinePlot.Series(name: name, points: m.relativeNorms.enumerated().map { (Double($0.offset), $0.element) }))
         }
         let url = URL(fileURLWithPath: output)
         try plot.write(to: url)
         print("wrote \(url.path)")
+        if trainSteps > 0 { try writeStepNorms(measurements) }
+    }
+
+    /// The gradient norm of every training step before and after clipping: a table of a few steps and a plot.
+    private func writeStepNorms(_ measurements: [(cell: String, measurement: Measurement)]) throws {
+        print("")
+        print(clipNorm > 0 ? String(format: "global gradient norm per training step, before → after clipping to %g", clipNorm)
+                           : "global gradient norm per training step (no clipping)")
+        let steps = Array(Set([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].filter { $0 < trainSteps } + [trainSteps])).sorted()
+        let width = 22
+        func pad(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(width - text.count, 1)) + text }
+        print(pad("step", 9) + measurements.map { pad($0.cell, width) }.joined())
+        for step in steps {
+            print(pad(String(step), 9) + measurements.map { m in
+                let norm = m.measurement.stepNorms[step - 1]
+                return pad(clipNorm > 0 ? String(format: "%.3g → %.3g", norm, Measurement.clipped(norm, maxNorm: clipNorm))
+                                        : String(format: "%.3g", norm), width)
+            }.joined())
+        }
+        for (cell, m) in measurements {
+            let clippedSteps = clipNorm > 0 ? m.stepNorms.filter { $0 > clipNorm }.count : 0
+            print(String(format: "%@: largest norm %.3g%@", cell, m.stepNorms.max() ?? .nan,
+                         clipNorm > 0 ? String(format: ", clipped on %d of %d steps", clippedSteps, m.stepNorms.count) : ""))
+        }
+        var plot = LinePlot(title: "Global gradient norm per training step (\(initialization) initialisation)", xLabel: "training step",
+                            yLabel: "‖∇θ L‖", logarithmicY: true, integerX: true)
+        for (cell, m) in measurements {
+            plot.series.append(.init(name: "\(cell) before", points: m.stepNorms.enumerated().map { (Double($0.offset + 1), Double($0.element)) }))
+            if clipNorm > 0 {
+                plot.series.append(.init(name: "\(cell) after", points: m.stepNorms.enumerated().map {
+                    (Double($0.offset + 1), Double(Measurement.clipped($0.element, maxNorm: clipNorm)))
+                }))
+            }
+        }
+        let url = stepNormsURL
+        try plot.write(to: url)
+        print("wrote \(url.path)")
+    }
+
+    /// `--output` with "-steps" before the extension: the per-step plot.
+    var stepNormsURL: URL {
+        let url = URL(fileURLWithPath: output)
+        let ext = url.pathExtension.isEmpty ? "svg" : url.pathExtension
+        return url.deletingPathExtension().appendingPathExtension("steps").appendingPathExtension(ext)
     }
 }
 
@@ -252,7 +297,7 @@ extension Gradients {
                                               on: backend, rng: rng)
             let model = try Sequential([("rnn", recurrent), ("last", LastTimeStep()),
                                         ("fc", Linear(hiddenSize, 1, on: backend, rng: rng))])
-            var losses: [Float] = []
+            var losses: [Float] = [], stepNorms: [Float] = []
             if trainSteps > 0 {
                 let trainer = Trainer(model: model, loss: MSELoss(),
                                       optimizer: try Adam(model.parameters, learningRate: learningRate), on: backend)
@@ -263,11 +308,12 @@ extension Gradients {
                     let value = try trainer.trainStep(input: SequenceBatch(x), target: y)
                     if step == 1 || step == trainSteps { losses.append(try value.item()) }   // one device read each
                 }
+                stepNorms = trainer.gradientNorms
             }
             var stream = PhiloxStream(seed: seed, stream: Gradients.measurementStream)
             let (x, y) = try upload(Gradients.addingBatch(length: length, batchSize: batchSize, stream: &stream), on: backend)
             let norms = try Gradients.inputGradientNorms(of: model, input: x, target: y)
-            return Measurement(norms: norms, firstLoss: losses.first, lastLoss: losses.last)
+            return Measurement(norms: norms, firstLoss: losses.first, lastLoss: losses.last, stepNorms: stepNorms)
         }
 
         private func upload(_ batch: (input: [Float], target: [Float]), on backend: any Backend) throws -> (Tensor, Tensor) {
@@ -282,6 +328,13 @@ extension Gradients {
         var norms: [Float]
         /// The training loss of the first and the last training step (nil without training).
         var firstLoss: Float?, lastLoss: Float?
+        /// The global gradient norm of each training step, before clipping.
+        var stepNorms: [Float] = []
+
+        /// The norm after `clip_grad_norm_(max_norm)`: scaled by max / (norm + 1e-6) when above max.
+        static func clipped(_ norm: Float, maxNorm: Float) -> Float {
+            maxNorm > 0 ? norm * min(1, maxNorm / (norm + 1e-6)) : norm
+        }
 
         /// ‖∂L/∂x_t‖ by distance d = T−1−t from the loss.
         var normsByDistance: [Double] { norms.reversed().map(Double.init) }

@@ -26,7 +26,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Hidden units per layer.") var hiddenSize: Int?
     @Option(help: "Stacked recurrent layers.") var layers: Int = 1
     @Option(help: "Dropout between stacked layers, in [0, 1).") var dropout: Float = 0
-    @Option(help: "Weight initialisation: pytorch (uniform ±1/√H), xavier, or orthogonal (recurrent weights).")
+    @Option(name: [.customLong("init"), .customLong("initialization")],
+            help: "Weight initialisation: pytorch (uniform ±1/√H), xavier, orthogonal (recurrent weights), or large (orthogonal × 2: gradients explode).")
     var initialization: String = "pytorch"
 
     /// The stack these options describe.
@@ -36,19 +37,41 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// `--learning-rate`: a number, or `auto` for the learning-rate range test's suggestion.
+enum LearningRateSetting: ExpressibleByArgument, Equatable {
+    case fixed(Float)
+    case auto
+
+    init?(argument: String) {
+        if argument.lowercased() == "auto" { self = .auto; return }
+        guard let v = Float(argument), v > 0, v.isFinite else { return nil }
+        self = .fixed(v)
+    }
+}
+
 /// The optimisation: `--optimizer`, `--learning-rate`, `--batch-size`, `--epochs`, clipping.
 struct OptimizationOptions: ParsableArguments {
     @Option(help: "Optimizer: adam, adamw or sgd (with momentum 0.9).") var optimizer: String = "adam"
-    @Option(help: "Learning rate.") var learningRate: Float?
+    @Option(help: "Learning rate: a positive number, or auto (run the learning-rate range test first and use its suggestion).")
+    var learningRate: LearningRateSetting?
     @Option(help: "Weight decay (L2 for adam and sgd, decoupled for adamw).") var weightDecay: Float = 0
     @Option(help: "Sequences per batch.") var batchSize: Int?
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: "Clip the global gradient norm to this (0: no clipping).") var clipNorm: Float?
     @Option(help: "Clip every gradient element to ±this.") var clipValue: Float?
 
-    /// The optimizer these options name over `parameters`.
+    /// The rate `--learning-rate` gives as a number (nil: not given, or auto).
+    var fixedLearningRate: Float? {
+        if case .fixed(let rate) = learningRate { return rate }
+        return nil
+    }
+
+    /// Whether `--learning-rate auto` asks for the range test.
+    var wantsAutomaticRate: Bool { learningRate == .auto }
+
+    /// The optimizer these options name over `parameters` (`defaultLearningRate` unless a number was given).
     func makeOptimizer(_ parameters: [Parameter], defaultLearningRate: Float) throws -> any Optimizer {
-        let lr = learningRate ?? defaultLearningRate
+        let lr = fixedLearningRate ?? defaultLearningRate
         switch optimizer.lowercased() {
         case "adam": return try Adam(parameters, learningRate: lr, weightDecay: weightDecay)
         case "adamw": return try AdamW(parameters, learningRate: lr, weightDecay: weightDecay)
@@ -65,7 +88,15 @@ struct OptimizationOptions: ParsableArguments {
     }
 }
 
-/// The recurrent stack named by `cell`, with PyTorch's default, Xavier or orthogonal initialisation.
+/// The gain of `--init large`: orthogonal recurrent weights with singular values 2, so that in
+/// the tanh's linear range a step can double the gradient (Pascanu et al. 2013: above 1, gradients
+/// may explode).
+let largeInitializationGain: Float = 2
+
+/// The initialisations `--init` accepts.
+let initializationNames = ["pytorch", "xavier", "orthogonal", "large"]
+
+/// The recurrent stack named by `cell`, with PyTorch's default, Xavier, orthogonal or large initialisation.
 func makeRecurrent(cell: String, inputSize: Int, hiddenSize: Int, layers: Int, dropout: Float, initialization: String = "pytorch",
                    variants: RecurrentVariants = RecurrentVariants(),
                    on backend: any Backend, rng: RandomSource) throws -> RecurrentNetwork {
@@ -77,7 +108,8 @@ func makeRecurrent(cell: String, inputSize: Int, hiddenSize: Int, layers: Int, d
     case "pytorch": (weightInit, recurrentInit) = (.pytorchDefault, .pytorchDefault)
     case "xavier": (weightInit, recurrentInit) = (.xavierUniform(), .xavierUniform())
     case "orthogonal": (weightInit, recurrentInit) = (.xavierUniform(), .orthogonal())
-    default: throw ValidationError("unknown initialisation '\(initialization)': expected pytorch, xavier or orthogonal")
+    case "large": (weightInit, recurrentInit) = (.xavierUniform(), .orthogonal(gain: largeInitializationGain))
+    default: throw ValidationError("unknown initialisation '\(initialization)': expected pytorch, xavier, orthogonal or large")
     }
     switch cell.lowercased() {
     case "lstm":

@@ -11,6 +11,8 @@ final class ProgressReporter {
     private let started = Date()
     private var lastDraw = Date.distantPast
     private var runningLoss: Float?
+    /// The epoch with the lowest validation loss so far, with its report.
+    private(set) var best: EpochReport?
 
     /// - Parameters:
     ///   - totalEpochs: Epochs the run will train (for the ETA).
@@ -38,14 +40,26 @@ final class ProgressReporter {
         FileHandle.standardOutput.write(("\r\u{1B}[2K" + line).data(using: .utf8)!)
     }
 
-    /// After each epoch: one line (replacing the bar on a terminal).
+    /// After each epoch: one line (replacing the bar on a terminal) with the train/validation gap
+    /// (validation − train: growing while the training loss falls is overfitting), "best" on the
+    /// epoch whose validation loss is the lowest so far.
     func epoch(_ r: EpochReport, extra: String = "") {
         if live { FileHandle.standardOutput.write("\r\u{1B}[2K".data(using: .utf8)!) }
         var line = String(format: "epoch %3d/%d  train loss %.5f", r.epoch, totalEpochs, r.trainLoss)
-        if let v = r.validationLoss { line += String(format: "  validation loss %.5f", v) }
-        line += String(format: "  lr %.5f  %.0f seq/s  %.1f s", r.learningRate, r.sequencesPerSecond, r.seconds)
-        print(line + extra)
+        var isBest = false
+        if let v = r.validationLoss {
+            line += String(format: "  validation loss %.5f  gap %+.5f", v, v - r.trainLoss)
+            if v.isFinite, v < best?.validationLoss ?? .infinity { best = r; isBest = true }
+        }
+        line += String(format: "  lr %.3g  %.0f seq/s  %.1f s", r.learningRate, r.sequencesPerSecond, r.seconds)
+        print(line + extra + (isBest ? "  best" : ""))
         fflush(nil)   // reach logs and pipes now, not when the buffer fills
+    }
+
+    /// "best epoch 7: validation loss 0.01234 (train 0.01001, gap +0.00233)", or nil without validation.
+    var bestSummary: String? {
+        guard let b = best, let v = b.validationLoss else { return nil }
+        return String(format: "best epoch %d: validation loss %.5f (train %.5f, gap %+.5f)", b.epoch, v, b.trainLoss, v - b.trainLoss)
     }
 
     /// "1m05s"-style durations.

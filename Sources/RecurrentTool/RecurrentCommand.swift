@@ -9,7 +9,7 @@ public struct RecurrentCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "recurrent",
         abstract: "Train recurrent networks (RNN, LSTM, GRU) on the CPU or an OpenCL device.",
-        subcommands: [Demo.self, Gradients.self, Train.self, Sample.self, Export.self, Devices.self])
+        subcommands: [Demo.self, Gradients.self, Train.self, LRFind.self, Sweep.self, Sample.self, Export.self, Devices.self])
 }
 
 /// A message for the user and a non-zero exit status, without a stack trace.

@@ -38,8 +38,10 @@ struct SavedModel: Codable, Equatable {
     // CSV models.
     var columns: [String]?
     var target: String?
-    /// Per-column mean and standard deviation of the training rows (`columns` order).
-    var normalization: ZScore?
+    /// Per-column scaling fitted on the training rows (`columns` order).
+    var normalization: ColumnScaling?
+    /// The model sees first differences and predicts the next change (`--difference`); nil in older files: false.
+    var differenced: Bool?
 
     // Text models.
     /// One Unicode scalar per entry, sorted by scalar value; index i is class i.
@@ -134,12 +136,8 @@ struct EpochRecord: Codable, Equatable {
         seconds = r.seconds
     }
 
-    /// Train and validation loss per epoch, as `LinePlot.lossCurves` draws a run's reports.
+    /// Train and validation loss per epoch, the best epoch marked.
     static func lossPlot(_ records: [EpochRecord], title: String) -> LinePlot {
-        var plot = LinePlot(title: title, xLabel: "epoch", yLabel: "loss", logarithmicY: true)
-        plot.series.append(.init(name: "train", points: records.map { (Double($0.epoch), Double($0.trainLoss)) }))
-        let validation = records.compactMap { r in r.validationLoss.map { (Double(r.epoch), Double($0)) } }
-        if !validation.isEmpty { plot.series.append(.init(name: "validation", points: validation)) }
-        return plot
+        LinePlot.lossCurves(records.map { ($0.epoch, $0.trainLoss, $0.validationLoss) }, title: title)
     }
 }

@@ -11,8 +11,10 @@ struct Train: ParsableCommand {
         abstract: "Train on a CSV time series (--csv) or a text file (--text).",
         discussion: """
             --csv FILE: a header row of column names, then rows of numbers, oldest first. Each sample is \
-            --window consecutive rows of every column (z-scored with the training rows' statistics); the \
-            target is the --target column of the next row. The last --validation-fraction of the windows validate.
+            --window consecutive rows of every column (scaled by --normalization with the training rows' \
+            statistics); the target is the --target column of the next row. The last --validation-fraction of \
+            the windows validate. With --difference the model sees the changes from row to row and predicts the \
+            next change, which the tool adds to the last value: for series that trend beyond the training range.
 
             --text FILE: a character-level language model (Embedding → recurrent stack → Linear per step, \
             cross-entropy) over windows of --window characters; the last --validation-fraction of the text validates.
@@ -36,6 +38,14 @@ struct Train: ParsableCommand {
     var output: String = "recurrent-run"
     @Option(help: "Write the checkpoint every this many steps (0: at the end of every epoch).") var checkpointEvery: Int = 0
     @Flag(help: "Continue the run in --output from its checkpoint, up to --epochs in all.") var resume = false
+    @Option(help: "CSV: scale each column by zscore, minmax ([0, 1]), minmax-symmetric ([−1, 1]) or none, with statistics of the training rows (default zscore).")
+    var normalization: NormalizationMethod?
+    @Flag(help: "CSV: model the first differences (the change from the last value) instead of the values.")
+    var difference = false
+    @Option(help: ArgumentHelp("Write TensorBoard event files (scalars per step and epoch, weight and gradient histograms) to this directory.",
+                               valueName: "dir"))
+    var tensorboard: String?
+    @Option(help: "With --tensorboard: histograms every this many steps (0: none).") var histogramEvery: Int = 100
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -50,8 +60,9 @@ struct Train: ParsableCommand {
         var reports: [EpochReport]
         /// Final validation loss (normalised MSE or cross-entropy in nats).
         var validationLoss: Float
-        /// CSV: the validation RMSE in the target's units.
+        /// CSV: the validation RMSE in the target's units, and the persistence baseline's.
         var rmse: Double?
+        var persistenceRMSE: Double?
     }
 
     /// Defaults that differ between the kinds.
@@ -60,6 +71,8 @@ struct Train: ParsableCommand {
         static let csv = Defaults(window: 24, hiddenSize: 32, epochs: 20, learningRate: 0.01, clipNorm: 1)
         static let text = Defaults(window: 64, hiddenSize: 128, epochs: 10, learningRate: 0.003, clipNorm: 5)
     }
+    /// Where `--learning-rate auto` draws its range test.
+    static let rangeTestPlotFileName = "lr-find.svg"
     static let defaultBatchSize = 32, defaultValidationFraction = 0.2, defaultEmbeddingSize = 32
 
     mutating func validate() throws {
@@ -71,6 +84,10 @@ struct Train: ParsableCommand {
         if csv != nil, let flag = stride != nil ? "--stride" : embeddingSize != nil ? "--embedding-size" : nil {
             throw ValidationError("\(flag) is for character models: it goes with --text, not --csv")
         }
+        if text != nil, let flag = normalization != nil ? "--normalization" : difference ? "--difference" : nil {
+            throw ValidationError("\(flag) is for time series: it goes with --csv, not --text")
+        }
+        if histogramEvery < 0 { throw ValidationError("expected --histogram-every ≥ 0 steps, got \(histogramEvery)") }
         if checkpointEvery < 0 { throw ValidationError("expected --checkpoint-every ≥ 0 steps, got \(checkpointEvery)") }
         if let w = window, w < 1 { throw ValidationError("expected --window ≥ 1, got \(w)") }
         if let s = stride, s < 1 { throw ValidationError("expected --stride ≥ 1, got \(s)") }
@@ -136,7 +153,9 @@ struct Train: ParsableCommand {
     private func trainCSV(_ path: String, previous: SavedModel?, world: MPIDataParallel?,
                           say: @escaping (String) -> Void) throws -> Outcome {
         let defaults = Defaults.csv
-        let series = try CSVSeries.read(path: path)
+        let levels = try CSVSeries.read(path: path)
+        let differencing = difference || (previous?.differenced ?? false)
+        let series = differencing ? try levels.differenced() : levels
         if let previous, let columns = previous.columns, columns != series.columns {
             throw UserFacingError(description: "--resume: \(path) has the columns \(series.columnList), but the saved model was trained on "
                                   + columns.map { "\"\($0)\"" }.joined(separator: ", "))
@@ -145,7 +164,12 @@ struct Train: ParsableCommand {
         let windowLength = window ?? previous?.window ?? defaults.window
         let fraction = validationFraction ?? previous?.training.validationFraction ?? Self.defaultValidationFraction
         let windows = try CSVWindows(series: series, window: windowLength, targetColumn: targetIndex, validationFraction: fraction)
-        let normalization = previous?.normalization ?? windows.fitNormalization(series)
+        if let previous, let method = self.normalization, let saved = previous.normalization?.method, method != saved {
+            throw UserFacingError(description: "--resume: --normalization \(method.rawValue) does not match the saved model's "
+                                  + "\(saved.rawValue); pass --normalization \(saved.rawValue), or train afresh into another --output")
+        }
+        let normalization = previous?.normalization
+            ?? windows.fitNormalization(series, method: self.normalization ?? previous?.normalization?.method ?? .zscore)
         let (train, validation) = try windows.datasets(series, normalization: normalization)
         let saved = try describe(.csv, data: path, previous: previous, defaults: defaults, window: windowLength, fraction: fraction) {
             $0.inputSize = series.columns.count
@@ -153,20 +177,37 @@ struct Train: ParsableCommand {
             $0.columns = series.columns
             $0.target = series.columns[targetIndex]
             $0.normalization = normalization
+            $0.differenced = differencing ? true : nil
         }
         let targetName = series.columns[targetIndex]
-        say("csv: \(path), \(series.rows.count) rows × \(series.columns.count) columns (\(series.columnList)); "
-            + "forecasting \"\(targetName)\" one row ahead from windows of \(windowLength) rows")
-        say("\(train.count) training and \(validation.count) validation windows; every column z-scored with the mean and std "
-            + "of rows 1–\(windows.trainingRows) (the training windows')")
+        say("csv: \(path), \(levels.rows.count) rows × \(series.columns.count) columns (\(series.columnList)); "
+            + "forecasting \"\(targetName)\" one row ahead from windows of \(windowLength) rows"
+            + (differencing ? " of first differences (the model predicts the change from the last value)" : ""))
+        let scaling: String
+        switch normalization.method {
+        case .zscore: scaling = "z-scored with the mean and std"
+        case .minmax: scaling = "scaled to [0, 1] with the min and max"
+        case .symmetric: scaling = "scaled to [−1, 1] with the min and max"
+        case .none: scaling = "left unscaled (no statistics taken)"
+        }
+        say("\(train.count) training and \(validation.count) validation windows; every column \(scaling) "
+            + "of \(differencing ? "differences" : "rows") 1–\(windows.trainingRows) (the training windows')")
         let result = try fit(saved, train: train, validation: validation, loss: MSELoss(), defaults: defaults,
                              previous: previous, world: world, say: say, extra: { _ in "" })
-        let std = normalization.std[targetIndex]
-        let rmse = Double(result.validationLoss).squareRoot() * std
-        say(String(format: "validation MSE %.5f (normalised); RMSE %.5g in the units of \"%@\" (persistence baseline: %.5g)",
-                   result.validationLoss, rmse, targetName, windows.persistenceRMSE(series)))
+        // Predicting a change Δ̂ and adding it to the last value errs by Δ̂ − Δ: the RMSE of the
+        // changes is the RMSE of the values.
+        let rmse = Double(result.validationLoss).squareRoot() * normalization.scale[targetIndex]
+        let persistence = differencing ? windows.noChangeRMSE(series) : windows.persistenceRMSE(series)
+        say(String(format: "validation MSE %.5f (normalised); RMSE %.5g in the units of \"%@\" (persistence baseline: %.5g, %@)",
+                   result.validationLoss, rmse, targetName, persistence,
+                   rmse < persistence ? String(format: "%.2f× better", persistence / rmse) : String(format: "%.2f× worse", rmse / persistence)))
+        if rmse >= persistence && !differencing {
+            say("the forecast loses to repeating the last value: if the series trends (validation values beyond the training "
+                + "range), try --difference, which models the change from the last value")
+        }
         var outcome = result
         outcome.rmse = rmse
+        outcome.persistenceRMSE = persistence
         report(say: say)
         return outcome
     }
@@ -213,7 +254,7 @@ struct Train: ParsableCommand {
                           _ fill: (inout SavedModel) -> Void) throws -> SavedModel {
         let training = SavedModel.Training(
             seed: common.seed, validationFraction: fraction, optimizer: optimization.optimizer.lowercased(),
-            learningRate: optimization.learningRate ?? previous?.training.learningRate ?? defaults.learningRate,
+            learningRate: optimization.fixedLearningRate ?? previous?.training.learningRate ?? defaults.learningRate,
             weightDecay: optimization.weightDecay, batchSize: optimization.batchSize ?? previous?.training.batchSize ?? Self.defaultBatchSize,
             clipNorm: max(optimization.clipNorm ?? previous?.training.clipNorm ?? defaults.clipNorm, 0),
             clipValue: optimization.clipValue ?? previous?.training.clipValue)
@@ -237,6 +278,7 @@ struct Train: ParsableCommand {
         compare("--embedding-size", saved.embeddingSize ?? 0, previous.embeddingSize ?? 0)
         compare("--stride", saved.stride ?? 0, previous.stride ?? 0)
         compare("--target", saved.target ?? "", previous.target ?? "")
+        compare("--difference", saved.differenced ?? false, previous.differenced ?? false)
         compare("--validation-fraction", saved.training.validationFraction, previous.training.validationFraction)
         compare("--seed", saved.training.seed, previous.training.seed)
         compare("--optimizer", saved.training.optimizer, previous.training.optimizer)
@@ -251,18 +293,34 @@ struct Train: ParsableCommand {
 
     /// Builds the model, trains it to `--epochs` (after restoring the checkpoint when resuming),
     /// writing the checkpoint, history and loss plot as it goes.
-    private func fit(_ saved: SavedModel, train: SequenceDataset, validation: SequenceDataset, loss: any Loss, defaults: Defaults,
+    private func fit(_ description: SavedModel, train: SequenceDataset, validation: SequenceDataset, loss: any Loss, defaults: Defaults,
                      previous: SavedModel?, world: MPIDataParallel?, say: @escaping (String) -> Void,
                      extra: @escaping (EpochReport) -> String) throws -> Outcome {
         let isRoot = world?.isRoot ?? true
         let directory = try RunDirectory(output)
         let backend = try common.backend()
         try MemoryCheck.requireTraining(
-            cell: saved.cell, inputSize: saved.inputSize, hiddenSize: saved.hiddenSize, layers: saved.layers,
-            batchSize: saved.training.batchSize, steps: saved.window, outputSize: saved.outputSize,
-            extraParameters: Double(saved.embeddingSize ?? 0) * Double(saved.outputSize),
-            options: [("--hidden-size", saved.hiddenSize), ("--layers", saved.layers), ("--batch-size", saved.training.batchSize),
-                      ("--window", saved.window)], on: backend)
+            cell: description.cell, inputSize: description.inputSize, hiddenSize: description.hiddenSize, layers: description.layers,
+            batchSize: description.training.batchSize, steps: description.window, outputSize: description.outputSize,
+            extraParameters: Double(description.embeddingSize ?? 0) * Double(description.outputSize),
+            options: [("--hidden-size", description.hiddenSize), ("--layers", description.layers), ("--batch-size", description.training.batchSize),
+                      ("--window", description.window)], on: backend)
+        var saved = description
+        if optimization.wantsAutomaticRate && previous != nil {
+            say("--learning-rate auto: resuming keeps the saved learning rate \(saved.training.learningRate)")
+        } else if optimization.wantsAutomaticRate {
+            // The range test trains a throwaway copy of the model (same seed): the run itself starts fresh.
+            let probe = try saved.makeModel(on: backend, rng: RandomSource(seed: common.seed))
+            let probeTrainer = Trainer(model: probe, loss: loss,
+                                       optimizer: try optimization.makeOptimizer(probe.parameters, defaultLearningRate: 1e-6), on: backend)
+            optimization.configureClipping(probeTrainer, defaultClipNorm: saved.training.clipNorm)
+            let result = try runRangeTest(LearningRateFinder(), trainer: probeTrainer, data: train, batchSize: saved.training.batchSize,
+                                          seed: common.seed, print: say)
+            saved.training.learningRate = result.suggestedRate
+            if isRoot {
+                try LinePlot.rangeTest(result, title: "learning-rate range test").write(to: directory.file(Self.rangeTestPlotFileName))
+            }
+        }
         let model = try saved.makeModel(on: backend, rng: RandomSource(seed: common.seed))
         let optimizer = try optimization.makeOptimizer(model.parameters, defaultLearningRate: saved.training.learningRate)
         let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, on: backend)
@@ -274,7 +332,7 @@ struct Train: ParsableCommand {
         var history: [EpochRecord] = []
         if previous != nil {
             try trainer.loadCheckpoint(from: checkpoint)
-            if let rate = optimization.learningRate { optimizer.learningRate = rate }
+            if let rate = optimization.fixedLearningRate { optimizer.learningRate = rate }
             if let data = FileManager.default.contents(atPath: historyURL.path),
                let records = try? JSONDecoder().decode([EpochRecord].self, from: data) {
                 history = records.filter { $0.epoch <= trainer.completedEpochs }
@@ -299,6 +357,11 @@ struct Train: ParsableCommand {
         }
         trainer.checkpointURL = checkpoint
         trainer.checkpointEverySteps = checkpointEvery
+        if let tensorboard, isRoot {
+            let logger = try TensorBoardLogger(directory: URL(fileURLWithPath: tensorboard), histogramEverySteps: histogramEvery)
+            trainer.callbacks.append(logger)
+            say("TensorBoard: \(logger.fileURL.path) (tensorboard --logdir \(tensorboard))")
+        }
         say("model: \(saved.summary); \(model.parameterCount) parameters on \(backend.name) (\(backend.deviceDescription)); "
             + "\(saved.training.optimizer) lr \(optimizer.learningRate), batch \(saved.training.batchSize)")
 
@@ -325,6 +388,11 @@ struct Train: ParsableCommand {
         }
         if let writeError { throw writeError }
         if isRoot { try EpochRecord.lossPlot(history, title: title).write(to: directory.file(SavedModel.lossPlotFileName)) }
+        if let best = history.filter({ $0.validationLoss != nil }).min(by: { $0.validationLoss! < $1.validationLoss! }),
+           let v = best.validationLoss {
+            say(String(format: "best epoch %d of %d: validation loss %.5f (train %.5f, gap %+.5f)%@", best.epoch, history.count, v,
+                       best.trainLoss, v - best.trainLoss, best.epoch < history.count ? "; later epochs did not improve on it" : ""))
+        }
         let validationLoss = try reports.last?.validationLoss ?? trainer.evaluate(validation, batchSize: saved.training.batchSize)
         return Outcome(directory: directory.url, saved: saved, completedEpochs: trainer.completedEpochs, reports: reports,
                        validationLoss: validationLoss, rmse: nil)

@@ -3,8 +3,8 @@ import Testing
 import TestSupport
 @testable import RecurrentKit
 
-/// A loss that fails on one call: the process "dies" there.
-private final class CrashingLoss: Loss {
+/// A loss that fails on one call: the process "dies" there (also used by CallbackTests).
+final class CrashingLoss: Loss {
     let inner = MSELoss()
     let crashAt: Int
     private var calls = 0

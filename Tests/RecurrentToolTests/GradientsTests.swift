@@ -156,6 +156,31 @@ import FoundationXML
         #expect(lstmXavier < 1e-3 * rnnXavier, "xavier init: rnn \(rnnXavier), lstm \(lstmXavier)")
     }
 
+    /// `--init large` makes a tanh RNN's gradients grow with distance (explode) where PyTorch's
+    /// default makes them vanish; the per-step norms before clipping show it, after clipping they
+    /// are at most the clip norm.
+    @Test func largeInitializationExplodesAndClippingBoundsIt() throws {
+        func measure(_ initialization: String) throws -> Gradients.Measurement {
+            let experiment = Gradients.Experiment(length: 30, batchSize: 8, hiddenSize: 32, layers: 1, initialization: initialization,
+                                                  seed: 1, trainSteps: 4, learningRate: 1e-3, clipNorm: 1)
+            return try experiment.measure(cell: "rnn", on: TestDevice.backend)
+        }
+        let small = try measure("pytorch"), large = try measure("large")
+        #expect(small.relativeNorms[29] < 1e-3, "pytorch init: ratio \(small.relativeNorms[29])")
+        #expect(large.relativeNorms[29] > 1, "large init: ratio \(large.relativeNorms[29]) should grow with distance")
+        #expect(small.stepNorms.count == 4 && large.stepNorms.count == 4)
+        #expect(zip(large.stepNorms, small.stepNorms).allSatisfy { $0 > 10 * $1 }, "\(large.stepNorms) against \(small.stepNorms)")
+        #expect(large.stepNorms.allSatisfy { Gradients.Measurement.clipped($0, maxNorm: 1) <= 1 })
+        #expect(Gradients.Measurement.clipped(0.5, maxNorm: 1) == 0.5)
+
+        let dir = try freshDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("g.svg")
+        try Self.runGradients(output: output, ["--init", "large", "--cells", "rnn,gru", "--train-steps", "3", "--clip-norm", "1"])
+        // Before and after clipping, per cell.
+        #expect(try polylineCount(inSVG: dir.appendingPathComponent("g.steps.svg")) == 4)
+    }
+
     /// A forget-gate bias keeps the LSTM's gradient alive (Jozefowicz et al. 2015): 40 steps from the
     /// loss, b_f = 1 lifts the ratio by orders of magnitude over PyTorch's default bias and b_f = 2
     /// lifts it out of the vanishing range; the other cells are built without it.

@@ -87,7 +87,7 @@ import FoundationXML
         #expect(saved.target == "temp")   // the last column by default
         #expect(saved.window == 5 && saved.inputSize == 3 && saved.outputSize == 1 && saved.hiddenSize == 4 && saved.cell == "lstm")
         let z = try #require(saved.normalization)
-        #expect(z.mean.count == 3 && z.std.count == 3)
+        #expect(z.method == .zscore && z.offset.count == 3 && z.scale.count == 3)
 
         // The checkpoint loads into a model rebuilt from model.json, at the end of epoch 2.
         let trainer = try Self.restoredTrainer(in: out)
@@ -111,7 +111,7 @@ import FoundationXML
         #expect(outcome.completedEpochs == 1 && outcome.reports.count == 1)
         // RMSE in original units = √(normalised MSE) × the target column's training std.
         let rmse = try #require(outcome.rmse)
-        let std = try #require(outcome.saved.normalization).std[1]
+        let std = try #require(outcome.saved.normalization).scale[1]
         #expect(abs(rmse - Double(outcome.validationLoss).squareRoot() * std) < 1e-9)
     }
 
@@ -130,8 +130,8 @@ import FoundationXML
         let mean = 3.5
         let squares: [Double] = (0..<8).map { i in (Double(i) - mean) * (Double(i) - mean) }
         let std = (squares.reduce(0, +) / 8).squareRoot()
-        #expect(abs(z.mean[0] - mean) < 1e-12 && abs(z.std[0] - std) < 1e-12)
-        #expect(z.mean[1] == 5 && z.std[1] == 1)   // a constant column: std 0 → 1
+        #expect(abs(z.offset[0] - mean) < 1e-12 && abs(z.scale[0] - std) < 1e-12)
+        #expect(z.offset[1] == 5 && z.scale[1] == 1)   // a constant column: std 0 → 1
 
         let (train, validation) = try windows.datasets(series, normalization: z)
         #expect(train.count == 6 && validation.count == 2 && train.featureCount == 2 && train.sequenceLength == 2)

@@ -1,28 +1,44 @@
 import Foundation
 
+/// When `Trainer` steps a scheduler: once per epoch (StepLR, ExponentialLR …) or after every
+/// optimizer step (OneCycleLR), as PyTorch's documentation has each one called.
+public enum ScheduleInterval: String, Sendable {
+    case epoch, step
+}
+
 /// Sets an optimizer's learning rate by epoch (or step: call `step()` as often as you like).
 /// The rate at epoch e is a closed form of the base rate the optimizer had when the scheduler was made.
 public protocol LearningRateScheduler: AnyObject {
     /// Epochs (calls of `step()`) so far.
     var epoch: Int { get }
+    /// Whether `Trainer` calls `step()` per epoch or per optimizer step.
+    var interval: ScheduleInterval { get }
     /// Advances one epoch and sets the optimizer's learning rate for it.
     func step()
     /// Sets the position to `epoch` and the optimizer's learning rate to the one for it (resuming).
     func restore(epoch: Int)
 }
 
+extension LearningRateScheduler {
+    /// Per epoch, unless a scheduler says otherwise.
+    public var interval: ScheduleInterval { .epoch }
+}
+
 /// A schedule given by a closed form of (base rate, epoch): the shared machinery of the schedulers.
 public class ClosedFormScheduler: LearningRateScheduler {
     /// The optimizer whose learning rate is scheduled.
     public let optimizer: any Optimizer
+    /// Per epoch (default) or per optimizer step.
+    public let interval: ScheduleInterval
     /// The optimizer's learning rate when the scheduler was made.
     public let baseLearningRate: Float
     /// Epochs stepped so far.
     public private(set) var epoch = 0
     private let rate: (Double, Int) -> Double
 
-    init(_ optimizer: any Optimizer, rate: @escaping (_ base: Double, _ epoch: Int) -> Double) {
+    init(_ optimizer: any Optimizer, interval: ScheduleInterval = .epoch, rate: @escaping (_ base: Double, _ epoch: Int) -> Double) {
         self.optimizer = optimizer
+        self.interval = interval
         self.baseLearningRate = optimizer.learningRate
         self.rate = rate
     }

@@ -4,7 +4,7 @@ import Foundation
 /// safetensors file written atomically — the weights (`model.…`), the optimizer's slots
 /// (`optimizer.<parameter>.exp_avg` …), the gradient-norm history, and as JSON metadata the
 /// optimizer's step counts and learning rate, the schedule position, the dropout streams'
-/// positions and the trainer's cursor.
+/// positions, the trainer's cursor and each callback's state (its tensors as `callbacks.<key>.…`).
 extension Trainer {
     static let checkpointKey = "recurrentkit.checkpoint"
 
@@ -16,14 +16,26 @@ extension Trainer {
         let optimizerState = try optimizer.state(of: named)
         for (name, t) in optimizerState.tensors { tensors["optimizer." + name] = t }
         tensors["trainer.gradient_norms"] = try HostTensor(shape: [gradientNorms.count], values: gradientNorms)
+        var callbackStates: [String: [String: String]] = [:]
+        for callback in callbacks {
+            let key = callback.stateKey
+            guard callbackStates[key] == nil else {
+                throw RecurrentError.invalidArgument(name: "callbacks", expected: "distinct state keys", got: "'\(key)' twice")
+            }
+            let state = try callback.state()
+            callbackStates[key] = state.values.mapValues { String($0) }   // exact, and "inf" where JSON has no infinity
+            for (name, t) in state.tensors { tensors["callbacks.\(key).\(name)"] = t }
+        }
         let info: [String: Any] = [
             "version": 1,
             "optimizer": ["kind": optimizerState.kind, "learning_rate_bits": optimizerState.learningRate.bitPattern,
                           "steps": optimizerState.steps],
             "scheduler_epoch": scheduler?.epoch ?? -1,
             "random": model.randomState.mapValues { String($0) },
+            "callbacks": callbackStates,
             "trainer": ["steps": steps, "skipped_steps": skippedSteps, "completed_epochs": completedEpochs,
                         "batches_done_in_epoch": batchesDoneInEpoch, "epoch_loss_sum_bits": epochLossSum.bitPattern,
+                        "stop_requested": stopRequested,
                         "batch_size": cursorArguments?.batchSize ?? 0, "shuffle_seed": String(cursorArguments?.shuffleSeed ?? 0)],
         ]
         let json = String(data: try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]), encoding: .utf8)!
@@ -59,6 +71,15 @@ extension Trainer {
             if name.hasPrefix("model.") { weights[String(name.dropFirst(6))] = t }
             if name.hasPrefix("optimizer.") { slots[String(name.dropFirst(10))] = t }
         }
+        let callbackStates = try Self.callbackStates(info["callbacks"], tensors: contents.tensors, fail: fail)
+        // Callbacks that keep nothing (a TensorBoard logger) may come and go between runs.
+        let stateless = Set(try callbacks.filter { try $0.state() == CallbackState() }.map(\.stateKey))
+        let saved = callbackStates.filter { $0.value != CallbackState() }.keys.sorted()
+        let mine = callbacks.map(\.stateKey).filter { !stateless.contains($0) }.sorted()
+        guard saved == mine else {
+            throw fail("the checkpoint holds the state of the callbacks [\(saved.joined(separator: ", "))]; "
+                       + "this trainer has [\(mine.joined(separator: ", "))]")
+        }
         let norms = contents.tensors["trainer.gradient_norms"]?.values ?? []
         let named = model.namedParameters
         // Check the optimizer's kind and every slot's shape before anything changes.
@@ -75,6 +96,7 @@ extension Trainer {
         let before = try model.stateDict()
         do {
             try model.loadStateDict(weights, strict: true)
+            for callback in callbacks { try callback.restore(callbackStates[callback.stateKey] ?? CallbackState()) }
             try optimizer.restore(OptimizerState(kind: kind, learningRate: Float(bitPattern: lrBits), steps: optSteps, tensors: slots),
                                   for: named)
         } catch let error as RecurrentError {
@@ -90,6 +112,26 @@ extension Trainer {
         self.completedEpochs = epochs
         self.batchesDoneInEpoch = batches
         self.epochLossSum = Float(bitPattern: lossBits)
+        self.stopRequested = cursor["stop_requested"] as? Bool ?? false
         self.cursorArguments = batchSize > 0 ? (batchSize, seed) : nil
+    }
+
+    /// The callbacks' states of a checkpoint's metadata (none in checkpoints written before callbacks).
+    private static func callbackStates(_ entry: Any?, tensors: [String: HostTensor],
+                                       fail: (String) -> RecurrentError) throws -> [String: CallbackState] {
+        guard let entry else { return [:] }
+        guard let table = entry as? [String: [String: String]] else { throw fail("unreadable callback states") }
+        var states: [String: CallbackState] = [:]
+        for (key, values) in table {
+            var state = CallbackState()
+            for (name, text) in values {
+                guard let v = Double(text) else { throw fail("callback \(key): value \(name) '\(text)' is not a number") }
+                state.values[name] = v
+            }
+            let prefix = "callbacks.\(key)."
+            for (name, t) in tensors where name.hasPrefix(prefix) { state.tensors[String(name.dropFirst(prefix.count))] = t }
+            states[key] = state
+        }
+        return states
     }
 }

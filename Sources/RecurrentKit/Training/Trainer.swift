@@ -14,6 +14,14 @@ public struct EpochReport: Sendable {
     public var seconds: Double
     /// Training sequences per second.
     public var sequencesPerSecond: Double
+    /// The trainer's `metrics` on the validation set, by `Metric.reportName` ("val_mae" …).
+    public var metrics: [String: Float] = [:]
+
+    public init(epoch: Int, trainLoss: Float, validationLoss: Float? = nil, learningRate: Float, seconds: Double = 0,
+                sequencesPerSecond: Double = 0, metrics: [String: Float] = [:]) {
+        self.epoch = epoch; self.trainLoss = trainLoss; self.validationLoss = validationLoss; self.learningRate = learningRate
+        self.seconds = seconds; self.sequencesPerSecond = sequencesPerSecond; self.metrics = metrics
+    }
 }
 
 /// Where `Trainer.fit` is within an epoch, after each batch: for progress bars.
@@ -59,8 +67,15 @@ public final class Trainer {
     public var clipValue: Float?
     /// L1/L2 penalty added to the loss and gradients.
     public var penalty: WeightPenalty?
-    /// Stepped once per epoch.
+    /// Stepped once per epoch, or after every optimizer step when its `interval` is `.step`.
     public var scheduler: (any LearningRateScheduler)?
+    /// Called by `fit` around every batch and after every epoch, in this order; checkpoints carry their state.
+    public var callbacks: [any TrainingCallback] = []
+    /// Measured on the validation set after every epoch, into `EpochReport.metrics`.
+    public var metrics: [Metric] = []
+    /// Set by `requestStop()` (EarlyStopping): `fit` returns after the epoch under way. Checkpoints
+    /// keep it, so a resumed run that had stopped stays stopped; set it to false to train on.
+    public var stopRequested = false
     /// Averages gradients across data-parallel workers (RecurrentDistributed's MPI reducer), or nil.
     public var gradientReducer: (any GradientReducer)?
     /// What to do with a non-finite loss or gradient; checked every step unless `.ignore`.
@@ -148,25 +163,42 @@ public final class Trainer {
         return value
     }
 
+    /// Asks `fit` to stop after the epoch under way (Keras's `model.stop_training = True`).
+    public func requestStop() { stopRequested = true }
+
     /// Mean loss over `data` in evaluation mode (dropout off), in batches of `batchSize`.
     public func evaluate(_ data: SequenceDataset, batchSize: Int) throws -> Float {
+        try evaluate(data, batchSize: batchSize, metrics: []).loss
+    }
+
+    /// Mean loss and `metrics` over `data` in evaluation mode, in batches of `batchSize`; the
+    /// predictions are read back only when a metric needs them.
+    public func evaluate(_ data: SequenceDataset, batchSize: Int, metrics: [Metric]) throws -> (loss: Float, metrics: [String: Float]) {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.isTraining = wasTraining }
         let total = try Tensor.zeros([], on: backend)
+        var accumulator = MetricAccumulator()
+        let needsPredictions = metrics.contains { $0 != .perplexity }
         for start in stride(from: 0, to: data.count, by: batchSize) {
             let (input, target) = try data.upload(Array(start..<min(start + batchSize, data.count)), layout: batchLayout, on: backend)
-            let value = try loss.forward(model.forward(input), target)
+            let prediction = try model.forward(input)
+            let value = try loss.forward(prediction, target)
             try backend.axpy(total, alpha: Float(input.batchSize), value)
+            if needsPredictions {
+                try accumulator.add(prediction: prediction.data.toArray(), shape: prediction.data.shape, target: target.toArray(), metrics: metrics)
+            }
         }
-        return try total.item() / Float(data.count)
+        let mean = try total.item() / Float(data.count)
+        return (mean, accumulator.results(metrics, loss: mean))
     }
 
     /// Trains until `epochs` epochs are complete in all (as Keras's `epochs`: after resuming from a
     /// checkpoint taken in epoch 3, `fit(epochs: 5)` finishes epoch 3, then runs 4 and 5). The sample
     /// order of epoch e is a Philox permutation of (`shuffleSeed`, e). Writes checkpoints to
     /// `checkpointURL` if set. Calls `onBatch` after each batch and `onEpoch` after each epoch, and
-    /// returns the reports of this call.
+    /// returns the reports of this call. Around every batch and after every epoch's validation it
+    /// calls the `callbacks`; it stops early once one calls `requestStop()`.
     ///
     /// With a `gradientReducer`, `batchSize` is the global batch: each of the W workers trains on its
     /// equal share (a batch's last `count % W` samples are left out), only worker 0 writes
@@ -186,7 +218,7 @@ public final class Trainer {
         }
         cursorArguments = (batchSize, shuffleSeed)
         var reports: [EpochReport] = []
-        while completedEpochs < epochs {
+        while completedEpochs < epochs && !stopRequested {
             let epoch = completedEpochs + 1
             let started = Date()
             let learningRate = optimizer.learningRate
@@ -200,8 +232,11 @@ public final class Trainer {
                 guard let indices = share(of: global) else { continue }
                 samplesSeen += indices.count
                 let (input, target) = try train.upload(indices, layout: batchLayout, on: backend)
+                for callback in callbacks { try callback.batchWillBegin(self) }
                 let value = try trainStep(input: input, target: target)
                 try backend.axpy(total, alpha: Float(input.batchSize), value)
+                if let scheduler, scheduler.interval == .step { scheduler.step() }
+                for callback in callbacks { try callback.batchDidEnd(self, loss: value) }
                 onBatch?(BatchProgress(epoch: epoch, batch: index + 1, batchesPerEpoch: batches.count, sequences: samplesSeen,
                                        seconds: Date().timeIntervalSince(started), loss: value))
                 if checkpointEverySteps > 0, steps % checkpointEverySteps == 0, index + 1 < batches.count {
@@ -214,16 +249,19 @@ public final class Trainer {
                 let seen = try gradientReducer.sum(Double(samplesSeen))
                 trainLoss = Float(try gradientReducer.sum(Double(try total.item())) / max(seen, 1))
             }
-            scheduler?.step()
+            if let scheduler, scheduler.interval == .epoch { scheduler.step() }
             completedEpochs += 1
             batchesDoneInEpoch = 0
             epochLossSum = 0
-            try writeCheckpointIfWorkerZero()
             let trainSeconds = Date().timeIntervalSince(started)
-            let validationLoss = try validation.map { try evaluate($0, batchSize: batchSize) }
-            let report = EpochReport(epoch: epoch, trainLoss: trainLoss, validationLoss: validationLoss, learningRate: learningRate,
+            let evaluation = try validation.map { try evaluate($0, batchSize: batchSize, metrics: metrics) }
+            var report = EpochReport(epoch: epoch, trainLoss: trainLoss, validationLoss: evaluation?.loss, learningRate: learningRate,
                                      seconds: Date().timeIntervalSince(started),
-                                     sequencesPerSecond: Double(train.count) / max(trainSeconds, 1e-9))
+                                     sequencesPerSecond: Double(train.count) / max(trainSeconds, 1e-9), metrics: evaluation?.metrics ?? [:])
+            if metrics.contains(.perplexity) { report.metrics["perplexity"] = Float(Foundation.exp(Double(trainLoss))) }
+            // Callbacks see the epoch before the checkpoint, so the checkpoint holds what they decided.
+            for callback in callbacks { try callback.epochDidEnd(self, report: report) }
+            try writeCheckpointIfWorkerZero()
             reports.append(report)
             onEpoch?(report)
         }

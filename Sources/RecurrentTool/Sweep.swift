@@ -1,0 +1,257 @@
+// `recurrent sweep adding|copy|sine`: hyperparameter search. A grid, or a seeded random draw
+// from it, over learning rate, batch size, layers, hidden size, dropout and cell; each trial a
+// short training run with early stopping. Results sorted by validation loss into a table and
+// sweep.json (finished trials are not rerun), the best as the `recurrent demo` command that
+// reproduces it, and an SVG of validation loss against each hyperparameter. Under mpirun every
+// rank runs its share of the trials and all of them get the whole table.
+import ArgumentParser
+import Foundation
+import RecurrentDistributed
+import RecurrentKit
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Hyperparameter search (grid or seeded random) on a demo task, with early stopping; resumable, MPI-parallel.",
+        discussion: """
+            Each list flag (comma-separated) or the same keys in --config FILE.json ({"learning_rate": [0.001, 0.01], \
+            "cell": ["lstm", "gru"], ...}) gives the values of one hyperparameter; the grid is their product, and \
+            --trials N draws N of its points at random (seeded by --seed) instead. Every trial trains up to --epochs \
+            with EarlyStopping(patience: --patience, restoring the best weights) and scores its best validation loss. \
+            Results go to DIR/sweep.json, sorted; a trial already there is not rerun. Under mpirun, trial i runs on \
+            rank i mod size and every rank ends with the same table.
+            """)
+
+    @Argument(help: "The demo task: adding, copy or sine.") var task: String
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Learning rates.") var learningRate: String?
+    @Option(help: "Batch sizes.") var batchSize: String?
+    @Option(help: "Stacked layers.") var layers: String?
+    @Option(help: "Hidden sizes.") var hiddenSize: String?
+    @Option(help: "Dropout between layers.") var dropout: String?
+    @Option(help: "Cells: lstm, gru, rnn, rnn-relu.") var cell: String?
+    @Option(help: ArgumentHelp("A JSON object of value lists (keys learning_rate, batch_size, layers, hidden_size, dropout, cell).",
+                               valueName: "file"))
+    var config: String?
+    @Option(help: "Random search: this many distinct points drawn from the grid (default: the whole grid).") var trials: Int?
+    @Option(help: "Epochs per trial at most.") var epochs: Int = 5
+    @Option(help: "Early-stopping patience in epochs.") var patience: Int = 2
+    @Option(help: "Sequences generated (80% train, 20% validation).") var samples: Int = 2000
+    @Option(help: "Time steps (adding, sine) or delay (copy).") var length: Int?
+    @Option(help: "Directory for sweep.json and sweep.svg.") var output: String = "runs/sweep"
+
+    /// One point of the search space.
+    struct Trial: Codable, Equatable, Hashable {
+        var cell: String, learningRate: Float, batchSize: Int, layers: Int, hiddenSize: Int, dropout: Float
+    }
+
+    /// A finished trial.
+    struct Result: Codable, Equatable {
+        var trial: Trial
+        var validationLoss: Float
+        var bestEpoch: Int, epochs: Int
+        var seconds: Double
+    }
+
+    /// The value lists of the search space.
+    struct Space: Equatable {
+        var learningRate: [Float] = [0.005], batchSize: [Int] = [64], layers: [Int] = [1], hiddenSize: [Int] = [32]
+        var dropout: [Float] = [0], cell: [String] = ["lstm"]
+
+        /// Every combination, in a fixed order (cell slowest, learning rate fastest).
+        var grid: [Trial] {
+            var out: [Trial] = []
+            for c in cell { for h in hiddenSize { for l in layers { for d in dropout { for b in batchSize { for r in learningRate {
+                out.append(Trial(cell: c, learningRate: r, batchSize: b, layers: l, hiddenSize: h, dropout: d))
+            } } } } } }
+            return out
+        }
+    }
+
+    func validate() throws {
+        guard DemoTask(rawValue: task.lowercased()) != nil else { throw ValidationError("unknown task '\(task)': expected adding, copy or sine") }
+        guard epochs >= 1, patience >= 0, samples >= 10 else {
+            throw ValidationError("expected --epochs ≥ 1, --patience ≥ 0 and --samples ≥ 10; got \(epochs), \(patience), \(samples)")
+        }
+        if let trials, trials < 1 { throw ValidationError("expected --trials ≥ 1, got \(trials)") }
+        _ = try space()
+    }
+
+    /// The search space from the flags over the file over the defaults.
+    func space() throws -> Space {
+        var space = Space()
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else {
+                throw RecurrentError.file(path: config, reason: "cannot be read (expected a JSON object of value lists)")
+            }
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw RecurrentError.file(path: config, reason: "is not a JSON object (expected {\"learning_rate\": [0.001, 0.01], …})")
+            }
+            let known = ["learning_rate", "batch_size", "layers", "hidden_size", "dropout", "cell"]
+            if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+                throw RecurrentError.file(path: config, reason: "unknown key \"\(unknown)\"; expected \(known.joined(separator: ", "))")
+            }
+            func numbers(_ key: String) throws -> [Double]? {
+                guard let v = object[key] else { return nil }
+                guard let list = v as? [NSNumber], !list.isEmpty else {
+                    throw RecurrentError.file(path: config, reason: "\"\(key)\": expected a non-empty list of numbers, got \(v)")
+                }
+                return list.map(\.doubleValue)
+            }
+            if let v = try numbers("learning_rate") { space.learningRate = v.map(Float.init) }
+            if let v = try numbers("batch_size") { space.batchSize = v.map { Int($0) } }
+            if let v = try numbers("layers") { space.layers = v.map { Int($0) } }
+            if let v = try numbers("hidden_size") { space.hiddenSize = v.map { Int($0) } }
+            if let v = try numbers("dropout") { space.dropout = v.map(Float.init) }
+            if let v = object["cell"] {
+                guard let list = v as? [String], !list.isEmpty else {
+                    throw RecurrentError.file(path: config, reason: "\"cell\": expected a non-empty list of names, got \(v)")
+                }
+                space.cell = list
+            }
+        }
+        func list<T>(_ text: String?, _ flag: String, _ parse: (String) -> T?) throws -> [T]? {
+            guard let text else { return nil }
+            let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let values = items.compactMap(parse)
+            guard !items.isEmpty, values.count == items.count else {
+                throw ValidationError("--\(flag): expected a comma-separated list, got '\(text)'")
+            }
+            return values
+        }
+        if let v = try list(learningRate, "learning-rate", { Float($0).flatMap { $0 > 0 ? $0 : nil } }) { space.learningRate = v }
+        if let v = try list(batchSize, "batch-size", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) { space.batchSize = v }
+        if let v = try list(layers, "layers", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) { space.layers = v }
+        if let v = try list(hiddenSize, "hidden-size", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) { space.hiddenSize = v }
+        if let v = try list(dropout, "dropout", { Float($0).flatMap { $0 >= 0 && $0 < 1 ? $0 : nil } }) { space.dropout = v }
+        if let v = try list(cell, "cell", { Gradients.cellNames[$0.lowercased()] }) { space.cell = v }
+        return space
+    }
+
+    /// The trials to run: the grid, or `trials` distinct points of it in a seeded order.
+    func plannedTrials() throws -> [Trial] {
+        let grid = try space().grid
+        guard let trials else { return grid }
+        let order = SequenceDataset.permutation(grid.count, seed: common.seed, stream: 1 << 41)
+        return order.prefix(min(trials, grid.count)).map { grid[$0] }
+    }
+
+    func run() throws { _ = try sweep() }
+
+    /// Runs the sweep; returns the results, best first.
+    @discardableResult
+    func sweep() throws -> [Result] {
+        try validate()
+        let world = try MPIDataParallel.joinIfLaunched()
+        defer { try? world?.finish() }
+        let isRoot = world?.isRoot ?? true
+        let say: (String) -> Void = { if isRoot { print($0); fflush(nil) } }
+        let task = DemoTask(rawValue: self.task.lowercased())!
+        let length = self.length ?? task.demoDefaults.length
+        let directory = try RunDirectory(output)
+        let resultsURL = directory.file("sweep.json")
+        var finished: [Result] = []
+        if let data = FileManager.default.contents(atPath: resultsURL.path) {
+            do {
+                finished = try JSONDecoder().decode([Result].self, from: data)
+            } catch {
+                throw RecurrentError.file(path: resultsURL.path, reason: "is not a sweep's results (\(error)); move it away to start afresh")
+            }
+        }
+        let planned = try plannedTrials()
+        let todo = planned.filter { t in !finished.contains { $0.trial == t } }
+        say("sweep: \(task.rawValue) (length \(length)), \(planned.count) trials (\(finished.count) done before, \(todo.count) to run)"
+            + (world.map { " over \($0.size) MPI ranks" } ?? "") + "; each up to \(epochs) epochs, early stopping after \(patience)")
+        let data = try task.data(samples: samples, length: length, seed: common.seed)
+        let backend = try common.backend()
+        // Trial k of `todo` runs on rank k mod size; the others leave zeros, and sums gather.
+        let (rank, size) = (world?.rank ?? 0, world?.size ?? 1)
+        var mine: [Int: Result] = [:]
+        for (k, trial) in todo.enumerated() where k % size == rank {
+            let r = try run(trial, task: task, data: data, on: backend)
+            mine[k] = r
+            if world == nil {
+                say(String(format: "trial %d/%d: %@ → validation loss %.5f (best epoch %d of %d, %.1f s)", k + 1, todo.count,
+                           Self.describe(trial), r.validationLoss, r.bestEpoch, r.epochs, r.seconds))
+            }
+        }
+        var gathered: [Result] = []
+        for (k, trial) in todo.enumerated() {
+            let local = mine[k]
+            func total(_ v: Double) throws -> Double { try world?.sum(v) ?? v }
+            gathered.append(Result(trial: trial, validationLoss: Float(try total(Double(local?.validationLoss ?? 0))),
+                                   bestEpoch: Int(try total(Double(local?.bestEpoch ?? 0))), epochs: Int(try total(Double(local?.epochs ?? 0))),
+                                   seconds: try total(local?.seconds ?? 0)))
+        }
+        let results = (finished + gathered).sorted { ($0.validationLoss, Self.describe($0.trial)) < ($1.validationLoss, Self.describe($1.trial)) }
+        if isRoot {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(results), to: resultsURL)
+            try Self.plot(results, title: "\(task.rawValue): validation loss by hyperparameter").write(to: directory.file("sweep.svg"))
+        }
+        let header = ["#", "cell", "lr", "batch", "layers", "hidden", "dropout", "val loss", "best epoch", "seconds"]
+        let rows = results.enumerated().map { i, r in
+            [String(i + 1), r.trial.cell, String(format: "%g", r.trial.learningRate), String(r.trial.batchSize), String(r.trial.layers),
+             String(r.trial.hiddenSize), String(format: "%g", r.trial.dropout), String(format: "%.5f", r.validationLoss),
+             "\(r.bestEpoch)/\(r.epochs)", String(format: "%.1f", r.seconds)]
+        }
+        say("")
+        for line in table(header: header, rows: rows) { say(line) }
+        if let best = results.first {
+            say("best: " + command(for: best.trial, task: task, length: length))
+        }
+        say("wrote \(resultsURL.path)\n      \(directory.file("sweep.svg").path)")
+        return results
+    }
+
+    /// The `recurrent demo` command that trains `trial` with the sweep's data and epochs.
+    func command(for trial: Trial, task: DemoTask, length: Int) -> String {
+        ["recurrent", "demo", task.rawValue, "--cell", trial.cell, "--learning-rate", String(format: "%g", trial.learningRate),
+         "--batch-size", String(trial.batchSize), "--layers", String(trial.layers), "--hidden-size", String(trial.hiddenSize),
+         "--dropout", String(format: "%g", trial.dropout), "--samples", String(samples), "--length", String(length),
+         "--epochs", String(epochs), "--seed", String(common.seed)].joined(separator: " ")
+    }
+
+    static func describe(_ t: Trial) -> String {
+        String(format: "%@ lr %g batch %d layers %d hidden %d dropout %g", t.cell, t.learningRate, t.batchSize, t.layers, t.hiddenSize, t.dropout)
+    }
+
+    /// One trial: the demo's model with the trial's settings, Adam, clipping 1, early stopping.
+    private func run(_ trial: Trial, task: DemoTask, data: (train: SequenceDataset, validation: SequenceDataset),
+                     on backend: any Backend) throws -> Result {
+        let started = Date()
+        let rng = RandomSource(seed: common.seed)
+        let recurrent = try makeRecurrent(cell: trial.cell, inputSize: task.inputSize, hiddenSize: trial.hiddenSize, layers: trial.layers,
+                                          dropout: trial.dropout, on: backend, rng: rng)
+        let network = try task.model(recurrent, hiddenSize: trial.hiddenSize, on: backend, rng: rng)
+        let trainer = Trainer(model: network, loss: task.loss, optimizer: try Adam(network.parameters, learningRate: trial.learningRate),
+                              on: backend)
+        trainer.clipNorm = 1
+        let stopping = try EarlyStopping(patience: patience, restoreBestWeights: true)
+        trainer.callbacks = [stopping]
+        let reports = try trainer.fit(data.train, validation: data.validation, epochs: epochs, batchSize: trial.batchSize,
+                                      shuffleSeed: common.seed)
+        let best = reports.compactMap(\.validationLoss).min() ?? .nan
+        return Result(trial: trial, validationLoss: best, bestEpoch: stopping.bestEpoch, epochs: reports.count,
+                      seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Validation loss against each hyperparameter that takes more than one value (one point per trial).
+    static func plot(_ results: [Result], title: String) -> LinePlot {
+        var plot = LinePlot(title: title, xLabel: "hyperparameter value (each its own series)", yLabel: "validation loss",
+                            logarithmicY: true, logarithmicX: true)
+        let axes: [(String, (Trial) -> Double)] = [("learning rate", { Double($0.learningRate) }), ("batch size", { Double($0.batchSize) }),
+                                                   ("layers", { Double($0.layers) }), ("hidden size", { Double($0.hiddenSize) })]
+        for (name, value) in axes where Set(results.map { value($0.trial) }).count > 1 {
+            plot.series.append(.init(name: name, points: results.map { (value($0.trial), Double($0.validationLoss)) }, pointsOnly: true))
+        }
+        if plot.series.isEmpty {
+            plot.series.append(.init(name: "trials", points: results.enumerated().map { (Double($0.offset + 1), Double($0.element.validationLoss)) },
+                                     pointsOnly: true))
+            plot.logarithmicX = false
+            plot.integerX = true
+            plot.xLabel = "trial (by rank)"
+        }
+        return plot
+    }
+}
