@@ -41,7 +41,7 @@ import TestSupport
         let small = (x: random.uniform(count: 5 * 4 * 3), y: random.uniform(count: 4 * 2))
         let large = (x: random.uniform(count: 40 * 64 * 3), y: random.uniform(count: 64 * 2))
         func step(_ t: Trainer, _ data: (x: [Float], y: [Float]), steps: Int, batch: Int, on b: any Backend) throws {
-            try t.trainStep(input: Tensor(shape: [steps, batch, 3], values: data.x, on: b), target: Tensor(shape: [batch, 2], values: data.y, on: b))
+            _ = try t.trainStep(input: SequenceBatch(Tensor(shape: [steps, batch, 3], values: data.x, on: b)), target: Tensor(shape: [batch, 2], values: data.y, on: b))
         }
         for (t, b) in [(trainer, backend), (twin, twinBackend)] { try step(t, small, steps: 5, batch: 4, on: b) }
 
