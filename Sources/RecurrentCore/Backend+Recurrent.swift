@@ -1,4 +1,5 @@
-// The one recurrent time loop, shared by every backend (DESIGN §5):
+// The whole-layer recurrent passes every backend shares; the per-step part (recurrentForwardSteps /
+// recurrentBackwardSteps) has the default below and backends override it to fuse further:
 // forward  = one input-projection GEMM over all N rows, then per step one recurrent GEMM
 //            and one fused cell kernel;
 // backward = per step one fused cell kernel and one GEMM for dh_{t-1}, then whole-sequence

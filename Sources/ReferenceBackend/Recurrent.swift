@@ -1,5 +1,5 @@
 // Reference whole-layer recurrent forward and backward, written straight from PyTorch's
-// equations (DESIGN §4) with a per-step loop and textbook BPTT. Independent of the default
+// equations with a per-step loop and textbook BPTT. Independent of the default
 // time loop in Backend+Recurrent.swift and of the per-step cell ops, but it fills the reserve
 // with the same layout, so either side's reserve can feed the other's backward.
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates (1, 4, 3),
