@@ -10,8 +10,20 @@ import Foundation
 /// `restoreBestWeights` the model gets the weights of the best epoch back (those of the first
 /// monitored epoch if none improved on the baseline). Epochs before `startFromEpoch` are not watched.
 public final class EarlyStopping: TrainingCallback {
-    public let monitor: String, mode: MonitorMode
-    public let minDelta: Float, patience: Int, baseline: Float?, restoreBestWeights: Bool, startFromEpoch: Int
+    /// The metric watched, such as `val_loss` or `loss` (Keras's `monitor`).
+    public let monitor: String
+    /// Whether lower (`.min`) or higher (`.max`) values of `monitor` are better.
+    public let mode: MonitorMode
+    /// The smallest change that counts as an improvement (Keras's `min_delta`), kept non-negative.
+    public let minDelta: Float
+    /// Epochs without improvement after which training stops.
+    public let patience: Int
+    /// A value the monitored metric must beat before an epoch counts as an improvement; nil: none.
+    public let baseline: Float?
+    /// Whether stopping puts back the weights of the best epoch.
+    public let restoreBestWeights: Bool
+    /// Epochs (0-based count) to train before the metric is watched (Keras's `start_from_epoch`).
+    public let startFromEpoch: Int
     public var stateKey: String { "early_stopping" }
 
     /// Epochs without improvement so far.
@@ -22,6 +34,8 @@ public final class EarlyStopping: TrainingCallback {
     public private(set) var stoppedEpoch = 0
     private var bestWeights: [String: HostTensor]?
 
+    /// Makes the callback; `mode` nil picks `.max` for accuracy-like names and `.min` otherwise.
+    /// Throws when `patience` or `startFromEpoch` is negative or `minDelta` is not finite.
     public init(monitor: String = "val_loss", minDelta: Float = 0, patience: Int = 0, mode: MonitorMode? = nil,
                 baseline: Float? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0) throws {
         guard patience >= 0, startFromEpoch >= 0, minDelta.isFinite else {

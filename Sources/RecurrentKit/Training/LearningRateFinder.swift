@@ -14,6 +14,8 @@ public struct LearningRateFinder: Sendable {
     /// The test stops when the smoothed loss exceeds this multiple of its lowest value (fast.ai: 4).
     public var divergenceFactor: Double
 
+    /// A range test from `startRate` to `endRate`; throws unless 0 < start < end, smoothing is in
+    /// [0, 1), the divergence factor exceeds 1 and `steps` (when given) is at least 2.
     public init(startRate: Float = 1e-6, endRate: Float = 1, steps: Int? = nil, smoothing: Double = 0.98,
                 divergenceFactor: Double = 4) throws {
         guard startRate > 0, endRate > startRate, smoothing >= 0, smoothing < 1, divergenceFactor > 1, (steps ?? 2) >= 2 else {
@@ -33,6 +35,7 @@ public struct LearningRateFinder: Sendable {
         public var diverged: Bool
         /// Index of the steepest descent of the smoothed loss against log(rate), and its rate: the suggestion.
         public var steepestIndex: Int
+        /// The suggested learning rate: the rate at `steepestIndex`.
         public var suggestedRate: Float { rates[steepestIndex] }
         /// The rate at the lowest smoothed loss, over 10 (fast.ai's other rule of thumb).
         public var minimumOverTen: Float { rates[smoothedLosses.indices.min { smoothedLosses[$0] < smoothedLosses[$1] }!] / 10 }

@@ -3,7 +3,10 @@ import Foundation
 /// When `Trainer` steps a scheduler: once per epoch (StepLR, ExponentialLR …) or after every
 /// optimizer step (OneCycleLR), as PyTorch's documentation has each one called.
 public enum ScheduleInterval: String, Sendable {
-    case epoch, step
+    /// Once after every epoch.
+    case epoch
+    /// After every optimizer step.
+    case step
 }
 
 /// Sets an optimizer's learning rate by epoch (or step: call `step()` as often as you like).

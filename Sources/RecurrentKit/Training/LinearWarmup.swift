@@ -8,8 +8,12 @@ import Foundation
 /// every batch, in its chained form: each step multiplies the current rate by the factor's
 /// ratio, so whatever else scales the rate (ReduceLROnPlateau) keeps its effect.
 public final class LinearWarmup: TrainingCallback {
+    /// The optimizer whose learning rate is warmed up.
     public let optimizer: any Optimizer
-    public let steps: Int, startFactor: Float
+    /// Optimizer steps the warm-up lasts.
+    public let steps: Int
+    /// The fraction of the full rate used at the first step, in (0, 1].
+    public let startFactor: Float
     public var stateKey: String { "linear_warmup" }
     /// Warm-up steps done.
     public private(set) var stepsDone = 0

@@ -10,19 +10,44 @@ import Foundation
 /// `minimumLearningRate`, and a change smaller than `epsilon` is not made.
 public final class ReduceLROnPlateau: TrainingCallback {
     /// How `threshold` is compared: relative to the best value or absolute.
-    public enum ThresholdMode: String, Sendable { case relative = "rel", absolute = "abs" }
+    public enum ThresholdMode: String, Sendable {
+        /// Improvement means beating best · (1 ∓ threshold) (PyTorch's `rel`).
+        case relative = "rel"
+        /// Improvement means beating best ∓ threshold (PyTorch's `abs`).
+        case absolute = "abs"
+    }
 
+    /// The optimizer whose learning rate is lowered.
     public let optimizer: any Optimizer
-    public let monitor: String, mode: MonitorMode, factor: Float, patience: Int
-    public let threshold: Float, thresholdMode: ThresholdMode, cooldown: Int, minimumLearningRate: Float, epsilon: Float
+    /// The metric watched, such as `val_loss`.
+    public let monitor: String
+    /// Whether lower (`.min`) or higher (`.max`) values of `monitor` are better.
+    public let mode: MonitorMode
+    /// The factor the rate is multiplied by on a plateau, in [0, 1).
+    public let factor: Float
+    /// Epochs without improvement tolerated before the rate is lowered.
+    public let patience: Int
+    /// How much better than the best a value must be to count as an improvement.
+    public let threshold: Float
+    /// Whether `threshold` is relative to the best value or absolute.
+    public let thresholdMode: ThresholdMode
+    /// Epochs after a reduction during which no further reduction is made.
+    public let cooldown: Int
+    /// The rate is never lowered below this.
+    public let minimumLearningRate: Float
+    /// A reduction smaller than this is not made (PyTorch's `eps`).
+    public let epsilon: Float
     public var stateKey: String { "reduce_lr_on_plateau" }
 
+    /// The best value of `monitor` seen so far (±infinity before the first epoch).
     public private(set) var best: Float
     /// Epochs without improvement, and epochs of cooldown left.
     public private(set) var badEpochs = 0, cooldownLeft = 0
     /// Epochs seen, and the reductions made so far.
     public private(set) var epochsSeen = 0, reductions = 0
 
+    /// Makes the callback with PyTorch's defaults; throws when `factor` is outside [0, 1) or a
+    /// count, threshold or minimum rate is negative.
     public init(_ optimizer: any Optimizer, monitor: String = "val_loss", mode: MonitorMode = .min, factor: Float = 0.1,
                 patience: Int = 10, threshold: Float = 1e-4, thresholdMode: ThresholdMode = .relative, cooldown: Int = 0,
                 minimumLearningRate: Float = 0, epsilon: Float = 1e-8) throws {

@@ -5,8 +5,10 @@ import Foundation
 
 /// PyTorch's `ExponentialLR`: lr = base · γ^epoch.
 public final class ExponentialLR: ClosedFormScheduler {
+    /// The factor applied per epoch, > 0.
     public let gamma: Float
 
+    /// Sets `optimizer`'s rate for epoch 0; throws unless `gamma` is positive and finite.
     public init(_ optimizer: any Optimizer, gamma: Float) throws {
         guard gamma > 0, gamma.isFinite else { throw RecurrentError.invalidArgument(name: "gamma", expected: "> 0", got: "\(gamma)") }
         self.gamma = gamma
@@ -19,8 +21,14 @@ public final class ExponentialLR: ClosedFormScheduler {
 /// `totalIterations` positions, then stays: lr = base · (s + (e − s) · min(epoch, n) / n).
 /// With `interval: .step` it is a linear warm-up over the first n optimizer steps.
 public final class LinearLR: ClosedFormScheduler {
-    public let startFactor: Float, endFactor: Float, totalIterations: Int
+    /// The factor at position 0, in (0, 1].
+    public let startFactor: Float
+    /// The factor from position `totalIterations` on, in [0, 1].
+    public let endFactor: Float
+    /// Positions (epochs, or steps with `interval: .step`) over which the factor moves.
+    public let totalIterations: Int
 
+    /// Sets `optimizer`'s rate for position 0; throws when a factor or the count is out of range.
     public init(_ optimizer: any Optimizer, startFactor: Float = 1.0 / 3, endFactor: Float = 1, totalIterations: Int = 5,
                 interval: ScheduleInterval = .epoch) throws {
         guard startFactor > 0, startFactor <= 1, endFactor >= 0, endFactor <= 1 else {
@@ -46,11 +54,29 @@ public final class LinearLR: ClosedFormScheduler {
 /// cycled (PyTorch's `cycle_momentum=False`).
 public final class OneCycleLR: ClosedFormScheduler {
     /// How the rate moves between a phase's ends.
-    public enum Annealing: String, Sendable { case cosine = "cos", linear }
+    public enum Annealing: String, Sendable {
+        /// Half a cosine between the phase's ends (PyTorch's `cos`).
+        case cosine = "cos"
+        /// A straight line between the phase's ends.
+        case linear
+    }
 
-    public let maxRate: Float, totalSteps: Int, percentStart: Float, annealing: Annealing
-    public let divFactor: Float, finalDivFactor: Float, threePhase: Bool
+    /// The peak learning rate.
+    public let maxRate: Float
+    /// Optimizer steps in the whole cycle.
+    public let totalSteps: Int
+    /// The fraction of `totalSteps` spent rising to `maxRate`, in (0, 1).
+    public let percentStart: Float
+    /// How the rate moves within a phase.
+    public let annealing: Annealing
+    /// The initial rate is maxRate / divFactor.
+    public let divFactor: Float
+    /// The final rate is the initial rate / finalDivFactor.
+    public let finalDivFactor: Float
+    /// Whether the rate comes back to the initial rate before the final descent.
+    public let threePhase: Bool
 
+    /// Sets `optimizer`'s rate for step 0; throws when a size or factor is out of range.
     public init(_ optimizer: any Optimizer, maxRate: Float, totalSteps: Int, percentStart: Float = 0.3,
                 annealing: Annealing = .cosine, divFactor: Float = 25, finalDivFactor: Float = 1e4, threePhase: Bool = false) throws {
         guard maxRate > 0, totalSteps >= 1, percentStart > 0, percentStart < 1, divFactor > 0, finalDivFactor > 0 else {

@@ -18,6 +18,7 @@ public final class TensorBoardLogger: TrainingCallback {
     public var stateKey: String { "tensorboard" }
     /// The event file being written.
     public let fileURL: URL
+    /// Optimizer steps between two sets of weight and gradient histograms.
     public let histogramEverySteps: Int
     private let handle: FileHandle
     private var pending = Data()

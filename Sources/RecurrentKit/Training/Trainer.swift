@@ -17,6 +17,7 @@ public struct EpochReport: Sendable {
     /// The trainer's `metrics` on the validation set, by `Metric.reportName` ("val_mae" …).
     public var metrics: [String: Float] = [:]
 
+    /// A report with the given figures; `seconds`, `sequencesPerSecond` and `metrics` default to none.
     public init(epoch: Int, trainLoss: Float, validationLoss: Float? = nil, learningRate: Float, seconds: Double = 0,
                 sequencesPerSecond: Double = 0, metrics: [String: Float] = [:]) {
         self.epoch = epoch; self.trainLoss = trainLoss; self.validationLoss = validationLoss; self.learningRate = learningRate

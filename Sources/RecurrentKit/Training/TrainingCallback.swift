@@ -5,9 +5,12 @@ import Foundation
 
 /// A callback's state for checkpoints: numbers (stored exactly) and tensors (weights it keeps).
 public struct CallbackState: Sendable, Equatable {
+    /// Numbers by name, stored exactly (counters, best values, learning rates).
     public var values: [String: Double]
+    /// Tensors by name (for example the best weights EarlyStopping keeps).
     public var tensors: [String: HostTensor]
 
+    /// A state with the given numbers and tensors.
     public init(values: [String: Double] = [:], tensors: [String: HostTensor] = [:]) {
         self.values = values
         self.tensors = tensors
@@ -47,7 +50,10 @@ extension TrainingCallback {
 
 /// Whether a monitored quantity should fall (losses) or rise (accuracy).
 public enum MonitorMode: String, Sendable {
-    case min, max
+    /// Lower is better (losses).
+    case min
+    /// Higher is better (accuracy).
+    case max
     /// Keras's "auto": max for names containing "acc", else min.
     public static func automatic(for monitor: String) -> MonitorMode { monitor.contains("acc") ? .max : .min }
 }
