@@ -114,15 +114,21 @@ struct DemoOptions: ParsableArguments {
     @Option(help: "Sequences generated (80% train, 20% validation).") var samples: Int?
     @Option(help: "Directory for the loss-curve SVG (default: runs/demo-<task>).") var output: String?
 
-    /// Trains `cell` on `task` and reports each epoch through `print`.
-    func run(_ task: DemoTask, cell: String, data: (train: SequenceDataset, validation: SequenceDataset),
-             defaults: DemoDefaults, world: MPIDataParallel?, print: @escaping (String) -> Void) throws -> DemoResult {
+    /// The backend these options name and the demo's model for `cell` on it, from the seed.
+    func makeNetwork(_ task: DemoTask, cell: String, defaults: DemoDefaults) throws -> (any Backend, Sequential) {
         let backend = try common.backend()
         let rng = RandomSource(seed: common.seed)
         let hidden = model.hiddenSize ?? defaults.hiddenSize
         let recurrent = try makeRecurrent(cell: cell, inputSize: task.inputSize, hiddenSize: hidden, layers: model.layers,
                                           dropout: model.dropout, initialization: model.initialization, on: backend, rng: rng)
         let network = try task.model(recurrent, hiddenSize: hidden, on: backend, rng: rng)
+        return (backend, network)
+    }
+
+    /// Trains `cell` on `task` and reports each epoch through `print`.
+    func run(_ task: DemoTask, cell: String, data: (train: SequenceDataset, validation: SequenceDataset),
+             defaults: DemoDefaults, world: MPIDataParallel?, print: @escaping (String) -> Void) throws -> DemoResult {
+        let (backend, network) = try makeNetwork(task, cell: cell, defaults: defaults)
         var defaultRate = defaults.learningRate
         if optimization.wantsAutomaticRate {
             print("--learning-rate auto: \(cell) on \(task.rawValue)")
@@ -137,7 +143,7 @@ struct DemoOptions: ParsableArguments {
             try world.broadcastParameters(network)
             trainer.gradientReducer = world
         }
-        print("\(task.rawValue): \(cell) \(model.layers)×\(hidden), \(network.parameterCount) parameters, on \(backend.name) "
+        print("\(task.rawValue): \(cell) \(model.layers)×\(model.hiddenSize ?? defaults.hiddenSize), \(network.parameterCount) parameters, on \(backend.name) "
               + "(\(backend.deviceDescription)); \(data.train.count) training and \(data.validation.count) validation "
               + "sequences of \(data.train.sequenceLength) steps")
         let progress = ProgressReporter(totalEpochs: epochs, live: world == nil && isatty(STDOUT_FILENO) == 1)

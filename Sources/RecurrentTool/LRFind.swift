@@ -72,12 +72,7 @@ extension DemoOptions {
     /// clipping) and prints the curve's summary and the suggestion.
     func rangeTest(_ task: DemoTask, cell: String, data: SequenceDataset, defaults: DemoDefaults, finder: LearningRateFinder,
                    print: (String) -> Void) throws -> LearningRateFinder.Result {
-        let backend = try common.backend()
-        let rng = RandomSource(seed: common.seed)
-        let hidden = model.hiddenSize ?? defaults.hiddenSize
-        let recurrent = try makeRecurrent(cell: cell, inputSize: task.inputSize, hiddenSize: hidden, layers: model.layers,
-                                          dropout: model.dropout, initialization: model.initialization, on: backend, rng: rng)
-        let network = try task.model(recurrent, hiddenSize: hidden, on: backend, rng: rng)
+        let (backend, network) = try makeNetwork(task, cell: cell, defaults: defaults)
         let trainer = Trainer(model: network, loss: task.loss,
                               optimizer: try optimization.makeOptimizer(network.parameters, defaultLearningRate: finder.startRate), on: backend)
         optimization.configureClipping(trainer, defaultClipNorm: 1)
