@@ -443,14 +443,12 @@ public struct RecurrentForwardLoop: Sendable {
     /// Batch rows `rows` of step `step` of `extra` or `projected`: the step's own rows of (N, H)
     /// in training; forward only, rows of slot `step % 2` of the (2B, H) rolling slots.
     public func stepState(_ states: Tensor, step: Int, _ rows: Range<Int>) throws -> Tensor {
+        let start: Int
         switch io.mode {
-        case .training:
-            let start = stepOffsets[step]
-            return try states.slice((start + rows.lowerBound)..<(start + rows.upperBound))
-        case .inference:
-            let start = (step % 2) * shape.batchSize
-            return try states.slice((start + rows.lowerBound)..<(start + rows.upperBound))
+        case .training: start = stepOffsets[step]
+        case .inference: start = (step % 2) * shape.batchSize
         }
+        return try states.slice((start + rows.lowerBound)..<(start + rows.upperBound))
     }
 }
 
