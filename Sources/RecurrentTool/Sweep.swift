@@ -260,8 +260,8 @@ struct Sweep: ParsableCommand {
             case .demo(let task):
                 say("best, with the demo's schedule: " + command(for: best.trial, task: task, length: self.length ?? task.demoDefaults.length))
             case .train(let leading):
-                say("best (this command reproduces it): " + Self.shellWords(trainCommand(for: best.trial, leading: leading,
-                                                                                           output: directory.file("best").path)))
+                let bestOutput = output.hasSuffix("/") ? output + "best" : output + "/best"
+                say("best (this command reproduces it): " + Self.shellWords(trainCommand(for: best.trial, leading: leading, output: bestOutput)))
             }
         }
         say("wrote \(resultsURL.path)\n      \(directory.file("sweep.svg").path)")
