@@ -12,7 +12,7 @@ repository root), then ``--check-interop`` is run on the freshly written
 (``pip install safetensors``).  ``--only`` (re)generates just the named
 groups (comma separated): recurrent (1.), linear (2.), embedding (3.),
 losses (4.), train (5.), interop (6.), dtypes (7.), sequence (8.),
-attention (9.), cells (10.); e.g. ``--only sequence,attention`` writes only the files of
+attention (9.), cells (10.), variants (11., scripts/variant_fixtures.py); e.g. ``--only sequence,attention`` writes only the files of
 8. and 9.  The self-tests run for interop / dtypes only when those groups
 are generated.  ``--verify`` only re-reads the JSON and
 ``.safetensors`` files already in the output directory and checks that they
@@ -1105,6 +1105,15 @@ def gen_train_plateau_warmup(out_dir):
 
 
 # --only group -> generators, in the order of a full run
+# --------------------------------------------------------------------------
+# 11. recurrent dropout and weight drop, masks passed in (scripts/variant_fixtures.py)
+# --------------------------------------------------------------------------
+
+def gen_variants(out_dir):
+    import variant_fixtures
+    variant_fixtures.gen_variants(out_dir, write_fixture, make_rnn)
+
+
 GENERATORS = {
     "recurrent": [gen_recurrent],
     "linear": [gen_linear],
@@ -1117,6 +1126,7 @@ GENERATORS = {
     "attention": [gen_attention],
     "schedules": [gen_schedulers, gen_train_plateau_warmup],
     "cells": [gen_cells],
+    "variants": [gen_variants],
 }
 
 
