@@ -12,7 +12,8 @@ repository root), then ``--check-interop`` is run on the freshly written
 (``pip install safetensors``).  ``--only`` (re)generates just the named
 groups (comma separated): recurrent (1.), linear (2.), embedding (3.),
 losses (4.), train (5.), interop (6.), dtypes (7.), sequence (8.),
-attention (9.), cells (10.), seq2seq (11.); e.g. ``--only sequence,attention`` writes only the files of
+attention (9.), cells (10.), variants (11., scripts/variant_fixtures.py), seq2seq (12.); e.g. ``--only sequence,attention``
+writes only the files of
 8. and 9.  The self-tests run for interop / dtypes only when those groups
 are generated.  ``--verify`` only re-reads the JSON and
 ``.safetensors`` files already in the output directory and checks that they
@@ -171,7 +172,7 @@ Files written:
    meta: kind ("dot" | "additive"), T, B, D, lengths, seed (+ attention_size
    for additive).
 
-11. Attention over another sequence and an encoder-decoder (group ``seq2seq``):
+12. Attention over another sequence and an encoder-decoder (group ``seq2seq``):
    * ``cross_attention_{dot,general,additive}.json``: a query [B,Q] over
      values [T,B,D] (randn, also at padded steps), T=5, B=3, D=6, lengths
      [5,3,1], padded scores set to -inf before the softmax over t; dot:
@@ -1003,7 +1004,7 @@ def gen_cells(out_dir):
 
 
 # --------------------------------------------------------------------------
-# 11. attention over another sequence, and an encoder-decoder trained with
+# 12. attention over another sequence, and an encoder-decoder trained with
 #     teacher forcing (group ``seq2seq``)
 # --------------------------------------------------------------------------
 
@@ -1261,6 +1262,15 @@ def gen_train_plateau_warmup(out_dir):
 
 
 # --only group -> generators, in the order of a full run
+# --------------------------------------------------------------------------
+# 11. recurrent dropout and weight drop, masks passed in (scripts/variant_fixtures.py)
+# --------------------------------------------------------------------------
+
+def gen_variants(out_dir):
+    import variant_fixtures
+    variant_fixtures.gen_variants(out_dir, write_fixture, make_rnn)
+
+
 GENERATORS = {
     "recurrent": [gen_recurrent],
     "linear": [gen_linear],
@@ -1273,6 +1283,7 @@ GENERATORS = {
     "attention": [gen_attention],
     "schedules": [gen_schedulers, gen_train_plateau_warmup],
     "cells": [gen_cells],
+    "variants": [gen_variants],
     "seq2seq": [gen_cross_attention, gen_seq2seq],
 }
 
