@@ -171,16 +171,22 @@ struct Train: ParsableCommand {
         let levels = try CSVSeries.read(path: path)
         let differencing = difference || (previous?.differenced ?? false)
         var series = differencing ? try levels.differenced() : levels
-        var targetIndex = try series.columnIndex(named: target ?? previous?.target)
-        if horizon != nil, series.columns.count > 1 {
-            // Fed-back predictions are the next inputs: the model reads the target alone.
-            say("--horizon: the model reads only \"\(series.columns[targetIndex])\" (its predictions become its next inputs)")
-            series = CSVSeries(source: series.source, columns: [series.columns[targetIndex]], rows: series.rows.map { [$0[targetIndex]] })
-            targetIndex = 0
+        func checkResumedColumns() throws {
+            if let previous, let columns = previous.columns, columns != series.columns {
+                throw UserFacingError(description: "--resume: \(path) has the columns \(series.columnList), but the saved model was trained on "
+                                      + columns.map { "\"\($0)\"" }.joined(separator: ", "))
+            }
         }
-        if let previous, let columns = previous.columns, columns != series.columns {
-            throw UserFacingError(description: "--resume: \(path) has the columns \(series.columnList), but the saved model was trained on "
-                                  + columns.map { "\"\($0)\"" }.joined(separator: ", "))
+        if horizon == nil { try checkResumedColumns() }
+        var targetIndex = try series.columnIndex(named: target ?? previous?.target)
+        if horizon != nil {
+            if series.columns.count > 1 {
+                // Fed-back predictions are the next inputs: the model reads the target alone.
+                say("--horizon: the model reads only \"\(series.columns[targetIndex])\" (its predictions become its next inputs)")
+                series = CSVSeries(source: series.source, columns: [series.columns[targetIndex]], rows: series.rows.map { [$0[targetIndex]] })
+                targetIndex = 0
+            }
+            try checkResumedColumns()
         }
         let windowLength = window ?? previous?.window ?? defaults.window
         let fraction = validationFraction ?? previous?.training.validationFraction ?? Self.defaultValidationFraction
