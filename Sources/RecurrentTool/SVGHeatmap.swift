@@ -26,19 +26,19 @@ struct Heatmap {
                    ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" "##
                        + ##"font-family="sans-serif" font-size="12">"##,
                    ##"<rect width="100%" height="100%" fill="white"/>"##,
-                   ##"<text x="\##(f(width / 2))" y="20" text-anchor="middle" font-size="15">\##(xmlEscaped(title))</text>"##,
+                   ##"<text x="\##(f(width / 2))" y="20" text-anchor="middle" font-size="15">\##(LinePlot.escape(title))</text>"##,
                    ##"<text x="\##(f(Self.left + Double(columnLabels.count) * Self.cell / 2))" y="40" text-anchor="middle">"##
-                       + xmlEscaped(columnTitle) + "</text>",
+                       + LinePlot.escape(columnTitle) + "</text>",
                    ##"<text x="16" y="\##(f(Self.top + Double(rowLabels.count) * Self.cell / 2))" text-anchor="middle" "##
                        + ##"transform="rotate(-90 16 \##(f(Self.top + Double(rowLabels.count) * Self.cell / 2)))">"##
-                       + xmlEscaped(rowTitle) + "</text>"]
+                       + LinePlot.escape(rowTitle) + "</text>"]
         for (c, label) in columnLabels.enumerated() {
             out.append(##"<text x="\##(f(Self.left + (Double(c) + 0.5) * Self.cell))" y="\##(f(Self.top - 8))" text-anchor="middle">"##
-                       + xmlEscaped(label) + "</text>")
+                       + LinePlot.escape(label) + "</text>")
         }
         for (r, label) in rowLabels.enumerated() {
             let y = Self.top + Double(r) * Self.cell
-            out.append(##"<text x="\##(f(Self.left - 8))" y="\##(f(y + Self.cell / 2 + 4))" text-anchor="end">"## + xmlEscaped(label) + "</text>")
+            out.append(##"<text x="\##(f(Self.left - 8))" y="\##(f(y + Self.cell / 2 + 4))" text-anchor="end">"## + LinePlot.escape(label) + "</text>")
             for (c, value) in values[r].enumerated() {
                 let x = Self.left + Double(c) * Self.cell
                 let v = Double(min(max(value, 0), 1))
