@@ -55,6 +55,14 @@ struct Devices: ParsableCommand {
             }
             print("  \(d.specification)  \(d.name) (\(d.kind.rawValue), \(d.version), \(d.computeUnits) compute units, "
                   + "\(d.globalMemoryBytes >> 20) MiB)")
+            let tuning = try OpenCLTuning.for(d)
+            print("              tuning: \(tuning.measured ? "measured" : "not measured on this device family"), "
+                  + "time loop \(tuning.timeLoop.rawValue)")
+            for set in tuning.clblast {
+                let time = set.milliseconds.map { String(format: ", tuner %.3g ms", $0) } ?? ""
+                let pairs: [String] = set.values.keys.sorted().map { name in "\(name)=\(set.values[name] ?? 0)" }
+                print("              CLBlast \(set.kernel): \(pairs.joined(separator: " "))\(time)")
+            }
         }
         if devices.isEmpty { print(OpenCLDevices.listing(devices)) }
         print(Device.automaticChoice.reason)

@@ -63,6 +63,8 @@ struct SavedModel: Codable, Equatable {
         /// 0: no norm clipping.
         var clipNorm: Float
         var clipValue: Float?
+        /// `--early-stopping`: patience in epochs (nil: none).
+        var earlyStopping: Int? = nil
     }
 
     /// Reads `model.json` from `directory`.
