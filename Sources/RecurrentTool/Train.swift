@@ -114,8 +114,6 @@ struct Train: ParsableCommand {
             throw ValidationError("expected --validation-fraction between 0 and 1 (exclusive), got \(f)")
         }
         if let e = embeddingSize, e < 1 { throw ValidationError("expected --embedding-size ≥ 1, got \(e)") }
-        if let e = optimization.epochs, e < 1 { throw ValidationError("expected --epochs ≥ 1, got \(e)") }
-        if let b = optimization.batchSize, b < 1 { throw ValidationError("expected --batch-size ≥ 1, got \(b)") }
     }
 
     func run() throws {
@@ -273,7 +271,8 @@ struct Train: ParsableCommand {
         let content = try TextCorpus.read(path: path)
         let corpus = try previous.map { try TextCorpus(saved: $0.vocabulary ?? [], source: descriptionPath) }
             ?? TextCorpus(text: content)
-        let encoded = try corpus.encode(content, what: previous == nil ? path : "--resume: \(path)")
+        let encoded = try previous == nil ? corpus.encode(content, what: path)
+            : corpus.encode(content, what: "--resume: \(path)", vocabularyName: "the vocabulary in \(descriptionPath)")
         let windowLength = window ?? previous?.window ?? defaults.window
         let step = stride ?? previous?.stride ?? windowLength
         let fraction = validationFraction ?? previous?.training.validationFraction ?? Self.defaultValidationFraction
@@ -387,10 +386,7 @@ struct Train: ParsableCommand {
         if previous != nil {
             try trainer.loadCheckpoint(from: checkpoint)
             if let rate = optimization.fixedLearningRate { optimizer.learningRate = rate }
-            if let data = FileManager.default.contents(atPath: historyURL.path),
-               let records = try? JSONDecoder().decode([EpochRecord].self, from: data) {
-                history = records.filter { $0.epoch <= trainer.completedEpochs }
-            }
+            history = try EpochRecord.readHistory(historyURL).filter { $0.epoch <= trainer.completedEpochs }
             say("resuming \(output): \(trainer.completedEpochs) epoch\(trainer.completedEpochs == 1 ? "" : "s") done"
                 + (trainer.batchesDoneInEpoch > 0 ? " and \(trainer.batchesDoneInEpoch) batches of the next" : "")
                 + ", \(trainer.steps) steps; training to epoch \(epochs)")
