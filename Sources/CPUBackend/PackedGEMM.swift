@@ -7,6 +7,19 @@ import RecurrentCore
 /// Whether this CPU runs the packed kernels (AVX2 and FMA), checked once per process.
 let packedProductsAvailable: Bool = rk_packed_gemm_available() != 0
 
+/// The build of the C kernels this process runs (`rk_cpu_isa`, capped by RECURRENT_CPU_ISA).
+let cellKernelBuild: String = {
+    switch rk_cpu_isa() {
+    case RK_ISA_AVX512: return "AVX-512"
+    case RK_ISA_AVX2: return "AVX2/FMA"
+    default: return "portable"
+    }
+}()
+
+/// The kernel set OpenBLAS runs, after `rk_openblas_select_core` has replaced an older one than
+/// the CPU's (done once, before the backend's first BLAS call).
+let openBLASCore: String = String(cString: rk_openblas_select_core())
+
 extension CPUBackend {
     public func packForRepeatedProducts(_ b: Tensor, k: Int, n: Int, transB: Transpose) throws -> PackedMatrix? {
         guard packedProductsAvailable, usesPackedProducts, k > 0, n > 0, k <= Int(Int32.max), n <= Int(Int32.max) else { return nil }
@@ -19,6 +32,12 @@ extension CPUBackend {
 
     public func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
         let (k, n) = (packed.k, packed.n)
+        guard packedProductsAvailable, usesPackedProducts else {
+            throw RecurrentError.invalidState("cpu packs no matrices here (no AVX2/FMA, RECURRENT_CPU_ISA=portable or "
+                                              + "RECURRENT_PACKED_WEIGHTS=0): gemm(packed:) needs a matrix from packForRepeatedProducts")
+        }
+        try RecurrentError.check("gemm(packed:) packed B (⌈n/16⌉ panels of k × 16)", count: packed.storage.count,
+                                 equals: rk_packed_size(Int32(k), Int32(n)))
         let m = try packed.productRows(a: a, c: c)
         guard m > 0 else { return }
         rk_gemm_packed(Int32(m), Int32(n), Int32(k), try pointer(a, "gemm(packed:) A"), Int32(k),
