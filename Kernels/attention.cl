@@ -74,28 +74,31 @@ kernel ONE_DIMENSIONAL void weighted_sum(global float* context, ulong context_of
     context[context_offset + e] = sum;
 }
 
-// grad_values (T, B, D)[t, b, d] = weights[t, b]·grad_context[b, d], one work-item per (t, b, d).
-kernel ONE_DIMENSIONAL void weighted_sum_backward_values(global float* grad_values, ulong grad_values_offset,
-                                                         global const float* grad_context, ulong grad_context_offset,
-                                                         global const float* weights, ulong weights_offset,
-                                                         ulong n, uint b_count, uint d_count) {
+// out (T, B, D)[t, b, d] = scale[t, b]·vector[b, d], one work-item per (t, b, d): the keys' gradient of
+// batched_dot (scale = grad_scores, vector = query) and the values' gradient of weighted_sum
+// (scale = weights, vector = grad_context).
+kernel ONE_DIMENSIONAL void batched_dot_backward_keys(global float* out, ulong out_offset,
+                                                      global const float* scale, ulong scale_offset,
+                                                      global const float* vector, ulong vector_offset,
+                                                      ulong n, uint b_count, uint d_count) {
     ulong e = get_global_id(0);
     if (e >= n) return;
     ulong row = e / d_count, j = e % d_count, b = row % b_count;
-    grad_values[grad_values_offset + e] = weights[weights_offset + row] * grad_context[grad_context_offset + b * d_count + j];
+    out[out_offset + e] = scale[scale_offset + row] * vector[vector_offset + b * d_count + j];
 }
 
-// grad_weights (T, B)[t, b] = Σ_d grad_context[b, d]·values[t, b, d], one work-item per (t, b).
-kernel ONE_DIMENSIONAL void weighted_sum_backward_weights(global float* grad_weights, ulong grad_weights_offset,
-                                                          global const float* grad_context, ulong grad_context_offset,
-                                                          global const float* values, ulong values_offset,
-                                                          ulong rows, uint b_count, uint d_count) {
+// scores (T, B)[t, b] = Σ_d keys[t, b, d]·query[b, d] in ascending d, one work-item per (t, b): Luong's
+// dot score, and the weights' gradient of weighted_sum (keys = values, query = grad_context).
+kernel ONE_DIMENSIONAL void batched_dot(global float* scores, ulong scores_offset,
+                                        global const float* keys, ulong keys_offset,
+                                        global const float* query, ulong query_offset,
+                                        ulong rows, uint b_count, uint d_count) {
     ulong row = get_global_id(0);
     if (row >= rows) return;
     ulong b = row % b_count;
-    global const float* g = grad_context + grad_context_offset + b * d_count;
-    global const float* v = values + values_offset + row * d_count;
+    global const float* q = query + query_offset + b * d_count;
+    global const float* k = keys + keys_offset + row * d_count;
     float dot = 0.0f;
-    for (uint j = 0; j < d_count; j++) dot += g[j] * v[j];
-    grad_weights[grad_weights_offset + row] = dot;
+    for (uint j = 0; j < d_count; j++) dot += k[j] * q[j];
+    scores[scores_offset + row] = dot;
 }

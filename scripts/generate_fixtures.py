@@ -12,7 +12,8 @@ repository root), then ``--check-interop`` is run on the freshly written
 (``pip install safetensors``).  ``--only`` (re)generates just the named
 groups (comma separated): recurrent (1.), linear (2.), embedding (3.),
 losses (4.), train (5.), interop (6.), dtypes (7.), sequence (8.),
-attention (9.), cells (10.); e.g. ``--only sequence,attention`` writes only the files of
+attention (9.), cells (10.), variants (11., scripts/variant_fixtures.py), seq2seq (12.); e.g. ``--only sequence,attention``
+writes only the files of
 8. and 9.  The self-tests run for interop / dtypes only when those groups
 are generated.  ``--verify`` only re-reads the JSON and
 ``.safetensors`` files already in the output directory and checks that they
@@ -170,6 +171,26 @@ Files written:
    grad.values, grad.<parameter>.
    meta: kind ("dot" | "additive"), T, B, D, lengths, seed (+ attention_size
    for additive).
+
+12. Attention over another sequence and an encoder-decoder (group ``seq2seq``):
+   * ``cross_attention_{dot,general,additive}.json``: a query [B,Q] over
+     values [T,B,D] (randn, also at padded steps), T=5, B=3, D=6, lengths
+     [5,3,1], padded scores set to -inf before the softmax over t; dot:
+     scores = v . q (Q=D); general: v . (weight q), weight [D,Q], Q=4;
+     additive (Bahdanau): vector . tanh(key_weight v + bias + query_weight q),
+     A=5, Q=4; parameters randn*0.5.  loss = sum(context*grad_context).
+     tensors: values, query, lengths, the parameters, context, weights,
+     grad_context, grad.values, grad.query, grad.<parameter>.
+   * ``seq2seq_bahdanau.json``: encoder nn.Embedding(7,4) + nn.LSTM(4,6) over
+     packed sources (T=5, B=3, lengths [5,2,4]); decoder nn.Embedding(6,4),
+     nn.LSTMCell(4,6) started from the encoder's (h_n, c_n), additive
+     attention (A=5) with the new h over the encoder outputs, logits =
+     nn.Linear(12,6)([h; context]); teacher forcing over S=4 steps (inputs:
+     start token 0, then the targets shifted right), targets padded with
+     -100 past lengths [4,2,3]; cross-entropy (mean over real tokens), 20
+     Adam steps (lr 0.01), clip_grad_norm_ 1.0.  tensors: initial.* and
+     final.* (state_dict names), grad.* of step 1, losses, grad_norms,
+     source, decoder_inputs, targets, source_lengths, target_lengths.
 
 10. Schedules (group ``schedules``):
    * ``schedulers.json``: meta.cases holds, for ExponentialLR, LinearLR,
@@ -982,6 +1003,142 @@ def gen_cells(out_dir):
     write_fixture(out_dir, "cell_shared_lstm.json", meta, tensors)
 
 
+# --------------------------------------------------------------------------
+# 12. attention over another sequence, and an encoder-decoder trained with
+#     teacher forcing (group ``seq2seq``)
+# --------------------------------------------------------------------------
+
+def cross_attention(score, query, values, lengths, params):
+    """Context [B,D] and weights [T,B] of a query [B,Q] over values [T,B,D], masked by lengths."""
+    if score == "dot":
+        scores = (values * query[None]).sum(-1)
+    elif score == "general":
+        scores = (values * (query @ params["weight"].t())[None]).sum(-1)
+    else:
+        hidden = values @ params["key_weight"].t() + params["bias"] + (query @ params["query_weight"].t())[None]
+        scores = torch.tanh(hidden) @ params["vector"]
+    steps = torch.arange(values.shape[0])[:, None]
+    scores = scores.masked_fill(steps >= lengths[None], float("-inf"))
+    weights = torch.softmax(scores, dim=0)
+    return (weights[..., None] * values).sum(0), weights
+
+
+def gen_cross_attention(out_dir):
+    for k, score in enumerate(["dot", "general", "additive"]):
+        s = 11001 + k
+        seed(s)
+        T, B, D, A = 5, 3, 6, 5
+        Q = D if score == "dot" else 4
+        lengths = torch.tensor([5, 3, 1])
+        values = torch.randn(T, B, D, requires_grad=True)
+        query = torch.randn(B, Q, requires_grad=True)
+        shapes = {"dot": {}, "general": {"weight": (D, Q)},
+                  "additive": {"query_weight": (A, Q), "key_weight": (A, D), "bias": (A,), "vector": (A,)}}[score]
+        params = {n: (torch.randn(*shape) * 0.5).requires_grad_() for n, shape in shapes.items()}
+        context, weights = cross_attention(score, query, values, lengths, params)
+        grad_context = torch.randn(B, D)
+        (context * grad_context).sum().backward()
+        tensors = {"values": values, "query": query, "lengths": lengths.float(), "context": context,
+                   "weights": weights, "grad_context": grad_context, "grad.values": values.grad,
+                   "grad.query": query.grad}
+        for n, p in params.items():
+            tensors[n] = p
+            tensors["grad." + n] = p.grad
+        meta = dict(score=score, T=T, B=B, Q=Q, D=D, lengths=lengths.tolist(), seed=s)
+        if score == "additive":
+            meta["attention_size"] = A
+        write_fixture(out_dir, f"cross_attention_{score}.json", meta, tensors)
+
+
+class AdditiveAttention(nn.Module):
+    """Bahdanau's score vector . tanh(key_weight k + query_weight q + bias), as CrossAttention."""
+
+    def __init__(self, query_size, key_size, attention_size):
+        super().__init__()
+        def uniform(shape, fan_in):
+            bound = 1 / math.sqrt(fan_in)
+            return nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
+        self.query_weight = uniform((attention_size, query_size), query_size)
+        self.key_weight = uniform((attention_size, key_size), key_size)
+        self.bias = uniform((attention_size,), key_size)
+        self.vector = uniform((attention_size,), attention_size)
+
+    def forward(self, query, values, lengths):
+        return cross_attention("additive", query, values, lengths, dict(self.named_parameters()))
+
+
+class AttnDecoder(nn.Module):
+    """embedding -> LSTMCell -> attention with the new h -> Linear([h; context]), as AttentionDecoder."""
+
+    def __init__(self, vocab, emb, hidden, enc, attn):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, emb)
+        self.cell = nn.LSTMCell(emb, hidden)
+        self.attention = AdditiveAttention(hidden, enc, attn)
+        self.output = nn.Linear(hidden + enc, vocab)
+
+    def forward(self, inputs, state, values, lengths):  # teacher forcing: inputs [S,B]
+        logits = []
+        for t in range(inputs.shape[0]):
+            state = self.cell(self.embedding(inputs[t]), state)
+            context, _ = self.attention(state[0], values, lengths)
+            logits.append(self.output(torch.cat([state[0], context], -1)))
+        return torch.stack(logits)
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, vin, vout, emb, hidden, attn):
+        super().__init__()
+        self.encoder_embedding = nn.Embedding(vin, emb)
+        self.encoder = nn.LSTM(emb, hidden)
+        self.decoder = AttnDecoder(vout, emb, hidden, hidden, attn)
+
+    def forward(self, source, lengths, inputs):
+        packed = nn.utils.rnn.pack_padded_sequence(self.encoder_embedding(source), lengths, enforce_sorted=False)
+        out, (h, c) = self.encoder(packed)
+        values, _ = nn.utils.rnn.pad_packed_sequence(out, total_length=source.shape[0])
+        return self.decoder(inputs, (h[-1], c[-1]), values, lengths)
+
+
+def gen_seq2seq(out_dir):
+    s = 11101
+    seed(s)
+    cfg = dict(source_vocab=7, target_vocab=6, embedding_size=4, hidden_size=6, attention_size=5,
+               source_steps=5, target_steps=4, batch=3)
+    model = Seq2Seq(cfg["source_vocab"], cfg["target_vocab"], cfg["embedding_size"], cfg["hidden_size"],
+                    cfg["attention_size"])
+    B = cfg["batch"]
+    source_lengths = torch.tensor([5, 2, 4])
+    target_lengths = torch.tensor([4, 2, 3])
+    source = torch.randint(1, cfg["source_vocab"], (cfg["source_steps"], B))
+    targets = torch.randint(1, cfg["target_vocab"], (cfg["target_steps"], B))
+    for b in range(B):
+        source[source_lengths[b]:, b] = 0
+        targets[target_lengths[b]:, b] = -100
+    inputs = torch.cat([torch.zeros(1, B, dtype=torch.long), targets[:-1].clamp(min=0)])  # start token 0
+    lr, clip, steps = 0.01, 1.0, 20
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    tensors = snapshot(model, "initial.")
+    losses, norms = [], []
+    for step in range(steps):
+        opt.zero_grad()
+        logits = model(source, source_lengths, inputs)
+        loss = F.cross_entropy(logits.reshape(-1, cfg["target_vocab"]), targets.reshape(-1), ignore_index=-100)
+        loss.backward()
+        if step == 0:
+            tensors.update({"grad." + k: p.grad.detach().clone() for k, p in model.named_parameters()})
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)))
+        opt.step()
+        losses.append(loss.item())
+    tensors.update(snapshot(model, "final."))
+    tensors.update({"losses": torch.tensor(losses), "grad_norms": torch.tensor(norms), "source": source.float(),
+                    "decoder_inputs": inputs.float(), "targets": targets.float(),
+                    "source_lengths": source_lengths.float(), "target_lengths": target_lengths.float()})
+    meta = dict(cfg, optimizer="adam", lr=lr, clip_norm=clip, steps=steps, seed=s,
+                source_lengths=source_lengths.tolist(), target_lengths=target_lengths.tolist())
+    write_fixture(out_dir, "seq2seq_bahdanau.json", meta, tensors)
+
+
 def verify(out_dir):
     files = sorted(f for f in os.listdir(out_dir) if f.endswith(".json"))
     ok = True
@@ -1105,6 +1262,15 @@ def gen_train_plateau_warmup(out_dir):
 
 
 # --only group -> generators, in the order of a full run
+# --------------------------------------------------------------------------
+# 11. recurrent dropout and weight drop, masks passed in (scripts/variant_fixtures.py)
+# --------------------------------------------------------------------------
+
+def gen_variants(out_dir):
+    import variant_fixtures
+    variant_fixtures.gen_variants(out_dir, write_fixture, make_rnn)
+
+
 GENERATORS = {
     "recurrent": [gen_recurrent],
     "linear": [gen_linear],
@@ -1117,6 +1283,8 @@ GENERATORS = {
     "attention": [gen_attention],
     "schedules": [gen_schedulers, gen_train_plateau_warmup],
     "cells": [gen_cells],
+    "variants": [gen_variants],
+    "seq2seq": [gen_cross_attention, gen_seq2seq],
 }
 
 

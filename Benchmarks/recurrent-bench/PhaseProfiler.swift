@@ -181,6 +181,15 @@ final class PhaseProfiler: Backend {
                                           values: u(values), weights: u(weights))
         }
     }
+    func batchedDot(_ scores: Tensor, keys: Tensor, query: Tensor) throws {
+        try timed(.other) { try inner.batchedDot(u(scores), keys: u(keys), query: u(query)) }
+    }
+    func batchedDotBackward(gradKeys: Tensor?, gradQuery: Tensor?, gradScores: Tensor, keys: Tensor, query: Tensor) throws {
+        try timed(.other) {
+            try inner.batchedDotBackward(gradKeys: u(gradKeys), gradQuery: u(gradQuery), gradScores: u(gradScores), keys: u(keys),
+                                         query: u(query))
+        }
+    }
     func sgdUpdate(_ param: Tensor, gradient: Tensor, momentumBuffer: Tensor?, _ h: SGDHyperparameters) throws {
         try timed(.optimizer) { try inner.sgdUpdate(u(param), gradient: u(gradient), momentumBuffer: u(momentumBuffer), h) }
     }

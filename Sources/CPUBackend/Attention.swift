@@ -98,4 +98,32 @@ extension CPUBackend {
             }
         }
     }
+
+    public func batchedDot(_ scores: Tensor, keys: Tensor, query: Tensor) throws {
+        let (t, b, d) = try AttentionShapes.batchedDotSizes(scores: scores, keys: keys, query: query, "batchedDot")
+        let ps = try pointer(scores, "batchedDot scores"), pk = try pointer(keys, "batchedDot keys")
+        let pq = try pointer(query, "batchedDot query")
+        for row in 0..<(t * b) {
+            let k = pk + row * d, q = pq + (row % b) * d
+            var dot: Float = 0
+            for j in 0..<d { dot += k[j] * q[j] }
+            ps[row] = dot
+        }
+    }
+
+    public func batchedDotBackward(gradKeys: Tensor?, gradQuery: Tensor?, gradScores: Tensor, keys: Tensor, query: Tensor) throws {
+        let (t, b, d) = try AttentionShapes.batchedDotSizes(scores: gradScores, keys: keys, query: query, "batchedDotBackward")
+        if let gradKeys {
+            let pgk = try pointer(gradKeys, count: t * b * d, "batchedDotBackward gradKeys (T, B, D)")
+            let pgs = try pointer(gradScores, "batchedDotBackward gradScores"), pq = try pointer(query, "batchedDotBackward query")
+            for row in 0..<(t * b) {
+                let g = pgs[row], q = pq + (row % b) * d, out = pgk + row * d
+                for j in 0..<d { out[j] = g * q[j] }
+            }
+        }
+        if let gradQuery {
+            try RecurrentError.check("batchedDotBackward gradQuery (B, D)", count: gradQuery.count, equals: b * d)
+            try weightedSum(gradQuery, values: keys, weights: gradScores)
+        }
+    }
 }

@@ -31,11 +31,17 @@ extension CPUBackend {
             initialHidden: try loop.io.initialHidden.map { try pointer($0, op) },
             initialCell: try loop.io.initialCell.map { try pointer($0, op) },
             biasIH: try pointer(w.biasIH, op), biasHH: try pointer(w.biasHH, op),
-            packedHH: try pointer(packedHH, op), packedHR: try packedHR.map { try pointer($0.storage, op) })
+            packedHH: try pointer(packedHH, op), packedHR: try packedHR.map { try pointer($0.storage, op) },
+            hiddenMask: try loop.io.hiddenMask.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: loop.mode)
         let blocks = batchBlocks(s)
         try withExtendedLifetime((packedHH, packedHR)) {
-            try runConcurrently(blocks.count) { part in plan.forward(rows: blocks[part], p) }
+            try runConcurrently(blocks.count) { part in
+                // With recurrent dropout, per block: h_{t-1} ⊙ mask, what the product reads (b, R).
+                guard p.hiddenMask != nil else { return plan.forward(rows: blocks[part], p, masked: nil) }
+                let masked = try Tensor.empty([blocks[part].count * r], on: self)
+                try withExtendedLifetime(masked) { plan.forward(rows: blocks[part], p, masked: try self.pointer(masked, op)) }
+            }
         }
     }
 
@@ -62,13 +68,15 @@ extension CPUBackend {
             gradFinalHidden: try io.gradFinalHidden.map { try pointer($0, op) },
             gradFinalCell: try io.gradFinalCell.map { try pointer($0, op) },
             gradInitialHidden: try io.gradInitialHidden.map { try pointer($0, op) },
-            gradInitialCell: try io.gradInitialCell.map { try pointer($0, op) })
+            gradInitialCell: try io.gradInitialCell.map { try pointer($0, op) },
+            hiddenMask: try io.hiddenMask.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: .training)
         let blocks = batchBlocks(s)
+        let maskWidth = io.hiddenMask == nil ? 0 : r
         try withExtendedLifetime((packedHH, packedHR)) {
             try runConcurrently(blocks.count) { part in
-                // Per block: dh and dc carried from step t+1, and dm_t with a projection.
-                let carried = try Tensor.empty([blocks[part].count * (r + 2 * h)], on: self)   // (b, R + 2H)
+                // Per block: dh and dc carried from step t+1, dm_t with a projection, dG_t W_hh with recurrent dropout.
+                let carried = try Tensor.empty([blocks[part].count * (r + 2 * h + maskWidth)], on: self)   // (b, R + 2H [+ R])
                 try withExtendedLifetime(carried) {
                     plan.backward(rows: blocks[part], p, carried: try self.pointer(carried, op))
                 }
@@ -89,6 +97,8 @@ struct LoopPointers: @unchecked Sendable {
     var gradGatesInput: Pointer? = nil, gradGatesHidden: Pointer? = nil, gradOutputs: Pointer? = nil
     var gradOutput: Pointer? = nil, gradFinalHidden: Pointer? = nil, gradFinalCell: Pointer? = nil
     var gradInitialHidden: Pointer? = nil, gradInitialCell: Pointer? = nil
+    /// (B, R) recurrent dropout mask (nil: none).
+    var hiddenMask: Pointer? = nil
 }
 
 /// Sizes and row offsets of one layer's time loop, and the loop of one row block.
@@ -122,8 +132,8 @@ struct StepPlan: Sendable {
     /// Row of batch position `first` at step `step` in `extra` and `projected`.
     func stateRow(_ step: Int, _ first: Int) -> Int { (inference ? (step % 2) * batch : offsets[step]) + first }
 
-    /// Every forward step of batch rows `rows`.
-    func forward(rows: Range<Int>, _ p: LoopPointers) {
+    /// Every forward step of batch rows `rows`; with a recurrent dropout mask, `masked` holds (b, R) floats.
+    func forward(rows: Range<Int>, _ p: LoopPointers, masked: UnsafeMutablePointer<Float>?) {
         let (h, r, gh) = (hidden, width, gateCount * hidden)
         for step in 0..<steps {
             let end = min(rows.upperBound, sizes[step])
@@ -142,18 +152,26 @@ struct StepPlan: Sendable {
                                            inference: inference, gates: p.gates + row * gh, product: nil, biasIH: p.biasIH,
                                            biasHH: p.biasHH, previous: previousState, state: p.extra.map { $0 + stateRow * h },
                                            hiddenOut: cellOutput)
-            rk_forward_step(cell, &cellStep, previousHidden, Int32(r), p.packedHH)
+            // With recurrent dropout the product reads h_{t-1} ⊙ mask (b, R); the cell keeps h_{t-1} itself.
+            var productInput = previousHidden
+            if let previousHidden, let masked, let mask = p.hiddenMask.map({ $0 + rows.lowerBound * r }) {
+                for k in 0..<(count * r) { masked[k] = previousHidden[k] * mask[k] }
+                productInput = masked
+            }
+            rk_forward_step(cell, &cellStep, productInput, Int32(r), p.packedHH)
             if let packedHR = p.packedHR {
                 rk_gemm_packed(Int32(count), Int32(r), Int32(h), cellOutput, Int32(h), packedHR, p.output + row * r, Int32(r), 0)
             }
         }
     }
 
-    /// Every backward step of batch rows `rows`, last step first; `carried` holds (b, R + 2H) floats.
+    /// Every backward step of batch rows `rows`, last step first; `carried` holds (b, R + 2H) floats,
+    /// (b, 2R + 2H) with a recurrent dropout mask.
     func backward(rows: Range<Int>, _ p: LoopPointers, carried: UnsafeMutablePointer<Float>) {
         let (h, r, gh) = (hidden, width, gateCount * hidden)
         let first = rows.lowerBound
         let gradHidden = carried, gradCell = carried + rows.count * r, gradProjected = gradCell + rows.count * h
+        let maskedProduct = gradProjected + rows.count * h   // (b, R) dG_t W_hh before the mask
         for step in stride(from: steps - 1, through: 0, by: -1) {
             let end = min(rows.upperBound, sizes[step])
             if end <= first { continue }
@@ -186,7 +204,19 @@ struct StepPlan: Sendable {
                 gradGatesHidden: cell == Int32(RK_CELL_GRU) ? p.gradGatesHidden! + row * gh : nil)
             // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R), not needed at step 0 unless dh_0 is asked for.
             let product = step > 0 || p.gradInitialHidden != nil
-            rk_backward_step(cell, &cellStep, product ? p.packedHH : nil, Int32(r), gradHidden)
+            if product, let mask = p.hiddenMask.map({ $0 + first * r }) {
+                // Recurrent dropout: dh_{t-1} = mask ⊙ (dG_t W_hh) [+ GRU's z ⊙ dh_t, which the cell leaves in gradHidden].
+                rk_backward_step(cell, &cellStep, nil, Int32(r), gradHidden)
+                let dg = (cell == Int32(RK_CELL_GRU) ? p.gradGatesHidden! : p.gradGatesInput!) + row * gh
+                rk_gemm_packed(Int32(count), Int32(r), Int32(gh), dg, Int32(gh), p.packedHH, maskedProduct, Int32(r), 0)
+                if cell == Int32(RK_CELL_GRU) {
+                    for k in 0..<(count * r) { gradHidden[k] += maskedProduct[k] * mask[k] }
+                } else {
+                    for k in 0..<(count * r) { gradHidden[k] = maskedProduct[k] * mask[k] }
+                }
+            } else {
+                rk_backward_step(cell, &cellStep, product ? p.packedHH : nil, Int32(r), gradHidden)
+            }
         }
         p.gradInitialHidden.map { ($0 + first * r).update(from: gradHidden, count: rows.count * r) }
         if isLSTM { p.gradInitialCell.map { ($0 + first * h).update(from: gradCell, count: rows.count * h) } }

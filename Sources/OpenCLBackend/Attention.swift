@@ -36,9 +36,28 @@ extension OpenCLBackend {
         try RecurrentError.check("weightedSumBackward gradValues (T, B, D)", count: gradValues.count, equals: t * b * d)
         try RecurrentError.check("weightedSumBackward gradWeights (T, B)", count: gradWeights.count, equals: t * b)
         try RecurrentError.check("weightedSumBackward gradContext (B, D)", count: gradContext.count, equals: b * d)
-        try launch(.weightedSumBackwardValues, items: t * b * d,
-                   [.tensor(gradValues), .tensor(gradContext), .tensor(weights), .count(t * b * d), .size(b), .size(d)])
-        try launch(.weightedSumBackwardWeights, items: t * b,
-                   [.tensor(gradWeights), .tensor(gradContext), .tensor(values), .count(t * b), .size(b), .size(d)])
+        // Both halves are batchedDot's kernels: gradValues = weights ⊗ gradContext, gradWeights = values · gradContext.
+        try launch(.batchedDotBackwardKeys, items: t * b * d,
+                   [.tensor(gradValues), .tensor(weights), .tensor(gradContext), .count(t * b * d), .size(b), .size(d)])
+        try launch(.batchedDot, items: t * b,
+                   [.tensor(gradWeights), .tensor(values), .tensor(gradContext), .count(t * b), .size(b), .size(d)])
+    }
+
+    public func batchedDot(_ scores: Tensor, keys: Tensor, query: Tensor) throws {
+        let (t, b, d) = try AttentionShapes.batchedDotSizes(scores: scores, keys: keys, query: query, "batchedDot")
+        try launch(.batchedDot, items: t * b, [.tensor(scores), .tensor(keys), .tensor(query), .count(t * b), .size(b), .size(d)])
+    }
+
+    public func batchedDotBackward(gradKeys: Tensor?, gradQuery: Tensor?, gradScores: Tensor, keys: Tensor, query: Tensor) throws {
+        let (t, b, d) = try AttentionShapes.batchedDotSizes(scores: gradScores, keys: keys, query: query, "batchedDotBackward")
+        if let gradKeys {
+            try RecurrentError.check("batchedDotBackward gradKeys (T, B, D)", count: gradKeys.count, equals: t * b * d)
+            try launch(.batchedDotBackwardKeys, items: t * b * d,
+                       [.tensor(gradKeys), .tensor(gradScores), .tensor(query), .count(t * b * d), .size(b), .size(d)])
+        }
+        if let gradQuery {
+            try RecurrentError.check("batchedDotBackward gradQuery (B, D)", count: gradQuery.count, equals: b * d)
+            try weightedSum(gradQuery, values: keys, weights: gradScores)
+        }
     }
 }

@@ -14,7 +14,7 @@ enum Kernel: Int, CaseIterable, Sendable {
     // embedding.cl
     case embeddingForward, embeddingBackward, gatherRows, scatterAddRows
     // attention.cl
-    case sequenceSoftmax, sequenceSoftmaxBackward, weightedSum, weightedSumBackwardValues, weightedSumBackwardWeights
+    case sequenceSoftmax, sequenceSoftmaxBackward, weightedSum, batchedDot, batchedDotBackwardKeys
     // lstm.cl, gru.cl, rnn.cl: cell steps after a separate recurrent product
     case lstmForwardStep, lstmBackwardStep, gruForwardStep, gruBackwardStep, rnnForwardStep, rnnBackwardStep
     // time_loop.cl: one launch per step, the recurrent product fused with the cell

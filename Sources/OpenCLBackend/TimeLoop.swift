@@ -66,6 +66,8 @@ public enum PersistentChoice: Sendable, Equatable {
 
 extension OpenCLBackend {
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
+        // Recurrent dropout runs on the shared per-step loop: the step kernels have no mask yet.
+        if loop.io.hiddenMask != nil { return try perStepRecurrentForwardSteps(loop) }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentForwardSteps(loop)
         case .fused: try fusedForwardSteps(loop)
@@ -80,6 +82,7 @@ extension OpenCLBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
+        if loop.io.hiddenMask != nil { return try perStepRecurrentBackwardSteps(loop) }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentBackwardSteps(loop)
         case .fused: try fusedBackwardSteps(loop)

@@ -19,4 +19,14 @@ public enum AttentionShapes {
         }
         return d
     }
+
+    /// T, B and D of `batchedDot`'s operands after checking them: scores (T, B) of rank 2, keys (T, B, D),
+    /// query (B, D); throws `.shapeMismatch` naming `operation` otherwise.
+    public static func batchedDotSizes(scores: Tensor, keys: Tensor, query: Tensor,
+                                       _ operation: String) throws -> (t: Int, b: Int, d: Int) {
+        let (t, b) = try sequenceSizes(scores, "\(operation) scores (T, B)")
+        let d = try featureSize(values: keys, t: t, b: b, "\(operation) keys (T, B, D)")
+        try RecurrentError.check("\(operation) query (B, D)", count: query.count, equals: b * d)
+        return (t, b, d)
+    }
 }

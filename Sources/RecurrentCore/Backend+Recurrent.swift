@@ -193,6 +193,7 @@ extension Backend {
         let offsets = s.stepOffsets
         let inference = io.mode == .inference
         let projection = try Tensor.empty([rows.count, gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ
+        let maskedRows = try io.hiddenMask.map { _ in try Tensor.empty([rows.count, r], on: self) }  // (b, R) h_{t-1} ⊙ mask
         let kept = try CellStepState(extra, s)
         for step in 0..<t {
             // The rows of this block whose sequences are still running (all of them unless packed).
@@ -203,7 +204,13 @@ extension Backend {
             let previousHidden = step == 0
                 ? try stateRows(io.initialHidden, s, active, width: r) : try stepRows(output, offsets, step - 1, active)
             if let previousHidden {
-                try stepProduct(hiddenProjection, previousHidden, w.weightHH, packed: packed.hh, m: active.count, n: gh, k: r,
+                // With recurrent dropout the product reads h_{t-1} ⊙ mask; the cell keeps h_{t-1} itself.
+                var productInput = previousHidden
+                if let mask = io.hiddenMask, let maskedRows {
+                    productInput = try maskedRows.slice(0..<active.count)
+                    try multiply(productInput, previousHidden, stateRows(mask, s, active, width: r))
+                }
+                try stepProduct(hiddenProjection, productInput, w.weightHH, packed: packed.hh, m: active.count, n: gh, k: r,
                                 transB: .transposed, accumulate: false)
             } else {
                 try fill(hiddenProjection, with: 0)
@@ -276,10 +283,10 @@ extension Backend {
         if let projected, let gradOutputs, let gradWeightHR = g.weightHR {
             try gemm(gradWeightHR, gradOutputs, projected, GEMMShape(m: r, n: h, k: n, transA: .transposed, beta: 1))
         }
-        // dW_hh += Σ_t dGh_tᵀ h_{t-1}.
-        if s.isPacked {
+        // dW_hh += Σ_t dGh_tᵀ h_{t-1} (h_{t-1} ⊙ mask with recurrent dropout).
+        if s.isPacked || io.hiddenMask != nil {
             // Step t's rows against the first batchSizes[t] rows of step t−1 (h_0 for step 0), gathered
-            // into one (N, R) block so that a single GEMM covers every step.
+            // into one (N, R) block so that a single GEMM covers every step (and masked there).
             let offsets = s.stepOffsets
             let previous = try Tensor.empty([n, r], on: self)                                    // (N, R) h_{t-1}
             if let h0 = io.initialHidden {
@@ -290,6 +297,12 @@ extension Backend {
             for step in 1..<max(t, 1) {
                 let active = 0..<s.rows(atStep: step)
                 try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
+            }
+            if let mask = io.hiddenMask {
+                for step in 0..<t {
+                    let active = 0..<s.rows(atStep: step), rows = try stepRows(previous, offsets, step, active)
+                    try multiply(rows, rows, stateRows(mask, s, active, width: r))
+                }
             }
             try gemm(g.weightHH, gradGatesHidden, previous, GEMMShape(m: gh, n: r, k: n, transA: .transposed, beta: 1))
         } else {
@@ -326,6 +339,7 @@ extension Backend {
         if case .lstm(let cells) = kept { carried = (cells, try Tensor.empty([rows.count, h], on: self)) } else { carried = nil }
         let gradCellRows = carried?.gradCellRows
         let gradProjectedRows = projected != nil ? try Tensor.empty([rows.count, h], on: self) : nil  // (b, H) dm_t
+        let maskedGradRows = try io.hiddenMask.map { _ in try Tensor.empty([rows.count, r], on: self) }  // (b, R) dG_t W_hh
         for step in stride(from: t - 1, through: 0, by: -1) {
             let end = min(rows.upperBound, s.rows(atStep: step))
             if end <= rows.lowerBound { continue }
@@ -388,8 +402,17 @@ extension Backend {
             }
             // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R). GRU's step already wrote the direct z ⊙ dh part.
             if step > 0 || io.gradInitialHidden != nil {
-                try stepProduct(gradHidden, dGh, w.weightHH, packed: packed.hh, m: active.count, n: r, k: gh,
-                                transB: .none, accumulate: s.cell == .gru)
+                if let mask = io.hiddenMask, let maskedGradRows {
+                    // Recurrent dropout: the product's part meets the mask, GRU's direct part does not.
+                    let product = try maskedGradRows.slice(local)
+                    try stepProduct(product, dGh, w.weightHH, packed: packed.hh, m: active.count, n: r, k: gh,
+                                    transB: .none, accumulate: false)
+                    try multiply(product, product, stateRows(mask, s, active, width: r))
+                    if s.cell == .gru { try axpy(gradHidden, alpha: 1, product) } else { try copy(product, to: gradHidden) }
+                } else {
+                    try stepProduct(gradHidden, dGh, w.weightHH, packed: packed.hh, m: active.count, n: r, k: gh,
+                                    transB: .none, accumulate: s.cell == .gru)
+                }
             }
         }
         if let gradInitialHidden = io.gradInitialHidden {

@@ -139,6 +139,13 @@ public protocol Backend: AnyObject, Sendable {
     /// gradValues (T, B, D), gradWeights (T, B), gradContext (B, D), values (T, B, D), weights (T, B).
     func weightedSumBackward(gradValues: Tensor, gradWeights: Tensor, gradContext: Tensor, values: Tensor,
                              weights: Tensor) throws
+    /// `scores[t, b] = Σ_d keys[t, b, d]·query[b, d]` in ascending d: every step's key against its own
+    /// sequence's query (Luong's dot score). scores (T, B), keys (T, B, D), query (B, D).
+    func batchedDot(_ scores: Tensor, keys: Tensor, query: Tensor) throws
+    /// Gradients of `batchedDot`, each overwritten and skipped when nil: `gradKeys[t, b, d] = gradScores[t, b]·query[b, d]`
+    /// and `gradQuery[b, d] = Σ_t gradScores[t, b]·keys[t, b, d]` in ascending t (the `weightedSum` of the keys).
+    /// gradKeys (T, B, D), gradQuery (B, D), gradScores (T, B), keys (T, B, D), query (B, D).
+    func batchedDotBackward(gradKeys: Tensor?, gradQuery: Tensor?, gradScores: Tensor, keys: Tensor, query: Tensor) throws
 
     // MARK: Optimizers
 

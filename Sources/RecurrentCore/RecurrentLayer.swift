@@ -182,14 +182,19 @@ public struct RecurrentForwardIO: Sendable {
     public var initialCell: Tensor?
     /// Whether the pass keeps the reserve for backward (`.training`) or runs forward only.
     public var mode: RecurrentForwardMode
+    /// (B, R) recurrent (variational) dropout mask, or nil for none: the recurrent product of every
+    /// step reads h_{t-1} ⊙ mask (h_0 included), one mask per sequence for all its steps (Gal and
+    /// Ghahramani 2016; Keras's `recurrent_dropout`). GRU's z ⊙ h_{t-1} term keeps the unmasked state.
+    public var hiddenMask: Tensor?
 
     public init(output: Tensor, finalHidden: Tensor? = nil, finalCell: Tensor? = nil, reserve: Tensor,
                 input: Tensor, initialHidden: Tensor? = nil, initialCell: Tensor? = nil,
-                mode: RecurrentForwardMode = .training) {
+                mode: RecurrentForwardMode = .training, hiddenMask: Tensor? = nil) {
         self.output = output; self.finalHidden = finalHidden; self.finalCell = finalCell
         self.reserve = reserve; self.input = input
         self.initialHidden = initialHidden; self.initialCell = initialCell
         self.mode = mode
+        self.hiddenMask = hiddenMask
     }
 
     /// Throws unless every tensor has the element count `shape` implies.
@@ -201,7 +206,7 @@ public struct RecurrentForwardIO: Sendable {
         try RecurrentError.check("recurrent forward output (N, \(rName))", count: output.count, equals: n * r)
         try RecurrentError.check("recurrent forward reserve (\(mode.rawValue))", count: reserve.count,
                                  equals: shape.reserveCount(mode))
-        for (name, x) in [("final hidden", finalHidden), ("initial hidden", initialHidden)] {
+        for (name, x) in [("final hidden", finalHidden), ("initial hidden", initialHidden), ("hidden mask", hiddenMask)] {
             if let x { try RecurrentError.check("recurrent forward \(name) (B, \(rName))", count: x.count, equals: b * r) }
         }
         for (name, x) in [("final cell", finalCell), ("initial cell", initialCell)] {
@@ -231,21 +236,24 @@ public struct RecurrentBackwardIO: Sendable {
     public var initialHidden: Tensor?
     public var initialCell: Tensor?
     public var reserve: Tensor
+    /// (B, R) the forward pass's recurrent dropout mask (`RecurrentForwardIO.hiddenMask`), or nil.
+    public var hiddenMask: Tensor?
 
     public init(gradInput: Tensor?, gradInitialHidden: Tensor? = nil, gradInitialCell: Tensor? = nil,
                 gradOutput: Tensor?, gradFinalHidden: Tensor? = nil, gradFinalCell: Tensor? = nil,
                 input: Tensor, output: Tensor, initialHidden: Tensor? = nil, initialCell: Tensor? = nil,
-                reserve: Tensor) {
+                reserve: Tensor, hiddenMask: Tensor? = nil) {
         self.gradInput = gradInput; self.gradInitialHidden = gradInitialHidden; self.gradInitialCell = gradInitialCell
         self.gradOutput = gradOutput; self.gradFinalHidden = gradFinalHidden; self.gradFinalCell = gradFinalCell
         self.input = input; self.output = output
         self.initialHidden = initialHidden; self.initialCell = initialCell; self.reserve = reserve
+        self.hiddenMask = hiddenMask
     }
 
     /// Throws unless every tensor has the element count `shape` implies.
     public func validate(_ shape: RecurrentLayerShape) throws {
         try RecurrentForwardIO(output: output, reserve: reserve, input: input,
-                               initialHidden: initialHidden, initialCell: initialCell).validate(shape)
+                               initialHidden: initialHidden, initialCell: initialCell, hiddenMask: hiddenMask).validate(shape)
         let (n, b, i, h, r) = (shape.rowCount, shape.batchSize, shape.inputSize, shape.hiddenSize, shape.outputSize)
         let rName = shape.projectionSize == nil ? "H" : "P"
         if let gradInput { try RecurrentError.check("recurrent backward grad input (N, I)", count: gradInput.count, equals: n * i) }

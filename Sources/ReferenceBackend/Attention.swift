@@ -99,4 +99,36 @@ extension ReferenceBackend {
         try write(gradV, to: gradValues, "weightedSumBackward gradValues")
         try write(gradW, to: gradWeights, "weightedSumBackward gradWeights")
     }
+
+    /// `scores[t, b] = Σ_d keys[t, b, d]·query[b, d]`, summed in Double.
+    public func batchedDot(_ scores: Tensor, keys: Tensor, query: Tensor) throws {
+        let (t, b, d) = try AttentionShapes.batchedDotSizes(scores: scores, keys: keys, query: query, "batchedDot")
+        let kv = try read(keys, "batchedDot keys"), qv = try read(query, "batchedDot query")
+        var out = [Float](repeating: 0, count: t * b)
+        for row in 0..<(t * b) {
+            let column = row % b
+            var dot: Double = 0
+            for j in 0..<d { dot += Double(kv[row * d + j]) * Double(qv[column * d + j]) }
+            out[row] = Float(dot)
+        }
+        try write(out, to: scores, "batchedDot scores")
+    }
+
+    /// `gradKeys[t, b, d] = gradScores[t, b]·query[b, d]`; `gradQuery[b, d] = Σ_t gradScores[t, b]·keys[t, b, d]` (in Double).
+    public func batchedDotBackward(gradKeys: Tensor?, gradQuery: Tensor?, gradScores: Tensor, keys: Tensor, query: Tensor) throws {
+        let (t, b, d) = try AttentionShapes.batchedDotSizes(scores: gradScores, keys: keys, query: query, "batchedDotBackward")
+        if let gradKeys {
+            try RecurrentError.check("batchedDotBackward gradKeys (T, B, D)", count: gradKeys.count, equals: t * b * d)
+            let gs = try read(gradScores, "batchedDotBackward gradScores"), qv = try read(query, "batchedDotBackward query")
+            var out = [Float](repeating: 0, count: t * b * d)
+            for row in 0..<(t * b) {
+                for j in 0..<d { out[row * d + j] = Float(Double(gs[row]) * Double(qv[(row % b) * d + j])) }
+            }
+            try write(out, to: gradKeys, "batchedDotBackward gradKeys")
+        }
+        if let gradQuery {
+            try RecurrentError.check("batchedDotBackward gradQuery (B, D)", count: gradQuery.count, equals: b * d)
+            try weightedSum(gradQuery, values: keys, weights: gradScores)
+        }
+    }
 }

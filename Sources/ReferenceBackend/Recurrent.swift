@@ -71,14 +71,16 @@ extension ReferenceBackend {
         var gateReserve = [Float](repeating: 0, count: t * b * gh)                 // (T, B, GH)
         var extraReserve = [Float](repeating: 0, count: t * b * h * s.cell.extraReserveWidth)  // (T, B, H)
         var projectedReserve = [Float](repeating: 0, count: projecting ? t * b * h : 0)        // (T, B, H) m_t
+        let mask = try io.hiddenMask.map { try read($0, "recurrent forward hidden mask") }  // (B, R) or nil
 
         for step in 0..<t {
             var hNext = hState, cNext = cState        // rows whose sequence has ended keep their state
             for row in 0..<s.rows(atStep: step) {
                 let xt = x[((step * b + row) * i)..<((step * b + row + 1) * i)]
-                let ht = hState[(row * r)..<((row + 1) * r)]
+                // What the recurrent product reads: h_{t-1}, or h_{t-1} ⊙ mask with recurrent dropout.
+                let ht = (0..<r).map { hState[row * r + $0] * (mask?[row * r + $0] ?? 1) }[...]
                 let ax = Self.affine(wih, xt, bih, rows: gh, columns: i)           // W_ih x_t + b_ih
-                let ah = Self.affine(whh, ht, bhh, rows: gh, columns: r)           // W_hh h_{t-1} + b_hh
+                let ah = Self.affine(whh, ht, bhh, rows: gh, columns: r)           // W_hh (h_{t-1} ⊙ mask) + b_hh
                 let gateBase = (step * b + row) * gh, stateBase = (step * b + row) * h
                 var cellOutput = [Float](repeating: 0, count: h)                   // the cell's h (m_t when projecting)
                 for j in 0..<h {
@@ -144,7 +146,8 @@ extension ReferenceBackend {
     /// c_t, and the cell sees `W_hrᵀ dh`), the pre-activation
     /// gate gradients dGx (input side) and dGh (hidden side; they differ only for GRU's n gate),
     /// then `dW_ih += dGx x_tᵀ`, `dW_hh += dGh h_{t-1}ᵀ`, `db_ih += dGx`, `db_hh += dGh`,
-    /// `dx_t = W_ihᵀ dGx`, `dh_{t-1} = W_hhᵀ dGh` (+ z⊙dh for GRU), `dc_{t-1} = f⊙dc`.
+    /// `dx_t = W_ihᵀ dGx`, `dh_{t-1} = W_hhᵀ dGh` (+ z⊙dh for GRU), `dc_{t-1} = f⊙dc`. With a recurrent
+    /// dropout mask m the product saw h_{t-1} ⊙ m: `dW_hh += dGh (h_{t-1} ⊙ m)ᵀ`, `dh_{t-1} = m ⊙ W_hhᵀ dGh (+ z⊙dh)`.
     /// Parameter gradients accumulate (their sums are kept in Double and added at the end);
     /// input and state gradients are overwritten.
     public func recurrentBackward(_ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ g: RecurrentWeights,
@@ -166,6 +169,7 @@ extension ReferenceBackend {
         let wih = try read(w.weightIH, "recurrent backward weight_ih")             // (GH, I)
         let whh = try read(w.weightHH, "recurrent backward weight_hh")             // (GH, R)
         let whr = try w.weightHR.map { try read($0, "recurrent backward weight_hr") } ?? []   // (P, H)
+        let mask = try io.hiddenMask.map { try read($0, "recurrent backward hidden mask") }  // (B, R) or nil
 
         var dhNext = try readOrZeros(io.gradFinalHidden, count: b * r, "recurrent backward grad final hidden")  // (B, R)
         var dcNext = try readOrZeros(io.gradFinalCell, count: b * h, "recurrent backward grad final cell")      // (B, H)
@@ -239,7 +243,7 @@ extension ReferenceBackend {
                     dBih[q] += Double(dGx[q])
                     dBhh[q] += Double(dGh[q])
                     for c in 0..<i { dWih[q * i + c] += Double(dGx[q]) * Double(x[xBase + c]) }
-                    for c in 0..<r { dWhh[q * r + c] += Double(dGh[q]) * Double(hPrev[c]) }
+                    for c in 0..<r { dWhh[q * r + c] += Double(dGh[q]) * Double(hPrev[c] * (mask?[row * r + c] ?? 1)) }
                 }
                 for c in 0..<i {
                     var sum: Double = 0
@@ -247,9 +251,10 @@ extension ReferenceBackend {
                     dx[xBase + c] = Float(sum)
                 }
                 for c in 0..<r {
-                    var sum = Double(direct[c])
+                    var sum: Double = 0
                     for q in 0..<gh { sum += Double(dGh[q]) * Double(whh[q * r + c]) }
-                    dhPrev[row * r + c] = Float(sum)
+                    // Through the product the gradient meets the mask; GRU's z ⊙ h_{t-1} term does not.
+                    dhPrev[row * r + c] = Float(Double(direct[c]) + sum * Double(mask?[row * r + c] ?? 1))
                 }
             }
             dhNext = dhPrev

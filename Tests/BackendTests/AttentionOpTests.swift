@@ -1,5 +1,6 @@
 // Attention ops on the device under test vs the reference: masked softmax over time, weighted
-// sum of values, and their gradients, on odd shapes, with and without lengths.
+// sum of values, the per-sequence dot of keys with a query, and their gradients, on odd shapes,
+// with and without lengths.
 // T = time steps, B = batch, D = feature size.
 
 import RecurrentKit
@@ -123,6 +124,36 @@ import Testing
         try gradWeights.expectClose("weightedSumBackward (\(t), \(b), \(d)) gradWeights")
     }
 
+    @Test(arguments: shapes)
+    func batchedDot(shape: (Int, Int, Int)) throws {
+        let (t, b, d) = shape
+        var random = TestRandom(seed: 95, stream: UInt64(t * 10_000 + b * 100 + d))
+        let keys = try Twin([t, b, d], &random, low: -3, high: 3), query = try Twin([b, d], &random)
+        let scores = try Twin([t, b], filledWith: .nan)
+        try onBoth { backend, side in try backend.batchedDot(scores[side], keys: keys[side], query: query[side]) }
+        try scores.expectClose("batchedDot (\(t), \(b), \(d))")
+        try keys.expectClose("batchedDot (\(t), \(b), \(d)): keys untouched", absolute: 0, relative: 0)
+    }
+
+    /// Both gradients, and each alone (the other output, nil, is not written).
+    @Test(arguments: shapes, [(true, true), (true, false), (false, true)])
+    func batchedDotBackward(shape: (Int, Int, Int), wanted: (keys: Bool, query: Bool)) throws {
+        let (t, b, d) = shape
+        var random = TestRandom(seed: 96, stream: UInt64(t * 10_000 + b * 100 + d))
+        let keys = try Twin([t, b, d], &random, low: -3, high: 3), query = try Twin([b, d], &random)
+        let gradScores = try Twin([t, b], &random)
+        let gradKeys = try Twin([t, b, d], filledWith: .nan), gradQuery = try Twin([b, d], filledWith: .nan)
+        try onBoth { backend, side in
+            try backend.batchedDotBackward(gradKeys: wanted.keys ? gradKeys[side] : nil, gradQuery: wanted.query ? gradQuery[side] : nil,
+                                           gradScores: gradScores[side], keys: keys[side], query: query[side])
+        }
+        let label = "batchedDotBackward (\(t), \(b), \(d)) keys \(wanted.keys) query \(wanted.query)"
+        if wanted.keys { try gradKeys.expectClose("\(label) gradKeys") }
+        if wanted.query { try gradQuery.expectClose("\(label) gradQuery") }
+        #expect(try wanted.keys || gradKeys.device.toArray().allSatisfy(\.isNaN), "\(label): gradKeys was written")
+        #expect(try wanted.query || gradQuery.device.toArray().allSatisfy(\.isNaN), "\(label): gradQuery was written")
+    }
+
     /// Wrong element counts and ranks throw `.shapeMismatch` on both backends.
     @Test(arguments: Side.allCases)
     func shapeMismatchThrows(_ side: Side) throws {
@@ -157,6 +188,18 @@ import Testing
         }, throws: isShapeMismatch)
         #expect(performing: {
             try backend.weightedSumBackward(gradValues: values, gradWeights: tb, gradContext: context, values: shortValues, weights: tb)
+        }, throws: isShapeMismatch)
+        #expect(performing: { try backend.batchedDot(flat, keys: values, query: context) }, throws: isShapeMismatch)
+        #expect(performing: { try backend.batchedDot(tb, keys: shortValues, query: context) }, throws: isShapeMismatch)
+        #expect(performing: { try backend.batchedDot(tb, keys: values, query: wrongContext) }, throws: isShapeMismatch)
+        #expect(performing: {
+            try backend.batchedDotBackward(gradKeys: wrongValues, gradQuery: nil, gradScores: tb, keys: values, query: context)
+        }, throws: isShapeMismatch)
+        #expect(performing: {
+            try backend.batchedDotBackward(gradKeys: nil, gradQuery: wrongContext, gradScores: tb, keys: values, query: context)
+        }, throws: isShapeMismatch)
+        #expect(performing: {
+            try backend.batchedDotBackward(gradKeys: values, gradQuery: context, gradScores: wrongTB, keys: values, query: context)
         }, throws: isShapeMismatch)
     }
 }

@@ -24,11 +24,14 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     var batchSizes: [Int]? = nil
     /// LSTM projection size P (h_t = W_hr (o_t ⊙ tanh(c_t))), or nil for none.
     var projection: Int? = nil
+    /// A (B, R) recurrent dropout mask (0, or 1/(1 − p) with p = 0.3) on the recurrent product's input.
+    var hiddenMask = false
 
     var testDescription: String {
         "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h)" + (projection.map { " P\($0)" } ?? "")
             + " init \(initialState) finalGrad \(finalGradients) "
             + "gradOut \(gradOutput) gradIn \(inputGradients)" + (batchSizes.map { " packed \($0)" } ?? "")
+            + (hiddenMask ? " recurrent dropout" : "")
     }
 
     var shape: RecurrentLayerShape {
@@ -101,6 +104,25 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         try Self.expectLayerMatchesReference(c)
     }
 
+    /// Recurrent dropout, every cell: uniform, one row, row blocks side by side, packed; and projected
+    /// LSTMs, uniform, packed and packed in row blocks.
+    static let masked: [RecurrentCase] = ([1, 2, 6, 8, 9].flatMap { index in
+        RecurrentCell.allCases.map { cell in
+            var c = RecurrentCase.all[index]
+            c.cell = cell
+            return c
+        }
+    } + [1, 6, 8].map { RecurrentCase.projected[$0] }).map { c in
+        var masked = c
+        masked.hiddenMask = true
+        return masked
+    }
+
+    @Test(arguments: masked)
+    func recurrentDropoutMatchesReference(_ c: RecurrentCase) throws {
+        try Self.expectLayerMatchesReference(c)
+    }
+
     /// Forward and backward of one layer on the device under test (`Side.device`) against the
     /// reference: outputs, final states, reserve, every gradient.
     static func expectLayerMatchesReference(_ c: RecurrentCase) throws {
@@ -121,6 +143,7 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         let n = s.rowCount                                  // T·B, or Σ batchSizes when packed
         let input = try Twin([n, i], &random)
         let h0 = try Twin([b, r], &random), c0 = try Twin([b, h], &random)
+        let mask = try c.hiddenMask ? Twin([b, r], random.uniform(count: b * r).map { $0 < -0.4 ? 0 : 1 / 0.7 }) : nil
 
         // Forward.
         let output = try Twin([n, r], filledWith: .nan), reserve = try Twin([s.reserveCount], filledWith: .nan)
@@ -129,7 +152,7 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
             let io = RecurrentForwardIO(output: output[side], finalHidden: finalHidden[side],
                                         finalCell: lstm ? finalCell[side] : nil, reserve: reserve[side], input: input[side],
                                         initialHidden: c.initialState ? h0[side] : nil,
-                                        initialCell: c.initialState && lstm ? c0[side] : nil)
+                                        initialCell: c.initialState && lstm ? c0[side] : nil, hiddenMask: mask?[side])
             try backend.recurrentForward(io, w(side), s)
         }
         let label = c.testDescription
@@ -160,7 +183,7 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
                 gradFinalCell: c.finalGradients && lstm ? gradFinalCell[side] : nil,
                 input: input[side], output: output[side],
                 initialHidden: c.initialState ? h0[side] : nil, initialCell: c.initialState && lstm ? c0[side] : nil,
-                reserve: reserve[side])
+                reserve: reserve[side], hiddenMask: mask?[side])
             let g = RecurrentWeights(weightIH: gradients.0[side], weightHH: gradients.1[side],
                                      biasIH: gradients.2[side], biasHH: gradients.3[side], weightHR: gradWeightHR?[side])
             try backend.recurrentBackward(io, w(side), g, s)

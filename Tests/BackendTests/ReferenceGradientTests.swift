@@ -1,38 +1,76 @@
 // The reference's own whole-layer backward against central finite differences of its forward,
-// so the yardstick is checked by something other than a second reading of the same equations.
-// T = time steps, B = batch, I = input size, H = hidden size, G = gates.
+// so the yardstick is checked by something other than a second reading of the same equations:
+// uniform shapes, uneven ones (I ≠ H, T ≠ B), LSTM projections, variable lengths (packed) and
+// recurrent dropout masks.
+// T = time steps, B = batch, I = input size, H = hidden size, G = gates, P = projection size,
+// R = width of h (P when projecting, else H), N = rows (T·B, or Σ batchSizes when packed).
 
 import RecurrentKit
 import ReferenceBackend
 import TestSupport
 import Testing
 
+/// One finite-difference configuration.
+struct GradientCase: Sendable, CustomTestStringConvertible {
+    var cell: RecurrentCell
+    var t = 3, b = 2, i = 3, h = 4
+    var batchSizes: [Int]? = nil
+    var projection: Int? = nil
+    /// A (B, R) recurrent dropout mask of 0 and 1/(1 − 0.4).
+    var hiddenMask = false
+
+    var shape: RecurrentLayerShape {
+        RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes,
+                            projectionSize: projection)
+    }
+
+    var testDescription: String {
+        "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h)" + (projection.map { " P\($0)" } ?? "")
+            + (batchSizes.map { " packed \($0)" } ?? "") + (hiddenMask ? " recurrent dropout" : "")
+    }
+
+    static let all: [GradientCase] = RecurrentCell.allCases.flatMap { cell in
+        [GradientCase(cell: cell),
+         GradientCase(cell: cell, t: 4, b: 3, i: 2, h: 5, batchSizes: [3, 3, 2, 1]),
+         GradientCase(cell: cell, t: 2, b: 3, i: 5, h: 3, hiddenMask: true),
+         GradientCase(cell: cell, t: 4, b: 3, i: 2, h: 3, batchSizes: [3, 2, 2, 1], hiddenMask: true)]
+    } + [GradientCase(cell: .lstm, t: 3, b: 2, i: 3, h: 5, projection: 2),
+         GradientCase(cell: .lstm, t: 4, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1, 1], projection: 3, hiddenMask: true)]
+}
+
 @Suite struct ReferenceGradientTests {
     /// L = Σ gradOutput ⊙ output + Σ gradFinalHidden ⊙ h_T (+ Σ gradFinalCell ⊙ c_T): its gradients
     /// are exactly what recurrentBackward computes from those upstream gradients.
-    @Test(arguments: RecurrentCell.allCases)
-    func backwardMatchesFiniteDifferences(_ cell: RecurrentCell) throws {
+    @Test(arguments: GradientCase.all)
+    func backwardMatchesFiniteDifferences(_ c: GradientCase) throws {
         let backend = Side.referenceBackend
-        let (t, b, i, h) = (3, 2, 3, 4)
-        let s = RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h)
-        let gh = s.gateWidth, lstm = cell == .lstm
-        var random = TestRandom(seed: 95, stream: UInt64(gh))
-        // Inputs of L, in the order [weight_ih, weight_hh, bias_ih, bias_hh, input, h0, c0].
-        let shapes = [[gh, i], [gh, h], [gh], [gh], [t, b, i], [b, h], [b, h]]
+        let s = c.shape
+        let (b, i, h, r, n, gh) = (c.b, c.i, c.h, s.outputSize, s.rowCount, s.gateWidth)
+        let (lstm, projecting) = (c.cell == .lstm, c.projection != nil)
+        // (Values drawn so that no ReLU pre-activation lies within the finite-difference step of its kink.)
+        var random = TestRandom(seed: 95, stream: UInt64(gh * 1000 + n * 10 + r) + (c.cell == .rnnRelu ? 1 << 32 : 0))
+        // Inputs of L, in the order [weight_ih, weight_hh, bias_ih, bias_hh, input, h0, c0, weight_hr].
+        let shapes = [[gh, i], [gh, r], [gh], [gh], [n, i], [b, r], [b, h], [c.projection ?? 0, h]]
         let values = shapes.map { random.uniform(count: $0.reduce(1, *), low: -0.8, high: 0.8) }
-        let gradOutput = random.uniform(count: t * b * h), gradFinalHidden = random.uniform(count: b * h)
+        let gradOutput = random.uniform(count: n * r), gradFinalHidden = random.uniform(count: b * r)
         let gradFinalCell = random.uniform(count: b * h)
+        let mask = try c.hiddenMask
+            ? Tensor(shape: [b, r], values: random.uniform(count: b * r).map { $0 < -0.2 ? 0 : 1 / 0.6 }, on: backend) : nil
 
         func tensors(_ v: [[Float]]) throws -> [Tensor] {
             try zip(shapes, v).map { try Tensor(shape: $0, values: $1, on: backend) }
         }
+        func weights(_ x: [Tensor]) -> RecurrentWeights {
+            RecurrentWeights(weightIH: x[0], weightHH: x[1], biasIH: x[2], biasHH: x[3], weightHR: projecting ? x[7] : nil)
+        }
         func forward(_ x: [Tensor]) throws -> (output: Tensor, finalHidden: Tensor, finalCell: Tensor, reserve: Tensor) {
-            let output = try Tensor.empty([t, b, h], on: backend), reserve = try Tensor.empty([s.reserveCount], on: backend)
-            let finalHidden = try Tensor.empty([b, h], on: backend), finalCell = try Tensor.zeros([b, h], on: backend)
+            let output = try Tensor.empty([n, r], on: backend), reserve = try Tensor.empty([s.reserveCount], on: backend)
+            let finalHidden = try Tensor.empty([b, r], on: backend), finalCell = try Tensor.zeros([b, h], on: backend)
             try backend.recurrentForward(
                 RecurrentForwardIO(output: output, finalHidden: finalHidden, finalCell: lstm ? finalCell : nil,
-                                   reserve: reserve, input: x[4], initialHidden: x[5], initialCell: lstm ? x[6] : nil),
-                RecurrentWeights(weightIH: x[0], weightHH: x[1], biasIH: x[2], biasHH: x[3]), s)
+                                   reserve: reserve, input: x[4], initialHidden: x[5], initialCell: lstm ? x[6] : nil,
+                                   hiddenMask: mask),
+                weights(x), s)
             return (output, finalHidden, finalCell, reserve)
         }
         func loss(_ v: [[Float]]) throws -> Double {
@@ -50,18 +88,17 @@ import Testing
         let grads = try shapes.map { try Tensor.zeros($0, on: backend) }
         try backend.recurrentBackward(
             RecurrentBackwardIO(gradInput: grads[4], gradInitialHidden: grads[5], gradInitialCell: lstm ? grads[6] : nil,
-                                gradOutput: Tensor(shape: [t, b, h], values: gradOutput, on: backend),
-                                gradFinalHidden: Tensor(shape: [b, h], values: gradFinalHidden, on: backend),
+                                gradOutput: Tensor(shape: [n, r], values: gradOutput, on: backend),
+                                gradFinalHidden: Tensor(shape: [b, r], values: gradFinalHidden, on: backend),
                                 gradFinalCell: lstm ? Tensor(shape: [b, h], values: gradFinalCell, on: backend) : nil,
                                 input: x[4], output: f.output, initialHidden: x[5], initialCell: lstm ? x[6] : nil,
-                                reserve: f.reserve),
-            RecurrentWeights(weightIH: x[0], weightHH: x[1], biasIH: x[2], biasHH: x[3]),
-            RecurrentWeights(weightIH: grads[0], weightHH: grads[1], biasIH: grads[2], biasHH: grads[3]), s)
+                                reserve: f.reserve, hiddenMask: mask),
+            weights(x), weights(grads), s)
 
         // Central differences; fp32 forward, so a wide step and a loose tolerance.
         let epsilon: Float = 1e-2
-        let names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "input", "h0", "c0"]
-        for (k, name) in names.enumerated() where k < 6 || lstm {
+        let names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "input", "h0", "c0", "weight_hr"]
+        for (k, name) in names.enumerated() where (k != 6 || lstm) && (k != 7 || projecting) {
             var numeric = [Float](repeating: 0, count: values[k].count)
             for e in 0..<values[k].count {
                 var plus = values, minus = values
@@ -70,7 +107,7 @@ import Testing
                 numeric[e] = Float((try loss(plus) - loss(minus)) / Double(2 * epsilon))
             }
             expectClose(try grads[k].toArray(), numeric, absolute: 2e-3, relative: 1e-2,
-                        "\(cell.rawValue) reference d\(name) vs finite differences")
+                        "\(c.testDescription): reference d\(name) vs finite differences")
         }
     }
 }

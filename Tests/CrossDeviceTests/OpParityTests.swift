@@ -560,5 +560,15 @@ struct OpParityTests {
                                      Operand("weights", [t, b], weights)]) { backend, x in
             try backend.weightedSumBackward(gradValues: x[0], gradWeights: x[1], gradContext: x[2], values: x[3], weights: x[4])
         }
+        try expectSameOnBothDevices("batchedDot \(label)",
+                                    [.nan("scores", [t, b]), .uniform("keys", [t, b, d], &random, -3, 3),
+                                     .uniform("query", [b, d], &random)]) { backend, x in
+            try backend.batchedDot(x[0], keys: x[1], query: x[2])
+        }
+        try expectSameOnBothDevices("batchedDotBackward \(label)",
+                                    [.nan("gradKeys", [t, b, d]), .nan("gradQuery", [b, d]), .uniform("gradScores", [t, b], &random),
+                                     .uniform("keys", [t, b, d], &random, -3, 3), .uniform("query", [b, d], &random)]) { backend, x in
+            try backend.batchedDotBackward(gradKeys: x[0], gradQuery: x[1], gradScores: x[2], keys: x[3], query: x[4])
+        }
     }
 }

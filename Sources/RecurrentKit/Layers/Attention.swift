@@ -41,8 +41,8 @@ public final class Attention: Layer {
     public private(set) var weights: Tensor?
 
     private let backend: any Backend
-    /// Rows that turn (B·T, D) batch-major values into (T·B, D), kept while the shape stays.
-    private var timeMajorRows: (key: [Int], rows: RowIndices)?
+    /// Batch-major values into time-major rows and their gradients back.
+    private let timeMajorRows: TimeMajorRows
 
     /// Creates an attention layer with freshly initialised parameters.
     /// - Parameters:
@@ -58,6 +58,7 @@ public final class Attention: Layer {
         self.kind = kind
         self.featureSize = featureSize
         self.backend = backend
+        timeMajorRows = TimeMajorRows(on: backend)
         let bound = 1 / Float(featureSize).squareRoot()
         func uniform(_ shape: [Int], bound: Float) throws -> Parameter {
             var stream = rng.makeStream()
@@ -99,7 +100,7 @@ public final class Attention: Layer {
         try input.checkFeatures(featureSize, "Attention values")
         try backend.checkDevice(input.data, "Attention values")
         let (t, b, d) = (input.steps, input.batchSize, featureSize)
-        let values = try timeMajor(input)                                               // (T, B, D)
+        let values = try timeMajorRows.values(input, featureSize: d)                     // (T, B, D)
         let rows = t * b
         let flatValues = try values.reshaped([rows, d])                                 // (T·B, D)
         let scores = try Tensor.empty([t, b], on: backend)                               // (T, B)
@@ -128,7 +129,7 @@ public final class Attention: Layer {
         try tape?.record(inputs: [input.data], outputs: [context]) { [self] gradOutputs, needs in
             guard let gradContext = gradOutputs[0] else { return [nil] }
             let gradValues = try backward(gradContext, values: values, weights: attention, activated: activated, needsValues: needs[0])
-            return [try gradValues.map { try batchLayout($0, like: input) }]
+            return [try gradValues.map { try timeMajorRows.gradient($0, like: input, featureSize: d) }]
         }
         return (context, attention)
     }
@@ -178,31 +179,6 @@ public final class Attention: Layer {
             }
         }
         return needsValues ? gradValues : nil
-    }
-
-    /// The values (T, B, D) of a batch in either layout (batch-major ones gathered into time-major rows).
-    private func timeMajor(_ input: SequenceBatch) throws -> Tensor {
-        guard input.layout == .batchMajor else { return input.data }
-        let (t, b, d) = (input.steps, input.batchSize, featureSize)
-        return try gather(input.data.reshaped([b * t, d]), rows: batchToTimeRows(t: t, b: b), count: t * b).reshaped([t, b, d])
-    }
-
-    /// A time-major gradient (T, B, D) back in `input`'s layout.
-    private func batchLayout(_ gradient: Tensor, like input: SequenceBatch) throws -> Tensor {
-        guard input.layout == .batchMajor else { return gradient }
-        let (t, b, d) = (input.steps, input.batchSize, featureSize)
-        let out = try Tensor.zeros([b * t, d], on: backend)
-        try backend.scatterAddRows(out, gradient.reshaped([t * b, d]), rows: batchToTimeRows(t: t, b: b))
-        return try out.reshaped([b, t, d])
-    }
-
-    /// For each time-major row t·B + b, the batch-major row b·T + t.
-    private func batchToTimeRows(t: Int, b: Int) throws -> RowIndices {
-        if let timeMajorRows, timeMajorRows.key == [t, b] { return timeMajorRows.rows }
-        let rows = (0..<t).flatMap { step in (0..<b).map { $0 * t + step } }
-        let map = try backend.makeRowIndices(rows, tableRows: t * b)
-        timeMajorRows = ([t, b], map)
-        return map
     }
 
     /// The parameter `kind` guarantees; throws rather than trap if it is missing.

@@ -4,7 +4,13 @@
 
 extension RecurrentNetwork {
     /// What backward needs from one direction of one layer.
-    struct DirectionContext { var input: Tensor, output: Tensor, reserve: Tensor }
+    struct DirectionContext {
+        var input: Tensor, output: Tensor, reserve: Tensor
+        /// The weights the pass ran with: the parameters, or with weight drop W_hh ⊙ mask.
+        var weights: RecurrentWeights
+        /// The weight-drop mask of W_hh (G·H, R) and the recurrent dropout mask (B, R), where drawn.
+        var weightMask: Tensor?, hiddenMask: Tensor?
+    }
     /// What backward needs from one layer.
     struct LayerContext {
         var directions: [DirectionContext]
@@ -58,6 +64,7 @@ extension RecurrentNetwork {
         // Without a tape nothing will run backward: forward only, with the cells' forward-only steps
         // and a reserve of two rolling state slots.
         let mode: RecurrentForwardMode = tape == nil ? .inference : .training
+        let masks = try variantMasks(layout, batch: b)
         var layers: [LayerContext] = []
         for k in 0..<l {
             let width = k == 0 ? inputSize : d * r
@@ -77,12 +84,21 @@ extension RecurrentNetwork {
                 let directionInput = try maps.map { direction == 1 ? try gather(x, rows: $0.reversed, count: n) : x } ?? x
                 let output = try outputs.slice((direction * n)..<((direction + 1) * n))
                 let reserve = try Tensor.empty([shape.reserveCount(mode)], on: backend)
+                var weights = layerParameters[index].values
+                let weightMask = masks.weights?[index]
+                if let weightMask {
+                    // Weight drop: W_hh ⊙ mask once for the whole sequence, before the time loop lays it out.
+                    weights.weightHH = try Tensor.empty(weightMask.shape, on: backend)   // (G·H, R)
+                    try backend.multiply(weights.weightHH, layerParameters[index].weightHH.value, weightMask)
+                }
+                let hiddenMask = try masks.hidden?.row(index)                                     // (B, R)
                 try backend.recurrentForward(
                     RecurrentForwardIO(output: output, finalHidden: hidden.row(index), finalCell: cellState?.row(index),
                                        reserve: reserve, input: directionInput, initialHidden: initial?.hidden.row(index),
-                                       initialCell: initial?.cell?.row(index), mode: mode),
-                    layerParameters[index].values, shape)
-                contexts.append(DirectionContext(input: directionInput, output: output, reserve: reserve))
+                                       initialCell: initial?.cell?.row(index), mode: mode, hiddenMask: hiddenMask),
+                    weights, shape)
+                contexts.append(DirectionContext(input: directionInput, output: output, reserve: reserve, weights: weights,
+                                                 weightMask: weightMask, hiddenMask: hiddenMask))
             }
             layers.append(LayerContext(directions: contexts, dropoutMask: mask, inputWidth: width))
             // Bidirectional: row r of the layer output is [forward r | reverse output of r's mirror row].
@@ -104,6 +120,24 @@ extension RecurrentNetwork {
             }
         }
         return RecurrentOutput(output: SequenceBatch(sameAs: input, data: output), state: state)
+    }
+
+    /// The recurrent dropout masks (L·D, B, R) in sorted batch order and the weight-drop masks (one
+    /// (G·H, R) per layer and direction) of one call: drawn in training, in that order, from the
+    /// variants' stream (nil where the option is off); none in evaluation. `maskOverride` replaces the draw.
+    private func variantMasks(_ layout: PackedLayout, batch b: Int) throws -> (hidden: Tensor?, weights: [Tensor]?) {
+        guard isTraining, let site = variantSite else { return (nil, nil) }
+        if let given = maskOverride {
+            return (try given.hidden.map { try layout.sortStates($0) }, given.weights)
+        }
+        var hidden: Tensor? = nil
+        if variants.recurrentDropout > 0 {
+            let ones = try Tensor.zeros([numLayers * directions, b, hiddenStateSize], on: backend, value: 1)
+            hidden = try site.apply(ones, probability: variants.recurrentDropout).1
+        }
+        let weights = variants.weightDrop > 0
+            ? try layerParameters.map { try site.apply($0.weightHH.value, probability: variants.weightDrop).1 } : nil
+        return (hidden, weights)
     }
 
     /// Backward of one recorded call from the gradients of its outputs and final states (each may
@@ -140,15 +174,23 @@ extension RecurrentNetwork {
             for direction in 0..<d {
                 let index = k * d + direction, context = saved.directions[direction]
                 let gradDirectionInput = wantInput ? try Tensor.empty([n, saved.inputWidth], on: backend) : nil
+                // Weight drop: the pass's W_hh gradient lands in a buffer of its own, then only the kept
+                // weights receive it (times 1/(1−p), the mask's value).
+                var gradients = layerParameters[index].gradients
+                let droppedGradient = try context.weightMask.map { try Tensor.zeros($0.shape, on: backend) }   // (G·H, R)
+                if let droppedGradient { gradients.weightHH = droppedGradient }
                 try backend.recurrentBackward(
                     RecurrentBackwardIO(gradInput: gradDirectionInput, gradInitialHidden: gradHidden?.row(index),
                                         gradInitialCell: gradCell?.row(index), gradOutput: directionGrads[direction],
                                         gradFinalHidden: sortedFinalHidden?.row(index), gradFinalCell: sortedFinalCell?.row(index),
                                         input: context.input, output: context.output,
                                         initialHidden: c.initial?.hidden.row(index), initialCell: c.initial?.cell?.row(index),
-                                        reserve: context.reserve),
-                    layerParameters[index].values, layerParameters[index].gradients,
-                    layerShape(width: saved.inputWidth, batch: b, layout))
+                                        reserve: context.reserve, hiddenMask: context.hiddenMask),
+                    context.weights, gradients, layerShape(width: saved.inputWidth, batch: b, layout))
+                if let droppedGradient, let mask = context.weightMask {
+                    try backend.multiply(droppedGradient, droppedGradient, mask)
+                    try backend.axpy(layerParameters[index].weightHH.gradient, alpha: 1, droppedGradient)
+                }
                 guard let gradDirectionInput else { continue }
                 if let forward = dx, let maps {
                     // Back from mirror order, then the two directions' contributions add up.

@@ -49,6 +49,12 @@ public class RecurrentNetwork: Layer {
 
     let backend: any Backend
     let dropoutSite: DropoutSite
+    /// The stream of the recurrent dropout and weight-drop masks; nil when the variants draw none
+    /// (so a plain stack takes exactly the streams it always took).
+    let variantSite: DropoutSite?
+    /// Masks to use instead of drawing them, in training (parity tests against frameworks that take
+    /// masks as inputs).
+    var maskOverride: VariantMasks?
     private var carriedState: RecurrentState?
     /// The last batch layout, kept while batches keep their shape and lengths.
     var layoutCache: PackedLayout?
@@ -100,6 +106,7 @@ public class RecurrentNetwork: Layer {
         }
         try variants.applyForgetBias(to: layerParameters, hiddenSize: hiddenSize, on: backend)
         dropoutSite = DropoutSite(rng: rng)
+        variantSite = variants.drawsMasks ? DropoutSite(rng: rng) : nil
     }
 
     /// PyTorch's names, layer by layer and direction by direction: `weight_ih_l0`, `weight_hh_l0`,
@@ -110,10 +117,17 @@ public class RecurrentNetwork: Layer {
         }
     }
 
-    /// The dropout stream between layers (empty without dropout or with one layer).
+    /// The dropout stream between layers (empty without dropout or with one layer), and that of the
+    /// recurrent dropout and weight-drop masks when the stack draws them.
     public var randomState: [String: UInt64] {
-        get { dropout > 0 && numLayers > 1 ? dropoutSite.state("dropout") : [:] }
-        set { dropoutSite.restore(newValue, "dropout") }
+        get {
+            (dropout > 0 && numLayers > 1 ? dropoutSite.state("dropout") : [:])
+                .merging(variantSite?.state("variant_dropout") ?? [:]) { a, _ in a }
+        }
+        set {
+            dropoutSite.restore(newValue, "dropout")
+            variantSite?.restore(newValue, "variant_dropout")
+        }
     }
 
     /// Forgets the states a `stateful` network carries between batches.
@@ -154,6 +168,11 @@ public class RecurrentNetwork: Layer {
             throw RecurrentError.invalidArgument(name: "\(cell.rawValue).step", expected: "a stack reading forwards",
                                                  got: "one going backwards (it needs the whole sequence)")
         }
+        guard !(isTraining && variants.drawsMasks) else {
+            throw RecurrentError.invalidArgument(
+                name: "\(cell.rawValue).step", expected: "evaluation mode with recurrent dropout or weight drop",
+                got: "training mode (their masks are drawn once per sequence: run the whole sequence in one call)")
+        }
         guard input.rank == 2, input.shape[1] == inputSize, input.shape[0] >= 1 else {
             throw RecurrentError.shapeMismatch(operation: "\(cell.rawValue).step", expected: "input (B, \(inputSize))",
                                                got: "shape \(input.shape)")
@@ -178,4 +197,13 @@ public class RecurrentNetwork: Layer {
             try backend.checkDevice(c, "\(cell.rawValue) \(what)")
         }
     }
+}
+
+/// Recurrent dropout and weight-drop masks given instead of drawn (`RecurrentNetwork.maskOverride`).
+struct VariantMasks {
+    /// (L·D, B, R) recurrent dropout masks in the caller's batch order (0 or 1/(1−p) for the
+    /// framework compared against; any values are used as given).
+    var hidden: Tensor?
+    /// L·D masks of `weight_hh` (G·H, R), layer by layer and direction by direction.
+    var weights: [Tensor]?
 }

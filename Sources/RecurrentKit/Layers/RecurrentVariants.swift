@@ -16,13 +16,29 @@ public struct RecurrentVariants: Sendable, Equatable {
     /// x_k + f_k(x_k), where x_k is its input before the between-layer dropout (widths match: D·R
     /// in and out). The first layer, whose input width is the stack's, stays plain. Two layers or more.
     public var residual: Bool
+    /// Recurrent (variational) dropout, p in [0, 1) (Gal and Ghahramani 2016; Keras's `recurrent_dropout`).
+    /// In training, every layer and direction draws one mask per sequence and call, (B, R), and the
+    /// recurrent product of every step reads h_{t-1} ⊙ mask (h_0 included): kept units are scaled by
+    /// 1/(1−p). The state itself, and GRU's z ⊙ h_{t-1} term, stay unmasked. The identity in evaluation.
+    public var recurrentDropout: Float
+    /// Weight drop (DropConnect on `weight_hh`; Merity et al. 2017, AWD-LSTM), p in [0, 1). In training
+    /// each call multiplies every layer's and direction's W_hh (G·H, R) once by a fresh mask (0, or
+    /// 1/(1−p)) before its time loop, so every step of every sequence of the batch sees the same
+    /// dropped weights, and only the kept weights receive gradient. The identity in evaluation.
+    public var weightDrop: Float
 
     /// PyTorch's plain cells unless an option is given.
-    public init(forgetBias: Float? = nil, goBackwards: Bool = false, residual: Bool = false) {
+    public init(forgetBias: Float? = nil, goBackwards: Bool = false, residual: Bool = false,
+                recurrentDropout: Float = 0, weightDrop: Float = 0) {
         self.forgetBias = forgetBias
         self.goBackwards = goBackwards
         self.residual = residual
+        self.recurrentDropout = recurrentDropout
+        self.weightDrop = weightDrop
     }
+
+    /// Whether a call in training draws masks (recurrent dropout or weight drop).
+    var drawsMasks: Bool { recurrentDropout > 0 || weightDrop > 0 }
 
     /// Throws, saying why, unless these variants make sense for a stack of `numLayers` layers of `cell`.
     func validate(for cell: RecurrentCell, numLayers: Int, bidirectional: Bool) throws {
@@ -35,6 +51,9 @@ public struct RecurrentVariants: Sendable, Equatable {
             throw RecurrentError.invalidArgument(
                 name: "residual", expected: "false for a single layer (residual connections join stacked layers: "
                     + "numLayers ≥ 2)", got: "true with numLayers \(numLayers)")
+        }
+        for (name, p) in [("recurrent dropout", recurrentDropout), ("weight drop", weightDrop)] where !(p >= 0 && p < 1) {
+            throw RecurrentError.invalidArgument(name: name, expected: "a probability in [0, 1)", got: "\(p)")
         }
         if let forgetBias {
             guard cell == .lstm else {
