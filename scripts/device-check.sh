@@ -15,7 +15,8 @@
 #   summary.json, table.md  every phase's status and time; ms/step side by side (device-report.py)
 #   phases.txt              one line per phase: name, exit status, seconds
 # --probe runs only the first step (seconds): do it first on a new machine. --tune runs only
-# CLBlast's GEMM tuners on DEVICE for the shapes of LSTM medium's steps (tuning/*.json, minutes). --quick times one tiny
+# CLBlast's GEMM tuners on DEVICE for the shapes of LSTM medium's steps (tuning/*.json, minutes);
+# RECURRENT_CLBLAST_TUNING=OUTDIR/tuning applies their results to a later run. --quick times one tiny
 # configuration and runs part of the suite (CI runs it on PoCL). The whole check keeps to a budget
 # of 8 minutes (DEVICE_CHECK_BUDGET seconds): each phase gets at most what is left.
 #

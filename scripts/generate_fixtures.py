@@ -1189,7 +1189,8 @@ def _lrs_per_step(make_sched, steps, lr=0.1, step_after=None):
 def gen_schedulers(out_dir):
     """schedulers.json: meta.cases[name] = {params, lrs}: the learning rate at positions
     0..N (the rate the optimizer holds after N scheduler steps) of ExponentialLR,
-    LinearLR, OneCycleLR (cos, linear, three-phase) over SGD(lr=0.1), and
+    LinearLR, OneCycleLR (cos, linear, three-phase; steps_allowed: the scheduler steps PyTorch
+    takes before it raises) over SGD(lr=0.1), and
     ReduceLROnPlateau stepped with the scripted metrics meta.cases[name].metrics."""
     L = torch.optim.lr_scheduler
     cases = {}
@@ -1200,7 +1201,17 @@ def gen_schedulers(out_dir):
                      ("one_cycle_three_phase", dict(anneal_strategy="cos", three_phase=True))]:
         args = dict(max_lr=0.5, total_steps=20, pct_start=0.25, div_factor=10.0, final_div_factor=100.0)
         lrs = _lrs_per_step(lambda o: L.OneCycleLR(o, cycle_momentum=False, **args, **kw), 19)
-        cases[name] = dict(args, **kw, lrs=lrs)
+        # How many steps PyTorch takes before it raises ("Tried to step N times").
+        opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+        sched, allowed = L.OneCycleLR(opt, cycle_momentum=False, **args, **kw), 0
+        while True:
+            opt.step()
+            try:
+                sched.step()
+            except ValueError:
+                break
+            allowed += 1
+        cases[name] = dict(args, **kw, lrs=lrs, steps_allowed=allowed)
     # ReduceLROnPlateau on scripted metric sequences.
     scripts = {
         "plateau_min_rel": (dict(mode="min", factor=0.5, patience=2, threshold=0.01, threshold_mode="rel", cooldown=0, min_lr=0.0),

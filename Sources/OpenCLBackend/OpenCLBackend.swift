@@ -99,6 +99,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         var tuning = try OpenCLTuning.for(device, environment: ProcessInfo.processInfo.environment)
         if let timeLoop { tuning.timeLoop = timeLoop }
         self.tuning = tuning
+        for set in tuning.clblast { try set.apply(to: device.id, deviceName: device.specification) }
         var status: cl_int = 0
         guard let queue = clCreateCommandQueue(shared.context, device.id, 0, &status), status == CL_SUCCESS else {
             throw RecurrentError.deviceFailure(device: name, operation: "clCreateCommandQueue", status: OpenCLStatus.name(status))

@@ -46,6 +46,10 @@ public struct OpenCLTuning: Sendable, Equatable {
     public var persistentNeedsWholeSlice = true
     /// Inline-PTX `membar.gl` in the device-wide barrier's fences (`-D RECURRENT_PTX_FENCES`): only on NVIDIA.
     public var ptxFences = false
+    /// CLBlast kernel parameters set for the device when a backend opens it, before any GEMM:
+    /// the table's, then those of the tuner files `RECURRENT_CLBLAST_TUNING` names (later sets of
+    /// a kernel replace earlier ones). Empty: CLBlast's own database.
+    public var clblast: [CLBlastParameters] = []
     /// Whether these values were measured on the device family; false: chosen from the hardware's
     /// documented limits and not yet timed there.
     public var measured = false
@@ -86,6 +90,7 @@ public struct OpenCLTuning: Sendable, Equatable {
     /// turns off the CPU backend's packed weights, and takes the per-step `gemm` loop: the time loop
     /// then takes the per-step CLBlast branch, on any device. `RECURRENT_OPENCL_TIME_LOOP` (gemm, fused
     /// or persistent) chooses the loop over both the table and that; another value is an error.
+    /// `RECURRENT_CLBLAST_TUNING` adds CLBlast parameter sets (see `CLBlastParameters`).
     public static func `for`(_ device: OpenCLDeviceInfo,
                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OpenCLTuning {
         let entry = table.first { entry in
@@ -104,6 +109,7 @@ public struct OpenCLTuning: Sendable, Equatable {
             tuning.packedProducts = false
             tuning.timeLoop = .gemm
         }
+        tuning.clblast += try CLBlastParameters.fromEnvironment(environment)
         if let name = environment[OpenCLTimeLoop.environmentVariable] {
             guard let loop = OpenCLTimeLoop(rawValue: name) else {
                 throw RecurrentError.invalidArgument(name: OpenCLTimeLoop.environmentVariable,

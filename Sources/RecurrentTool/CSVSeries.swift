@@ -26,10 +26,15 @@ struct CSVSeries: Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RecurrentError.file(path: path, reason: "cannot be read")
         }
+        return try CSVSeries(data: data, source: path)
+    }
+
+    /// Parses the bytes of a CSV file (UTF-8).
+    init(data: Data, source: String) throws {
         guard let text = String(data: data, encoding: .utf8) else {
-            throw RecurrentError.file(path: path, reason: "is not UTF-8 text (expected a CSV file)")
+            throw RecurrentError.file(path: source, reason: "is not UTF-8 text (expected a CSV file): \(TextCorpus.invalidUTF8(in: data))")
         }
-        return try CSVSeries(parsing: text, source: path)
+        try self.init(parsing: text, source: source)
     }
 
     init(source: String, columns: [String], rows: [[Double]]) {
@@ -279,7 +284,20 @@ struct CSVWindows {
     /// Training and validation datasets: inputs (N, window, columns) and targets (N, 1), normalised.
     func datasets(_ series: CSVSeries, normalization z: ColumnScaling) throws -> (train: SequenceDataset, validation: SequenceDataset) {
         let width = series.columns.count
-        let normalized = series.rows.map { row in row.enumerated().map { z.normalize($0.element, column: $0.offset) } }
+        for k in 0..<width where !(z.offset[k].isFinite && z.scale[k].isFinite) {
+            throw RecurrentError.file(path: series.source, reason: "column \(k + 1) (\"\(series.columns[k])\"): its values are too large "
+                                      + "to scale (\(z.method.rawValue) statistics \(z.offset[k]), \(z.scale[k])); rescale the column")
+        }
+        let normalized = try series.rows.enumerated().map { i, row in
+            try row.enumerated().map { k, value in
+                let x = z.normalize(value, column: k)
+                guard x.isFinite else {
+                    throw RecurrentError.file(path: series.source, reason: "data row \(i + 1), column \(k + 1) (\"\(series.columns[k])\"): "
+                                              + "\(value) is beyond 32-bit floats after \(z.method.rawValue) scaling; rescale the column")
+                }
+                return x
+            }
+        }
         func make(_ range: Range<Int>) throws -> SequenceDataset {
             try HostMemory.check(bytes: HostMemory.product([range.count, window, width, MemoryLayout<Float>.stride]),
                                  for: "\(range.count) CSV windows of \(window) rows × \(width) columns")

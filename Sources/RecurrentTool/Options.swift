@@ -30,6 +30,12 @@ struct ModelOptions: ParsableArguments {
             help: "Weight initialisation: pytorch (uniform ±1/√H), xavier, orthogonal (recurrent weights), or large (orthogonal × 2: gradients explode).")
     var initialization: String = "pytorch"
 
+    func validate() throws {
+        if let h = hiddenSize, h < 1 { throw ValidationError("expected --hidden-size ≥ 1, got \(h)") }
+        if layers < 1 { throw ValidationError("expected --layers ≥ 1, got \(layers)") }
+        if !(dropout >= 0 && dropout < 1) { throw ValidationError("expected --dropout in [0, 1), got \(dropout)") }
+    }
+
     /// The stack these options describe.
     func makeRecurrent(inputSize: Int, defaultHiddenSize: Int, on backend: any Backend, rng: RandomSource) throws -> RecurrentNetwork {
         try RecurrentTool.makeRecurrent(cell: cell, inputSize: inputSize, hiddenSize: hiddenSize ?? defaultHiddenSize, layers: layers,
@@ -59,6 +65,11 @@ struct OptimizationOptions: ParsableArguments {
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: "Clip the global gradient norm to this (0: no clipping).") var clipNorm: Float?
     @Option(help: "Clip every gradient element to ±this.") var clipValue: Float?
+
+    func validate() throws {
+        if let e = epochs, e < 1 { throw ValidationError("expected --epochs ≥ 1, got \(e)") }
+        if let b = batchSize, b < 1 { throw ValidationError("expected --batch-size ≥ 1, got \(b)") }
+    }
 
     /// The rate `--learning-rate` gives as a number (nil: not given, or auto).
     var fixedLearningRate: Float? {

@@ -26,16 +26,13 @@ struct RunDirectory {
         try AtomicFile.write(try encoder.encode(value), to: file(name))
     }
 
-    /// Reads `name` as JSON; the error names the file and what is wrong with it.
-    func readJSON<T: Decodable>(_ type: T.Type, from name: String) throws -> T {
+    /// The contents of `name`; the error names the file.
+    func read(_ name: String) throws -> Data {
         let path = file(name).path
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw RecurrentError.file(path: path, reason: "not found (is \(url.path) a directory written by `recurrent train`?)")
+            throw RecurrentError.file(path: path, reason: FileManager.default.fileExists(atPath: path)
+                ? "cannot be read" : "not found (is \(url.path) a directory written by `recurrent train`?)")
         }
-        do {
-            return try JSONDecoder().decode(T.self, from: data)
-        } catch {
-            throw RecurrentError.file(path: path, reason: "not a valid \(T.self) description: \(error)")
-        }
+        return data
     }
 }

@@ -34,6 +34,8 @@ struct LinePlot {
     var xCategories: [String]? = nil
     var series: [Series] = []
     var markers: [Marker] = []
+    /// Draw the legend beside the plot area (a panel of one series goes without).
+    var showsLegend = true
 
     /// Okabe & Ito's palette (2008), which stays distinct under the common colour-vision deficiencies.
     static let colors = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000"]
@@ -66,29 +68,41 @@ struct LinePlot {
 
     /// The SVG document.
     func svg() -> String {
+        Self.document(width: Self.width, height: Self.height,
+                      elements(x: 0, y: 0, width: Self.width, height: Self.height, right: showsLegend ? Self.right : 30))
+    }
+
+    /// A standalone SVG document of `width` × `height` holding `elements`.
+    static func document(width: Double, height: Double, _ elements: [String]) -> String {
+        ([##"<?xml version="1.0" encoding="UTF-8"?>"##,
+          ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" "##
+          + ##"viewBox="0 0 \##(Int(width)) \##(Int(height))" font-family="sans-serif" font-size="12">"##,
+          ##"<rect width="100%" height="100%" fill="white"/>"##] + elements + ["</svg>"]).joined(separator: "\n") + "\n"
+    }
+
+    /// The plot's SVG elements inside the box at (`originX`, `originY`) of `width` × `height`,
+    /// `right` of it left for the legend.
+    func elements(x originX: Double, y originY: Double, width: Double, height: Double, right: Double) -> [String] {
         let (xAxis, yAxis) = axes()
-        let plotW = Self.width - Self.left - Self.right, plotH = Self.height - Self.top - Self.bottom
+        let left = originX + Self.left, top = originY + Self.top
+        let plotW = width - Self.left - right, plotH = height - Self.top - Self.bottom
         func position(_ v: Double, _ axis: AxisTicks, _ logarithmic: Bool) -> Double? {
             guard v.isFinite, !logarithmic || v > 0 else { return nil }
             return logarithmic ? (log10(v) - log10(axis.lower)) / (log10(axis.upper) - log10(axis.lower))
                                : (v - axis.lower) / (axis.upper - axis.lower)
         }
-        func px(_ x: Double) -> Double? { position(x, xAxis, logarithmicX).map { Self.left + $0 * plotW } }
-        func py(_ y: Double) -> Double? { position(y, yAxis, logarithmicY).map { Self.top + (1 - $0) * plotH } }
+        func px(_ x: Double) -> Double? { position(x, xAxis, logarithmicX).map { left + $0 * plotW } }
+        func py(_ y: Double) -> Double? { position(y, yAxis, logarithmicY).map { top + (1 - $0) * plotH } }
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
-        let (x0, x1, y0, y1) = (Self.left, Self.left + plotW, Self.top, Self.top + plotH)
+        let (x0, x1, y0, y1) = (left, left + plotW, top, top + plotH)
 
-        var out = [##"<?xml version="1.0" encoding="UTF-8"?>"##,
-                   ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(Int(Self.width))" height="\##(Int(Self.height))" "##
-                   + ##"viewBox="0 0 \##(Int(Self.width)) \##(Int(Self.height))" font-family="sans-serif" font-size="12">"##,
-                   ##"<rect width="100%" height="100%" fill="white"/>"##,
-                   ##"<text x="\##(f(Self.left + plotW / 2))" y="24" text-anchor="middle" font-size="15">\##(escape(title))</text>"##]
+        var out = [##"<text x="\##(f(left + plotW / 2))" y="\##(f(originY + 24))" text-anchor="middle" font-size="15">\##(Self.escape(title))</text>"##]
         // Grid and ticks: major ticks labelled with a grid line, minor ticks short and unlabelled.
         for (v, label) in zip(xAxis.major, xAxis.labels) {
             guard let x = px(v) else { continue }
             out.append(##"<line x1="\##(f(x))" y1="\##(f(y0))" x2="\##(f(x))" y2="\##(f(y1))" stroke="#e6e6e6"/>"##)
             out.append(##"<line x1="\##(f(x))" y1="\##(f(y1))" x2="\##(f(x))" y2="\##(f(y1 + 5))" stroke="#444"/>"##)
-            out.append(##"<text x="\##(f(x))" y="\##(f(y1 + 18))" text-anchor="middle">\##(escape(label))</text>"##)
+            out.append(##"<text x="\##(f(x))" y="\##(f(y1 + 18))" text-anchor="middle">\##(Self.escape(label))</text>"##)
         }
         for v in xAxis.minor { if let x = px(v) {
             out.append(##"<line x1="\##(f(x))" y1="\##(f(y1))" x2="\##(f(x))" y2="\##(f(y1 + 3))" stroke="#444"/>"##)
@@ -97,16 +111,17 @@ struct LinePlot {
             guard let y = py(v) else { continue }
             out.append(##"<line x1="\##(f(x0))" y1="\##(f(y))" x2="\##(f(x1))" y2="\##(f(y))" stroke="#e6e6e6"/>"##)
             out.append(##"<line x1="\##(f(x0 - 5))" y1="\##(f(y))" x2="\##(f(x0))" y2="\##(f(y))" stroke="#444"/>"##)
-            out.append(##"<text x="\##(f(x0 - 8))" y="\##(f(y + 4))" text-anchor="end">\##(escape(label))</text>"##)
+            out.append(##"<text x="\##(f(x0 - 8))" y="\##(f(y + 4))" text-anchor="end">\##(Self.escape(label))</text>"##)
         }
         for v in yAxis.minor { if let y = py(v) {
             out.append(##"<line x1="\##(f(x0 - 3))" y1="\##(f(y))" x2="\##(f(x0))" y2="\##(f(y))" stroke="#444"/>"##)
         } }
         out.append(##"<rect x="\##(f(x0))" y="\##(f(y0))" width="\##(f(plotW))" height="\##(f(plotH))" fill="none" stroke="#444"/>"##)
-        out.append(##"<text x="\##(f(Self.left + plotW / 2))" y="\##(f(Self.height - 16))" text-anchor="middle">"##
-                   + escape(xLabel + (logarithmicX ? " (log scale)" : "")) + "</text>")
-        out.append(##"<text x="18" y="\##(f(Self.top + plotH / 2))" text-anchor="middle" transform="rotate(-90 18 \##(f(Self.top + plotH / 2)))">"##
-                   + escape(yLabel + (logarithmicY ? " (log scale)" : "")) + "</text>")
+        out.append(##"<text x="\##(f(left + plotW / 2))" y="\##(f(originY + height - 16))" text-anchor="middle">"##
+                   + Self.escape(xLabel + (logarithmicX ? " (log scale)" : "")) + "</text>")
+        let yLabelX = originX + 18
+        out.append(##"<text x="\##(f(yLabelX))" y="\##(f(top + plotH / 2))" text-anchor="middle" transform="rotate(-90 \##(f(yLabelX)) \##(f(top + plotH / 2)))">"##
+                   + Self.escape(yLabel + (logarithmicY ? " (log scale)" : "")) + "</text>")
         // Lines, then markers, then the legend beside the plot area.
         for (k, s) in series.enumerated() {
             let color = Self.colors[k % Self.colors.count], dash = Self.dashes[k % Self.dashes.count]
@@ -124,12 +139,12 @@ struct LinePlot {
         for (k, marker) in markers.enumerated() {
             guard let x = px(marker.x) else { continue }
             out.append(##"<line x1="\##(f(x))" y1="\##(f(y0))" x2="\##(f(x))" y2="\##(f(y1))" stroke="#555" stroke-width="1.5" stroke-dasharray="4 3"/>"##)
-            out.append(##"<text x="\##(f(x + 4))" y="\##(f(y0 + 14 + Double(k) * 14))" fill="#333">\##(escape(marker.label))</text>"##)
+            out.append(##"<text x="\##(f(x + 4))" y="\##(f(y0 + 14 + Double(k) * 14))" fill="#333">\##(Self.escape(marker.label))</text>"##)
         }
         let legendX = x1 + 14
-        for (k, s) in series.enumerated() {
+        for (k, s) in series.enumerated() where showsLegend {
             let color = Self.colors[k % Self.colors.count], dash = Self.dashes[k % Self.dashes.count]
-            let ly = Self.top + 14 + Double(k) * 20
+            let ly = top + 14 + Double(k) * 20
             if s.pointsOnly {
                 out.append(##"<circle cx="\##(f(legendX + 12))" cy="\##(f(ly - 4))" r="3.5" fill="\##(color)"/>"##)
             } else {
@@ -137,10 +152,9 @@ struct LinePlot {
                 out.append(##"<line x1="\##(f(legendX))" y1="\##(f(ly - 4))" x2="\##(f(legendX + 24))" y2="\##(f(ly - 4))" "##
                            + ##"stroke="\##(color)" stroke-width="2"\##(dashAttribute)/>"##)
             }
-            out.append(##"<text x="\##(f(legendX + 30))" y="\##(f(ly))">\##(escape(s.name))</text>"##)
+            out.append(##"<text x="\##(f(legendX + 30))" y="\##(f(ly))">\##(Self.escape(s.name))</text>"##)
         }
-        out.append("</svg>")
-        return out.joined(separator: "\n") + "\n"
+        return out
     }
 
     /// Writes the SVG to `url` atomically.
@@ -148,7 +162,7 @@ struct LinePlot {
         try AtomicFile.write(Data(svg().utf8), to: url)
     }
 
-    private func escape(_ text: String) -> String {
+    static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }

@@ -30,8 +30,9 @@ struct Sample: ParsableCommand {
         print(result.prime + result.text)
     }
 
-    /// The prime and the `length` characters generated after it (Unicode scalars).
-    func generate() throws -> (prime: String, text: String) {
+    /// The prime and the `length` characters generated after it (Unicode scalars), on `backend`
+    /// (nil: the one `--device` names).
+    func generate(on backend: (any Backend)? = nil) throws -> (prime: String, text: String) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw RecurrentError.file(path: model, reason: "no such directory (expected the --output directory of `recurrent train --text`)")
@@ -49,7 +50,7 @@ struct Sample: ParsableCommand {
         }
 
         // The model, with the weights of the checkpoint.
-        let backend = try common.backend()
+        let backend = try backend ?? common.backend()
         let network = try saved.trainedModel(in: directory, on: backend)
         guard let embedding = network["embed"] as? Embedding, let recurrent = network["rnn"] as? RecurrentNetwork,
               let head = network["fc"] as? Linear else {
@@ -60,7 +61,8 @@ struct Sample: ParsableCommand {
             var pick = PhiloxStream(seed: common.seed, stream: 1)
             return String(Character(corpus.vocabulary[Int(pick.nextWord() % UInt32(corpus.count))]))
         }()
-        let primeIndices = try corpus.encode(primeText, what: "--prime \(primeText.debugDescription)")
+        let primeIndices = try corpus.encode(primeText, what: "--prime \(primeText.debugDescription)",
+                                             vocabularyName: "the vocabulary in \(description)")
 
         // Runs `indices` from the current state; returns the logits after the last one.
         var state: RecurrentState? = nil

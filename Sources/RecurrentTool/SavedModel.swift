@@ -63,11 +63,13 @@ struct SavedModel: Codable, Equatable {
         /// 0: no norm clipping.
         var clipNorm: Float
         var clipValue: Float?
+        /// `--early-stopping`: patience in epochs (nil: none).
+        var earlyStopping: Int? = nil
     }
 
     /// Reads `model.json` from `directory`.
     static func load(from directory: RunDirectory) throws -> SavedModel {
-        try directory.readJSON(SavedModel.self, from: fileName)
+        try decode(try directory.read(fileName), file: directory.file(fileName).path)
     }
 
     var targetIndex: Int? { target.flatMap { columns?.firstIndex(of: $0) } }
@@ -127,6 +129,14 @@ struct EpochRecord: Codable, Equatable {
     var validationLoss: Float?
     var learningRate: Float
     var seconds: Double
+
+    init(epoch: Int, trainLoss: Float, validationLoss: Float?, learningRate: Float, seconds: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.validationLoss = validationLoss
+        self.learningRate = learningRate
+        self.seconds = seconds
+    }
 
     init(_ r: EpochReport) {
         epoch = r.epoch

@@ -1,9 +1,10 @@
-// `recurrent sweep adding|copy|sine`: hyperparameter search. A grid, or a seeded random draw
-// from it, over learning rate, batch size, layers, hidden size, dropout and cell; each trial a
-// short training run with early stopping. Results sorted by validation loss into a table and
-// sweep.json (finished trials are not rerun), the best as the `recurrent demo` command that
-// reproduces it, and an SVG of validation loss against each hyperparameter. Under mpirun every
-// rank runs its share of the trials and all of them get the whole table.
+// `recurrent sweep adding|copy|sine` or `sweep --csv FILE` / `--text FILE`: hyperparameter
+// search. A grid, or a seeded random draw from it, over learning rate, batch size, layers, hidden
+// size, dropout and cell; each trial a short training run with early stopping (on a CSV or text
+// file, a `recurrent train --early-stopping` run). Results sorted by validation loss into a table
+// and sweep.json (finished trials are not rerun), the best as the command that trains it, and an
+// SVG with a panel of validation loss against each hyperparameter. Under mpirun every rank runs
+// its share of the trials and all of them get the whole table.
 import ArgumentParser
 import Foundation
 import RecurrentDistributed
@@ -11,7 +12,7 @@ import RecurrentKit
 
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Hyperparameter search (grid or seeded random) on a demo task, with early stopping; resumable, MPI-parallel.",
+        abstract: "Hyperparameter search (grid or seeded random) on a demo task or a CSV or text file, with early stopping; resumable, MPI-parallel.",
         discussion: """
             Each list flag (comma-separated) or the same keys in --config FILE.json ({"learning_rate": [0.001, 0.01], \
             "cell": ["lstm", "gru"], ...}) gives the values of one hyperparameter; the grid is their product, and \
@@ -19,9 +20,20 @@ struct Sweep: ParsableCommand {
             with EarlyStopping(patience: --patience, restoring the best weights) and scores its best validation loss. \
             Results go to DIR/sweep.json, sorted; a trial already there is not rerun. Under mpirun, trial i runs on \
             rank i mod size and every rank ends with the same table.
+
+            With --csv FILE or --text FILE instead of a task, every trial is `recurrent train --csv FILE … \
+            --early-stopping PATIENCE` (its run in DIR/trials/), further train options after `--` \
+            (recurrent sweep --csv data.csv --cell lstm,gru -- --window 12 --difference), and the best is printed as \
+            the `recurrent train` command that reproduces it.
             """)
 
-    @Argument(help: "The demo task: adding, copy or sine.") var task: String
+    @Argument(help: "The demo task: adding, copy or sine (or give --csv or --text).") var task: String?
+    @Option(help: ArgumentHelp("Sweep `recurrent train --csv FILE` instead of a demo task.", valueName: "file")) var csv: String?
+    @Option(help: ArgumentHelp("Sweep `recurrent train --text FILE` instead of a demo task.", valueName: "file")) var text: String?
+    @Argument(parsing: .postTerminator,
+              help: ArgumentHelp("After --: `recurrent train` options every trial gets (--window, --target, --difference …).",
+                                 valueName: "train-options"))
+    var trainOptions: [String] = []
     @OptionGroup var common: CommonOptions
     @Option(help: "Learning rates.") var learningRate: String?
     @Option(help: "Batch sizes.") var batchSize: String?
@@ -67,8 +79,39 @@ struct Sweep: ParsableCommand {
         }
     }
 
+    /// What the trials train on.
+    enum Source {
+        case demo(DemoTask)
+        /// `recurrent train` with these leading arguments (`--csv FILE` or `--text FILE`, then the options after `--`).
+        case train([String])
+    }
+
+    /// The flags a sweep sets on every trial itself, which the options after `--` must leave out.
+    static let flagsOfTheSweep = ["--cell", "--learning-rate", "--batch-size", "--layers", "--hidden-size", "--dropout", "--epochs",
+                                  "--early-stopping", "--seed", "--output", "--resume", "--device", "--csv", "--text"]
+
+    var source: Source {
+        if let csv { return .train(["--csv", csv] + trainOptions) }
+        if let text { return .train(["--text", text] + trainOptions) }
+        return .demo(DemoTask(rawValue: (task ?? "").lowercased())!)
+    }
+
     func validate() throws {
-        guard DemoTask(rawValue: task.lowercased()) != nil else { throw ValidationError("unknown task '\(task)': expected adding, copy or sine") }
+        let given = [task.map { "the task '\($0)'" }, csv.map { _ in "--csv" }, text.map { _ in "--text" }].compactMap { $0 }
+        guard given.count == 1 else {
+            throw ValidationError("expected one of a demo task (adding, copy or sine), --csv FILE or --text FILE, got "
+                                  + (given.isEmpty ? "none" : given.joined(separator: " and ")))
+        }
+        if let task, DemoTask(rawValue: task.lowercased()) == nil {
+            throw ValidationError("unknown task '\(task)': expected adding, copy or sine (or --csv FILE, --text FILE)")
+        }
+        if task != nil, !trainOptions.isEmpty {
+            throw ValidationError("options after -- go to `recurrent train` (with --csv or --text); a demo task takes none, got \(trainOptions.joined(separator: " "))")
+        }
+        if let flag = trainOptions.first(where: { option in Self.flagsOfTheSweep.contains { option == $0 || option.hasPrefix($0 + "=") } }) {
+            throw ValidationError("\(flag) after --: the sweep sets it on every trial (the swept lists, --epochs, --patience, --seed, "
+                                  + "--output and --device are the sweep's own options)")
+        }
         guard epochs >= 1, patience >= 0, samples >= 10 else {
             throw ValidationError("expected --epochs ≥ 1, --patience ≥ 0 and --samples ≥ 10; got \(epochs), \(patience), \(samples)")
         }
@@ -145,8 +188,7 @@ struct Sweep: ParsableCommand {
         defer { try? world?.finish() }
         let isRoot = world?.isRoot ?? true
         let say: (String) -> Void = { if isRoot { print($0); fflush(nil) } }
-        let task = DemoTask(rawValue: self.task.lowercased())!
-        let length = self.length ?? task.demoDefaults.length
+        let source = self.source
         let directory = try RunDirectory(output)
         let resultsURL = directory.file("sweep.json")
         var finished: [Result] = []
@@ -159,15 +201,26 @@ struct Sweep: ParsableCommand {
         }
         let planned = try plannedTrials()
         let todo = planned.filter { t in !finished.contains { $0.trial == t } }
-        say("sweep: \(task.rawValue) (length \(length)), \(planned.count) trials (\(finished.count) done before, \(todo.count) to run)"
+        let name: String
+        var runTrial: (Trial) throws -> Result
+        switch source {
+        case .demo(let task):
+            let length = self.length ?? task.demoDefaults.length
+            name = "\(task.rawValue) (length \(length))"
+            let data = try task.data(samples: samples, length: length, seed: common.seed)
+            let backend = try common.backend()
+            runTrial = { try self.run($0, task: task, data: data, on: backend) }
+        case .train(let leading):
+            name = "recurrent train " + Self.shellWords(leading)
+            runTrial = { try self.runTrain($0, leading: leading, in: directory) }
+        }
+        say("sweep: \(name), \(planned.count) trials (\(finished.count) done before, \(todo.count) to run)"
             + (world.map { " over \($0.size) MPI ranks" } ?? "") + "; each up to \(epochs) epochs, early stopping after \(patience)")
-        let data = try task.data(samples: samples, length: length, seed: common.seed)
-        let backend = try common.backend()
         // Trial k of `todo` runs on rank k mod size; the others leave zeros, and sums gather.
         let (rank, size) = (world?.rank ?? 0, world?.size ?? 1)
         var mine: [Int: Result] = [:]
         for (k, trial) in todo.enumerated() where k % size == rank {
-            let r = try run(trial, task: task, data: data, on: backend)
+            let r = try runTrial(trial)
             mine[k] = r
             if world == nil {
                 say(String(format: "trial %d/%d: %@ → validation loss %.5f (best epoch %d of %d, %.1f s)", k + 1, todo.count,
@@ -187,7 +240,12 @@ struct Sweep: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(results), to: resultsURL)
-            try Self.plot(results, title: "\(task.rawValue): validation loss by hyperparameter").write(to: directory.file("sweep.svg"))
+            let title: String
+            switch source {
+            case .demo(let task): title = "\(task.rawValue): validation loss by hyperparameter"
+            case .train(let leading): title = "\(URL(fileURLWithPath: leading[1]).lastPathComponent): validation loss by hyperparameter"
+            }
+            try Self.plot(results, title: title).write(to: directory.file("sweep.svg"))
         }
         let header = ["#", "cell", "lr", "batch", "layers", "hidden", "dropout", "val loss", "best epoch", "seconds"]
         let rows = results.enumerated().map { i, r in
@@ -198,7 +256,13 @@ struct Sweep: ParsableCommand {
         say("")
         for line in table(header: header, rows: rows) { say(line) }
         if let best = results.first {
-            say("best: " + command(for: best.trial, task: task, length: length))
+            switch source {
+            case .demo(let task):
+                say("best, with the demo's schedule: " + command(for: best.trial, task: task, length: self.length ?? task.demoDefaults.length))
+            case .train(let leading):
+                let bestOutput = output.hasSuffix("/") ? output + "best" : output + "/best"
+                say("best (this command reproduces it): " + Self.shellWords(trainCommand(for: best.trial, leading: leading, output: bestOutput)))
+            }
         }
         say("wrote \(resultsURL.path)\n      \(directory.file("sweep.svg").path)")
         return results
@@ -212,8 +276,46 @@ struct Sweep: ParsableCommand {
          "--epochs", String(epochs), "--seed", String(common.seed)].joined(separator: " ")
     }
 
+    /// The `recurrent train` command line (from "recurrent") of one trial on a CSV or text file, its run in `output`.
+    func trainCommand(for trial: Trial, leading: [String], output: String) -> [String] {
+        ["recurrent", "train"] + leading
+            + ["--cell", trial.cell, "--learning-rate", String(format: "%g", trial.learningRate), "--batch-size", String(trial.batchSize),
+               "--layers", String(trial.layers), "--hidden-size", String(trial.hiddenSize), "--dropout", String(format: "%g", trial.dropout),
+               "--epochs", String(epochs), "--early-stopping", String(patience), "--seed", String(common.seed), "--output", output]
+            + (common.device.map { ["--device", $0] } ?? [])
+    }
+
+    /// Words joined into a command line a POSIX shell reads back as the same words.
+    static func shellWords(_ words: [String]) -> String {
+        let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,/:=+@%")
+        return words.map { word in
+            !word.isEmpty && word.unicodeScalars.allSatisfy(plain.contains) ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+        }.joined(separator: " ")
+    }
+
     static func describe(_ t: Trial) -> String {
         String(format: "%@ lr %g batch %d layers %d hidden %d dropout %g", t.cell, t.learningRate, t.batchSize, t.layers, t.hiddenSize, t.dropout)
+    }
+
+    /// One trial on a CSV or text file: `recurrent train` with the trial's settings and early
+    /// stopping, quietly, its run in DIR/trials/; the score is its best validation loss.
+    private func runTrain(_ trial: Trial, leading: [String], in directory: RunDirectory) throws -> Result {
+        let started = Date()
+        let folder = String(format: "%@-lr%g-b%d-l%d-h%d-d%g", trial.cell, trial.learningRate, trial.batchSize, trial.layers,
+                            trial.hiddenSize, trial.dropout)
+        let arguments = Array(trainCommand(for: trial, leading: leading, output: directory.file("trials/" + folder).path).dropFirst(2))
+        let train: Train
+        do {
+            train = try Train.parse(arguments)
+        } catch {
+            throw UserFacingError(description: "the options after -- do not make a `recurrent train` command: "
+                                  + Train.message(for: error))
+        }
+        let outcome = try train.train(world: nil, quiet: true)
+        let scored = outcome.reports.compactMap { r in r.validationLoss.map { (epoch: r.epoch, loss: $0) } }
+        let best = scored.min { $0.loss < $1.loss }
+        return Result(trial: trial, validationLoss: best?.loss ?? outcome.validationLoss, bestEpoch: best?.epoch ?? 0,
+                      epochs: outcome.reports.count, seconds: Date().timeIntervalSince(started))
     }
 
     /// One trial: the demo's model with the trial's settings, Adam, clipping 1, early stopping.
@@ -236,22 +338,31 @@ struct Sweep: ParsableCommand {
                       seconds: Date().timeIntervalSince(started))
     }
 
-    /// Validation loss against each hyperparameter that takes more than one value (one point per trial).
-    static func plot(_ results: [Result], title: String) -> LinePlot {
-        var plot = LinePlot(title: title, xLabel: "hyperparameter value (each its own series)", yLabel: "validation loss",
-                            logarithmicY: true, logarithmicX: true)
-        let axes: [(String, (Trial) -> Double)] = [("learning rate", { Double($0.learningRate) }), ("batch size", { Double($0.batchSize) }),
-                                                   ("layers", { Double($0.layers) }), ("hidden size", { Double($0.hiddenSize) })]
-        for (name, value) in axes where Set(results.map { value($0.trial) }).count > 1 {
-            plot.series.append(.init(name: name, points: results.map { (value($0.trial), Double($0.validationLoss)) }, pointsOnly: true))
+    /// A panel per hyperparameter that takes more than one value (all six when none does): the
+    /// validation loss of every trial (log axis) against it, on a log axis for the learning rate,
+    /// batch and hidden sizes, whole numbers for layers, a linear one for dropout, the names for cells.
+    static func plot(_ results: [Result], title: String) -> PanelPlot {
+        // 0.2 as the Float's shortest decimal, not 0.200000003: ticks end at 0.2, not 0.3.
+        func decimal(_ v: Float) -> Double { Double("\(v)") ?? Double(v) }
+        var cells: [String] = []
+        for r in results where !cells.contains(r.trial.cell) { cells.append(r.trial.cell) }
+        typealias Axis = (name: String, value: (Trial) -> Double, logarithmic: Bool, integers: Bool, categories: [String]?)
+        let axes: [Axis] = [
+            ("learning rate", { decimal($0.learningRate) }, true, false, nil),
+            ("batch size", { Double($0.batchSize) }, true, false, nil),
+            ("layers", { Double($0.layers) }, false, true, nil),
+            ("hidden size", { Double($0.hiddenSize) }, true, false, nil),
+            ("dropout", { decimal($0.dropout) }, false, false, nil),
+            ("cell", { t in Double(cells.firstIndex(of: t.cell) ?? 0) }, false, false, cells),
+        ]
+        let varying = axes.filter { axis in Set(results.map { axis.value($0.trial) }).count > 1 }
+        let panels = (varying.isEmpty ? axes : varying).map { axis -> LinePlot in
+            var panel = LinePlot(title: axis.name, xLabel: axis.name, yLabel: "validation loss", logarithmicY: true,
+                                 logarithmicX: axis.logarithmic, integerX: axis.integers, xCategories: axis.categories)
+            panel.series = [.init(name: "trials", points: results.map { (axis.value($0.trial), Double($0.validationLoss)) }, pointsOnly: true)]
+            panel.showsLegend = false
+            return panel
         }
-        if plot.series.isEmpty {
-            plot.series.append(.init(name: "trials", points: results.enumerated().map { (Double($0.offset + 1), Double($0.element.validationLoss)) },
-                                     pointsOnly: true))
-            plot.logarithmicX = false
-            plot.integerX = true
-            plot.xLabel = "trial (by rank)"
-        }
-        return plot
+        return PanelPlot(title: title, panels: panels)
     }
 }

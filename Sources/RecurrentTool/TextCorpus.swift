@@ -42,15 +42,23 @@ struct TextCorpus: Equatable {
     static func == (a: TextCorpus, b: TextCorpus) -> Bool { a.vocabulary == b.vocabulary }
 
     /// The index of every scalar of `text`; the error lists the characters outside the vocabulary.
-    func encode(_ text: String, what: String) throws -> [Int] {
+    func encode(_ text: String, what: String, vocabularyName: String = "the model's vocabulary") throws -> [Int] {
         var result: [Int] = []
         result.reserveCapacity(text.unicodeScalars.count)
         var unknown: [Unicode.Scalar] = []
+        var line = 1, firstUnknownLine = 0
         for s in text.unicodeScalars {
-            if let i = indices[s] { result.append(i) } else if !unknown.contains(s) { unknown.append(s) }
+            if let i = indices[s] {
+                result.append(i)
+            } else if !unknown.contains(s) {
+                unknown.append(s)
+                if firstUnknownLine == 0 { firstUnknownLine = line }
+            }
+            if s == "\n" { line += 1 }
         }
         guard unknown.isEmpty else {
-            throw UserFacingError(description: "\(what) has \(unknown.count) character\(unknown.count == 1 ? "" : "s") outside the model's vocabulary: "
+            throw UserFacingError(description: "\(what) has \(unknown.count) character\(unknown.count == 1 ? "" : "s") outside \(vocabularyName)"
+                                  + (line > 1 ? " (the first on line \(firstUnknownLine))" : "") + ": "
                                   + Self.describe(unknown) + "; the vocabulary is " + Self.describe(vocabulary))
         }
         return result
@@ -78,11 +86,35 @@ struct TextCorpus: Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RecurrentError.file(path: path, reason: "cannot be read")
         }
+        return try text(of: data, source: path)
+    }
+
+    /// The text of a file's bytes (UTF-8, not empty).
+    static func text(of data: Data, source: String) throws -> String {
         guard let text = String(data: data, encoding: .utf8) else {
-            throw RecurrentError.file(path: path, reason: "is not UTF-8 text")
+            throw RecurrentError.file(path: source, reason: "is not UTF-8 text: \(invalidUTF8(in: data))")
         }
-        guard !text.isEmpty else { throw RecurrentError.file(path: path, reason: "is empty") }
+        guard !text.isEmpty else { throw RecurrentError.file(path: source, reason: "is empty") }
         return text
+    }
+
+    /// Where `data` stops being UTF-8, for messages: "line 3, byte 41 (0xff) is not valid UTF-8".
+    static func invalidUTF8(in data: Data) -> String {
+        var parser = Unicode.UTF8.ForwardParser()
+        var bytes = data.makeIterator()
+        var offset = 0, line = 1
+        while true {
+            switch parser.parseScalar(from: &bytes) {
+            case .valid(let encoded):
+                if encoded.count == 1, encoded.first == UInt8(ascii: "\n") { line += 1 }
+                offset += encoded.count
+            case .error(let length):
+                let byte = data[data.startIndex + offset]
+                return "line \(line), byte \(offset + 1) (0x\(String(byte, radix: 16))\(length > 1 ? " and \(length - 1) more" : "")) is not valid UTF-8"
+            case .emptyInput:
+                return "not valid UTF-8"
+            }
+        }
     }
 }
 

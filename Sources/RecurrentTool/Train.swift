@@ -46,6 +46,9 @@ struct Train: ParsableCommand {
                                valueName: "dir"))
     var tensorboard: String?
     @Option(help: "With --tensorboard: histograms every this many steps (0: none).") var histogramEvery: Int = 100
+    @Option(help: ArgumentHelp("Stop once the validation loss has not improved for this many epochs, and keep the best epoch's weights (Keras's EarlyStopping with restore_best_weights).",
+                               valueName: "epochs"))
+    var earlyStopping: Int?
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var modelOptions: ModelOptions
@@ -87,6 +90,7 @@ struct Train: ParsableCommand {
         if text != nil, let flag = normalization != nil ? "--normalization" : difference ? "--difference" : nil {
             throw ValidationError("\(flag) is for time series: it goes with --csv, not --text")
         }
+        if let p = earlyStopping, p < 0 { throw ValidationError("expected --early-stopping ≥ 0 epochs of patience, got \(p)") }
         if histogramEvery < 0 { throw ValidationError("expected --histogram-every ≥ 0 steps, got \(histogramEvery)") }
         if checkpointEvery < 0 { throw ValidationError("expected --checkpoint-every ≥ 0 steps, got \(checkpointEvery)") }
         if let w = window, w < 1 { throw ValidationError("expected --window ≥ 1, got \(w)") }
@@ -95,8 +99,6 @@ struct Train: ParsableCommand {
             throw ValidationError("expected --validation-fraction between 0 and 1 (exclusive), got \(f)")
         }
         if let e = embeddingSize, e < 1 { throw ValidationError("expected --embedding-size ≥ 1, got \(e)") }
-        if let e = optimization.epochs, e < 1 { throw ValidationError("expected --epochs ≥ 1, got \(e)") }
-        if let b = optimization.batchSize, b < 1 { throw ValidationError("expected --batch-size ≥ 1, got \(b)") }
     }
 
     func run() throws {
@@ -114,8 +116,14 @@ struct Train: ParsableCommand {
     func train() throws -> Outcome {
         let world = try MPIDataParallel.joinIfLaunched()
         defer { try? world?.finish() }
+        return try train(world: world, quiet: false)
+    }
+
+    /// Trains as the options say over `world` (nil: this process alone); `quiet` prints nothing
+    /// (a sweep's trials).
+    func train(world: MPIDataParallel?, quiet: Bool) throws -> Outcome {
         let isRoot = world?.isRoot ?? true
-        let say: (String) -> Void = { if isRoot { Swift.print($0) } }
+        let say: (String) -> Void = { if isRoot && !quiet { Swift.print($0) } }
 
         // The output directory is made only once the data has passed its checks.
         let previous = try resume ? savedRun() : nil
@@ -124,9 +132,9 @@ struct Train: ParsableCommand {
                                   + "(\(previous.summary)); resume it with --\(previous.kind.rawValue), or train afresh into another --output")
         }
         if let csv {
-            return try trainCSV(csv, previous: previous, world: world, say: say)
+            return try trainCSV(csv, previous: previous, world: world, quiet: quiet, say: say)
         }
-        return try trainText(text!, previous: previous, world: world, say: say)
+        return try trainText(text!, previous: previous, world: world, quiet: quiet, say: say)
     }
 
     /// The saved model of a run to resume; the errors say what is missing.
@@ -150,7 +158,7 @@ struct Train: ParsableCommand {
 
     // MARK: - CSV
 
-    private func trainCSV(_ path: String, previous: SavedModel?, world: MPIDataParallel?,
+    private func trainCSV(_ path: String, previous: SavedModel?, world: MPIDataParallel?, quiet: Bool,
                           say: @escaping (String) -> Void) throws -> Outcome {
         let defaults = Defaults.csv
         let levels = try CSVSeries.read(path: path)
@@ -193,7 +201,7 @@ struct Train: ParsableCommand {
         say("\(train.count) training and \(validation.count) validation windows; every column \(scaling) "
             + "of \(differencing ? "differences" : "rows") 1–\(windows.trainingRows) (the training windows')")
         let result = try fit(saved, train: train, validation: validation, loss: MSELoss(), defaults: defaults,
-                             previous: previous, world: world, say: say, extra: { _ in "" })
+                             previous: previous, world: world, quiet: quiet, say: say, extra: { _ in "" })
         // Predicting a change Δ̂ and adding it to the last value errs by Δ̂ − Δ: the RMSE of the
         // changes is the RMSE of the values.
         let rmse = Double(result.validationLoss).squareRoot() * normalization.scale[targetIndex]
@@ -214,13 +222,14 @@ struct Train: ParsableCommand {
 
     // MARK: - Text
 
-    private func trainText(_ path: String, previous: SavedModel?, world: MPIDataParallel?,
+    private func trainText(_ path: String, previous: SavedModel?, world: MPIDataParallel?, quiet: Bool,
                            say: @escaping (String) -> Void) throws -> Outcome {
         let defaults = Defaults.text
         let content = try TextCorpus.read(path: path)
         let corpus = try previous.map { try TextCorpus(saved: $0.vocabulary ?? [], source: descriptionPath) }
             ?? TextCorpus(text: content)
-        let encoded = try corpus.encode(content, what: previous == nil ? path : "--resume: \(path)")
+        let encoded = try previous == nil ? corpus.encode(content, what: path)
+            : corpus.encode(content, what: "--resume: \(path)", vocabularyName: "the vocabulary in \(descriptionPath)")
         let windowLength = window ?? previous?.window ?? defaults.window
         let step = stride ?? previous?.stride ?? windowLength
         let fraction = validationFraction ?? previous?.training.validationFraction ?? Self.defaultValidationFraction
@@ -237,7 +246,7 @@ struct Train: ParsableCommand {
             + "every \(step) characters: \(train.count) from the first \(windows.trainCharacters) characters train, "
             + "\(validation.count) from the last \(windows.validationCharacters) validate")
         let result = try fit(saved, train: train, validation: validation, loss: CrossEntropyLoss(), defaults: defaults,
-                             previous: previous, world: world, say: say, extra: { r in
+                             previous: previous, world: world, quiet: quiet, say: say, extra: { r in
             String(format: "  perplexity %.2f", exp(Double(r.trainLoss))) + (r.validationLoss.map { String(format: " / %.2f", exp(Double($0))) } ?? "")
         })
         say(String(format: "validation cross-entropy %.4f nats/character, perplexity %.2f (uniform guessing: %d)",
@@ -257,7 +266,8 @@ struct Train: ParsableCommand {
             learningRate: optimization.fixedLearningRate ?? previous?.training.learningRate ?? defaults.learningRate,
             weightDecay: optimization.weightDecay, batchSize: optimization.batchSize ?? previous?.training.batchSize ?? Self.defaultBatchSize,
             clipNorm: max(optimization.clipNorm ?? previous?.training.clipNorm ?? defaults.clipNorm, 0),
-            clipValue: optimization.clipValue ?? previous?.training.clipValue)
+            clipValue: optimization.clipValue ?? previous?.training.clipValue,
+            earlyStopping: earlyStopping ?? previous?.training.earlyStopping)
         var saved = SavedModel(kind: kind, data: data, cell: modelOptions.cell.lowercased(), layers: modelOptions.layers,
                                hiddenSize: modelOptions.hiddenSize ?? previous?.hiddenSize ?? defaults.hiddenSize,
                                dropout: modelOptions.dropout, initialization: previous?.initialization ?? modelOptions.initialization.lowercased(),
@@ -294,9 +304,9 @@ struct Train: ParsableCommand {
     /// Builds the model, trains it to `--epochs` (after restoring the checkpoint when resuming),
     /// writing the checkpoint, history and loss plot as it goes.
     private func fit(_ description: SavedModel, train: SequenceDataset, validation: SequenceDataset, loss: any Loss, defaults: Defaults,
-                     previous: SavedModel?, world: MPIDataParallel?, say: @escaping (String) -> Void,
+                     previous: SavedModel?, world: MPIDataParallel?, quiet: Bool, say: @escaping (String) -> Void,
                      extra: @escaping (EpochReport) -> String) throws -> Outcome {
-        let isRoot = world?.isRoot ?? true
+        let isRoot = world?.isRoot ?? true, showsProgress = isRoot && !quiet
         let directory = try RunDirectory(output)
         let backend = try common.backend()
         try MemoryCheck.requireTraining(
@@ -333,10 +343,7 @@ struct Train: ParsableCommand {
         if previous != nil {
             try trainer.loadCheckpoint(from: checkpoint)
             if let rate = optimization.fixedLearningRate { optimizer.learningRate = rate }
-            if let data = FileManager.default.contents(atPath: historyURL.path),
-               let records = try? JSONDecoder().decode([EpochRecord].self, from: data) {
-                history = records.filter { $0.epoch <= trainer.completedEpochs }
-            }
+            history = try EpochRecord.readHistory(historyURL).filter { $0.epoch <= trainer.completedEpochs }
             say("resuming \(output): \(trainer.completedEpochs) epoch\(trainer.completedEpochs == 1 ? "" : "s") done"
                 + (trainer.batchesDoneInEpoch > 0 ? " and \(trainer.batchesDoneInEpoch) batches of the next" : "")
                 + ", \(trainer.steps) steps; training to epoch \(epochs)")
@@ -357,6 +364,11 @@ struct Train: ParsableCommand {
         }
         trainer.checkpointURL = checkpoint
         trainer.checkpointEverySteps = checkpointEvery
+        var stopping: EarlyStopping?
+        if let patience = saved.training.earlyStopping {
+            stopping = try EarlyStopping(patience: patience, restoreBestWeights: true)
+            trainer.callbacks.append(stopping!)
+        }
         if let tensorboard, isRoot {
             let logger = try TensorBoardLogger(directory: URL(fileURLWithPath: tensorboard), histogramEverySteps: histogramEvery)
             trainer.callbacks.append(logger)
@@ -374,9 +386,9 @@ struct Train: ParsableCommand {
             reports = []
         } else {
             reports = try trainer.fit(train, validation: validation, epochs: epochs, batchSize: saved.training.batchSize,
-                                      shuffleSeed: common.seed, onBatch: isRoot ? progress.batch : nil, onEpoch: { r in
+                                      shuffleSeed: common.seed, onBatch: showsProgress ? progress.batch : nil, onEpoch: { r in
                 guard isRoot else { return }
-                progress.epoch(r, extra: extra(r))
+                if showsProgress { progress.epoch(r, extra: extra(r)) }
                 history.append(EpochRecord(r))
                 do {
                     try directory.writeJSON(history, to: SavedModel.historyFileName)
@@ -393,7 +405,13 @@ struct Train: ParsableCommand {
             say(String(format: "best epoch %d of %d: validation loss %.5f (train %.5f, gap %+.5f)%@", best.epoch, history.count, v,
                        best.trainLoss, v - best.trainLoss, best.epoch < history.count ? "; later epochs did not improve on it" : ""))
         }
-        let validationLoss = try reports.last?.validationLoss ?? trainer.evaluate(validation, batchSize: saved.training.batchSize)
+        var validationLoss = try reports.last?.validationLoss ?? trainer.evaluate(validation, batchSize: saved.training.batchSize)
+        if let stopping, stopping.stoppedEpoch > 0 {
+            // The weights are the best epoch's again.
+            validationLoss = stopping.best
+            say(String(format: "early stopping: no improvement for %d epochs after epoch %d; the weights are epoch %d's again",
+                       stopping.patience, stopping.bestEpoch, stopping.bestEpoch))
+        }
         return Outcome(directory: directory.url, saved: saved, completedEpochs: trainer.completedEpochs, reports: reports,
                        validationLoss: validationLoss, rmse: nil)
     }

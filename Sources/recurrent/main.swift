@@ -5,4 +5,4 @@ import RecurrentTool
 // A file-size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, reported with the file's
 // name, instead of killing the process with SIGXFSZ.
 signal(SIGXFSZ, SIG_IGN)
-RecurrentCommand.main()
+RecurrentCommand.runCommandLine()

@@ -125,7 +125,16 @@ import TestSupport
                     #expect(scheduler.interval == .step)
                 }
                 lrs.append(optimizer.learningRate)
-                for _ in 1..<expected.count { scheduler.step(); lrs.append(optimizer.learningRate) }
+                for _ in 1..<expected.count { try scheduler.step(); lrs.append(optimizer.learningRate) }
+                if let allowed = c["steps_allowed"] as? Int {
+                    // PyTorch takes `allowed` steps and raises on the next one; so does this, naming the limit,
+                    // and a refused step changes nothing.
+                    while scheduler.epoch < allowed { try scheduler.step() }
+                    let rate = optimizer.learningRate
+                    #expect(throws: RecurrentError.self, "\(name)") { try scheduler.step() }
+                    do { try scheduler.step() } catch { #expect("\(error)".contains("at most \(allowed) steps"), "\(error)") }
+                    #expect(scheduler.epoch == allowed && optimizer.learningRate == rate, "\(name)")
+                }
             }
             #expect(lrs.count == expected.count, "\(name)")
             for (k, (mine, theirs)) in zip(lrs, expected).enumerated() {
@@ -178,6 +187,63 @@ import TestSupport
         close(recorder.rates, try fixture.data("learning_rates"), "learning rate")
         close(losses, try fixture.data("losses"), "loss")
         close(reports.compactMap(\.validationLoss), try fixture.data("val_losses"), "validation loss")
+    }
+
+    // MARK: - Warm-up with a scheduler
+
+    /// A linear head over the last step of 12 sequences (3 steps, 2 features): 3 batches of 4 per epoch.
+    private static func warmupRun(_ configure: (Trainer) throws -> Void, epochs: Int = 3) throws -> [Float] {
+        let backend = TestDevice.backend
+        let model = try Sequential([("last", LastTimeStep()), ("fc", Linear(2, 1, on: backend, rng: RandomSource(seed: 3)))])
+        let x = (0..<72).map { Float(($0 * 7) % 11) / 11 - 0.5 }, y = (0..<12).map { Float($0 % 3) / 3 }
+        let data = try SequenceDataset(inputs: x, targets: y, count: 12, sequenceLength: 3, featureCount: 2, targetLayout: .perSequence([1]))
+        let trainer = Trainer(model: model, loss: MSELoss(), optimizer: try SGD(model.parameters, learningRate: 0.1), on: backend)
+        let recorder = RateRecorder()
+        trainer.callbacks = [recorder]
+        try configure(trainer)
+        _ = try trainer.fit(data, epochs: epochs, batchSize: 4)
+        return recorder.rates
+    }
+
+    @Test func warmupMultipliesAnEpochScheduler() throws {
+        // PyTorch's chained LinearLR (per batch) and ExponentialLR (per epoch): lr = 0.1 · 0.5^epoch · (0.2 + 0.8 min(k, 5) / 5).
+        let rates = try Self.warmupRun { trainer in
+            trainer.scheduler = try ExponentialLR(trainer.optimizer, gamma: 0.5)
+            trainer.callbacks.append(try LinearWarmup(trainer.optimizer, steps: 5, startFactor: 0.2))
+        }
+        #expect(rates.count == 9)
+        for (j, rate) in rates.enumerated() {
+            let expected = 0.1 * pow(0.5, Double(j / 3)) * (0.2 + 0.8 * Double(min(j, 5)) / 5)
+            #expect(abs(Double(rate) - expected) <= 1e-6 * expected, "step \(j + 1): \(rate) vs \(expected)")
+        }
+    }
+
+    @Test func warmupMultipliesOneCycle() throws {
+        let reference = try Self.tinyTrainer().optimizer
+        let cycle = try OneCycleLR(reference, maxRate: 0.5, totalSteps: 9)
+        var cycleRates = [Double(reference.learningRate)]
+        for _ in 1..<9 { try cycle.step(); cycleRates.append(Double(reference.learningRate)) }
+        let rates = try Self.warmupRun { trainer in
+            trainer.scheduler = try OneCycleLR(trainer.optimizer, maxRate: 0.5, totalSteps: 9)
+            trainer.callbacks.append(try LinearWarmup(trainer.optimizer, steps: 4, startFactor: 0.5))
+        }
+        #expect(rates.count == 9)
+        for (j, rate) in rates.enumerated() {
+            let expected = cycleRates[j] * (0.5 + 0.5 * Double(min(j, 4)) / 4)
+            #expect(abs(Double(rate) - expected) <= 1e-6 * expected, "step \(j + 1): \(rate) vs \(expected)")
+        }
+    }
+
+    @Test func schedulerMadeAfterTheWarmupIsRefused() throws {
+        do {
+            _ = try Self.warmupRun { trainer in
+                trainer.callbacks.append(try LinearWarmup(trainer.optimizer, steps: 5, startFactor: 0.2))
+                trainer.scheduler = try ExponentialLR(trainer.optimizer, gamma: 0.5)
+            }
+            Issue.record("expected an error for a scheduler made after the warm-up")
+        } catch {
+            #expect("\(error)".contains("made before the warm-up"), "\(error)")
+        }
     }
 
     // MARK: - Metrics

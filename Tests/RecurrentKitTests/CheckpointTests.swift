@@ -50,7 +50,7 @@ final class CrashingLoss: Loss {
         func run(_ trainer: Trainer, _ range: Range<Int>) throws -> [UInt32] {
             try range.map { i in
                 let loss = try trainer.trainStep(input: batches[i].0, target: batches[i].1).item()
-                if (i + 1) % 5 == 0 { trainer.scheduler?.step() }
+                if (i + 1) % 5 == 0 { try trainer.scheduler?.step() }
                 return loss.bitPattern
             }
         }

@@ -145,7 +145,7 @@ private func expectDecodeError(_ data: Data, _ fragment: String, sourceLocation:
         ])
         let headerEnd = 8 + base.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
         var rng = PhiloxStream(seed: 2026, stream: 0)
-        func next(_ n: Int) -> Int { Int(UInt64(rng.nextWord()) * UInt64(n) >> 32) }
+        func next(_ n: Int) -> Int { Int((UInt64(rng.nextWord()) * UInt64(n)) >> 32) }
         var accepted = 0, refused = 0
         for round in 0..<10_000 {
             var bytes = [UInt8](base)

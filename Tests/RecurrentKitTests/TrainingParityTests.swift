@@ -89,7 +89,7 @@ struct TrainingParityTests {
             default: throw FixtureError("\(file): unknown clip '\(clip)'")
             }
             try optimizer.step()
-            scheduler?.step()
+            try scheduler?.step()
             losses.append(try loss.item())
         }
 

@@ -53,6 +53,30 @@ import Testing
         (["demo", "copy", "--layers", huge], "--layers"),
     ])
     func absurdSizesAreOneLineErrors(arguments: [String], option: String) throws {
+        try Self.expectOneLineError(arguments, naming: option)
+    }
+
+    /// Sizes that are no sizes (zero, negative, not a number) are refused by the option checks:
+    /// one line too, without the usage summary, and exit status 1.
+    @Test(arguments: [
+        (["train", "--csv", "data.csv", "--hidden-size", "0"], "--hidden-size"),
+        (["train", "--csv", "data.csv", "--layers", "-2"], "--layers"),
+        (["train", "--csv", "data.csv", "--batch-size", "0"], "--batch-size"),
+        (["train", "--csv", "data.csv", "--window", "0"], "--window"),
+        (["train", "--text", "corpus.txt", "--window", "-1"], "--window"),
+        (["train", "--csv", "data.csv", "--hidden-size", "lots"], "--hidden-size"),
+        (["sample", "--length", "-5"], "--length"),
+        (["gradients", "--length", "0"], "--length"),
+        (["demo", "adding", "--length", "-3"], "--length"),
+        (["demo", "sine", "--batch-size", "0"], "--batch-size"),
+    ])
+    func invalidSizesAreOneLineErrors(arguments: [String], option: String) throws {
+        try Self.expectOneLineError(arguments, naming: option)
+    }
+
+    /// Runs `recurrent` with `arguments` (beside a small CSV file and text) and expects exit
+    /// status 1 with one line on standard error that names `option`.
+    static func expectOneLineError(_ arguments: [String], naming option: String) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-sizes-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -62,7 +86,7 @@ import Testing
             .write(to: directory.appendingPathComponent("corpus.txt"), atomically: true, encoding: .utf8)
 
         let output = arguments[0] == "train" ? ["--output", directory.appendingPathComponent("run").path] : []
-        let result = try Self.run(arguments + output, in: directory)
+        let result = try run(arguments + output, in: directory)
         #expect(result.reason == .exit, "ended by signal \(result.status): \(result.error)")
         #expect(result.status == 1, "exit status \(result.status): \(result.error)")
         let lines = result.error.split(separator: "\n")

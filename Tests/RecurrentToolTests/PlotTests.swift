@@ -105,4 +105,39 @@ import TestSupport
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("lr-find.svg").path))
         #expect(TrainTests.failure(["train", "--csv", csv, "--learning-rate", "fast"]) != nil)
     }
+
+    // MARK: - A sweep's panels
+
+    private static func results(_ trials: [(String, Float, Float)]) -> [Sweep.Result] {
+        trials.enumerated().map { k, t in
+            Sweep.Result(trial: .init(cell: t.0, learningRate: t.1, batchSize: 32, layers: 1, hiddenSize: 16, dropout: t.2),
+                         validationLoss: 0.02 + 0.01 * Float(k), bestEpoch: 1, epochs: 1, seconds: 0)
+        }
+    }
+
+    @Test func sweepPlotHasAPanelPerVaryingHyperparameter() throws {
+        let results = Self.results([("lstm", 0.001, 0), ("gru", 0.003, 0.1), ("lstm", 0.01, 0.2), ("gru", 0.001, 0.2)])
+        let plot = Sweep.plot(results, title: "sweep")
+        #expect(plot.panels.map(\.title) == ["learning rate", "dropout", "cell"])
+        let (rate, dropout, cell) = (plot.panels[0].axes().x, plot.panels[1].axes().x, plot.panels[2].axes().x)
+        #expect(rate.labels == ["0.001", "0.002", "0.005", "0.01"] && !rate.minor.isEmpty)
+        #expect(dropout.labels == ["0.00", "0.05", "0.10", "0.15", "0.20"])
+        #expect(cell.labels == ["lstm", "gru"] && cell.major == [0, 1])
+        // The same validation-loss axis in every panel: a decade with 2 × and 5 ×.
+        #expect(plot.panels.allSatisfy { $0.axes().y.labels == ["0.01", "0.02", "0.05", "0.1"] })
+        let svg = plot.svg()
+        #expect(svg.components(separatedBy: "<circle").count - 1 == 3 * results.count)
+        for title in ["learning rate", "dropout", "cell"] { #expect(svg.contains(">\(title)</text>")) }
+        // Layers and sizes on their own axes; nothing varies: all six panels.
+        let layered = results.enumerated().map { k, r -> Sweep.Result in
+            var r = r
+            r.trial.layers = 1 + k % 2
+            r.trial.batchSize = [16, 32, 64, 128][k]
+            return r
+        }
+        let more = Sweep.plot(layered, title: "")
+        #expect(more.panels.map(\.title) == ["learning rate", "batch size", "layers", "dropout", "cell"])
+        #expect(more.panels[1].axes().x.labels == ["10", "100", "1000"] && more.panels[2].axes().x.labels == ["1", "2"])
+        #expect(Sweep.plot(Array(results.prefix(1)), title: "").panels.count == 6)
+    }
 }

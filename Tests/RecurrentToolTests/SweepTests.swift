@@ -1,4 +1,5 @@
-// `recurrent sweep`: the grid and the seeded random draw, the JSON config, sorting, resuming.
+// `recurrent sweep`: the grid and the seeded random draw, the JSON config, sorting, resuming;
+// sweeps of `train --csv` and `--text` whose best is the train command that reproduces it.
 // (.ci/run checks that `mpirun -np 2` gives the same table as one process.)
 
 import Foundation
@@ -52,5 +53,61 @@ import TestSupport
         let best = results[0]
         let command = try Self.parse(arguments).command(for: best.trial, task: .adding, length: 8)
         #expect(command.hasPrefix("recurrent demo adding --cell \(best.trial.cell) --learning-rate "))
+    }
+
+    // MARK: - CSV and text files
+
+    private static func parseTool(_ arguments: [String]) throws -> Sweep {
+        try #require(try RecurrentCommand.parseAsRoot(["sweep"] + arguments) as? Sweep)
+    }
+
+    @Test func csvSweepPrintsTheTrainCommandThatReproducesTheBest() throws {
+        let dir = try freshDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = try TrainTests.write(TrainTests.seriesCSV(rows: 120), "series.csv", in: dir)
+        let sweep = try Self.parseTool(["--csv", csv, "--learning-rate", "0.003,0.03", "--cell", "lstm,gru", "--hidden-size", "4",
+                                        "--batch-size", "16", "--epochs", "3", "--patience", "1", "--output", dir.appendingPathComponent("sweep").path,
+                                        "--device", TestDevice.specification, "--", "--window", "5", "--target", "temp"])
+        let results = try sweep.sweep()
+        #expect(results.count == 4 && results.map(\.validationLoss) == results.map(\.validationLoss).sorted())
+        #expect(results.allSatisfy { $0.validationLoss.isFinite && $0.bestEpoch >= 1 && $0.epochs <= 3 })
+        // Every trial is a `recurrent train` run with early stopping, kept in trials/.
+        let trials = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("sweep/trials").path)
+        #expect(trials.count == 4)
+        // The best one's command, run as printed, ends at the same best validation loss, bit for bit.
+        let best = results[0]
+        guard case .train(let leading) = sweep.source else { Issue.record("expected a train source"); return }
+        let words = sweep.trainCommand(for: best.trial, leading: leading, output: dir.appendingPathComponent("best").path)
+        #expect(Array(words.prefix(4)) == ["recurrent", "train", "--csv", csv] && words.contains("--early-stopping") && words.contains("temp"))
+        let train = try #require(try RecurrentCommand.parseAsRoot(Array(words.dropFirst())) as? Train)
+        let outcome = try train.train(world: nil, quiet: true)
+        let again = try #require(outcome.reports.compactMap { r in r.validationLoss.map { (r.epoch, $0) } }.min { $0.1 < $1.1 })
+        #expect(again.1 == best.validationLoss && again.0 == best.bestEpoch,
+                "reproduced: epoch \(again.0) loss \(again.1); sweep: epoch \(best.bestEpoch) loss \(best.validationLoss)")
+        #expect(try TrainTests.savedModel(in: dir.appendingPathComponent("best")).training.earlyStopping == 1)
+        // A second call reruns nothing.
+        let more = try sweep.sweep()
+        #expect(more == results)
+    }
+
+    @Test func textSweepAndItsRefusals() throws {
+        let dir = try freshDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = try TrainTests.write(TrainTests.text, "corpus.txt", in: dir)
+        let results = try Self.parseTool(["--text", text, "--learning-rate", "0.01,0.03", "--hidden-size", "8", "--batch-size", "8",
+                                          "--epochs", "2", "--patience", "1", "--output", dir.path, "--device", TestDevice.specification,
+                                          "--", "--window", "8", "--embedding-size", "4"]).sweep()
+        #expect(results.count == 2 && results.allSatisfy { $0.validationLoss.isFinite && $0.validationLoss < log(Float(20)) })
+        #expect(Sweep.shellWords(["recurrent", "train", "--text", "my book.txt", "it's"]) == #"recurrent train --text 'my book.txt' 'it'\''s'"#)
+        func failure(_ arguments: [String]) -> String? {
+            do { _ = try Self.parseTool(arguments); return nil } catch { return RecurrentCommand.message(for: error) }
+        }
+        #expect(failure(["--csv", "a.csv", "--", "--cell", "gru"])?.contains("--cell after --: the sweep sets it") == true)
+        #expect(failure(["adding", "--csv", "a.csv"])?.contains("expected one of a demo task") == true)
+        #expect(failure(["adding", "--", "--window", "3"])?.contains("a demo task takes none") == true)
+        #expect(failure([])?.contains("got none") == true)
+        // Options after -- that train refuses come back with train's own message.
+        let bad = try Self.parseTool(["--text", text, "--epochs", "1", "--output", dir.appendingPathComponent("bad").path, "--", "--target", "x"])
+        #expect(throws: (any Error).self) { try bad.sweep() }
     }
 }

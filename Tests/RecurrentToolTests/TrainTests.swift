@@ -99,6 +99,25 @@ import FoundationXML
         #expect(try Self.history(in: out).map(\.epoch) == [1, 2])
     }
 
+    @Test func earlyStoppingStopsAndKeepsTheBestEpoch() throws {
+        let dir = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = try Self.write(Self.seriesCSV(rows: 80), "series.csv", in: dir)
+        let out = dir.appendingPathComponent("run")
+        let command = try #require(try RecurrentCommand.parseAsRoot(
+            ["train", "--csv", csv, "--epochs", "12", "--early-stopping", "0", "--learning-rate", "0.3", "--output", out.path] + Self.tinyCSV) as? Train)
+        let outcome = try command.train()
+        let losses = outcome.reports.compactMap(\.validationLoss)
+        // At rate 0.3 some epoch fails to improve; with patience 0 training stops right after it.
+        #expect(outcome.reports.count < 12 && losses.count == outcome.reports.count)
+        #expect(losses.last! >= losses.dropLast().min()!)
+        // The weights (and the loss reported) are the best epoch's again.
+        #expect(outcome.validationLoss == losses.min()!)
+        #expect(try Self.savedModel(in: out).training.earlyStopping == 0)
+        #expect(Self.failure(["train", "--csv", csv, "--early-stopping=-1", "--output", out.path] + Self.tinyCSV)?
+            .contains("--early-stopping ≥ 0") == true)
+    }
+
     @Test func csvTargetOptionAndResult() throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -36,6 +36,20 @@ public enum AtomicFile {
             fsync(dirFD)
             close(dirFD)
         }
+        removeStaleTemporaries(of: url)
+    }
+
+    /// Removes the temporary files of `url` that writers killed part-way left behind
+    /// (`.NAME.PID.N.tmp` whose process no longer exists). Those of this process and of live
+    /// processes (a writer at work) stay.
+    static func removeStaleTemporaries(of url: URL) {
+        let directory = url.deletingLastPathComponent().path, prefix = ".\(url.lastPathComponent)."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+            let fields = name.dropFirst(prefix.count).dropLast(4).split(separator: ".")
+            guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0, UInt32(fields[1]) != nil, pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink("\(directory)/\(name)") }
+        }
     }
 
     /// The whole file; throws a `RecurrentError.file` naming the path when it cannot be read.

@@ -16,10 +16,11 @@ public protocol LearningRateScheduler: AnyObject {
     var epoch: Int { get }
     /// Whether `Trainer` calls `step()` per epoch or per optimizer step.
     var interval: ScheduleInterval { get }
-    /// Advances one epoch and sets the optimizer's learning rate for it.
-    func step()
+    /// Advances one epoch and sets the optimizer's learning rate for it; throws past the end of a
+    /// schedule that has one (OneCycleLR), as PyTorch raises.
+    func step() throws
     /// Sets the position to `epoch` and the optimizer's learning rate to the one for it (resuming).
-    func restore(epoch: Int)
+    func restore(epoch: Int) throws
 }
 
 extension LearningRateScheduler {
@@ -37,20 +38,31 @@ public class ClosedFormScheduler: LearningRateScheduler {
     public let baseLearningRate: Float
     /// Epochs stepped so far.
     public private(set) var epoch = 0
+    /// The last position the schedule defines (nil: it goes on for ever).
+    public let lastPosition: Int?
     private let rate: (Double, Int) -> Double
 
-    init(_ optimizer: any Optimizer, interval: ScheduleInterval = .epoch, rate: @escaping (_ base: Double, _ epoch: Int) -> Double) {
+    init(_ optimizer: any Optimizer, interval: ScheduleInterval = .epoch, lastPosition: Int? = nil,
+         rate: @escaping (_ base: Double, _ epoch: Int) -> Double) {
         self.optimizer = optimizer
         self.interval = interval
+        self.lastPosition = lastPosition
         self.baseLearningRate = optimizer.learningRate
         self.rate = rate
     }
 
-    /// Moves to the next epoch and sets its learning rate.
-    public func step() { restore(epoch: epoch + 1) }
+    /// Moves to the next epoch and sets its learning rate; throws past `lastPosition`.
+    public func step() throws { try restore(epoch: epoch + 1) }
 
-    /// Sets the learning rate of `epoch` (as after `epoch` calls to `step`), for resuming.
-    public func restore(epoch: Int) {
+    /// Sets the learning rate of `epoch` (as after `epoch` calls to `step`), for resuming; throws
+    /// (and changes nothing) when `epoch` lies past `lastPosition`.
+    public func restore(epoch: Int) throws {
+        if let lastPosition, epoch > lastPosition {
+            let unit = interval == .step ? "steps" : "epochs"
+            throw RecurrentError.invalidArgument(
+                name: "\(type(of: self)) position", expected: "at most \(lastPosition) \(unit) (the schedule's length; make it longer to train on)",
+                got: "step \(epoch)")
+        }
         self.epoch = epoch
         optimizer.learningRate = Float(rate(Double(baseLearningRate), epoch))
     }

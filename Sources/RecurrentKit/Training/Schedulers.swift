@@ -13,7 +13,7 @@ public final class ExponentialLR: ClosedFormScheduler {
         guard gamma > 0, gamma.isFinite else { throw RecurrentError.invalidArgument(name: "gamma", expected: "> 0", got: "\(gamma)") }
         self.gamma = gamma
         super.init(optimizer) { base, epoch in base * Foundation.pow(Double(gamma), Double(epoch)) }
-        restore(epoch: 0)
+        try restore(epoch: 0)
     }
 }
 
@@ -43,7 +43,7 @@ public final class LinearLR: ClosedFormScheduler {
         self.totalIterations = totalIterations
         let (s, e, n) = (Double(startFactor), Double(endFactor), Double(totalIterations))
         super.init(optimizer, interval: interval) { base, epoch in base * (s + (e - s) * min(Double(epoch), n) / n) }
-        restore(epoch: 0)
+        try restore(epoch: 0)
     }
 }
 
@@ -51,7 +51,8 @@ public final class LinearLR: ClosedFormScheduler {
 /// maxRate / divFactor up to `maxRate` over the first `percentStart` of `totalSteps`, then down
 /// to maxRate / (divFactor · finalDivFactor), by cosine (default) or linear annealing; with
 /// `threePhase` it comes back to the initial rate before the final descent. The momentum is not
-/// cycled (PyTorch's `cycle_momentum=False`).
+/// cycled (PyTorch's `cycle_momentum=False`). Stepping past `totalSteps` throws, as PyTorch raises
+/// ("Tried to step N times"): a cycle sized for fewer steps than the training has is a mistake.
 public final class OneCycleLR: ClosedFormScheduler {
     /// How the rate moves between a phase's ends.
     public enum Annealing: String, Sendable {
@@ -92,7 +93,7 @@ public final class OneCycleLR: ClosedFormScheduler {
         let phases: [(end: Double, from: Double, to: Double)] = threePhase
             ? [(pct * total - 1, initial, top), (2 * pct * total - 2, top, initial), (total - 1, initial, low)]
             : [(pct * total - 1, initial, top), (total - 1, top, low)]
-        super.init(optimizer, interval: .step) { _, step in
+        super.init(optimizer, interval: .step, lastPosition: totalSteps) { _, step in
             let s = Double(min(step, totalSteps))
             var start = 0.0
             for (k, phase) in phases.enumerated() {
@@ -107,6 +108,6 @@ public final class OneCycleLR: ClosedFormScheduler {
             }
             return low
         }
-        restore(epoch: 0)
+        try restore(epoch: 0)
     }
 }

@@ -95,6 +95,7 @@ extension Trainer {
         }
         let before = try model.stateDict()
         do {
+            try scheduler?.restore(epoch: schedulerEpoch)   // first: it throws before changing anything
             try model.loadStateDict(weights, strict: true)
             for callback in callbacks { try callback.restore(callbackStates[callback.stateKey] ?? CallbackState()) }
             try optimizer.restore(OptimizerState(kind: kind, learningRate: Float(bitPattern: lrBits), steps: optSteps, tensors: slots),
@@ -103,7 +104,6 @@ extension Trainer {
             try? model.loadStateDict(before, strict: true)
             throw fail(error.description)
         }
-        scheduler?.restore(epoch: schedulerEpoch)
         optimizer.learningRate = Float(bitPattern: lrBits)
         model.randomState = counters
         self.steps = steps

@@ -236,7 +236,7 @@ public final class Trainer {
                 for callback in callbacks { try callback.batchWillBegin(self) }
                 let value = try trainStep(input: input, target: target)
                 try backend.axpy(total, alpha: Float(input.batchSize), value)
-                if let scheduler, scheduler.interval == .step { scheduler.step() }
+                if let scheduler, scheduler.interval == .step { try scheduler.step() }
                 for callback in callbacks { try callback.batchDidEnd(self, loss: value) }
                 onBatch?(BatchProgress(epoch: epoch, batch: index + 1, batchesPerEpoch: batches.count, sequences: samplesSeen,
                                        seconds: Date().timeIntervalSince(started), loss: value))
@@ -250,7 +250,7 @@ public final class Trainer {
                 let seen = try gradientReducer.sum(Double(samplesSeen))
                 trainLoss = Float(try gradientReducer.sum(Double(try total.item())) / max(seen, 1))
             }
-            if let scheduler, scheduler.interval == .epoch { scheduler.step() }
+            if let scheduler, scheduler.interval == .epoch { try scheduler.step() }
             completedEpochs += 1
             batchesDoneInEpoch = 0
             epochLossSum = 0
