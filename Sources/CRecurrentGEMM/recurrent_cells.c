@@ -1,7 +1,7 @@
 // Cell kernels in three builds (AVX-512, AVX2/FMA and baseline, from cell_kernels.h), the run-time
 // choice between them (rk_cpu_isa), and the fused time-loop steps: the cell step applied to each
 // tile of the recurrent product while it is in L1, forward and backward, in an AVX-512 and an
-// AVX2 build.
+// AVX2 build (from step_kernels.h).
 // B = rows, H = hidden size, G = gates, K = width of h_{t-1}.
 #include "recurrent_cells.h"
 #include "recurrent_gemm.h"
@@ -84,145 +84,33 @@ void rk_pack_gates(float *packed, const float *weight_hh, int k, int gates, int 
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-/// Rows of a product tile.
-#define RK_TILE_ROWS 6
+#define RK(name) name##_avx2
+#define RK_STEP_TARGET RK_TARGET
+#define RK_STEP_ROWS 6
+#define RK_STEP_PANELS 1
+#define RK_STEP_BLOCK(rows, k, a, lda, panel, next, out, ldo) rk_block_rows(rows, k, a, lda, panel, out, ldo, 0)
+#define RK_STEP_GEMM rk_gemm_packed_avx2
+#include "step_kernels.h"
+#undef RK
+#undef RK_STEP_TARGET
+#undef RK_STEP_ROWS
+#undef RK_STEP_PANELS
+#undef RK_STEP_BLOCK
+#undef RK_STEP_GEMM
 
-static RK_TARGET void rk_forward_step_avx2(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
-                                           const float *packed_hh) {
-    int h = step->hidden, gates = step->gate_row / h, per_gate = rk_panels(h);
-    size_t gate_panels = rk_packed_size(k, h);
-    // scratch[g][row][16]: the tile of h_{t-1} W_hhᵀ for gate g.
-    float scratch[4 * RK_TILE_ROWS * RK_PANEL];
-    for (int c = 0; c < per_gate; c++) {
-        int col = c * RK_PANEL, width = h - col < RK_PANEL ? h - col : RK_PANEL;
-        for (int r = 0; r < step->rows; r += RK_TILE_ROWS) {
-            int rows = step->rows - r < RK_TILE_ROWS ? step->rows - r : RK_TILE_ROWS;
-            if (previous_hidden) {
-                for (int g = 0; g < gates; g++) {
-                    rk_block_rows(rows, k, previous_hidden + (size_t)r * k, k, packed_hh + g * gate_panels + (size_t)c * k * RK_PANEL,
-                                  scratch + g * RK_TILE_ROWS * RK_PANEL, RK_PANEL, 0);
-                }
-            }
-            size_t state = (size_t)r * step->state_row + col;
-            rk_cell_forward tile = *step;
-            tile.rows = rows;
-            tile.columns = width;
-            tile.gates = step->gates + (size_t)r * step->gate_row + col;
-            tile.product = previous_hidden ? scratch : NULL;
-            tile.product_gate = RK_TILE_ROWS * RK_PANEL;
-            tile.product_row = RK_PANEL;
-            tile.bias_ih = step->bias_ih + col;
-            tile.bias_hh = step->bias_hh + col;
-            tile.previous = step->previous ? step->previous + state : NULL;
-            tile.state = step->state ? step->state + state : NULL;
-            tile.hidden_out = step->hidden_out + state;
-            switch (cell) {
-            case RK_CELL_LSTM: rk_lstm_forward_avx2(&tile); break;
-            case RK_CELL_GRU: rk_gru_forward_avx2(&tile); break;
-            default: rk_rnn_forward_avx2(&tile); break;
-            }
-        }
-    }
-}
-
-static RK_TARGET void rk_backward_step_avx2(int cell, const rk_cell_backward *step, const float *packed_hh, int k,
-                                            float *grad_previous) {
-    int gh = step->gate_row;
-    for (int r = 0; r < step->rows; r += RK_TILE_ROWS) {
-        int rows = step->rows - r < RK_TILE_ROWS ? step->rows - r : RK_TILE_ROWS;
-        size_t state = (size_t)r * step->state_row;
-        rk_cell_backward tile = *step;
-        tile.rows = rows;
-        tile.gates = step->gates + (size_t)r * gh;
-        tile.state = step->state ? step->state + state : NULL;
-        tile.previous = step->previous ? step->previous + state : NULL;
-        tile.grad_output = step->grad_output ? step->grad_output + state : NULL;
-        tile.grad_hidden = step->grad_hidden + state;
-        tile.grad_cell = step->grad_cell ? step->grad_cell + state : NULL;
-        tile.grad_gates = step->grad_gates + (size_t)r * gh;
-        tile.grad_gates_hidden = step->grad_gates_hidden ? step->grad_gates_hidden + (size_t)r * gh : NULL;
-        switch (cell) {
-        case RK_CELL_LSTM: rk_lstm_backward_avx2(&tile); break;
-        case RK_CELL_GRU: rk_gru_backward_avx2(&tile); break;
-        default: rk_rnn_backward_avx2(&tile); break;
-        }
-        if (packed_hh) {
-            // dh_{t-1} (rows, K) (+)= dG (rows, G·H) · W_hh (G·H, K), dG still in L1.
-            const float *dg = cell == RK_CELL_GRU ? tile.grad_gates_hidden : tile.grad_gates;
-            rk_gemm_packed_avx2(rows, k, gh, dg, gh, packed_hh, grad_previous + (size_t)r * k, k, cell == RK_CELL_GRU);
-        }
-    }
-}
-
-// The AVX-512 steps: tiles of 8 rows × 32 units (two panels of every gate), 16-lane cell kernels.
-static RK_TARGET512 void rk_forward_step_avx512(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
-                                               const float *packed_hh) {
-    int h = step->hidden, gates = step->gate_row / h, per_gate = rk_panels(h);
-    size_t gate_panels = rk_packed_size(k, h);
-    // scratch[g][row][32]: the tile of h_{t-1} W_hhᵀ for gate g.
-    float scratch[4 * RK_ROWS512 * 2 * RK_PANEL];
-    for (int c = 0; c < per_gate; c += 2) {
-        int wide = c + 1 < per_gate;
-        int col = c * RK_PANEL, span = (wide ? 2 : 1) * RK_PANEL, width = h - col < span ? h - col : span;
-        for (int r = 0; r < step->rows; r += RK_ROWS512) {
-            int rows = step->rows - r < RK_ROWS512 ? step->rows - r : RK_ROWS512;
-            if (previous_hidden) {
-                for (int g = 0; g < gates; g++) {
-                    const float *panel = packed_hh + g * gate_panels + (size_t)c * k * RK_PANEL;
-                    rk_block512_rows(rows, k, previous_hidden + (size_t)r * k, k, panel, wide ? panel + (size_t)k * RK_PANEL : NULL,
-                                     scratch + g * RK_ROWS512 * 2 * RK_PANEL, 2 * RK_PANEL, 0);
-                }
-            }
-            size_t state = (size_t)r * step->state_row + col;
-            rk_cell_forward tile = *step;
-            tile.rows = rows;
-            tile.columns = width;
-            tile.gates = step->gates + (size_t)r * step->gate_row + col;
-            tile.product = previous_hidden ? scratch : NULL;
-            tile.product_gate = RK_ROWS512 * 2 * RK_PANEL;
-            tile.product_row = 2 * RK_PANEL;
-            tile.bias_ih = step->bias_ih + col;
-            tile.bias_hh = step->bias_hh + col;
-            tile.previous = step->previous ? step->previous + state : NULL;
-            tile.state = step->state ? step->state + state : NULL;
-            tile.hidden_out = step->hidden_out + state;
-            switch (cell) {
-            case RK_CELL_LSTM: rk_lstm_forward_avx512(&tile); break;
-            case RK_CELL_GRU: rk_gru_forward_avx512(&tile); break;
-            default: rk_rnn_forward_avx512(&tile); break;
-            }
-        }
-    }
-}
-
-static RK_TARGET512 void rk_backward_step_avx512(int cell, const rk_cell_backward *step, const float *packed_hh, int k,
-                                                float *grad_previous) {
-    int gh = step->gate_row;
-    for (int r = 0; r < step->rows; r += RK_ROWS512) {
-        int rows = step->rows - r < RK_ROWS512 ? step->rows - r : RK_ROWS512;
-        size_t state = (size_t)r * step->state_row;
-        rk_cell_backward tile = *step;
-        tile.rows = rows;
-        tile.gates = step->gates + (size_t)r * gh;
-        tile.state = step->state ? step->state + state : NULL;
-        tile.previous = step->previous ? step->previous + state : NULL;
-        tile.grad_output = step->grad_output ? step->grad_output + state : NULL;
-        tile.grad_hidden = step->grad_hidden + state;
-        tile.grad_cell = step->grad_cell ? step->grad_cell + state : NULL;
-        tile.grad_gates = step->grad_gates + (size_t)r * gh;
-        tile.grad_gates_hidden = step->grad_gates_hidden ? step->grad_gates_hidden + (size_t)r * gh : NULL;
-        switch (cell) {
-        case RK_CELL_LSTM: rk_lstm_backward_avx512(&tile); break;
-        case RK_CELL_GRU: rk_gru_backward_avx512(&tile); break;
-        default: rk_rnn_backward_avx512(&tile); break;
-        }
-        if (packed_hh) {
-            // dh_{t-1} (rows, K) (+)= dG (rows, G·H) · W_hh (G·H, K), dG still in L1.
-            const float *dg = cell == RK_CELL_GRU ? tile.grad_gates_hidden : tile.grad_gates;
-            rk_gemm_packed_avx512(rows, k, gh, dg, gh, packed_hh, grad_previous + (size_t)r * k, k, cell == RK_CELL_GRU);
-        }
-    }
-}
+#define RK(name) name##_avx512
+#define RK_STEP_TARGET RK_TARGET512
+#define RK_STEP_ROWS RK_ROWS512
+#define RK_STEP_PANELS 2
+#define RK_STEP_BLOCK(rows, k, a, lda, panel, next, out, ldo) rk_block512_rows(rows, k, a, lda, panel, next, out, ldo, 0)
+#define RK_STEP_GEMM rk_gemm_packed_avx512
+#include "step_kernels.h"
+#undef RK
+#undef RK_STEP_TARGET
+#undef RK_STEP_ROWS
+#undef RK_STEP_PANELS
+#undef RK_STEP_BLOCK
+#undef RK_STEP_GEMM
 
 void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh) {
     if (rk_cpu_isa() >= RK_ISA_AVX512) rk_forward_step_avx512(cell, step, previous_hidden, k, packed_hh);
