@@ -27,17 +27,19 @@ extension CPUBackend {
         let storage = try Tensor.empty([rk_packed_size(Int32(k), Int32(n))], on: self)       // (⌈n/16⌉, k, 16)
         rk_pack_b(try pointer(storage, "packForRepeatedProducts"), try pointer(b, "packForRepeatedProducts B"),
                   Int32(k), Int32(n), Int32(transB == .none ? n : k), transB == .none ? 0 : 1)
-        return PackedMatrix(k: k, n: n, storage: storage)
+        return PackedMatrix(k: k, n: n, storage: storage, layout: Self.packedLayout)
     }
+
+    /// The layout `packForRepeatedProducts` writes: panels of 16 columns, (⌈n/16⌉, k, 16).
+    static let packedLayout = "panels of 16 columns (CPU rk_pack_b)"
 
     public func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
         let (k, n) = (packed.k, packed.n)
-        guard packedProductsAvailable, usesPackedProducts else {
-            throw RecurrentError.invalidState("cpu packs no matrices here (no AVX2/FMA, RECURRENT_CPU_ISA=portable or "
-                                              + "RECURRENT_PACKED_WEIGHTS=0): gemm(packed:) needs a matrix from packForRepeatedProducts")
+        guard packedProductsAvailable, k > 0, n > 0, k <= Int(Int32.max), n <= Int(Int32.max) else {
+            throw RecurrentError.invalidArgument(name: "gemm(packed:) B", expected: "a matrix this CPU packs (AVX2/FMA, 0 < k, n < 2³¹)",
+                                                 got: "k \(k), n \(n)" + (packedProductsAvailable ? "" : " on a CPU without AVX2/FMA"))
         }
-        try RecurrentError.check("gemm(packed:) packed B (⌈n/16⌉ panels of k × 16)", count: packed.storage.count,
-                                 equals: rk_packed_size(Int32(k), Int32(n)))
+        try packed.check(layout: Self.packedLayout, count: Int(rk_packed_size(Int32(k), Int32(n))))
         let m = try packed.productRows(a: a, c: c)
         guard m > 0 else { return }
         rk_gemm_packed(Int32(m), Int32(n), Int32(k), try pointer(a, "gemm(packed:) A"), Int32(k),
