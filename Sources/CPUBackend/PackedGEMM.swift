@@ -7,6 +7,19 @@ import RecurrentCore
 /// Whether this CPU runs the packed kernels (AVX2 and FMA), checked once per process.
 let packedProductsAvailable: Bool = rk_packed_gemm_available() != 0
 
+/// The build of the C kernels this process runs (`rk_cpu_isa`, capped by RECURRENT_CPU_ISA).
+let cellKernelBuild: String = {
+    switch rk_cpu_isa() {
+    case RK_ISA_AVX512: return "AVX-512"
+    case RK_ISA_AVX2: return "AVX2/FMA"
+    default: return "portable"
+    }
+}()
+
+/// The kernel set OpenBLAS runs, after `rk_openblas_select_core` has replaced an older one than
+/// the CPU's (done once, before the backend's first BLAS call).
+let openBLASCore: String = String(cString: rk_openblas_select_core())
+
 extension CPUBackend {
     public func packForRepeatedProducts(_ b: Tensor, k: Int, n: Int, transB: Transpose) throws -> PackedMatrix? {
         guard packedProductsAvailable, usesPackedProducts, k > 0, n > 0, k <= Int(Int32.max), n <= Int(Int32.max) else { return nil }

@@ -84,7 +84,7 @@ struct GEMMCase: Sendable, CustomTestStringConvertible {
 /// Products with a matrix packed once (the recurrent time loop's path on backends that pack)
 /// against the reference GEMM, on odd shapes, both layouts of B, overwriting and accumulating.
 @Suite struct PackedProductTests {
-    static let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (5, 15, 3), (7, 16, 17), (13, 17, 300), (6, 40, 64), (19, 33, 5)]
+    static let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (5, 15, 3), (7, 16, 17), (13, 17, 300), (6, 40, 64), (19, 33, 5), (19, 70, 9)]
 
     @Test(arguments: shapes.indices)
     func packedProductsMatchReference(_ index: Int) throws {

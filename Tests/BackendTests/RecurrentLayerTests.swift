@@ -56,6 +56,9 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
                           gradOutput: true, inputGradients: true),
             RecurrentCase(cell: cell, t: 5, b: 3, i: 3, h: 1, initialState: true, finalGradients: true,
                           gradOutput: false, inputGradients: true),
+            // More rows than a product tile (6 or 8) and units over two 16-wide panels and a partial third.
+            RecurrentCase(cell: cell, t: 3, b: 19, i: 5, h: 45, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true),
             // Batches of 16 or more run as row blocks side by side on a multi-core CPU: B = 19 splits
             // into uneven blocks (9 and 10 rows on two cores).
             RecurrentCase(cell: cell, t: 4, b: 19, i: 5, h: 7, initialState: true, finalGradients: true,
