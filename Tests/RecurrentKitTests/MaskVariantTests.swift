@@ -18,18 +18,8 @@ import TestSupport
     /// A stack of `cell` with `variants`, built from `seed`.
     static func make(_ cell: RecurrentCell, inputSize i: Int, hiddenSize h: Int, layers: Int, projSize: Int = 0,
                      bidirectional: Bool = false, variants: RecurrentVariants, seed: UInt64 = 5) throws -> RecurrentNetwork {
-        let (backend, rng) = (TestDevice.backend, RandomSource(seed: seed))
-        switch cell {
-        case .lstm:
-            return try LSTM(inputSize: i, hiddenSize: h, numLayers: layers, projSize: projSize, bidirectional: bidirectional,
-                            on: backend, rng: rng, variants: variants)
-        case .gru:
-            return try GRU(inputSize: i, hiddenSize: h, numLayers: layers, bidirectional: bidirectional, on: backend, rng: rng,
-                           variants: variants)
-        case .rnnTanh, .rnnRelu:
-            return try RNN(inputSize: i, hiddenSize: h, numLayers: layers, nonlinearity: cell == .rnnTanh ? .tanh : .relu,
-                           bidirectional: bidirectional, on: backend, rng: rng, variants: variants)
-        }
+        try makeStack(cell, inputSize: i, hiddenSize: h, layers: layers, projSize: projSize, bidirectional: bidirectional,
+                      variants: variants, seed: seed)
     }
 
     /// PyTorch's step-by-step stack with the fixture's masks: outputs, final states and every gradient.
