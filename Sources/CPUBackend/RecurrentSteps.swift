@@ -16,8 +16,9 @@ extension CPUBackend {
     var fusesTimeLoop: Bool { packedProductsAvailable && usesPackedProducts }
 
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        // Zoneout runs on the shared per-step loop: the fused cell kernels do not blend states yet.
-        guard fusesTimeLoop, loop.io.zoneout == nil else { return try perStepRecurrentForwardSteps(loop) }
+        // Zoneout and a reset-before GRU run on the shared per-step loop: the fused cell kernels do not
+        // blend states, nor wait for r before the n gate's product.
+        guard fusesTimeLoop, loop.io.zoneout == nil, !loop.shape.resetBefore else { return try perStepRecurrentForwardSteps(loop) }
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, g) = (s.hiddenSize, s.outputSize, s.cell.gateCount)
         let op = "recurrentForwardSteps"
@@ -47,7 +48,7 @@ extension CPUBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
-        guard fusesTimeLoop, loop.io.zoneout == nil,
+        guard fusesTimeLoop, loop.io.zoneout == nil, !loop.shape.resetBefore,
               let packedHH = try packForRepeatedProducts(loop.weights.weightHH, k: loop.shape.gateWidth,
                                                          n: loop.shape.outputSize, transB: .none)
         else { return try perStepRecurrentBackwardSteps(loop) }
