@@ -23,7 +23,7 @@ torch.backends.cuda.matmul.allow_tf32 = False (full fp32, the comparison for our
 device the twin says so on stderr and exits with status 4. `peak_mem_mb` is then
 torch.cuda.max_memory_allocated() over the run.
 
-Variants (`lstm+rdrop:...`, `gru+zoneout:...`, `...+wdrop`): the same step, but the model is the
+Variants (`lstm+rdrop:...`, `gru+zoneout:...`, `...+wdrop`, `gru+resetbefore:...`): the same step, but the model is the
 variant written as users must write it in PyTorch today, a Python loop over nn.LSTMCell /
 nn.GRUCell steps with the masks as tensors (variant_eager.py), masks drawn in every step. Before
 timing, the parent checks that loop against scripts/variant_fixtures.masked_stack, the stack the
@@ -62,7 +62,7 @@ import sys
 import time
 
 CELLS = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
-VARIANTS = ("rdrop", "zoneout", "wdrop")   # variant_eager.VARIANTS, for LSTM and GRU
+VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore")   # variant_eager.VARIANTS, for LSTM and GRU (resetbefore: GRU)
 
 DEFAULT_GRID = [
     ("lstm", 50, 32, 32, 128, 1),
@@ -97,9 +97,9 @@ def parse_config(text):
     if cell not in CELLS:
         raise argparse.ArgumentTypeError(
             f"unknown cell '{parts[0]}' (expected one of {', '.join(CELLS)}, optionally +VARIANT)")
-    if variant and (variant not in VARIANTS or cell not in ("lstm", "gru")):
+    if variant and (variant not in VARIANTS or cell not in ("lstm", "gru") or (variant == "resetbefore" and cell != "gru")):
         raise argparse.ArgumentTypeError(
-            f"config '{text}': variant '{variant}' must be one of {', '.join(VARIANTS)}, on lstm or gru")
+            f"config '{text}': variant '{variant}' must be one of {', '.join(VARIANTS)}, on lstm or gru (resetbefore: gru)")
     if variant and len(parts) == 7:
         raise argparse.ArgumentTypeError(f"config '{text}': variants run on full-length sequences (no MIN)")
     cell = parts[0].lower()
@@ -207,7 +207,7 @@ def run_child(args):
         opt.zero_grad()
         if variant:
             # The variant as users write it: masks drawn, then the Python loop over the cell steps.
-            out = eager_stack(model, base_cell, x, draw_masks(base_cell, variant, T, B, H, L))
+            out = eager_stack(model, base_cell, x, draw_masks(base_cell, variant, T, B, H, L), variant == "resetbefore")
         elif lengths is None:
             out, _ = model(x)
         else:

@@ -12,6 +12,8 @@ Variants (the same probabilities as recurrent-bench's BenchVariant):
 * ``zoneout``: zoneout p = 0.1 on h (and c for LSTM): factors d ∈ {0, 1} per step,
   h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) (Krueger et al.).
 * ``wdrop``: weight drop p = 0.5 on W_hh: one (G·H, H) mask per batch (AWD-LSTM's WeightDrop).
+* ``resetbefore`` (GRU): the reset gate before the recurrent product (Keras's ``reset_after=False``),
+  n = tanh(W_in x + b_in + W_hn (r ⊙ h_{t-1}) + b_hn), written out: GRUCell is reset-after.
 
 `check_against_fixture_stack` runs these steps with given masks against ``masked_stack`` of
 scripts/variant_fixtures.py, the stack the PyTorch-parity tests check our backends against.
@@ -24,7 +26,7 @@ import torch
 
 # T = time steps, B = batch, I = input size, H = hidden size, L = layers, G = gates.
 
-VARIANTS = ("rdrop", "zoneout", "wdrop")
+VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore")
 P_RECURRENT_DROPOUT, P_ZONEOUT, P_WEIGHT_DROP = 0.25, 0.1, 0.5
 GATES = {"lstm": 4, "gru": 3}
 
@@ -55,7 +57,18 @@ def _gru_step_masked_product(x_t, h_masked, h, w_ih, w_hh, b_ih, b_hh):
     return (1 - z) * n + z * h
 
 
-def eager_stack(mod, cell, x, masks):
+def _gru_step_reset_before(x_t, h, w_ih, w_hh, b_ih, b_hh):
+    """Reset-before GRU step: r multiplies h_{t-1} before W_hn."""
+    xr, xz, xn = (x_t @ w_ih.t() + b_ih).chunk(3, dim=1)
+    w_hr, w_hz, w_hn = w_hh.chunk(3, dim=0)
+    b_hr, b_hz, b_hn = b_hh.chunk(3)
+    r = torch.sigmoid(xr + h @ w_hr.t() + b_hr)
+    z = torch.sigmoid(xz + h @ w_hz.t() + b_hz)
+    n = torch.tanh(xn + (r * h) @ w_hn.t() + b_hn)
+    return (1 - z) * n + z * h
+
+
+def eager_stack(mod, cell, x, masks, reset_before=False):
     """The unidirectional stack of `mod` (nn.LSTM / nn.GRU, time-major, no dropout) over x (T, B, I),
     zero initial state, one Python step at a time with the variant's masks; returns (T, B, H)."""
     T, B, _ = x.shape
@@ -79,6 +92,8 @@ def eager_stack(mod, cell, x, masks):
                 if zone_c is not None:
                     c_new = c_new + zone_c[t] * (c - c_new)
                 c = c_new
+            elif reset_before:
+                h_new = _gru_step_reset_before(layer_input[t], h, w_ih, w_hh, b_ih, b_hh)
             elif hidden_mask is not None:
                 h_new = _gru_step_masked_product(layer_input[t], h * hidden_mask, h, w_ih, w_hh, b_ih, b_hh)
             else:
@@ -107,8 +122,9 @@ def check_against_fixture_stack(cell, variant, seed=0, T=5, B=3, I=4, H=6, L=2):
     zone_h = masks.get("zone_h")
     zone_c = masks.get("zone_c", [torch.zeros(T, B, H)] * L) if zone_h is not None else None
     results = []
-    for run in (lambda xi: eager_stack(mod, cell, xi, masks),
-                lambda xi: masked_stack(mod, cell, xi, None, None, None, hidden, weight, zone_h, zone_c)[0]):
+    reset_before = variant == "resetbefore"
+    for run in (lambda xi: eager_stack(mod, cell, xi, masks, reset_before),
+                lambda xi: masked_stack(mod, cell, xi, None, None, None, hidden, weight, zone_h, zone_c, reset_before)[0]):
         xi = x.clone().requires_grad_(True)
         mod.zero_grad()
         out = run(xi)

@@ -1,6 +1,7 @@
 """Fixtures of the recurrent variants PyTorch has no module for (group ``variants`` of
-generate_fixtures.py): recurrent (variational) dropout, weight drop on ``weight_hh`` and zoneout,
-written as plain PyTorch one step at a time, with the masks passed in as tensors.
+generate_fixtures.py): recurrent (variational) dropout, weight drop on ``weight_hh``, zoneout and
+the GRU with the reset gate before the recurrent product, written as plain PyTorch one step at a
+time, with the masks passed in as tensors.
 
 ``MaskedStack`` runs a stack of RNN/LSTM/GRU layers with PyTorch's equations, gate orders and
 parameter names (it borrows the parameters of an ``nn.RNN``/``nn.LSTM``/``nn.GRU``), where
@@ -13,6 +14,10 @@ parameter names (it borrows the parameters of an ``nn.RNN``/``nn.LSTM``/``nn.GRU
 * zoneout (Krueger et al. 2017): with factors d (T, B, R) per layer and direction (1: keep the
   previous value), ``h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t)``, and for an LSTM likewise
   ``c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t)`` with ``h̃_t = o ⊙ tanh(c̃_t)`` (projected: W_hr of that).
+
+A reset-before GRU (Cho et al. 2014; Keras's ``reset_after=False``; ``reset_before_gru_cell``) keeps
+nn.GRU's parameters and gate order r, z, n: ``n = tanh(W_in x + b_in + W_hn (r ⊙ h̄) + b_hn)``, with
+h̄ = h_{t-1} ⊙ M_h what the products read; r and z as nn.GRU's.
 
 Variable lengths: sequence b runs its first ``lengths[b]`` steps; the reverse direction starts at
 its own last step; padded outputs are zero and final states are those at each sequence's length,
@@ -29,8 +34,22 @@ import torch
 # G = gates, P = projection size, R = width of h (P when projecting, else H).
 
 
-def _cell_step(cell, x_proj, h_masked, h_prev, c_prev, w_hh, b_hh, w_hr):
+def reset_before_gru_cell(x_proj, h_masked, h_prev, w_hh, b_hh):
+    """A GRU cell with the reset gate before the recurrent product, from x W_ihᵀ + b_ih (B, 3H), what
+    the products read (h̄, B×H) and h_{t-1}; W_hh (3H, H) and b_hh (3H) as nn.GRU's, rows r, z, n."""
+    xr, xz, xn = x_proj.chunk(3, dim=1)
+    w_hr, w_hz, w_hn = w_hh.chunk(3, dim=0)
+    b_hr, b_hz, b_hn = b_hh.chunk(3)
+    r = torch.sigmoid(xr + h_masked @ w_hr.t() + b_hr)
+    z = torch.sigmoid(xz + h_masked @ w_hz.t() + b_hz)
+    n = torch.tanh(xn + (r * h_masked) @ w_hn.t() + b_hn)
+    return (1 - z) * n + z * h_prev
+
+
+def _cell_step(cell, x_proj, h_masked, h_prev, c_prev, w_hh, b_hh, w_hr, reset_before=False):
     """One step for all B rows: (h, c) from x W_ihᵀ + b_ih (B, GH), the masked and the plain h_{t-1}."""
+    if reset_before:
+        return reset_before_gru_cell(x_proj, h_masked, h_prev, w_hh, b_hh), None
     a_h = h_masked @ w_hh.t() + b_hh                       # (B, GH)
     if cell in ("rnn_tanh", "rnn_relu"):
         a = x_proj + a_h
@@ -48,7 +67,7 @@ def _cell_step(cell, x_proj, h_masked, h_prev, c_prev, w_hh, b_hh, w_hr):
     return (1 - z) * n + z * h_prev, None
 
 
-def masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone_h=None, zone_c=None):
+def masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone_h=None, zone_c=None, reset_before=False):
     """The stack of ``mod`` (an nn.RNN/LSTM/GRU, time-major, no dropout) over x (T, B, I) with
     the masks (zone_h, zone_c: lists of L·D zoneout factors, or None); returns output (T, B, D·R),
     h_n (L·D, B, R), c_n (L·D, B, H) or None."""
@@ -79,7 +98,7 @@ def masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone
                 # because its state only starts changing at its own last step.
                 a = active[t]
                 x_proj = layer_input[t] @ w_ih.t() + b_ih
-                h_new, c_new = _cell_step(cell, x_proj, h * hidden_masks[index], h, c, w_hh, b_hh, w_hr)
+                h_new, c_new = _cell_step(cell, x_proj, h * hidden_masks[index], h, c, w_hh, b_hh, w_hr, reset_before)
                 if zone_h is not None:
                     h_new = h_new + zone_h[index][t] * (h - h_new)
                     if c is not None:
@@ -98,7 +117,7 @@ def masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone
 
 def variant_fixture(out_dir, write_fixture, make_rnn, filename, file_seed, cell, num_layers, *,
                     bidirectional=False, lengths=None, proj_size=0, p_hidden=0.3, p_weight=0.4,
-                    zoneout=None, evaluation=False, T=5, B=3, I=4, H=5):
+                    zoneout=None, evaluation=False, reset_before=False, T=5, B=3, I=4, H=5):
     """One file: masks drawn here (0 or 1/(1−p)), zoneout factors (0 or 1; with `evaluation` p
     everywhere and no recurrent dropout or weight drop), forward, backward, the all-ones check, write."""
     torch.manual_seed(file_seed)
@@ -137,8 +156,21 @@ def variant_fixture(out_dir, write_fixture, make_rnn, filename, file_seed, cell,
         ref_out = res[0] if lengths is None else pad_packed_sequence(res[0], total_length=T)[0]
         ones = masked_stack(mod, cell, x, lengths, h0, c0, torch.ones(L * D, B, R), [torch.ones(G * H, R)] * len(weight_names))
         assert torch.allclose(ones[0], ref_out, atol=1e-5), "step-by-step stack differs from the nn module"
+        if reset_before:
+            # With W_hn's rows and b_hn zero the reset gate's place makes no difference: nn.GRU again.
+            saved = {name: p.detach().clone() for name, p in mod.named_parameters()}
+            for name, p in mod.named_parameters():
+                if name.startswith("weight_hh") or name.startswith("bias_hh"):
+                    p[2 * H:] = 0
+            res = mod(inp, h0)
+            plain = res[0] if lengths is None else pad_packed_sequence(res[0], total_length=T)[0]
+            ones = masked_stack(mod, cell, x, lengths, h0, c0, torch.ones(L * D, B, R),
+                                [torch.ones(G * H, R)] * len(weight_names), reset_before=True)
+            assert torch.allclose(ones[0], plain, atol=1e-5), "reset-before stack differs where it must not"
+            for name, p in mod.named_parameters():
+                p.copy_(saved[name])
 
-    out, h_n, c_n = masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone_h, zone_c)
+    out, h_n, c_n = masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone_h, zone_c, reset_before)
     g_out, g_hn = torch.randn(*out.shape), torch.randn(*h_n.shape)
     g_cn = torch.randn(*c_n.shape) if is_lstm else None
     loss = (out * g_out).sum() + (h_n * g_hn).sum() + ((c_n * g_cn).sum() if is_lstm else 0)
@@ -163,6 +195,8 @@ def variant_fixture(out_dir, write_fixture, make_rnn, filename, file_seed, cell,
             "bidirectional": bidirectional, "has_initial_state": True, "batch_first": False, "seed": file_seed,
             "recurrent_dropout": 0 if evaluation else p_hidden, "weight_drop": 0 if evaluation else p_weight,
             "evaluation": evaluation}
+    if reset_before:
+        meta["reset_after"] = False
     if zoneout is not None:
         meta["zoneout"], meta["cell_zoneout"] = zoneout
     if lengths is not None:
@@ -191,3 +225,9 @@ def gen_variants(out_dir, write_fixture, make_rnn):
                     bidirectional=True, p_hidden=0, p_weight=0, zoneout=(0.4, 0.0))
     variant_fixture(out_dir, write_fixture, make_rnn, "variant_zoneout_lstm_eval.json", 7014, "lstm", 2,
                     lengths=[5, 2, 4], zoneout=(0.2, 0.4), evaluation=True)
+    # The GRU with the reset gate before the recurrent product: plain (bidirectional, variable
+    # lengths), and with recurrent dropout, weight drop and zoneout.
+    variant_fixture(out_dir, write_fixture, make_rnn, "variant_reset_before_gru_bi_packed.json", 7021, "gru", 2,
+                    bidirectional=True, lengths=[4, 6, 1, 3], T=6, B=4, p_hidden=0, p_weight=0, reset_before=True)
+    variant_fixture(out_dir, write_fixture, make_rnn, "variant_reset_before_gru_masks.json", 7022, "gru", 2,
+                    lengths=[2, 5, 3], zoneout=(0.3, 0.0), reset_before=True, I=3, H=6)

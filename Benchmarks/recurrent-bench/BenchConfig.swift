@@ -15,7 +15,7 @@ struct BenchConfig: Hashable, Codable, Sendable {
     var variant: BenchVariant = .plain
 
     /// `CELL[+VARIANT]:T:B:I:H:L[:MIN]`, cell one of lstm, gru, rnn_tanh, rnn_relu; VARIANT one of
-    /// rdrop, zoneout, wdrop (`BenchVariant`); MIN gives variable lengths.
+    /// rdrop, zoneout, wdrop, resetbefore (GRU) (`BenchVariant`); MIN gives variable lengths.
     init(parsing text: String) throws {
         let parts = text.split(separator: ":").map(String.init)
         let numbers = parts.dropFirst().compactMap { Int($0) }
@@ -26,9 +26,9 @@ struct BenchConfig: Hashable, Codable, Sendable {
                              + "positive sizes and MIN ≤ T")
         }
         let variantName = head.count > 1 ? head[1] : "plain"
-        guard let variant = BenchVariant(rawValue: variantName) else {
-            throw BenchError("config '\(text)': unknown variant '\(variantName)', expected one of "
-                             + BenchVariant.allCases.map(\.rawValue).joined(separator: ", "))
+        guard let variant = BenchVariant(rawValue: variantName), variant.applies(to: cell) else {
+            throw BenchError("config '\(text)': unknown variant '\(variantName)' for \(cell.rawValue), expected one of "
+                             + BenchVariant.allCases.filter { $0.applies(to: cell) }.map(\.rawValue).joined(separator: ", "))
         }
         self.init(cell: cell, t: numbers[0], b: numbers[1], i: numbers[2], h: numbers[3], layers: numbers[4], size: "custom",
                   minimumLength: numbers.count == 6 ? numbers[5] : nil, variant: variant)
@@ -53,7 +53,7 @@ struct BenchConfig: Hashable, Codable, Sendable {
 
     /// The default grid: LSTM and GRU small, medium and large; RNN (tanh) medium; with "varlen",
     /// LSTM and GRU on variable lengths beside the same batch padded; with "variants", LSTM and GRU
-    /// T100 B64 I128 H256 L1 plain and with each `BenchVariant`.
+    /// T100 B64 I128 H256 L1 plain and with each `BenchVariant` that applies.
     static func grid(cells: [RecurrentCell], sizes: [String]) -> [BenchConfig] {
         let shapes: [(String, Int, Int, Int, Int, Int)] = [
             ("small", 50, 32, 32, 128, 1), ("medium", 100, 64, 128, 256, 2), ("large", 100, 128, 512, 512, 1),
@@ -68,7 +68,7 @@ struct BenchConfig: Hashable, Codable, Sendable {
         }
         if sizes.contains("variants") {
             for cell in cells where cell == .lstm || cell == .gru {
-                for variant in BenchVariant.allCases {
+                for variant in BenchVariant.allCases where variant.applies(to: cell) {
                     configs.append(BenchConfig(cell: cell, t: 100, b: 64, i: 128, h: 256, layers: 1, size: "variants", variant: variant))
                 }
             }

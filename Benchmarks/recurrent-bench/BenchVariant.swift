@@ -13,9 +13,14 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
     case zoneout
     /// Weight drop on W_hh, p = 0.5 (AWD-LSTM): one mask per batch.
     case wdrop
+    /// GRU only: the reset gate before the recurrent product (Keras's `reset_after=False`).
+    case resetbefore
 
     /// The probabilities the benchmark trains with (the PyTorch twin uses the same).
     static let pRecurrentDropout: Float = 0.25, pZoneout: Float = 0.1, pWeightDrop: Float = 0.5
+
+    /// Whether `cell` has this variant (the reset gate is a GRU's).
+    func applies(to cell: RecurrentCell) -> Bool { self != .resetbefore || cell == .gru }
 
     /// The network options of this variant for `cell`.
     func variants(for cell: RecurrentCell) -> RecurrentVariants {
@@ -24,6 +29,7 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
         case .rdrop: return RecurrentVariants(recurrentDropout: Self.pRecurrentDropout)
         case .zoneout: return RecurrentVariants(zoneout: Self.pZoneout, cellZoneout: cell == .lstm ? Self.pZoneout : 0)
         case .wdrop: return RecurrentVariants(weightDrop: Self.pWeightDrop)
+        case .resetbefore: return RecurrentVariants(resetAfter: false)
         }
     }
 
@@ -34,6 +40,7 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
         case .rdrop: return "recurrent dropout p = \(Self.pRecurrentDropout) (one mask per sequence)"
         case .zoneout: return "zoneout p = \(Self.pZoneout) on h (and c for LSTM), factors per step"
         case .wdrop: return "weight drop p = \(Self.pWeightDrop) on W_hh (one mask per batch)"
+        case .resetbefore: return "reset gate before the recurrent product"
         }
     }
 }

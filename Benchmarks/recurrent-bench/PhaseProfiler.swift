@@ -229,6 +229,33 @@ final class PhaseProfiler: Backend {
                                       previousHidden: u(previousHidden))
         }
     }
+    func gruResetGateStep(resetHidden: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                          productHidden: Tensor?) throws {
+        try timed(.cellForward) {
+            try inner.gruResetGateStep(resetHidden: u(resetHidden), gates: u(gates), hiddenProjection: u(hiddenProjection),
+                                       biasIH: u(biasIH), biasHH: u(biasHH), productHidden: u(productHidden))
+        }
+    }
+    func gruResetBeforeStep(hidden: Tensor, gates: Tensor, newGateProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                            previousHidden: Tensor?) throws {
+        try timed(.cellForward) {
+            try inner.gruResetBeforeStep(hidden: u(hidden), gates: u(gates), newGateProjection: u(newGateProjection),
+                                         biasIH: u(biasIH), biasHH: u(biasHH), previousHidden: u(previousHidden))
+        }
+    }
+    func gruResetBeforeBackwardStep(gradGates: Tensor, gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor,
+                                    previousHidden: Tensor?) throws {
+        try timed(.cellBackward) {
+            try inner.gruResetBeforeBackwardStep(gradGates: u(gradGates), gradHidden: u(gradHidden), gradOutput: u(gradOutput),
+                                                 gates: u(gates), previousHidden: u(previousHidden))
+        }
+    }
+    func gruResetGateBackwardStep(gradGates: Tensor, gradResetHidden: Tensor, gates: Tensor, productHidden: Tensor?) throws {
+        try timed(.cellBackward) {
+            try inner.gruResetGateBackwardStep(gradGates: u(gradGates), gradResetHidden: u(gradResetHidden), gates: u(gates),
+                                               productHidden: u(productHidden))
+        }
+    }
     func rnnForwardStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor, activation: Activation) throws {
         try timed(.cellForward) {
             try inner.rnnForwardStep(hidden: u(hidden), gates: u(gates), hiddenProjection: u(hiddenProjection),

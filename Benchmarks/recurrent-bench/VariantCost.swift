@@ -3,10 +3,11 @@
 // at a time) over ours.
 import Foundation
 
-/// The most a variant's step may cost over the plain cell's (the targets the README reports against).
+/// The most a variant's step may cost over the plain cell's (the targets the README reports against);
+/// layer-normalised cells (target 1.6×) are not in the bench yet.
 func variantTarget(_ v: BenchVariant) -> Double? {
     switch v {
-    case .plain: return nil
+    case .plain, .resetbefore: return nil   // no target for the reset-before GRU
     case .rdrop, .zoneout, .wdrop: return 1.3
     }
 }

@@ -17,7 +17,9 @@ extension CPUBackend {
     var fusesTimeLoop: Bool { packedProductsAvailable && usesPackedProducts }
 
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        guard fusesTimeLoop else { return try perStepRecurrentForwardSteps(loop) }
+        // A reset-before GRU runs on the shared per-step loop: the fused cell kernels do not wait for r
+        // before the n gate's product.
+        guard fusesTimeLoop, !loop.shape.resetBefore else { return try perStepRecurrentForwardSteps(loop) }
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, g) = (s.hiddenSize, s.outputSize, s.cell.gateCount)
         let op = "recurrentForwardSteps"
@@ -50,7 +52,7 @@ extension CPUBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
-        guard fusesTimeLoop,
+        guard fusesTimeLoop, !loop.shape.resetBefore,
               let packedHH = try packForRepeatedProducts(loop.weights.weightHH, k: loop.shape.gateWidth,
                                                          n: loop.shape.outputSize, transB: .none)
         else { return try perStepRecurrentBackwardSteps(loop) }

@@ -183,6 +183,32 @@ public protocol Backend: AnyObject, Sendable {
     func rnnBackwardStep(gradGates: Tensor, gradHidden: Tensor, gradOutput: Tensor?,
                          gates: Tensor, activation: Activation) throws
 
+    // GRU with the reset gate before the recurrent product (`RecurrentLayerShape.resetBefore`), two
+    // cell steps per time step, around the n gate's own product: h̄ is what the products read
+    // (h_{t-1}, or h_{t-1} ⊙ mask with recurrent dropout), gates are rows of 3H [r | z | n].
+
+    /// Reset-before GRU, first forward step: on entry `gates` (B, 3H) holds `x_t W_ihᵀ` and
+    /// `hiddenProjection` (B, 2H) `h̄ W_{hr,hz}ᵀ`; writes `r = σ(·)`, `z = σ(·)` (each with both
+    /// biases) into the r and z blocks of `gates`, and `resetHidden` (B, H) = r ⊙ h̄ (`productHidden`
+    /// nil means h̄ = 0).
+    func gruResetGateStep(resetHidden: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                          productHidden: Tensor?) throws
+    /// Reset-before GRU, second forward step: `n = tanh(x_n + b_in + newGateProjection + b_hn)` with
+    /// `newGateProjection` (B, H) = (r ⊙ h̄) W_hnᵀ, written into the n block of `gates` (B, 3H), and
+    /// `h_t = n + z ⊙ (h_{t-1} − n)` into `hidden` (B, H); `previousHidden` nil means zeros.
+    func gruResetBeforeStep(hidden: Tensor, gates: Tensor, newGateProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                            previousHidden: Tensor?) throws
+    /// Reset-before GRU, first backward step: from `dh = gradOutput + gradHidden` writes the
+    /// pre-activation gradients `dz = dh ⊙ (h_{t-1} − n) ⊙ z(1−z)` and `dn = dh ⊙ (1−z) ⊙ (1−n²)` into
+    /// the z and n blocks of `gradGates` (B, 3H), and overwrites `gradHidden` with `z ⊙ dh`, the
+    /// direct part of dh_{t-1}.
+    func gruResetBeforeBackwardStep(gradGates: Tensor, gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor,
+                                    previousHidden: Tensor?) throws
+    /// Reset-before GRU, second backward step: on entry `gradResetHidden` (B, H) holds
+    /// d(r ⊙ h̄) = dn W_hn; writes `dr = d(r ⊙ h̄) ⊙ h̄ ⊙ r(1−r)` into the r block of `gradGates`
+    /// (B, 3H) and overwrites `gradResetHidden` with `r ⊙ d(r ⊙ h̄)`, the n gate's part of dh̄.
+    func gruResetGateBackwardStep(gradGates: Tensor, gradResetHidden: Tensor, gates: Tensor, productHidden: Tensor?) throws
+
     // Forward-only cell steps (evaluation; default: the training steps above). Same tensors as the
     // training steps, but what backward would read is scratch: the step need not write the
     // post-activation gates (nor GRU's `newGateHidden`), only h_t (and c_t).

@@ -24,9 +24,14 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     /// Zoneout (Krueger et al. 2017): the passes take `RecurrentZoneout` factors, and an LSTM's reserve
     /// keeps c̃_t, the cell state before zoneout, besides c_t.
     public var zoneout: Bool
+    /// GRU only: the reset gate applies before the recurrent product (Cho et al. 2014; Keras's
+    /// `reset_after=False`): n_t = tanh(W_in x_t + b_in + W_hn (r_t ⊙ h_{t-1}) + b_hn), with the same
+    /// weights and biases as PyTorch's GRU. The extra reserve part then holds r_t ⊙ h_{t-1} (the n
+    /// gate's product input) instead of W_hn h_{t-1} + b_hn.
+    public var resetBefore: Bool
 
     public init(cell: RecurrentCell, sequenceLength: Int, batchSize: Int, inputSize: Int, hiddenSize: Int,
-                batchSizes: [Int]? = nil, projectionSize: Int? = nil, zoneout: Bool = false) {
+                batchSizes: [Int]? = nil, projectionSize: Int? = nil, zoneout: Bool = false, resetBefore: Bool = false) {
         self.cell = cell
         self.sequenceLength = sequenceLength
         self.batchSize = batchSize
@@ -35,6 +40,7 @@ public struct RecurrentLayerShape: Sendable, Equatable {
         self.batchSizes = batchSizes
         self.projectionSize = projectionSize
         self.zoneout = zoneout
+        self.resetBefore = resetBefore
     }
 
     /// Whether the reserve keeps c̃_t (an LSTM with zoneout).
@@ -64,7 +70,8 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     public var gateWidth: Int { cell.gateCount * hiddenSize }
 
     /// Elements of the reserve buffer: post-activation gates (N, G·H), then the extra
-    /// per-step state (N, E·H): c_t for LSTM, W_hn h_{t-1} + b_hn for GRU, nothing for RNN;
+    /// per-step state (N, E·H): c_t for LSTM, W_hn h_{t-1} + b_hn for GRU (r_t ⊙ h_{t-1} with
+    /// `resetBefore`), nothing for RNN;
     /// with a projection then (N, H) of m_t = o_t ⊙ tanh(c̃_t), the product's input; an LSTM with
     /// zoneout then (N, H) of c̃_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, the cell state before zoneout.
     public var reserveCount: Int {
@@ -103,6 +110,10 @@ public struct RecurrentLayerShape: Sendable, Equatable {
                 throw RecurrentError.invalidArgument(name: "projection size", expected: "1 to \(hiddenSize - 1) (below the hidden size \(hiddenSize))",
                                                      got: "\(projectionSize)")
             }
+        }
+        if resetBefore, cell != .gru {
+            throw RecurrentError.invalidArgument(name: "reset before", expected: "false for \(cell.rawValue) (only a GRU has a reset gate)",
+                                                 got: "true")
         }
         if let batchSizes {
             let ordered = zip(batchSizes, batchSizes.dropFirst()).allSatisfy { $0 >= $1 }

@@ -29,17 +29,19 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     /// Zoneout factors in [0, 1) for h (N, R) and, for LSTM, c (N, H) (training's 0 and 1 and
     /// evaluation's p alike).
     var zoneout = false
+    /// GRU with the reset gate before the recurrent product.
+    var resetBefore = false
 
     var testDescription: String {
         "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h)" + (projection.map { " P\($0)" } ?? "")
             + " init \(initialState) finalGrad \(finalGradients) "
             + "gradOut \(gradOutput) gradIn \(inputGradients)" + (batchSizes.map { " packed \($0)" } ?? "")
-            + (hiddenMask ? " recurrent dropout" : "") + (zoneout ? " zoneout" : "")
+            + (hiddenMask ? " recurrent dropout" : "") + (zoneout ? " zoneout" : "") + (resetBefore ? " reset before" : "")
     }
 
     var shape: RecurrentLayerShape {
         RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes,
-                            projectionSize: projection, zoneout: zoneout)
+                            projectionSize: projection, zoneout: zoneout, resetBefore: resetBefore)
     }
 
     static let all: [RecurrentCase] = RecurrentCell.allCases.flatMap { cell in
@@ -134,6 +136,24 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         return zoned
     })
     func zoneoutMatchesReference(_ c: RecurrentCase) throws {
+        try Self.expectLayerMatchesReference(c)
+    }
+
+    /// A GRU with the reset gate before the recurrent product: every GRU shape of `all` (uniform, one
+    /// row, row blocks, packed), then with recurrent dropout and with zoneout on the masked shapes.
+    static let resetBefore: [RecurrentCase] = RecurrentCase.all.filter { $0.cell == .gru }.map { c in
+        var before = c
+        before.resetBefore = true
+        return before
+    } + masked.filter { $0.cell == .gru }.enumerated().map { index, c in
+        var before = c
+        before.resetBefore = true
+        before.zoneout = index % 2 == 1
+        return before
+    }
+
+    @Test(arguments: resetBefore)
+    func resetBeforeGRUMatchesReference(_ c: RecurrentCase) throws {
         try Self.expectLayerMatchesReference(c)
     }
 

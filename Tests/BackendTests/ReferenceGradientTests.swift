@@ -1,7 +1,7 @@
 // The reference's own whole-layer backward against central finite differences of its forward,
 // so the yardstick is checked by something other than a second reading of the same equations:
 // uniform shapes, uneven ones (I ≠ H, T ≠ B), LSTM projections, variable lengths (packed) and
-// recurrent dropout masks.
+// recurrent dropout masks, zoneout, and a GRU with the reset gate before the recurrent product.
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates, P = projection size,
 // R = width of h (P when projecting, else H), N = rows (T·B, or Σ batchSizes when packed).
 
@@ -20,15 +20,18 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
     var hiddenMask = false
     /// Zoneout factors in [0, 1) for h and (LSTM) c.
     var zoneout = false
+    /// GRU with the reset gate before the recurrent product.
+    var resetBefore = false
 
     var shape: RecurrentLayerShape {
         RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes,
-                            projectionSize: projection, zoneout: zoneout)
+                            projectionSize: projection, zoneout: zoneout, resetBefore: resetBefore)
     }
 
     var testDescription: String {
         "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h)" + (projection.map { " P\($0)" } ?? "")
             + (batchSizes.map { " packed \($0)" } ?? "") + (hiddenMask ? " recurrent dropout" : "") + (zoneout ? " zoneout" : "")
+            + (resetBefore ? " reset before" : "")
     }
 
     static let all: [GradientCase] = RecurrentCell.allCases.flatMap { cell in
@@ -39,7 +42,13 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
          GradientCase(cell: cell, t: 3, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1], zoneout: true)]
     } + [GradientCase(cell: .lstm, t: 3, b: 2, i: 3, h: 5, projection: 2),
          GradientCase(cell: .lstm, t: 4, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1, 1], projection: 3, hiddenMask: true),
-         GradientCase(cell: .lstm, t: 4, b: 2, i: 3, h: 4, projection: 2, hiddenMask: true, zoneout: true)]
+         GradientCase(cell: .lstm, t: 4, b: 2, i: 3, h: 4, projection: 2, hiddenMask: true, zoneout: true),
+         GradientCase(cell: .gru, resetBefore: true),
+         GradientCase(cell: .gru, t: 5, b: 2, i: 4, h: 3, resetBefore: true),
+         GradientCase(cell: .gru, t: 4, b: 3, i: 2, h: 5, batchSizes: [3, 3, 2, 1], resetBefore: true),
+         GradientCase(cell: .gru, t: 4, b: 3, i: 2, h: 3, batchSizes: [3, 2, 2, 1], hiddenMask: true, resetBefore: true),
+         GradientCase(cell: .gru, t: 3, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1], hiddenMask: true, zoneout: true,
+                      resetBefore: true)]
 }
 
 @Suite struct ReferenceGradientTests {

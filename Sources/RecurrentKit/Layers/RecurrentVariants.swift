@@ -34,10 +34,20 @@ public struct RecurrentVariants: Sendable, Equatable {
     /// LSTM only: zoneout on the cell state, p in [0, 1): c_t = c̃_t + d ⊙ (c_{t-1} − c̃_t), where
     /// c̃_t = f ⊙ c_{t-1} + i ⊙ g, and h̃_t = o ⊙ tanh(c̃_t) (Krueger et al.'s equations).
     public var cellZoneout: Float
+    /// GRU only, Keras's `reset_after`: true (the default) is PyTorch's GRU, whose reset gate scales
+    /// the recurrent product, n = tanh(W_in x + b_in + r ⊙ (W_hn h_{t-1} + b_hn)); false applies it
+    /// before the product, as Cho et al. 2014 and Keras's `reset_after=False`:
+    /// n = tanh(W_in x + b_in + W_hn (r ⊙ h_{t-1}) + b_hn). The weights keep PyTorch's names and
+    /// layout (`weight_ih_l0` (3H, I), `weight_hh_l0` (3H, H), `bias_ih_l0`, `bias_hh_l0` (3H), gates
+    /// r, z, n), and r and z are PyTorch's; b_hn sits outside the reset, so b_in + b_hn is Keras's
+    /// single n bias. With recurrent dropout the products read h_{t-1} ⊙ mask, so the n gate's
+    /// reads r ⊙ h_{t-1} ⊙ mask, as Keras.
+    public var resetAfter: Bool
 
     /// PyTorch's plain cells unless an option is given.
     public init(forgetBias: Float? = nil, goBackwards: Bool = false, residual: Bool = false,
-                recurrentDropout: Float = 0, weightDrop: Float = 0, zoneout: Float = 0, cellZoneout: Float = 0) {
+                recurrentDropout: Float = 0, weightDrop: Float = 0, zoneout: Float = 0, cellZoneout: Float = 0,
+                resetAfter: Bool = true) {
         self.forgetBias = forgetBias
         self.goBackwards = goBackwards
         self.residual = residual
@@ -45,6 +55,7 @@ public struct RecurrentVariants: Sendable, Equatable {
         self.weightDrop = weightDrop
         self.zoneout = zoneout
         self.cellZoneout = cellZoneout
+        self.resetAfter = resetAfter
     }
 
     /// Whether a call in training draws masks (recurrent dropout, weight drop, zoneout).
@@ -71,6 +82,10 @@ public struct RecurrentVariants: Sendable, Equatable {
         if cellZoneout > 0, cell != .lstm {
             throw RecurrentError.invalidArgument(name: "cell zoneout", expected: "0 for \(cell.rawValue) (only an LSTM has a cell state)",
                                                  got: "\(cellZoneout)")
+        }
+        if !resetAfter, cell != .gru {
+            throw RecurrentError.invalidArgument(name: "resetAfter", expected: "true for \(cell.rawValue) (only a GRU has a reset gate)",
+                                                 got: "false")
         }
         if let forgetBias {
             guard cell == .lstm else {
