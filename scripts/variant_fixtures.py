@@ -19,6 +19,13 @@ A reset-before GRU (Cho et al. 2014; Keras's ``reset_after=False``; ``reset_befo
 nn.GRU's parameters and gate order r, z, n: ``n = tanh(W_in x + b_in + W_hn (r ⊙ h̄) + b_hn)``, with
 h̄ = h_{t-1} ⊙ M_h what the products read; r and z as nn.GRU's.
 
+Layer-normalised cells (Ba et al. 2016): ``LayerNormLSTMCell`` in the style of PyTorch's
+benchmarks/fastrnns/custom_lstms.py (``nn.LayerNorm`` on W_ih x, on W_hh h and on c_t, whose
+normalised value is the state) and ``LayerNormGRUCell`` (the same two norms, then nn.GRU's gates).
+Our names: ``layernorm_i.weight`` is ``weight_ln_ih_l{k}``, ``layernorm_i.bias`` ``bias_ih_l{k}``,
+``layernorm_h.weight``/``.bias`` ``weight_ln_hh_l{k}``/``bias_hh_l{k}``, ``layernorm_c.weight``/``.bias``
+``weight_ln_c_l{k}``/``bias_ln_c_l{k}``; ``weight_ih``/``weight_hh`` as nn.LSTM's/nn.GRU's.
+
 Variable lengths: sequence b runs its first ``lengths[b]`` steps; the reverse direction starts at
 its own last step; padded outputs are zero and final states are those at each sequence's length,
 as PyTorch's packed sequences.  With all-ones masks the stack reproduces the ``nn`` module (checked).
@@ -29,6 +36,7 @@ Tensors written besides those of 8. (sequence fixtures): ``mask.hidden`` (L·D, 
 """
 
 import torch
+from torch import nn
 
 # T = time steps, B = batch, I = input size, H = hidden size, L = layers, D = directions,
 # G = gates, P = projection size, R = width of h (P when projecting, else H).
@@ -231,3 +239,120 @@ def gen_variants(out_dir, write_fixture, make_rnn):
                     bidirectional=True, lengths=[4, 6, 1, 3], T=6, B=4, p_hidden=0, p_weight=0, reset_before=True)
     variant_fixture(out_dir, write_fixture, make_rnn, "variant_reset_before_gru_masks.json", 7022, "gru", 2,
                     lengths=[2, 5, 3], zoneout=(0.3, 0.0), reset_before=True, I=3, H=6)
+    # Layer-normalised LSTM and GRU: bidirectional with variable lengths, and stacked with recurrent dropout.
+    layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_lstm_bi_packed.json", 7031, "lstm", 2,
+                       bidirectional=True, lengths=[4, 6, 1, 3], T=6, B=4)
+    layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_lstm_dropout.json", 7032, "lstm", 2, p_hidden=0.3)
+    layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_gru_bi_packed.json", 7033, "gru", 2,
+                       bidirectional=True, lengths=[2, 5, 3], T=5, B=3, p_hidden=0.3)
+
+
+class LayerNormLSTMCell(nn.Module):
+    """custom_lstms.py's LayerNormLSTMCell: LN on W_ih x and on W_hh h (4H each, their biases the
+    only biases) and on c_t; the normalised c_t is the state."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.weight_ih = nn.Parameter(torch.randn(4 * hidden_size, input_size) / hidden_size ** 0.5)
+        self.weight_hh = nn.Parameter(torch.randn(4 * hidden_size, hidden_size) / hidden_size ** 0.5)
+        self.layernorm_i = nn.LayerNorm(4 * hidden_size)
+        self.layernorm_h = nn.LayerNorm(4 * hidden_size)
+        self.layernorm_c = nn.LayerNorm(hidden_size)
+
+    def forward(self, x, h_masked, state):
+        hx, cx = state
+        gates = self.layernorm_i(x @ self.weight_ih.t()) + self.layernorm_h(h_masked @ self.weight_hh.t())
+        i, f, g, o = gates.chunk(4, 1)
+        cy = self.layernorm_c(torch.sigmoid(f) * cx + torch.sigmoid(i) * torch.tanh(g))
+        return torch.sigmoid(o) * torch.tanh(cy), cy
+
+
+class LayerNormGRUCell(nn.Module):
+    """The same two norms (3H each), then nn.GRU's gates: n = tanh(a_in + r ⊙ a_hn)."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.weight_ih = nn.Parameter(torch.randn(3 * hidden_size, input_size) / hidden_size ** 0.5)
+        self.weight_hh = nn.Parameter(torch.randn(3 * hidden_size, hidden_size) / hidden_size ** 0.5)
+        self.layernorm_i = nn.LayerNorm(3 * hidden_size)
+        self.layernorm_h = nn.LayerNorm(3 * hidden_size)
+
+    def forward(self, x, h_masked, state):
+        hx, _ = state
+        xr, xz, xn = self.layernorm_i(x @ self.weight_ih.t()).chunk(3, 1)
+        hr, hz, hn = self.layernorm_h(h_masked @ self.weight_hh.t()).chunk(3, 1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        return (1 - z) * n + z * hx, None
+
+
+# Our parameter names of a layer-normalised cell's parameters.
+_LN_NAMES = {"weight_ih": "weight_ih", "weight_hh": "weight_hh", "layernorm_i.weight": "weight_ln_ih",
+             "layernorm_i.bias": "bias_ih", "layernorm_h.weight": "weight_ln_hh", "layernorm_h.bias": "bias_hh",
+             "layernorm_c.weight": "weight_ln_c", "layernorm_c.bias": "bias_ln_c"}
+
+
+def layer_norm_fixture(out_dir, write_fixture, filename, file_seed, cell, num_layers, *, bidirectional=False,
+                       lengths=None, p_hidden=0.0, T=5, B=3, I=4, H=5):
+    """One file: a stack of layer-normalised cells (gains and biases drawn away from nn.LayerNorm's
+    ones and zeros), recurrent dropout masks passed in, forward, backward, write."""
+    torch.manual_seed(file_seed)
+    is_lstm = cell == "lstm"
+    L, D = num_layers, 2 if bidirectional else 1
+    make = LayerNormLSTMCell if is_lstm else LayerNormGRUCell
+    cells = [make(I if k == 0 else D * H, H) for k in range(L) for _ in range(D)]
+    with torch.no_grad():
+        for c in cells:
+            for name, p in c.named_parameters():
+                if name.startswith("layernorm"):
+                    p.copy_((1 + 0.3 * torch.randn_like(p)) if name.endswith("weight") else 0.3 * torch.randn_like(p))
+    x = torch.randn(T, B, I).requires_grad_(True)
+    h0 = (torch.randn(L * D, B, H) * 0.5).requires_grad_(True)
+    c0 = (torch.randn(L * D, B, H) * 0.5).requires_grad_(True) if is_lstm else None
+    hidden_masks = (torch.rand(L * D, B, H) >= p_hidden).float() / (1 - p_hidden)
+    lengths_ = lengths if lengths is not None else [T] * B
+    active = torch.tensor([[1.0 if t < n else 0.0 for n in lengths_] for t in range(T)]).unsqueeze(2)
+    layer_input, h_n, c_n = x, [], []
+    for k in range(L):
+        outs = []
+        for d in range(D):
+            index = k * D + d
+            h, c = h0[index], (c0[index] if is_lstm else None)
+            steps = [None] * T
+            for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
+                a = active[t]
+                h_new, c_new = cells[index](layer_input[t], h * hidden_masks[index], (h, c))
+                h = a * h_new + (1 - a) * h
+                if is_lstm:
+                    c = a * c_new + (1 - a) * c
+                steps[t] = a * h_new
+            outs.append(torch.stack(steps))
+            h_n.append(h)
+            if is_lstm:
+                c_n.append(c)
+        layer_input = torch.cat(outs, dim=2)
+    out, h_n = layer_input, torch.stack(h_n)
+    c_n = torch.stack(c_n) if is_lstm else None
+    g_out, g_hn = torch.randn(*out.shape), torch.randn(*h_n.shape)
+    g_cn = torch.randn(*c_n.shape) if is_lstm else None
+    loss = (out * g_out).sum() + (h_n * g_hn).sum() + ((c_n * g_cn).sum() if is_lstm else 0)
+    loss.backward()
+
+    tensors = {"input": x, "output": out, "h_n": h_n, "grad_output": g_out, "grad_h_n": g_hn, "grad.input": x.grad,
+               "h0": h0, "grad.h0": h0.grad, "mask.hidden": hidden_masks}
+    if is_lstm:
+        tensors.update({"c0": c0, "grad.c0": c0.grad, "c_n": c_n, "grad_c_n": g_cn})
+    G = 4 if is_lstm else 3
+    for index, c in enumerate(cells):
+        sfx = f"_l{index // D}" + ("_reverse" if index % D == 1 else "")
+        tensors["mask.weight_hh" + sfx] = torch.ones(G * H, H)
+        for name, p in c.named_parameters():
+            tensors[_LN_NAMES[name] + sfx] = p
+            tensors["grad." + _LN_NAMES[name] + sfx] = p.grad
+    meta = {"cell": cell, "input_size": I, "hidden_size": H, "num_layers": L, "seq_len": T, "batch": B,
+            "bidirectional": bidirectional, "has_initial_state": True, "batch_first": False, "seed": file_seed,
+            "recurrent_dropout": p_hidden, "weight_drop": 0, "evaluation": False, "layer_norm": True}
+    if lengths is not None:
+        tensors["lengths"] = torch.tensor(lengths, dtype=torch.float32)
+        meta["lengths"] = list(lengths)
+    write_fixture(out_dir, filename, meta, tensors)

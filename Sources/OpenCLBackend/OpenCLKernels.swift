@@ -19,6 +19,8 @@ enum Kernel: Int, CaseIterable, Sendable {
     case lstmForwardStep, lstmBackwardStep, gruForwardStep, gruBackwardStep, rnnForwardStep, rnnBackwardStep
     // gru_reset_before.cl: a GRU with the reset gate before the recurrent product
     case gruResetGateStep, gruResetBeforeStep, gruResetBeforeBackwardStep, gruResetGateBackwardStep
+    // layer_norm_cell.cl: layer normalisation and the layer-normalised LSTM step
+    case layerNormForward, layerNormBackward, layerNormLstmForwardStep, layerNormLstmBackwardStep
     // time_loop.cl: one launch per step, the recurrent product fused with the cell
     case stepForward, stepBackward, hiddenGradient
     // persistent.cl: one launch per layer and direction

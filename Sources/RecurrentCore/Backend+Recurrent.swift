@@ -140,6 +140,7 @@ extension Backend {
     public func recurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
         try io.validate(s)
         try w.validate(s, "recurrent forward")
+        if s.layerNorm { return try layerNormRecurrentForward(io, w, s) }
         let (t, n, i, h, r, gh) = (s.sequenceLength, s.rowCount, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
         let (gates, extra, projected) = try reserveViews(io.reserve, s, io.mode)   // (N, GH), (N or 2B, H) ×2
         let output = try io.output.reshaped([n, r])                        // (N, R)
@@ -306,6 +307,7 @@ extension Backend {
         try io.validate(s)
         try w.validate(s, "recurrent backward")
         try g.validate(s, "recurrent backward gradient")
+        if s.layerNorm { return try layerNormRecurrentBackward(io, w, g, s) }
         let (t, n, b, i, h, r, gh) = (s.sequenceLength, s.rowCount, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
         let (gates, extra, projected) = try reserveViews(io.reserve, s)   // (N, GH), (N, H), (N, H)
         let input = try io.input.reshaped([n, i])

@@ -59,6 +59,7 @@ extension ReferenceBackend {
     public func recurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
         try io.validate(s)
         try w.validate(s, "reference recurrent forward")
+        if s.layerNorm { return try referenceLayerNormForward(io, w, s) }
         let (t, b, i, h, r, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
         let projecting = s.projectionSize != nil
         let x = Self.unpack(try read(io.input, "recurrent forward input"), width: i, s)   // (T, B, I)
@@ -175,6 +176,7 @@ extension ReferenceBackend {
         try io.validate(s)
         try w.validate(s, "reference recurrent backward")
         try g.validate(s, "reference recurrent backward gradient")
+        if s.layerNorm { return try referenceLayerNormBackward(io, w, g, s) }
         let (t, b, i, h, r, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
         let n = s.rowCount, extraWidth = h * s.cell.extraReserveWidth
         let projecting = s.projectionSize != nil

@@ -43,7 +43,7 @@ extension RecurrentNetwork {
         RecurrentLayerShape(cell: cell, sequenceLength: layout.plan.steps, batchSize: b, inputSize: width, hiddenSize: hiddenSize,
                             batchSizes: layout.plan.isUniform ? nil : layout.plan.batchSizes,
                             projectionSize: projSize > 0 ? projSize : nil, zoneout: variants.usesZoneout,
-                            resetBefore: !variants.resetAfter)
+                            resetBefore: !variants.resetAfter, layerNorm: variants.layerNorm)
     }
 
     /// One pass over `input` from `initialState`; records its backward on `tape`.

@@ -52,7 +52,7 @@ public final class RecurrentStream {
 
     /// Makes a stream of `batchSize` sequences starting from `initialState` (nil: zeros).
     /// - Throws: for a bidirectional stack (its reverse direction needs the whole sequence), one going
-    ///   backwards, with residual connections, with zoneout or with a reset-before GRU (`resetAfter` false), a
+    ///   backwards, with residual connections, with zoneout, layer norm or a reset-before GRU (`resetAfter` false), a
     ///   batch size below 1, or an initial state of the wrong shape or device.
     init(_ network: RecurrentNetwork, batchSize: Int, initialState: RecurrentState?) throws {
         guard !network.bidirectional else {
@@ -68,6 +68,11 @@ public final class RecurrentStream {
             throw RecurrentError.invalidArgument(
                 name: "\(network.cell.rawValue) stream", expected: "a stack without zoneout",
                 got: "zoneout (its evaluation blends each state with the previous one, which the stream's cell steps do not)")
+        }
+        guard !network.variants.layerNorm else {
+            throw RecurrentError.invalidArgument(
+                name: "\(network.cell.rawValue) stream", expected: "a stack without layer norm",
+                got: "layerNorm (the stream's cell steps do not normalise)")
         }
         guard network.variants.resetAfter else {
             throw RecurrentError.invalidArgument(

@@ -32,6 +32,10 @@ extension RecurrentNetwork: ONNXExportable {
                 layer: label, reason: "zoneout (in evaluation each state blends with the previous one) has no counterpart "
                     + "in ONNX's recurrent operators")
         }
+        guard !variants.layerNorm else {
+            throw ONNXExportError.unsupportedLayer(
+                layer: label, reason: "layer-normalised cells (layerNorm) have no counterpart in ONNX's recurrent operators")
+        }
         let batchFirst = context.layout == .batchMajor
         let widthDimension: ONNXDimension = .fixed(inputSize)
         guard input.rank == 3, input.shape[2] == widthDimension else {
