@@ -48,7 +48,7 @@ extension Demo {
         @OptionGroup var model: ModelOptions
         @OptionGroup var optimization: OptimizationOptions
         @Option(help: ArgumentHelp("A UTF-8 text to train on instead of the generated corpus.", valueName: "file")) var text: String?
-        @Option(help: "Characters of the generated corpus.") var characters: Int = 6000
+        @Option(help: "Characters of the generated corpus.") var characters: Int = 3000
         @Option(help: "Characters per training window.") var window: Int = 64
         @Option(help: "The last fraction of the text that validates.") var validationFraction: Double = 0.25
         @Option(help: "Recurrent dropout of the regularised runs.") var recurrentDropout: Float = 0.25
@@ -57,7 +57,7 @@ extension Demo {
         @Option(help: "Zoneout on an LSTM's c of the regularised runs (GRU and RNN have no c: not used).") var cellZoneout: Float = 0.5
         @Option(help: "Directory for overfit.svg and overfit.json (default: runs/demo-overfit).") var output: String?
 
-        static let defaults = (hiddenSize: 256, epochs: 30, batchSize: 16, learningRate: Float(0.003), embedding: 16)
+        static let defaults = (hiddenSize: 256, epochs: 60, batchSize: 16, learningRate: Float(0.003), embedding: 16)
 
         func validate() throws {
             guard characters >= 2 else { throw ValidationError("expected --characters ≥ 2, got \(characters)") }
@@ -150,16 +150,15 @@ extension Demo {
                    + "gap closed and validation gain: against the plain run"]
         }
 
-        /// Every run's training (dashed) and validation (solid) curves, one colour per run.
+        /// Every run's validation (solid, in the legend) and training (dashed, the same colour) curves.
         static func plot(_ report: OverfitReport) -> LinePlot {
-            var plot = LinePlot(title: "overfitting: \(report.cell) \(report.hiddenSize) on \(report.characters) characters",
+            var plot = LinePlot(title: "\(report.cell) \(report.hiddenSize) on \(report.characters) characters: validation (solid), training (dashed)",
                                 xLabel: "epoch", yLabel: "cross-entropy (nats/char)", logarithmicY: true, integerX: true)
+            func points(_ losses: [Float]) -> [(x: Double, y: Double)] { losses.enumerated().map { (Double($0.offset + 1), Double($0.element)) } }
             for (k, r) in report.runs.enumerated() {
-                plot.series.append(.init(name: r.name + " train", points: r.trainLoss.enumerated().map { (Double($0.offset + 1), Double($0.element)) },
-                                         colorIndex: k, dash: "6 4"))
-                plot.series.append(.init(name: r.name + " validation",
-                                         points: r.validationLoss.enumerated().map { (Double($0.offset + 1), Double($0.element)) },
-                                         colorIndex: k, dash: ""))
+                let label = r.name.replacingOccurrences(of: "recurrent dropout", with: "rec. dropout")
+                plot.series.append(.init(name: label, points: points(r.validationLoss), colorIndex: k, dash: ""))
+                plot.series.append(.init(name: "", points: points(r.trainLoss), colorIndex: k, dash: "6 4"))
             }
             return plot
         }

@@ -9,6 +9,7 @@ import RecurrentKit
 struct LinePlot {
     /// One named line (or set of points).
     struct Series {
+        /// The legend's label; empty: not in the legend (a line explained by another's entry).
         var name: String
         var points: [(x: Double, y: Double)]
         /// Draw markers only, no connecting line (sweeps: one point per trial).
@@ -146,7 +147,7 @@ struct LinePlot {
             out.append(##"<text x="\##(f(x + 4))" y="\##(f(y0 + 14 + Double(k) * 14))" fill="#333">\##(Self.escape(marker.label))</text>"##)
         }
         let legendX = x1 + 14
-        for (k, s) in series.enumerated() where showsLegend {
+        for (k, s) in series.filter({ !$0.name.isEmpty }).enumerated() where showsLegend {
             let color = Self.colors[(s.colorIndex ?? k) % Self.colors.count], dash = s.dash ?? Self.dashes[k % Self.dashes.count]
             let ly = top + 14 + Double(k) * 20
             if s.pointsOnly {
