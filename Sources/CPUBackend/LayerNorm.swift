@@ -35,10 +35,7 @@ extension CPUBackend {
     public func layerNormForward(output: Tensor, normalized: Tensor, inverseDeviation: Tensor, input: Tensor, gain: Tensor,
                                  bias: Tensor?) throws {
         let op = "layerNormForward", w = gain.count
-        guard w > 0, input.count % w == 0 else {
-            throw RecurrentError.shapeMismatch(operation: op, expected: "input (R, \(w))", got: "shape \(input.shape)")
-        }
-        let rows = input.count / w
+        let rows = try RecurrentLayerNormWeights.rows(of: input, gain: gain, "\(op) input")
         let px = try pointer(input, op), py = try pointer(output, count: rows * w, op)
         let pn = try pointer(normalized, count: rows * w, op), ps = try pointer(inverseDeviation, count: rows, op)
         let pg = try pointer(gain, op), pb = try bias.map { try pointer($0, count: w, op) }
@@ -52,10 +49,7 @@ extension CPUBackend {
     public func layerNormBackward(gradInput: Tensor, gradOutput: Tensor, normalized: Tensor, inverseDeviation: Tensor,
                                   gain: Tensor) throws {
         let op = "layerNormBackward", w = gain.count
-        guard w > 0, normalized.count % w == 0 else {
-            throw RecurrentError.shapeMismatch(operation: op, expected: "normalized (R, \(w))", got: "shape \(normalized.shape)")
-        }
-        let rows = normalized.count / w
+        let rows = try RecurrentLayerNormWeights.rows(of: normalized, gain: gain, "\(op) normalized")
         let pdx = try pointer(gradInput, count: rows * w, op), pdy = try pointer(gradOutput, count: rows * w, op)
         let pn = try pointer(normalized, op), ps = try pointer(inverseDeviation, count: rows, op), pg = try pointer(gain, op)
         for row in 0..<rows { normalizeRowBackward(pdx + row * w, pdy + row * w, pn + row * w, pg, ps[row], w) }

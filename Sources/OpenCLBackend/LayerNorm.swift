@@ -7,10 +7,7 @@ extension OpenCLBackend {
     public func layerNormForward(output: Tensor, normalized: Tensor, inverseDeviation: Tensor, input: Tensor, gain: Tensor,
                                  bias: Tensor?) throws {
         let op = "layerNormForward", w = gain.count
-        guard w > 0, input.count % w == 0 else {
-            throw RecurrentError.shapeMismatch(operation: op, expected: "input (R, \(w))", got: "shape \(input.shape)")
-        }
-        let rows = input.count / w
+        let rows = try RecurrentLayerNormWeights.rows(of: input, gain: gain, "\(op) input")
         try checkCounts(op, [(output, rows * w), (normalized, rows * w), (inverseDeviation, rows)], optional: [(bias, w)])
         try launch(.layerNormForward, items: rows,
                    [.tensor(output), .tensor(normalized), .tensor(inverseDeviation), .tensor(input), .tensor(gain),
@@ -20,10 +17,7 @@ extension OpenCLBackend {
     public func layerNormBackward(gradInput: Tensor, gradOutput: Tensor, normalized: Tensor, inverseDeviation: Tensor,
                                   gain: Tensor) throws {
         let op = "layerNormBackward", w = gain.count
-        guard w > 0, normalized.count % w == 0 else {
-            throw RecurrentError.shapeMismatch(operation: op, expected: "normalized (R, \(w))", got: "shape \(normalized.shape)")
-        }
-        let rows = normalized.count / w
+        let rows = try RecurrentLayerNormWeights.rows(of: normalized, gain: gain, "\(op) normalized")
         try checkCounts(op, [(gradInput, rows * w), (gradOutput, rows * w), (inverseDeviation, rows)], optional: [])
         try launch(.layerNormBackward, items: rows,
                    [.tensor(gradInput), .tensor(gradOutput), .tensor(normalized), .tensor(inverseDeviation), .tensor(gain),

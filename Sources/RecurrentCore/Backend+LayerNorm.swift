@@ -186,19 +186,7 @@ extension Backend {
                               inverseDeviation: v.deviationIH, gain: norm.gainIH)
         try gemm(g.weightIH, gradGates, input, GEMMShape(m: gh, n: i, k: n, transA: .transposed, beta: 1))
         if let gradInput = io.gradInput { try gemm(gradInput, gradGates, w.weightIH, GEMMShape(m: n, n: i, k: gh)) }
-        // dW_hh += Σ_t dA_h,tᵀ h̄_{t-1}: step t's rows against the first rows of step t−1 (h_0 for step 0).
-        let previous = try Tensor.empty([n, h], on: self)                  // (N, H) h̄_{t-1}
-        if let h0 = io.initialHidden { try copy(h0.reshaped([b, h]), to: previous.slice(0..<b)) } else { try fill(previous.slice(0..<b), with: 0) }
-        for step in 1..<max(t, 1) {
-            let active = 0..<s.rows(atStep: step)
-            try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
-        }
-        if let mask = io.hiddenMask {
-            for step in 0..<t {
-                let active = 0..<s.rows(atStep: step), rows = try stepRows(previous, offsets, step, active)
-                try multiply(rows, rows, stateRows(mask, s, active, width: h))
-            }
-        }
-        try gemm(g.weightHH, gradProducts, previous, GEMMShape(m: gh, n: h, k: n, transA: .transposed, beta: 1))
+        // dW_hh += Σ_t dA_h,tᵀ h̄_{t-1}: (GH, N) × (N, H).
+        try gemm(g.weightHH, gradProducts, productInputs(io, output, s), GEMMShape(m: gh, n: h, k: n, transA: .transposed, beta: 1))
     }
 }
