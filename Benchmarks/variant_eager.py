@@ -13,7 +13,7 @@ Variants (the same probabilities as recurrent-bench's BenchVariant):
   h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) (Krueger et al.).
 * ``wdrop``: weight drop p = 0.5 on W_hh: one (G·H, H) mask per batch (AWD-LSTM's WeightDrop).
 * ``resetbefore`` (GRU): the reset gate before the recurrent product (Keras's ``reset_after=False``),
-  n = tanh(W_in x + b_in + W_hn (r ⊙ h_{t-1}) + b_hn), written out: GRUCell is reset-after.
+  n = tanh(W_in x + b_in + W_hn (r ⊙ h_{t-1}) + b_hn), the fixtures' step (GRUCell is reset-after).
 
 `check_against_fixture_stack` runs these steps with given masks against ``masked_stack`` of
 scripts/variant_fixtures.py, the stack the PyTorch-parity tests check our backends against.
@@ -23,6 +23,9 @@ import os
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from variant_fixtures import masked_stack, reset_before_gru_cell  # noqa: E402
 
 # T = time steps, B = batch, I = input size, H = hidden size, L = layers, G = gates.
 
@@ -57,17 +60,6 @@ def _gru_step_masked_product(x_t, h_masked, h, w_ih, w_hh, b_ih, b_hh):
     return (1 - z) * n + z * h
 
 
-def _gru_step_reset_before(x_t, h, w_ih, w_hh, b_ih, b_hh):
-    """Reset-before GRU step: r multiplies h_{t-1} before W_hn."""
-    xr, xz, xn = (x_t @ w_ih.t() + b_ih).chunk(3, dim=1)
-    w_hr, w_hz, w_hn = w_hh.chunk(3, dim=0)
-    b_hr, b_hz, b_hn = b_hh.chunk(3)
-    r = torch.sigmoid(xr + h @ w_hr.t() + b_hr)
-    z = torch.sigmoid(xz + h @ w_hz.t() + b_hz)
-    n = torch.tanh(xn + (r * h) @ w_hn.t() + b_hn)
-    return (1 - z) * n + z * h
-
-
 def eager_stack(mod, cell, x, masks, reset_before=False):
     """The unidirectional stack of `mod` (nn.LSTM / nn.GRU, time-major, no dropout) over x (T, B, I),
     zero initial state, one Python step at a time with the variant's masks; returns (T, B, H)."""
@@ -93,7 +85,7 @@ def eager_stack(mod, cell, x, masks, reset_before=False):
                     c_new = c_new + zone_c[t] * (c - c_new)
                 c = c_new
             elif reset_before:
-                h_new = _gru_step_reset_before(layer_input[t], h, w_ih, w_hh, b_ih, b_hh)
+                h_new = reset_before_gru_cell(layer_input[t] @ w_ih.t() + b_ih, h, h, w_hh, b_hh)
             elif hidden_mask is not None:
                 h_new = _gru_step_masked_product(layer_input[t], h * hidden_mask, h, w_ih, w_hh, b_ih, b_hh)
             else:
@@ -109,9 +101,6 @@ def eager_stack(mod, cell, x, masks, reset_before=False):
 def check_against_fixture_stack(cell, variant, seed=0, T=5, B=3, I=4, H=6, L=2):
     """Forward and every gradient of `eager_stack` against scripts/variant_fixtures.masked_stack with
     the same masks; returns the worst max|a − e| / (1e-5 + 1e-4·max|e|) (≤ 1: agrees)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(here, "..", "scripts"))
-    from variant_fixtures import masked_stack  # noqa: E402
     torch.manual_seed(seed)
     mod = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(I, H, L)
     x = torch.randn(T, B, I)
