@@ -11,7 +11,7 @@ import Synchronization
 /// The phases a training step is split into.
 enum Phase: String, CaseIterable {
     case inputGEMM = "input GEMM (X·W_ih, all steps)"
-    case forwardLoop = "forward time loop (h·W_hh + cells)"
+    case forwardLoop = "forward time loop (h·W_hh + cells [+ x·W_ih])"
     case backwardLoop = "backward time loop (cells + dG·W_hh)"
     case recurrentGEMM = "recurrent GEMMs (per step)"
     case cellForward = "fused cell forward"
@@ -63,6 +63,10 @@ final class PhaseProfiler: Backend {
     private func u(_ w: RecurrentWeights) -> RecurrentWeights {
         RecurrentWeights(weightIH: u(w.weightIH), weightHH: u(w.weightHH), biasIH: u(w.biasIH), biasHH: u(w.biasHH),
                          weightHR: u(w.weightHR))
+    }
+
+    func projectsInputInTimeLoop(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
+        !perStepLoops && inner.projectsInputInTimeLoop(io, shape)
     }
 
     func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {

@@ -15,6 +15,14 @@ extension CPUBackend {
     /// Whether the time loop runs fused: AVX2/FMA and packed weights not turned off.
     var fusesTimeLoop: Bool { packedProductsAvailable && usesPackedProducts }
 
+    /// Forward only, the fused loop makes x_t W_ihᵀ per tile just before the cell reads it (W_ih
+    /// packed once per pass like W_hh): no whole-sequence GEMM writes the (N, GH) gates to memory
+    /// for the loop to read back. Training keeps the whole-sequence GEMM, which measured as fast.
+    public func projectsInputInTimeLoop(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
+        fusesTimeLoop && io.mode == .inference && io.zoneout == nil && shape.inputSize > 0
+            && shape.inputSize <= Int(Int32.max)
+    }
+
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
         // Zoneout runs on the shared per-step loop: the fused cell kernels do not blend states yet.
         guard fusesTimeLoop, loop.io.zoneout == nil else { return try perStepRecurrentForwardSteps(loop) }
@@ -24,6 +32,12 @@ extension CPUBackend {
         // W_hhᵀ gate by gate, (G, ⌈H/16⌉, R, 16), so that each product tile holds the same units of every gate.
         let packedHH = try Tensor.empty([rk_gate_packed_size(Int32(r), Int32(g), Int32(h))], on: self)
         rk_pack_gates(try pointer(packedHH, op), try pointer(w.weightHH, op), Int32(r), Int32(g), Int32(h))
+        // W_ihᵀ likewise, (G, ⌈H/16⌉, I, 16), when the loop makes x_t W_ihᵀ itself.
+        let i = s.inputSize
+        let packedIH = loop.inputProjected ? nil : try Tensor.empty([rk_gate_packed_size(Int32(i), Int32(g), Int32(h))], on: self)
+        if let packedIH {
+            rk_pack_gates(try pointer(packedIH, op), try pointer(w.weightIH, op), Int32(i), Int32(g), Int32(h))
+        }
         // W_hrᵀ (H, P) in 16-column panels.
         let packedHR = try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) }
         let p = LoopPointers(
@@ -33,10 +47,11 @@ extension CPUBackend {
             initialCell: try loop.io.initialCell.map { try pointer($0, op) },
             biasIH: try pointer(w.biasIH, op), biasHH: try pointer(w.biasHH, op),
             packedHH: try pointer(packedHH, op), packedHR: try packedHR.map { try pointer($0.storage, op) },
-            hiddenMask: try loop.io.hiddenMask.map { try pointer($0, op) })
+            hiddenMask: try loop.io.hiddenMask.map { try pointer($0, op) },
+            input: packedIH == nil ? nil : try pointer(loop.io.input, op), packedIH: try packedIH.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: loop.mode)
         let blocks = batchBlocks(s)
-        try withExtendedLifetime((packedHH, packedHR)) {
+        try withExtendedLifetime((packedHH, packedHR, packedIH)) {
             try runConcurrently(blocks.count) { part in
                 // With recurrent dropout, per block: h_{t-1} ⊙ mask, what the product reads (b, R).
                 guard p.hiddenMask != nil else { return plan.forward(rows: blocks[part], p, masked: nil) }
@@ -100,11 +115,13 @@ struct LoopPointers: @unchecked Sendable {
     var gradInitialHidden: Pointer? = nil, gradInitialCell: Pointer? = nil
     /// (B, R) recurrent dropout mask (nil: none).
     var hiddenMask: Pointer? = nil
+    /// Forward, when the loop makes x_t W_ihᵀ: the input (N, I) and W_ihᵀ from rk_pack_gates; else nil.
+    var input: Pointer? = nil, packedIH: Pointer? = nil
 }
 
 /// Sizes and row offsets of one layer's time loop, and the loop of one row block.
 struct StepPlan: Sendable {
-    let steps: Int, batch: Int, hidden: Int, width: Int, gateCount: Int
+    let steps: Int, batch: Int, hidden: Int, width: Int, gateCount: Int, inputSize: Int
     let cell: Int32, activation: Activation
     /// Forward only: `extra` and `projected` are two (B, H) slots that roll over (step t in slot t % 2).
     let inference: Bool
@@ -117,6 +134,7 @@ struct StepPlan: Sendable {
         inference = mode == .inference
         hidden = s.hiddenSize
         width = s.outputSize
+        inputSize = s.inputSize
         gateCount = s.cell.gateCount
         switch s.cell {
         case .lstm: cell = Int32(RK_CELL_LSTM)
@@ -159,7 +177,8 @@ struct StepPlan: Sendable {
                 for k in 0..<(count * r) { masked[k] = previousHidden[k] * mask[k] }
                 productInput = masked
             }
-            rk_forward_step(cell, &cellStep, productInput, Int32(r), p.packedHH)
+            rk_forward_step(cell, &cellStep, productInput, Int32(r), p.packedHH, p.input.map { $0 + row * inputSize },
+                            Int32(inputSize), p.packedIH)
             if let packedHR = p.packedHR {
                 rk_gemm_packed(Int32(count), Int32(r), Int32(h), cellOutput, Int32(h), packedHR, p.output + row * r, Int32(r), 0)
             }

@@ -10,7 +10,11 @@ import TestSupport
 @Suite struct InferenceModeTests {
     struct Case: Sendable, CustomStringConvertible {
         var cell: RecurrentCell, layers: Int, bidirectional: Bool, projection: Int, lengths: [Int]?
-        var description: String { "\(cell.rawValue) L\(layers) D\(bidirectional ? 2 : 1) P\(projection) \(lengths ?? [])" }
+        /// T, B, I, H.
+        var size = (t: 6, b: 4, i: 3, h: 5)
+        var description: String {
+            "\(cell.rawValue) L\(layers) D\(bidirectional ? 2 : 1) P\(projection) T\(size.t) B\(size.b) I\(size.i) H\(size.h) \(lengths ?? [])"
+        }
     }
 
     static let cases: [Case] = [
@@ -20,12 +24,17 @@ import TestSupport
         Case(cell: .gru, layers: 2, bidirectional: true, projection: 0, lengths: [3, 5, 6, 1]),
         Case(cell: .rnnTanh, layers: 1, bidirectional: false, projection: 0, lengths: [6, 2, 4, 6]),
         Case(cell: .rnnRelu, layers: 2, bidirectional: true, projection: 0, lengths: nil),
+        // Several row tiles and column tiles per worker, with partial ones at both edges (the CPU
+        // time loop's tiles are 8 rows × 32 units, or 6 × 16, and it makes x_t W_ihᵀ tile by tile).
+        Case(cell: .lstm, layers: 1, bidirectional: false, projection: 0, lengths: nil, size: (t: 3, b: 75, i: 37, h: 45)),
+        Case(cell: .gru, layers: 1, bidirectional: false, projection: 0, lengths: nil, size: (t: 3, b: 75, i: 37, h: 45)),
+        Case(cell: .rnnTanh, layers: 1, bidirectional: false, projection: 0, lengths: nil, size: (t: 3, b: 75, i: 37, h: 45)),
     ]
 
     @Test(arguments: cases)
     func evaluationEqualsTrainingForward(_ c: Case) throws {
         let backend = TestDevice.backend
-        let (t, b, i, h) = (6, 4, 3, 5)
+        let (t, b, i, h) = c.size
         let d = c.bidirectional ? 2 : 1, r = c.projection > 0 ? c.projection : h
         let rng = RandomSource(seed: 17)
         let network: RecurrentNetwork
