@@ -19,13 +19,18 @@ extension CPUBackend {
     /// packed once per pass like W_hh): no whole-sequence GEMM writes the (N, GH) gates to memory
     /// for the loop to read back. Training keeps the whole-sequence GEMM, which measured as fast.
     public func projectsInputInTimeLoop(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
-        fusesTimeLoop && io.mode == .inference && io.zoneout == nil && shape.inputSize > 0
-            && shape.inputSize <= Int(Int32.max)
+        runsFusedForward(io, shape) && io.mode == .inference && shape.inputSize > 0 && shape.inputSize <= Int(Int32.max)
+    }
+
+    /// Whether `recurrentForwardSteps` runs the fused loop for this pass (else the shared per-step loop).
+    /// Zoneout and a reset-before GRU take the per-step loop: the fused cell kernels do not blend states,
+    /// nor wait for r before the n gate's product.
+    func runsFusedForward(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
+        fusesTimeLoop && io.zoneout == nil && !shape.resetBefore && !shape.layerNorm
     }
 
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        // Zoneout runs on the shared per-step loop: the fused cell kernels do not blend states yet.
-        guard fusesTimeLoop, loop.io.zoneout == nil else { return try perStepRecurrentForwardSteps(loop) }
+        guard runsFusedForward(loop.io, loop.shape) else { return try perStepRecurrentForwardSteps(loop) }
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, g) = (s.hiddenSize, s.outputSize, s.cell.gateCount)
         let op = "recurrentForwardSteps"
@@ -62,7 +67,7 @@ extension CPUBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
-        guard fusesTimeLoop, loop.io.zoneout == nil,
+        guard fusesTimeLoop, loop.io.zoneout == nil, !loop.shape.resetBefore,
               let packedHH = try packForRepeatedProducts(loop.weights.weightHH, k: loop.shape.gateWidth,
                                                          n: loop.shape.outputSize, transB: .none)
         else { return try perStepRecurrentBackwardSteps(loop) }
