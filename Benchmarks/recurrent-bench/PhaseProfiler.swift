@@ -60,6 +60,7 @@ final class PhaseProfiler: Backend {
         try! Tensor(shape: t.shape, buffer: t.buffer, offset: t.offset, backend: inner)
     }
     private func u(_ t: Tensor?) -> Tensor? { t.map { u($0) } }
+    private func u(_ z: RecurrentZoneout?) -> RecurrentZoneout? { z.map { RecurrentZoneout(hidden: u($0.hidden), cell: u($0.cell)) } }
     private func u(_ w: RecurrentWeights) -> RecurrentWeights {
         RecurrentWeights(weightIH: u(w.weightIH), weightHH: u(w.weightHH), biasIH: u(w.biasIH), biasHH: u(w.biasHH),
                          weightHR: u(w.weightHR),
@@ -79,9 +80,10 @@ final class PhaseProfiler: Backend {
         let io = loop.io
         l.io = RecurrentForwardIO(output: u(io.output), finalHidden: u(io.finalHidden), finalCell: u(io.finalCell),
                                   reserve: u(io.reserve), input: u(io.input), initialHidden: u(io.initialHidden),
-                                  initialCell: u(io.initialCell), mode: io.mode)
+                                  initialCell: u(io.initialCell), mode: io.mode, hiddenMask: u(io.hiddenMask), zoneout: u(io.zoneout))
         l.weights = u(loop.weights)
         (l.gates, l.extra, l.projected, l.output) = (u(loop.gates), u(loop.extra), u(loop.projected), u(loop.output))
+        l.candidateCell = u(loop.candidateCell)
         try timed(.forwardLoop) { try inner.recurrentForwardSteps(l) }
     }
 
@@ -93,9 +95,11 @@ final class PhaseProfiler: Backend {
                                    gradInitialCell: u(io.gradInitialCell), gradOutput: u(io.gradOutput),
                                    gradFinalHidden: u(io.gradFinalHidden), gradFinalCell: u(io.gradFinalCell),
                                    input: u(io.input), output: u(io.output), initialHidden: u(io.initialHidden),
-                                   initialCell: u(io.initialCell), reserve: u(io.reserve))
+                                   initialCell: u(io.initialCell), reserve: u(io.reserve), hiddenMask: u(io.hiddenMask),
+                                   zoneout: u(io.zoneout))
         l.weights = u(loop.weights)
         (l.gates, l.extra, l.projected, l.output) = (u(loop.gates), u(loop.extra), u(loop.projected), u(loop.output))
+        l.candidateCell = u(loop.candidateCell)
         (l.gradGatesInput, l.gradGatesHidden, l.gradOutputs) = (u(loop.gradGatesInput), u(loop.gradGatesHidden), u(loop.gradOutputs))
         try timed(.backwardLoop) { try inner.recurrentBackwardSteps(l) }
     }
