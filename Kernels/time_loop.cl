@@ -23,11 +23,14 @@ inline int cell_gates(int cell) { return cell == CELL_LSTM ? 4 : (cell == CELL_G
 
 // acc[g] = Σ_k a[row, k] · w(g, column, k) for this work-item's (row, column) of the group's
 // tile (rows row0.., columns col0..), k ascending, staging STEP_K columns of a and of w at a
-// time in local memory. a is (a_rows, kdim), rows past a_rows count as zeros. With
+// time in local memory. a is (a_rows, kdim), rows past a_rows count as zeros; with `has_a_scale`
+// each element of a is multiplied by the same element of a_scale (a recurrent dropout mask) as it
+// is staged. With
 // `w_rows_are_outputs` (forward), w(g, c, k) = w[(g·gate_stride + c)·ld + k] (W_hh as stored,
 // (G·H, R)); otherwise (backward, one gate) w(0, c, k) = w[k·ld + c].
 inline void tile_product(float* acc, int gates, local float* a_tile, local float* w_tile,
-                         global const float* a, uint a_rows, uint kdim, global const float* w, uint ld,
+                         global const float* a, global const float* a_scale, int has_a_scale, uint a_rows, uint kdim,
+                         global const float* w, uint ld,
                          uint gate_stride, uint columns, int w_rows_are_outputs, uint row0, uint col0) {
     uint u = get_local_id(0), rb = get_local_id(1);
     uint lid = rb * STEP_UNITS + u;
@@ -35,7 +38,8 @@ inline void tile_product(float* acc, int gates, local float* a_tile, local float
     for (uint k0 = 0; k0 < kdim; k0 += STEP_K) {
         for (uint i = lid; i < STEP_ROWS * STEP_K; i += STEP_GROUP) {
             uint row = row0 + i / STEP_K, k = k0 + i % STEP_K;
-            a_tile[i] = (row < a_rows && k < kdim) ? a[(ulong)row * kdim + k] : 0.0f;
+            ulong index = (ulong)row * kdim + k;
+            a_tile[i] = (row < a_rows && k < kdim) ? a[index] * (has_a_scale ? a_scale[index] : 1.0f) : 0.0f;
         }
         uint w_count = (uint)gates * STEP_UNITS * STEP_K;
         for (uint i = lid; i < w_count; i += STEP_GROUP) {
@@ -105,6 +109,7 @@ kernel __attribute__((reqd_work_group_size(STEP_UNITS, STEP_ROWS, 1)))
 void step_forward(global float* out, ulong out_offset, global float* gates, ulong gates_offset,
                   global float* extra, ulong extra_offset, int has_extra,
                   global const float* previous_hidden, ulong previous_hidden_offset, int has_previous_hidden,
+                  global const float* hidden_mask, ulong hidden_mask_offset, int has_hidden_mask,
                   global const float* previous_cell, ulong previous_cell_offset, int has_previous_cell,
                   global const float* w_hh, ulong w_hh_offset, global const float* bias_ih, ulong bias_ih_offset,
                   global const float* bias_hh, ulong bias_hh_offset, uint b, uint h, uint r, int cell) {
@@ -113,10 +118,11 @@ void step_forward(global float* out, ulong out_offset, global float* gates, ulon
     uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
     uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
     float acc[GATES_MAX] = {0.0f, 0.0f, 0.0f, 0.0f};
-    // h_0 = 0 has no product; every group takes the same branch.
+    // h_0 = 0 has no product; every group takes the same branch. With recurrent dropout the
+    // product reads h_{t-1} ⊙ mask (B, R); the GRU's z ⊙ h_{t-1} below reads h_{t-1} itself.
     if (has_previous_hidden) {
-        tile_product(acc, cell_gates(cell), a_tile, w_tile, previous_hidden + previous_hidden_offset, b, r,
-                     w_hh + w_hh_offset, r, h, h, 1, row0, col0);
+        tile_product(acc, cell_gates(cell), a_tile, w_tile, previous_hidden + previous_hidden_offset,
+                     hidden_mask + hidden_mask_offset, has_hidden_mask, b, r, w_hh + w_hh_offset, r, h, h, 1, row0, col0);
     }
     if (row >= b || j >= h) return;
     ulong e = (ulong)row * h + j;
@@ -131,13 +137,15 @@ void step_forward(global float* out, ulong out_offset, global float* gates, ulon
 
 // dh_t for rows 0..<b and columns 0..<width of h: rows < continuing get
 // Σ_k dG[row, k] W[k, c] (dG (continuing, K), W (K, width)) plus carry (GRU's dh ⊙ z of the
-// later step), the others the final-state gradient (or 0); grad_output adds dy_t. Writes out
+// later step), the others the final-state gradient (or 0); grad_output adds dy_t. With a recurrent
+// dropout mask (b, width) the product's part is multiplied by it (the carry is not). Writes out
 // (b, width) (may be the carry buffer itself: each element has one owner).
 kernel __attribute__((reqd_work_group_size(STEP_UNITS, STEP_ROWS, 1)))
 void hidden_gradient(global float* out, ulong out_offset,
                      global const float* grad_gates, ulong grad_gates_offset, uint continuing, uint kdim,
                      global const float* w, ulong w_offset,
                      global const float* carry, ulong carry_offset, int has_carry,
+                     global const float* mask, ulong mask_offset, int has_mask,
                      global const float* grad_final, ulong grad_final_offset, int has_grad_final,
                      global const float* grad_output, ulong grad_output_offset, int has_grad_output,
                      uint b, uint width) {
@@ -146,11 +154,12 @@ void hidden_gradient(global float* out, ulong out_offset,
     uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
     uint row = row0 + get_local_id(1), c = col0 + get_local_id(0);
     float acc[GATES_MAX];
-    tile_product(acc, 1, a_tile, w_tile, grad_gates + grad_gates_offset, continuing, kdim, w + w_offset, width, 0,
-                 width, 0, row0, col0);
+    tile_product(acc, 1, a_tile, w_tile, grad_gates + grad_gates_offset, grad_gates, 0, continuing, kdim, w + w_offset,
+                 width, 0, width, 0, row0, col0);
     if (row >= b || c >= width) return;
     ulong e = (ulong)row * width + c;
-    float later = row < continuing ? acc[0] + (has_carry ? carry[carry_offset + e] : 0.0f)
+    float product = acc[0] * (has_mask ? mask[mask_offset + e] : 1.0f);
+    float later = row < continuing ? product + (has_carry ? carry[carry_offset + e] : 0.0f)
                                    : (has_grad_final ? grad_final[grad_final_offset + e] : 0.0f);
     out[out_offset + e] = (has_grad_output ? grad_output[grad_output_offset + e] : 0.0f) + later;
 }
@@ -158,7 +167,8 @@ void hidden_gradient(global float* out, ulong out_offset,
 // One backward step over rows 0..<b, unit tiles as step_forward. dh_t comes either from the
 // later step (rows < continuing: Σ_k dGh_{t+1}[row, k] W_hh[k, j] + the GRU carry; other rows:
 // the final-state gradient) plus dy_t, or, with `given_projected`, as Σ_p dh_t[row, p] W_hr[p, j]
-// (an LSTM with projection: a = dh_t (b, P), w = W_hr (P, H)). Writes the gate gradients of
+// (an LSTM with projection: a = dh_t (b, P), w = W_hr (P, H)). With a recurrent dropout mask
+// (b, H) the product from the later step is multiplied by it. Writes the gate gradients of
 // both sides (B, GH) and updates carry (B, H): LSTM dc ⊙ f, GRU dh ⊙ z, for the earlier step.
 kernel __attribute__((reqd_work_group_size(STEP_UNITS, STEP_ROWS, 1)))
 void step_backward(global float* grad_gates_input, ulong grad_gates_input_offset,
@@ -166,6 +176,7 @@ void step_backward(global float* grad_gates_input, ulong grad_gates_input_offset
                    global float* carry, ulong carry_offset,
                    global const float* a, ulong a_offset, uint a_rows, uint kdim,
                    global const float* w, ulong w_offset, int given_projected, uint continuing,
+                   global const float* mask, ulong mask_offset, int has_mask,
                    global const float* grad_output, ulong grad_output_offset, int has_grad_output,
                    global const float* grad_final_hidden, ulong grad_final_hidden_offset, int has_grad_final_hidden,
                    global const float* grad_final_cell, ulong grad_final_cell_offset, int has_grad_final_cell,
@@ -179,7 +190,9 @@ void step_backward(global float* grad_gates_input, ulong grad_gates_input_offset
     uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
     float acc[GATES_MAX] = {0.0f, 0.0f, 0.0f, 0.0f};
     // The last step has no later one: every group skips the product alike.
-    if (a_rows > 0) tile_product(acc, 1, a_tile, w_tile, a + a_offset, a_rows, kdim, w + w_offset, h, 0, h, 0, row0, col0);
+    if (a_rows > 0) {
+        tile_product(acc, 1, a_tile, w_tile, a + a_offset, a, 0, a_rows, kdim, w + w_offset, h, 0, h, 0, row0, col0);
+    }
     if (row >= b || j >= h) return;
     ulong e = (ulong)row * h + j;
     bool later = row < continuing;
@@ -187,7 +200,8 @@ void step_backward(global float* grad_gates_input, ulong grad_gates_input_offset
     if (given_projected) {
         dh = acc[0];
     } else {
-        float from_later = later ? acc[0] + (cell == CELL_GRU ? carry[carry_offset + e] : 0.0f)
+        float product = acc[0] * (has_mask ? mask[mask_offset + e] : 1.0f);
+        float from_later = later ? product + (cell == CELL_GRU ? carry[carry_offset + e] : 0.0f)
                                  : (has_grad_final_hidden ? grad_final_hidden[grad_final_hidden_offset + e] : 0.0f);
         dh = (has_grad_output ? grad_output[grad_output_offset + e] : 0.0f) + from_later;
     }

@@ -975,6 +975,26 @@ class SharedCellModel(nn.Module):
         return self.fc(h)
 
 
+def train_adam_clipped(model, loss_fn, lr, clip, steps):
+    """Trains `steps` Adam steps with clip_grad_norm_; returns initial.* and final.* weights,
+    grad.* of the first step, the losses and the gradient norms before clipping."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    tensors = snapshot(model, "initial.")
+    losses, norms = [], []
+    for step in range(steps):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        if step == 0:
+            tensors.update({"grad." + k: p.grad.detach().clone() for k, p in model.named_parameters()})
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)))
+        opt.step()
+        losses.append(loss.item())
+    tensors.update(snapshot(model, "final."))
+    tensors.update({"losses": torch.tensor(losses), "grad_norms": torch.tensor(norms)})
+    return tensors
+
+
 def gen_cells(out_dir):
     s = 10001
     seed(s)
@@ -984,21 +1004,8 @@ def gen_cells(out_dir):
     x2 = torch.randn(cfg["second_len"], cfg["batch"], cfg["input_size"])
     y = torch.randn(cfg["batch"], cfg["output_size"])
     lr, clip, steps = 0.02, 0.5, 20
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    tensors = snapshot(model, "initial.")
-    losses, norms = [], []
-    for step in range(steps):
-        opt.zero_grad()
-        loss = F.mse_loss(model(x1, x2), y)
-        loss.backward()
-        if step == 0:
-            tensors.update({"grad." + k: p.grad.detach().clone() for k, p in model.named_parameters()})
-        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)))
-        opt.step()
-        losses.append(loss.item())
-    tensors.update(snapshot(model, "final."))
-    tensors.update({"losses": torch.tensor(losses), "grad_norms": torch.tensor(norms),
-                    "x1": x1, "x2": x2, "target": y})
+    tensors = train_adam_clipped(model, lambda: F.mse_loss(model(x1, x2), y), lr, clip, steps)
+    tensors.update({"x1": x1, "x2": x2, "target": y})
     meta = dict(cfg, optimizer="adam", lr=lr, clip_norm=clip, steps=steps, seed=s)
     write_fixture(out_dir, "cell_shared_lstm.json", meta, tensors)
 
@@ -1117,22 +1124,12 @@ def gen_seq2seq(out_dir):
         targets[target_lengths[b]:, b] = -100
     inputs = torch.cat([torch.zeros(1, B, dtype=torch.long), targets[:-1].clamp(min=0)])  # start token 0
     lr, clip, steps = 0.01, 1.0, 20
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    tensors = snapshot(model, "initial.")
-    losses, norms = [], []
-    for step in range(steps):
-        opt.zero_grad()
+
+    def loss():
         logits = model(source, source_lengths, inputs)
-        loss = F.cross_entropy(logits.reshape(-1, cfg["target_vocab"]), targets.reshape(-1), ignore_index=-100)
-        loss.backward()
-        if step == 0:
-            tensors.update({"grad." + k: p.grad.detach().clone() for k, p in model.named_parameters()})
-        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)))
-        opt.step()
-        losses.append(loss.item())
-    tensors.update(snapshot(model, "final."))
-    tensors.update({"losses": torch.tensor(losses), "grad_norms": torch.tensor(norms), "source": source.float(),
-                    "decoder_inputs": inputs.float(), "targets": targets.float(),
+        return F.cross_entropy(logits.reshape(-1, cfg["target_vocab"]), targets.reshape(-1), ignore_index=-100)
+    tensors = train_adam_clipped(model, loss, lr, clip, steps)
+    tensors.update({"source": source.float(), "decoder_inputs": inputs.float(), "targets": targets.float(),
                     "source_lengths": source_lengths.float(), "target_lengths": target_lengths.float()})
     meta = dict(cfg, optimizer="adam", lr=lr, clip_norm=clip, steps=steps, seed=s,
                 source_lengths=source_lengths.tolist(), target_lengths=target_lengths.tolist())

@@ -35,7 +35,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Skip the agreement check.") var noCheck = false
     @Option(help: "Only time GEMMs of these shapes, M:N:K[:TA:TB[:BETA]] (repeatable), on each device.")
     var gemm: [String] = []
-    @Flag(help: "Instead of timing, show where each configuration's step time goes, phase by phase.") var phases = false
+    @Flag(help: "Instead of timing, show where each configuration's step time goes, phase by phase; the backend's own time loops are two phases.") var phases = false
+    @Flag(help: "With --phases: run the shared per-step time loop through the profiler, so that its recurrent GEMMs and cell steps are timed one by one.")
+    var perStepLoops = false
     @Flag(help: "Instead of training steps, time forward-only inference: streaming per-step latency at batch 1 (H = 128, 512) and a pass over T = 100, B = 64, beside PyTorch eager and ONNX Runtime running our exported model.")
     var inference = false
     @Option(help: "With --inference: timed streaming steps per engine and round (after 50 warm-up steps).") var streamSteps = 500
@@ -80,7 +82,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         if phases {
-            for c in configs { for d in devices { try profilePhases(c, device: d, warmup: warmup, steps: steps) } }
+            for c in configs { for d in devices { try profilePhases(c, device: d, warmup: warmup, steps: steps, perStepLoops: perStepLoops) } }
             return
         }
         if !gemm.isEmpty {

@@ -1,6 +1,9 @@
 // Where a training step's time goes: a backend that forwards every op to a real one and
 // charges its wall time to a phase. Ops on the CPU are synchronous; for a queued device the
 // proxy synchronises after each op, so phases add up to (a slower) whole.
+// The recurrent time loops go to the real backend's own loop (the CPU backend's fused loop, the
+// OpenCL backend's chosen one) and are timed whole, as two phases; with `perStepLoops` the proxy
+// runs the shared per-step loop itself instead, so its recurrent GEMMs and cell steps show one by one.
 import Foundation
 import RecurrentKit
 import Synchronization
@@ -8,6 +11,8 @@ import Synchronization
 /// The phases a training step is split into.
 enum Phase: String, CaseIterable {
     case inputGEMM = "input GEMM (X·W_ih, all steps)"
+    case forwardLoop = "forward time loop (h·W_hh + cells)"
+    case backwardLoop = "backward time loop (cells + dG·W_hh)"
     case recurrentGEMM = "recurrent GEMMs (per step)"
     case cellForward = "fused cell forward"
     case cellBackward = "fused cell backward"
@@ -23,11 +28,15 @@ final class PhaseProfiler: Backend {
     let inner: any Backend
     /// T·B of the configuration: tells sequence GEMMs from per-step ones.
     let sequenceRows: Int
+    /// Whether the time loops run op by op through the proxy (the shared per-step loop) rather
+    /// than as the inner backend's own loops.
+    let perStepLoops: Bool
     private let totals = Mutex<[Phase: Double]>([:])
 
-    init(_ inner: any Backend, sequenceRows: Int) {
+    init(_ inner: any Backend, sequenceRows: Int, perStepLoops: Bool) {
         self.inner = inner
         self.sequenceRows = sequenceRows
+        self.perStepLoops = perStepLoops
     }
 
     var name: String { inner.name }
@@ -51,6 +60,37 @@ final class PhaseProfiler: Backend {
         try! Tensor(shape: t.shape, buffer: t.buffer, offset: t.offset, backend: inner)
     }
     private func u(_ t: Tensor?) -> Tensor? { t.map { u($0) } }
+    private func u(_ w: RecurrentWeights) -> RecurrentWeights {
+        RecurrentWeights(weightIH: u(w.weightIH), weightHH: u(w.weightHH), biasIH: u(w.biasIH), biasHH: u(w.biasHH),
+                         weightHR: u(w.weightHR))
+    }
+
+    func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
+        if perStepLoops { return try perStepRecurrentForwardSteps(loop) }
+        var l = loop
+        let io = loop.io
+        l.io = RecurrentForwardIO(output: u(io.output), finalHidden: u(io.finalHidden), finalCell: u(io.finalCell),
+                                  reserve: u(io.reserve), input: u(io.input), initialHidden: u(io.initialHidden),
+                                  initialCell: u(io.initialCell), mode: io.mode)
+        l.weights = u(loop.weights)
+        (l.gates, l.extra, l.projected, l.output) = (u(loop.gates), u(loop.extra), u(loop.projected), u(loop.output))
+        try timed(.forwardLoop) { try inner.recurrentForwardSteps(l) }
+    }
+
+    func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
+        if perStepLoops { return try perStepRecurrentBackwardSteps(loop) }
+        var l = loop
+        let io = loop.io
+        l.io = RecurrentBackwardIO(gradInput: u(io.gradInput), gradInitialHidden: u(io.gradInitialHidden),
+                                   gradInitialCell: u(io.gradInitialCell), gradOutput: u(io.gradOutput),
+                                   gradFinalHidden: u(io.gradFinalHidden), gradFinalCell: u(io.gradFinalCell),
+                                   input: u(io.input), output: u(io.output), initialHidden: u(io.initialHidden),
+                                   initialCell: u(io.initialCell), reserve: u(io.reserve))
+        l.weights = u(loop.weights)
+        (l.gates, l.extra, l.projected, l.output) = (u(loop.gates), u(loop.extra), u(loop.projected), u(loop.output))
+        (l.gradGatesInput, l.gradGatesHidden, l.gradOutputs) = (u(loop.gradGatesInput), u(loop.gradGatesHidden), u(loop.gradOutputs))
+        try timed(.backwardLoop) { try inner.recurrentBackwardSteps(l) }
+    }
 
     func allocate(count: Int) throws -> any DeviceBuffer { try inner.allocate(count: count) }
     func upload(_ values: UnsafeBufferPointer<Float>, to destination: Tensor) throws {
@@ -200,8 +240,8 @@ final class PhaseProfiler: Backend {
 }
 
 /// Runs `steps` profiled training steps (after `warmup`) and prints milliseconds per step by phase.
-func profilePhases(_ config: BenchConfig, device: String, warmup: Int, steps: Int) throws {
-    let profiler = PhaseProfiler(try Device.makeBackend(device), sequenceRows: config.t * config.b)
+func profilePhases(_ config: BenchConfig, device: String, warmup: Int, steps: Int, perStepLoops: Bool) throws {
+    let profiler = PhaseProfiler(try Device.makeBackend(device), sequenceRows: config.t * config.b, perStepLoops: perStepLoops)
     let step = try TrainingStep(config, on: profiler)
     for _ in 0..<warmup { try step.step() }
     profiler.reset()
@@ -209,10 +249,11 @@ func profilePhases(_ config: BenchConfig, device: String, warmup: Int, steps: In
     let total = try clock.measure { for _ in 0..<steps { try step.step() } }
     let wall = (Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18) / Double(steps) * 1e3
     let phases = profiler.seconds
-    print("\(config.label) on \(device): \(String(format: "%.1f", wall)) ms per step")
+    print("\(config.label) on \(device)" + (perStepLoops ? " (shared per-step loop)" : "")
+          + ": \(String(format: "%.1f", wall)) ms per step")
     var accounted = 0.0
-    for phase in Phase.allCases {
-        let ms = (phases[phase] ?? 0) / Double(steps) * 1e3
+    for phase in Phase.allCases where phases[phase] != nil {
+        let ms = phases[phase]! / Double(steps) * 1e3
         accounted += ms
         print("  " + phase.rawValue.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%8.1f ms  %5.1f%%", ms, 100 * ms / wall))
     }

@@ -64,13 +64,14 @@ public final class CPUBackend: Backend {
     public let usesPackedProducts: Bool
 
     public init() {
+        _ = openBLASCore
         openblas_set_num_threads(1)
         usesPackedProducts = ProcessInfo.processInfo.environment["RECURRENT_PACKED_WEIGHTS"] != "0"
     }
 
     public var deviceDescription: String {
-        "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, \(coreCount) threads, OpenBLAS"
-            + (usesPackedProducts && packedProductsAvailable ? ", recurrent weights packed for AVX2/FMA)" : ")")
+        "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, \(coreCount) threads, OpenBLAS \(openBLASCore) kernels, "
+            + "cell kernels \(cellKernelBuild)" + (usesPackedProducts && packedProductsAvailable ? ", recurrent weights packed)" : ")")
     }
 
     /// Frees the memory kept for reuse by released tensors; returns the number of bytes freed.

@@ -16,7 +16,8 @@ extension CPUBackend {
     var fusesTimeLoop: Bool { packedProductsAvailable && usesPackedProducts }
 
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        guard fusesTimeLoop else { return try perStepRecurrentForwardSteps(loop) }
+        // Zoneout runs on the shared per-step loop: the fused cell kernels do not blend states yet.
+        guard fusesTimeLoop, loop.io.zoneout == nil else { return try perStepRecurrentForwardSteps(loop) }
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, g) = (s.hiddenSize, s.outputSize, s.cell.gateCount)
         let op = "recurrentForwardSteps"
@@ -46,7 +47,7 @@ extension CPUBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
-        guard fusesTimeLoop,
+        guard fusesTimeLoop, loop.io.zoneout == nil,
               let packedHH = try packForRepeatedProducts(loop.weights.weightHH, k: loop.shape.gateWidth,
                                                          n: loop.shape.outputSize, transB: .none)
         else { return try perStepRecurrentBackwardSteps(loop) }

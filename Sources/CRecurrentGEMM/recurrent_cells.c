@@ -1,6 +1,7 @@
-// Cell kernels in two builds (AVX2/FMA and baseline, from cell_kernels.h), the run-time choice
-// between them, and the fused time-loop steps: the cell step applied to each tile of the recurrent
-// product while it is in L1, forward and backward.
+// Cell kernels in three builds (AVX-512, AVX2/FMA and baseline, from cell_kernels.h), the run-time
+// choice between them (rk_cpu_isa), and the fused time-loop steps: the cell step applied to each
+// tile of the recurrent product while it is in L1, forward and backward, in an AVX-512 and an
+// AVX2 build (from step_kernels.h).
 // B = rows, H = hidden size, G = gates, K = width of h_{t-1}.
 #include "recurrent_cells.h"
 #include "recurrent_gemm.h"
@@ -10,6 +11,8 @@ typedef float rk_f4 __attribute__((vector_size(16)));
 typedef int rk_i4 __attribute__((vector_size(16)));
 typedef float rk_f8 __attribute__((vector_size(32)));
 typedef int rk_i8 __attribute__((vector_size(32)));
+typedef float rk_f16 __attribute__((vector_size(64)));
+typedef int rk_i16 __attribute__((vector_size(64)));
 
 #define RK(name) name##_portable
 #define VF rk_f4
@@ -36,12 +39,25 @@ typedef int rk_i8 __attribute__((vector_size(32)));
 #undef LANES
 #pragma clang attribute pop
 
-static int rk_cells_use_avx2(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-#define RK_DISPATCH(name, type) \
-    void name(const type *s) { if (rk_cells_use_avx2()) name##_avx2(s); else name##_portable(s); }
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
+#define RK(name) name##_avx512
+#define VF rk_f16
+#define VI rk_i16
+#define LANES 16
+#include "cell_kernels.h"
+#undef RK
+#undef VF
+#undef VI
+#undef LANES
+#pragma clang attribute pop
+
+#define RK_DISPATCH(name, type)                                                                    \
+    void name(const type *s) {                                                                     \
+        int isa = rk_cpu_isa();                                                                    \
+        if (isa >= RK_ISA_AVX512) name##_avx512(s);                                                \
+        else if (isa >= RK_ISA_AVX2) name##_avx2(s);                                               \
+        else name##_portable(s);                                                                   \
+    }
 #else
 #define RK_DISPATCH(name, type) \
     void name(const type *s) { name##_portable(s); }
@@ -68,73 +84,42 @@ void rk_pack_gates(float *packed, const float *weight_hh, int k, int gates, int 
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-/// Rows of a product tile.
-#define RK_TILE_ROWS 6
+#define RK(name) name##_avx2
+#define RK_STEP_TARGET RK_TARGET
+#define RK_STEP_ROWS 6
+#define RK_STEP_PANELS 1
+#define RK_STEP_BLOCK(rows, k, a, lda, panel, next, out, ldo) rk_block_rows(rows, k, a, lda, panel, out, ldo, 0)
+#define RK_STEP_GEMM rk_gemm_packed_avx2
+#include "step_kernels.h"
+#undef RK
+#undef RK_STEP_TARGET
+#undef RK_STEP_ROWS
+#undef RK_STEP_PANELS
+#undef RK_STEP_BLOCK
+#undef RK_STEP_GEMM
 
-RK_TARGET void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
-                               const float *packed_hh) {
-    int h = step->hidden, gates = step->gate_row / h, per_gate = rk_panels(h);
-    size_t gate_panels = rk_packed_size(k, h);
-    // scratch[g][row][16]: the tile of h_{t-1} W_hhᵀ for gate g.
-    float scratch[4 * RK_TILE_ROWS * RK_PANEL];
-    for (int c = 0; c < per_gate; c++) {
-        int col = c * RK_PANEL, width = h - col < RK_PANEL ? h - col : RK_PANEL;
-        for (int r = 0; r < step->rows; r += RK_TILE_ROWS) {
-            int rows = step->rows - r < RK_TILE_ROWS ? step->rows - r : RK_TILE_ROWS;
-            if (previous_hidden) {
-                for (int g = 0; g < gates; g++) {
-                    rk_block_rows(rows, k, previous_hidden + (size_t)r * k, k, packed_hh + g * gate_panels + (size_t)c * k * RK_PANEL,
-                                  scratch + g * RK_TILE_ROWS * RK_PANEL, RK_PANEL, 0);
-                }
-            }
-            size_t state = (size_t)r * step->state_row + col;
-            rk_cell_forward tile = *step;
-            tile.rows = rows;
-            tile.columns = width;
-            tile.gates = step->gates + (size_t)r * step->gate_row + col;
-            tile.product = previous_hidden ? scratch : NULL;
-            tile.product_gate = RK_TILE_ROWS * RK_PANEL;
-            tile.product_row = RK_PANEL;
-            tile.bias_ih = step->bias_ih + col;
-            tile.bias_hh = step->bias_hh + col;
-            tile.previous = step->previous ? step->previous + state : NULL;
-            tile.state = step->state ? step->state + state : NULL;
-            tile.hidden_out = step->hidden_out + state;
-            switch (cell) {
-            case RK_CELL_LSTM: rk_lstm_forward_avx2(&tile); break;
-            case RK_CELL_GRU: rk_gru_forward_avx2(&tile); break;
-            default: rk_rnn_forward_avx2(&tile); break;
-            }
-        }
-    }
+#define RK(name) name##_avx512
+#define RK_STEP_TARGET RK_TARGET512
+#define RK_STEP_ROWS RK_ROWS512
+#define RK_STEP_PANELS 2
+#define RK_STEP_BLOCK(rows, k, a, lda, panel, next, out, ldo) rk_block512_rows(rows, k, a, lda, panel, next, out, ldo, 0)
+#define RK_STEP_GEMM rk_gemm_packed_avx512
+#include "step_kernels.h"
+#undef RK
+#undef RK_STEP_TARGET
+#undef RK_STEP_ROWS
+#undef RK_STEP_PANELS
+#undef RK_STEP_BLOCK
+#undef RK_STEP_GEMM
+
+void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh) {
+    if (rk_cpu_isa() >= RK_ISA_AVX512) rk_forward_step_avx512(cell, step, previous_hidden, k, packed_hh);
+    else rk_forward_step_avx2(cell, step, previous_hidden, k, packed_hh);
 }
 
-RK_TARGET void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous) {
-    int gh = step->gate_row;
-    for (int r = 0; r < step->rows; r += RK_TILE_ROWS) {
-        int rows = step->rows - r < RK_TILE_ROWS ? step->rows - r : RK_TILE_ROWS;
-        size_t state = (size_t)r * step->state_row;
-        rk_cell_backward tile = *step;
-        tile.rows = rows;
-        tile.gates = step->gates + (size_t)r * gh;
-        tile.state = step->state ? step->state + state : NULL;
-        tile.previous = step->previous ? step->previous + state : NULL;
-        tile.grad_output = step->grad_output ? step->grad_output + state : NULL;
-        tile.grad_hidden = step->grad_hidden + state;
-        tile.grad_cell = step->grad_cell ? step->grad_cell + state : NULL;
-        tile.grad_gates = step->grad_gates + (size_t)r * gh;
-        tile.grad_gates_hidden = step->grad_gates_hidden ? step->grad_gates_hidden + (size_t)r * gh : NULL;
-        switch (cell) {
-        case RK_CELL_LSTM: rk_lstm_backward_avx2(&tile); break;
-        case RK_CELL_GRU: rk_gru_backward_avx2(&tile); break;
-        default: rk_rnn_backward_avx2(&tile); break;
-        }
-        if (packed_hh) {
-            // dh_{t-1} (rows, K) (+)= dG (rows, G·H) · W_hh (G·H, K), dG still in L1.
-            const float *dg = cell == RK_CELL_GRU ? tile.grad_gates_hidden : tile.grad_gates;
-            rk_gemm_packed(rows, k, gh, dg, gh, packed_hh, grad_previous + (size_t)r * k, k, cell == RK_CELL_GRU);
-        }
-    }
+void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous) {
+    if (rk_cpu_isa() >= RK_ISA_AVX512) rk_backward_step_avx512(cell, step, packed_hh, k, grad_previous);
+    else rk_backward_step_avx2(cell, step, packed_hh, k, grad_previous);
 }
 #else
 void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh) {

@@ -96,18 +96,16 @@ public struct CLBlastParameters: Sendable, Equatable {
                 files.append(URL(fileURLWithPath: entry))
             }
         }
-        var fastest: [String: CLBlastParameters] = [:]
-        var order: [String] = []
+        var kept: [CLBlastParameters] = []   // one set per kernel, in the order first seen
         for file in files {
             let set = try read(tunerFile: file)
-            guard let kept = fastest[set.kernel] else {
-                fastest[set.kernel] = set
-                order.append(set.kernel)
-                continue
+            if let i = kept.firstIndex(where: { $0.kernel == set.kernel }) {
+                if (set.milliseconds ?? .infinity) < (kept[i].milliseconds ?? .infinity) { kept[i] = set }
+            } else {
+                kept.append(set)
             }
-            if (set.milliseconds ?? .infinity) < (kept.milliseconds ?? .infinity) { fastest[set.kernel] = set }
         }
-        return order.compactMap { fastest[$0] }
+        return kept
     }
 
     /// Hands the set to CLBlast for `device` (single precision). Throws naming the kernel, with

@@ -45,11 +45,15 @@ extension OpenCLBackend {
         } else {
             try launch(.transpose, items: k * n, [.tensor(storage), .tensor(b), .size(n), .size(k)])
         }
-        return PackedMatrix(k: k, n: n, storage: storage)
+        return PackedMatrix(k: k, n: n, storage: storage, layout: Self.packedLayout)
     }
+
+    /// The layout `packForRepeatedProducts` writes: op(B) row-major, as `packed_product` reads it.
+    static let packedLayout = "op(B) row-major (OpenCL packed_product)"
 
     public func gemm(_ c: Tensor, _ a: Tensor, packed: PackedMatrix, accumulate: Bool) throws {
         let (k, n) = (packed.k, packed.n)
+        try packed.check(layout: Self.packedLayout, count: k * n)
         let m = try packed.productRows(a: a, c: c)
         try launch(.packedProduct, items: (m + 7) / 8 * n,
                    [.tensor(c), .tensor(a), .tensor(packed.storage), .size(m), .size(n), .size(k), .flag(accumulate)])

@@ -66,14 +66,15 @@ public enum PersistentChoice: Sendable, Equatable {
 
 extension OpenCLBackend {
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        // Recurrent dropout runs on the shared per-step loop: the step kernels have no mask yet.
-        if loop.io.hiddenMask != nil { return try perStepRecurrentForwardSteps(loop) }
+        // Zoneout runs on the shared per-step loop: the step kernels do not blend states yet.
+        if loop.io.zoneout != nil { return try perStepRecurrentForwardSteps(loop) }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentForwardSteps(loop)
         case .fused: try fusedForwardSteps(loop)
         case .persistent:
             // Forward only, the states roll over in two slots: the fused kernels follow them.
-            if loop.mode == .training, case .run(let plan) = persistentChoice(for: loop.shape) {
+            // The persistent kernels take no recurrent dropout mask: such a layer runs the fused ones.
+            if loop.mode == .training, loop.io.hiddenMask == nil, case .run(let plan) = persistentChoice(for: loop.shape) {
                 try persistentForwardSteps(loop, plan)
             } else {
                 try fusedForwardSteps(loop)
@@ -82,12 +83,12 @@ extension OpenCLBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
-        if loop.io.hiddenMask != nil { return try perStepRecurrentBackwardSteps(loop) }
+        if loop.io.zoneout != nil { return try perStepRecurrentBackwardSteps(loop) }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentBackwardSteps(loop)
         case .fused: try fusedBackwardSteps(loop)
         case .persistent:
-            if case .run(let plan) = persistentChoice(for: loop.shape) {
+            if loop.io.hiddenMask == nil, case .run(let plan) = persistentChoice(for: loop.shape) {
                 try persistentBackwardSteps(loop, plan)
             } else {
                 try fusedBackwardSteps(loop)
@@ -186,7 +187,9 @@ extension OpenCLBackend {
             try launch(.stepForward, global: range.global, local: range.local,
                        [.tensor(cellOutput), .tensor(stepRows(loop.gates, offsets, step, rows)),       // (B_t, H) (B_t, GH)
                         .optional(loop.extra.map { try loop.stepState($0, step: step, 0..<rows) }),     // (B_t, H)
-                        .optional(previousHidden), .optional(previousCell),                             // (B_t, R) (B_t, H)
+                        .optional(previousHidden),                                                      // (B_t, R)
+                        .optional(stateRows(io.hiddenMask, batch: b, rows, width: r)),                  // (B_t, R)
+                        .optional(previousCell),                                                        // (B_t, H)
                         .tensor(w.weightHH), .tensor(w.biasIH), .tensor(w.biasHH),                     // (GH, R) (GH) (GH)
                         .size(rows), .size(h), .size(r), .int(s.cell.kernelCode)],
                        what: "step \(step) of \(t), \(rows) rows")
@@ -212,6 +215,7 @@ extension OpenCLBackend {
             let later = continuing > 0 ? try stepRows(loop.gradGatesHidden, offsets, step + 1, continuing) : dGh
             let dy = try gradOutput.map { try stepRows($0, offsets, step, rows) }             // (B_t, R)
             let finalHidden = try stateRows(io.gradFinalHidden, batch: b, rows, width: r)
+            let mask = try stateRows(io.hiddenMask, batch: b, rows, width: r)                  // (B_t, R) or nil
             let previousHidden = s.cell != .gru ? nil : step == 0 ? try stateRows(io.initialHidden, batch: b, rows, width: r)
                                                                    : try stepRows(loop.output, offsets, step - 1, rows)
             let previousCell = s.cell != .lstm ? nil : step == 0 ? try stateRows(io.initialCell, batch: b, rows, width: h)
@@ -224,7 +228,7 @@ extension OpenCLBackend {
                 let range = stepRange(columns: r, rows: rows)
                 try launch(.hiddenGradient, global: range.global, local: range.local,
                            [.tensor(gradStep), .tensor(later), .size(continuing), .size(gh), .tensor(w.weightHH),
-                            .optional(nil), .optional(finalHidden), .optional(dy), .size(rows), .size(r)],
+                            .optional(nil), .optional(mask), .optional(finalHidden), .optional(dy), .size(rows), .size(r)],
                            what: "dh of step \(step)")
                 (a, aRows, k, weight, givenProjected) = (gradStep, rows, r, weightHR, true)
             }
@@ -232,6 +236,7 @@ extension OpenCLBackend {
             try launch(.stepBackward, global: range.global, local: range.local,
                        [.tensor(dGx), .tensor(dGh), .tensor(carry ?? dGx),
                         .tensor(a), .size(aRows), .size(k), .tensor(weight), .flag(givenProjected), .size(continuing),
+                        .optional(givenProjected ? nil : mask),
                         .optional(givenProjected ? nil : dy), .optional(givenProjected ? nil : finalHidden),
                         .optional(try stateRows(io.gradFinalCell, batch: b, rows, width: h)),
                         .tensor(stepRows(loop.gates, offsets, step, rows)),
@@ -251,8 +256,8 @@ extension OpenCLBackend {
             let range = stepRange(columns: r, rows: b)
             try launch(.hiddenGradient, global: range.global, local: range.local,
                        [.tensor(gradInitialHidden), .tensor(loop.gradGatesHidden.slice(0..<b)), .size(b), .size(gh),
-                        .tensor(w.weightHH), .optional(s.cell == .gru ? carry : nil), .optional(nil), .optional(nil),
-                        .size(b), .size(r)],
+                        .tensor(w.weightHH), .optional(s.cell == .gru ? carry : nil), .optional(io.hiddenMask),
+                        .optional(nil), .optional(nil), .size(b), .size(r)],
                        what: "dh of the initial state")
         }
         if let gradInitialCell = io.gradInitialCell, let carry, s.cell == .lstm {

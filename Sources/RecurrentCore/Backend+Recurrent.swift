@@ -75,6 +75,28 @@ extension Backend {
         return (gates, extra, projected)
     }
 
+    /// The reserve's c̃_t of an LSTM with zoneout (N, H), forward only two rolling (B, H) slots; else nil.
+    func candidateCellView(_ reserve: Tensor, _ s: RecurrentLayerShape, _ mode: RecurrentForwardMode = .training) throws -> Tensor? {
+        guard s.keepsCandidateCell else { return nil }
+        let (n, h) = (s.rowCount, s.hiddenSize)
+        let rows = mode == .training ? n : 2 * s.batchSize
+        let start = n * s.gateWidth + rows * h * (s.projectionSize == nil ? 1 : 2)
+        return try reserve.reshaped([reserve.count]).slice(start..<(start + rows * h)).reshaped([rows, h])
+    }
+
+    /// Zoneout in place: x ← x + d ⊙ (previous − x) (previous nil: zero), through `scratch` (x's size).
+    func zoneoutBlend(_ x: Tensor, previous: Tensor?, factors d: Tensor, scratch: Tensor) throws {
+        if let previous {
+            try copy(previous, to: scratch)
+            try axpy(scratch, alpha: -1, x)
+            try multiply(scratch, scratch, d)
+            try axpy(x, alpha: 1, scratch)
+        } else {
+            try multiply(scratch, x, d)
+            try axpy(x, alpha: -1, scratch)
+        }
+    }
+
     /// Rows `rows` of a (B, width) state given as any tensor of B·width elements.
     func stateRows(_ state: Tensor?, _ s: RecurrentLayerShape, _ rows: Range<Int>, width: Int) throws -> Tensor? {
         try state.map { try stateRows($0, s, rows, width: width) }
@@ -122,8 +144,9 @@ extension Backend {
         let (gates, extra, projected) = try reserveViews(io.reserve, s, io.mode)   // (N, GH), (N or 2B, H) ×2
         let output = try io.output.reshaped([n, r])                        // (N, R)
         let offsets = s.stepOffsets
-        let loop = RecurrentForwardLoop(io: io, weights: w, shape: s, gates: gates, extra: extra, projected: projected,
+        var loop = RecurrentForwardLoop(io: io, weights: w, shape: s, gates: gates, extra: extra, projected: projected,
                                         output: output)
+        loop.candidateCell = try candidateCellView(io.reserve, s, io.mode)
 
         // x W_ihᵀ for all steps at once: (N, I) × (I, GH).
         try gemm(gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
@@ -179,9 +202,7 @@ extension Backend {
             hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: r, n: h, transB: .none) })
         let blocks = batchBlocks(s)
         try runConcurrently(blocks.count) { part in
-            try self.backwardSteps(rows: blocks[part], loop.io, w, s, gates: loop.gates, extra: loop.extra,
-                                   projected: loop.projected, output: loop.output, gradGatesInput: loop.gradGatesInput,
-                                   gradGatesHidden: loop.gradGatesHidden, gradOutputs: loop.gradOutputs, packed: packed)
+            try self.backwardSteps(rows: blocks[part], loop, packed: packed)
         }
     }
 
@@ -194,6 +215,7 @@ extension Backend {
         let inference = io.mode == .inference
         let projection = try Tensor.empty([rows.count, gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ
         let maskedRows = try io.hiddenMask.map { _ in try Tensor.empty([rows.count, r], on: self) }  // (b, R) h_{t-1} ⊙ mask
+        let zoneScratch = try io.zoneout.map { _ in try Tensor.empty([rows.count * max(r, h)], on: self) }  // (b, max(R, H))
         let kept = try CellStepState(extra, s)
         for step in 0..<t {
             // The rows of this block whose sequences are still running (all of them unless packed).
@@ -223,12 +245,21 @@ extension Backend {
                 // With a projection the cell step's h is m_t (kept in the reserve) and h_t = m_t W_hrᵀ: (b, H) × (H, P).
                 let cellOutput = try projected.map { try loop.stepState($0, step: step, active) } ?? hidden
                 let cell = try loop.stepState(cells, step: step, active)
+                // With zoneout the cell step writes c̃_t, and c_t = c̃_t + d ⊙ (c_{t-1} − c̃_t) follows.
+                let candidate = try loop.candidateCell.map { try loop.stepState($0, step: step, active) }
                 if inference {
-                    try lstmInferenceStep(hidden: cellOutput, cell: cell, gates: stepGates, hiddenProjection: hiddenProjection,
-                                          biasIH: w.biasIH, biasHH: w.biasHH, previousCell: previousCell)
+                    try lstmInferenceStep(hidden: cellOutput, cell: candidate ?? cell, gates: stepGates,
+                                          hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
+                                          previousCell: previousCell)
                 } else {
-                    try lstmForwardStep(hidden: cellOutput, cell: cell, gates: stepGates, hiddenProjection: hiddenProjection,
-                                        biasIH: w.biasIH, biasHH: w.biasHH, previousCell: previousCell)
+                    try lstmForwardStep(hidden: cellOutput, cell: candidate ?? cell, gates: stepGates,
+                                        hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
+                                        previousCell: previousCell)
+                }
+                if let candidate, let factors = io.zoneout?.cell, let zoneScratch {
+                    try copy(candidate, to: cell)
+                    try zoneoutBlend(cell, previous: previousCell, factors: stepRows(factors, offsets, step, active),
+                                     scratch: zoneScratch.slice(0..<(active.count * h)).reshaped([active.count, h]))
                 }
                 if let weightHR = w.weightHR, projected != nil {
                     try stepProduct(hidden, cellOutput, weightHR, packed: packed.hr, m: active.count, n: r, k: h,
@@ -254,6 +285,11 @@ extension Backend {
                                        biasIH: w.biasIH, biasHH: w.biasHH, activation: activation)
                 }
             }
+            // Zoneout: h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t), in place in the output.
+            if let factors = io.zoneout?.hidden, let zoneScratch {
+                try zoneoutBlend(hidden, previous: previousHidden, factors: stepRows(factors, offsets, step, active),
+                                 scratch: zoneScratch.slice(0..<(active.count * r)).reshaped([active.count, r]))
+            }
         }
     }
 
@@ -274,7 +310,8 @@ extension Backend {
         let gradOutputs = projected != nil ? try Tensor.empty([n, r], on: self) : nil             // (N, P)
         try recurrentBackwardSteps(RecurrentBackwardLoop(
             io: io, weights: w, shape: s, gates: gates, extra: extra, projected: projected, output: output,
-            gradGatesInput: gradGatesInput, gradGatesHidden: gradGatesHidden, gradOutputs: gradOutputs))
+            gradGatesInput: gradGatesInput, gradGatesHidden: gradGatesHidden, gradOutputs: gradOutputs,
+            candidateCell: try candidateCellView(io.reserve, s)))
 
         // Whole-sequence weight gradients.
         // dW_ih += dGxᵀ X: (GH, N) × (N, I)
@@ -325,10 +362,10 @@ extension Backend {
 
     /// The time loop of the backward pass for batch rows `rows`: gate gradients of every step and
     /// the gradients of the initial states.
-    private func backwardSteps(rows: Range<Int>, _ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape,
-                               gates: Tensor, extra: Tensor?, projected: Tensor?, output: Tensor,
-                               gradGatesInput: Tensor, gradGatesHidden: Tensor, gradOutputs: Tensor?,
-                               packed: StepWeights) throws {
+    private func backwardSteps(rows: Range<Int>, _ loop: RecurrentBackwardLoop, packed: StepWeights) throws {
+        let (io, w, s, gates, extra, projected, output) = (loop.io, loop.weights, loop.shape, loop.gates, loop.extra,
+                                                           loop.projected, loop.output)
+        let (gradGatesInput, gradGatesHidden, gradOutputs) = (loop.gradGatesInput, loop.gradGatesHidden, loop.gradOutputs)
         let (t, h, r, gh) = (s.sequenceLength, s.hiddenSize, s.outputSize, s.gateWidth)
         let offsets = s.stepOffsets
         let gradOutput = try io.gradOutput?.reshaped([s.rowCount, r])
@@ -340,6 +377,9 @@ extension Backend {
         let gradCellRows = carried?.gradCellRows
         let gradProjectedRows = projected != nil ? try Tensor.empty([rows.count, h], on: self) : nil  // (b, H) dm_t
         let maskedGradRows = try io.hiddenMask.map { _ in try Tensor.empty([rows.count, r], on: self) }  // (b, R) dG_t W_hh
+        // Zoneout: d ⊙ dh_t (b, R) and d_c ⊙ dc_t (b, H), the parts that go to step t−1 directly.
+        let zonedRows = try io.zoneout.map { _ in try Tensor.empty([rows.count, r], on: self) }
+        let zonedCellRows = try io.zoneout?.cell.map { _ in try Tensor.empty([rows.count, h], on: self) }
         for step in stride(from: t - 1, through: 0, by: -1) {
             let end = min(rows.upperBound, s.rows(atStep: step))
             if end <= rows.lowerBound { continue }
@@ -365,7 +405,17 @@ extension Backend {
                 }
             }
             let gradHidden = try gradHiddenRows.slice(local)
-            let dy = try gradOutput.map { try stepRows($0, offsets, step, active) }
+            var dy = try gradOutput.map { try stepRows($0, offsets, step, active) }
+            // Zoneout: dh_t = dy_t + dh_{t+1} whole; d ⊙ dh_t goes to h_{t-1}, dh̃_t = dh_t − d ⊙ dh_t to the cell.
+            var zoned: Tensor? = nil
+            if let factors = io.zoneout?.hidden, let zonedRows {
+                if let dy { try axpy(gradHidden, alpha: 1, dy) }
+                dy = nil
+                let z = try zonedRows.slice(local)
+                try multiply(z, gradHidden, stepRows(factors, offsets, step, active))
+                try axpy(gradHidden, alpha: -1, z)
+                zoned = z
+            }
             let previousHidden = step == 0
                 ? try stateRows(io.initialHidden, s, active, width: r) : try stepRows(output, offsets, step - 1, active)
             let dGx = try stepRows(gradGatesInput, offsets, step, active), dGh = try stepRows(gradGatesHidden, offsets, step, active)
@@ -375,7 +425,14 @@ extension Backend {
                 let gradCell = try gradCellRows.slice(local)
                 let previousCell = step == 0
                     ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(cells, offsets, step - 1, active)
-                let cell = try stepRows(cells, offsets, step, active)
+                // tanh reads c̃_t: c_t itself unless zoneout kept c̃_t apart.
+                let cell = try stepRows(loop.candidateCell ?? cells, offsets, step, active)
+                // Cell zoneout: d_c ⊙ dc_t goes to c_{t-1} directly, dc_t − d_c ⊙ dc_t through the cell.
+                let zonedCell = try zonedCellRows.map { try $0.slice(local) }
+                if let zonedCell, let factors = io.zoneout?.cell {
+                    try multiply(zonedCell, gradCell, stepRows(factors, offsets, step, active))
+                    try axpy(gradCell, alpha: -1, zonedCell)
+                }
                 if let gradOutputs, let gradProjectedRows, let weightHR = w.weightHR {
                     // dh_t = dy_t + dh_{t+1} (b, P), kept for dW_hr; dm_t = dh_t W_hr: (b, P) × (P, H).
                     let gradStep = try stepRows(gradOutputs, offsets, step, active)
@@ -390,6 +447,7 @@ extension Backend {
                     try lstmBackwardStep(gradGates: dGx, gradCell: gradCell, gradHidden: gradHidden, gradOutput: dy,
                                          gates: stepGates, cell: cell, previousCell: previousCell)
                 }
+                if let zonedCell { try axpy(gradCell, alpha: 1, zonedCell) }   // dc_{t-1} = f ⊙ dc̃_t + d_c ⊙ dc_t
             case (.lstm, nil):
                 throw RecurrentError.invalidState("lstm backward: no cell-gradient rows")   // unreachable: made together above
             case (.gru(let newGateHiddens), _):
@@ -400,7 +458,12 @@ extension Backend {
                 try rnnBackwardStep(gradGates: dGx, gradHidden: gradHidden, gradOutput: dy, gates: stepGates,
                                     activation: activation)
             }
-            // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R). GRU's step already wrote the direct z ⊙ dh part.
+            // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R). GRU's step already wrote the direct z ⊙ dh part;
+            // zoneout's d ⊙ dh_t is direct too.
+            let direct = s.cell == .gru || zoned != nil
+            if let zoned {
+                if s.cell == .gru { try axpy(gradHidden, alpha: 1, zoned) } else { try copy(zoned, to: gradHidden) }
+            }
             if step > 0 || io.gradInitialHidden != nil {
                 if let mask = io.hiddenMask, let maskedGradRows {
                     // Recurrent dropout: the product's part meets the mask, GRU's direct part does not.
@@ -408,10 +471,10 @@ extension Backend {
                     try stepProduct(product, dGh, w.weightHH, packed: packed.hh, m: active.count, n: r, k: gh,
                                     transB: .none, accumulate: false)
                     try multiply(product, product, stateRows(mask, s, active, width: r))
-                    if s.cell == .gru { try axpy(gradHidden, alpha: 1, product) } else { try copy(product, to: gradHidden) }
+                    if direct { try axpy(gradHidden, alpha: 1, product) } else { try copy(product, to: gradHidden) }
                 } else {
                     try stepProduct(gradHidden, dGh, w.weightHH, packed: packed.hh, m: active.count, n: r, k: gh,
-                                    transB: .none, accumulate: s.cell == .gru)
+                                    transB: .none, accumulate: direct)
                 }
             }
         }
@@ -450,6 +513,8 @@ public struct RecurrentForwardLoop: Sendable {
     public var output: Tensor
     /// Where each step's rows start (`shape.stepOffsets`, T + 1 entries).
     public let stepOffsets: [Int]
+    /// (N, H) c̃_t of an LSTM with zoneout, the cell state before zoneout (rolling slots forward only); else nil.
+    public var candidateCell: Tensor?
 
     init(io: RecurrentForwardIO, weights: RecurrentWeights, shape: RecurrentLayerShape, gates: Tensor, extra: Tensor?,
          projected: Tensor?, output: Tensor) {
@@ -494,6 +559,8 @@ public struct RecurrentBackwardLoop: Sendable {
     public var gradGatesHidden: Tensor
     /// (N, P) written with a projection: dh_t = dy_t + dh_{t+1} of every step, for dW_hr; else nil.
     public var gradOutputs: Tensor?
+    /// (N, H) c̃_t of an LSTM with zoneout (`RecurrentForwardLoop.candidateCell`); else nil.
+    public var candidateCell: Tensor?
 }
 
 /// What a cell keeps per step besides h, by cell: c_t (LSTM), W_hn h_{t-1} + b_hn (GRU), nothing

@@ -251,11 +251,26 @@ public struct PackedMatrix: Sendable {
     public let k: Int, n: Int
     /// The packed elements, on the backend that packed them.
     public let storage: Tensor
+    /// The name of the layout `storage` is in, such as `"panels of 16 columns"`: a backend's
+    /// `gemm(_:_:packed:accumulate:)` takes only the layout its own `packForRepeatedProducts` writes.
+    public let layout: String
 
-    public init(k: Int, n: Int, storage: Tensor) {
+    /// A matrix of `k × n` held in `storage` in `layout`.
+    public init(k: Int, n: Int, storage: Tensor, layout: String) {
         self.k = k
         self.n = n
         self.storage = storage
+        self.layout = layout
+    }
+
+    /// Checks that this matrix is in `layout` and fills `count` floats of its storage; throws
+    /// `.invalidArgument` naming both otherwise (a product would read garbage or past the end).
+    public func check(layout expected: String, count: Int) throws {
+        guard layout == expected, storage.count == count else {
+            throw RecurrentError.invalidArgument(
+                name: "gemm(packed:) B", expected: "\(count) floats in \(expected), as this backend's packForRepeatedProducts writes",
+                got: "\(storage.count) floats in \(layout)")
+        }
     }
 
     /// m of the product `c (m × n) = a (m × k) · self`, after checking that a holds rows of k and

@@ -21,9 +21,12 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     /// P: LSTM with projections (PyTorch's `proj_size`), 1 ≤ P < H: c_t keeps H units and
     /// h_t = W_hr (o_t ⊙ tanh(c_t)) has P; nil: no projection (h_t has H units).
     public var projectionSize: Int?
+    /// Zoneout (Krueger et al. 2017): the passes take `RecurrentZoneout` factors, and an LSTM's reserve
+    /// keeps c̃_t, the cell state before zoneout, besides c_t.
+    public var zoneout: Bool
 
     public init(cell: RecurrentCell, sequenceLength: Int, batchSize: Int, inputSize: Int, hiddenSize: Int,
-                batchSizes: [Int]? = nil, projectionSize: Int? = nil) {
+                batchSizes: [Int]? = nil, projectionSize: Int? = nil, zoneout: Bool = false) {
         self.cell = cell
         self.sequenceLength = sequenceLength
         self.batchSize = batchSize
@@ -31,7 +34,11 @@ public struct RecurrentLayerShape: Sendable, Equatable {
         self.hiddenSize = hiddenSize
         self.batchSizes = batchSizes
         self.projectionSize = projectionSize
+        self.zoneout = zoneout
     }
+
+    /// Whether the reserve keeps c̃_t (an LSTM with zoneout).
+    public var keepsCandidateCell: Bool { zoneout && cell == .lstm }
 
     /// R: the width of h_t, of the output rows and of the hidden states (P when projecting, else H).
     /// The cell state keeps H.
@@ -58,9 +65,11 @@ public struct RecurrentLayerShape: Sendable, Equatable {
 
     /// Elements of the reserve buffer: post-activation gates (N, G·H), then the extra
     /// per-step state (N, E·H): c_t for LSTM, W_hn h_{t-1} + b_hn for GRU, nothing for RNN;
-    /// with a projection then (N, H) of m_t = o_t ⊙ tanh(c_t), the product's input.
+    /// with a projection then (N, H) of m_t = o_t ⊙ tanh(c̃_t), the product's input; an LSTM with
+    /// zoneout then (N, H) of c̃_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, the cell state before zoneout.
     public var reserveCount: Int {
-        rowCount * (gateWidth + cell.extraReserveWidth * hiddenSize + (projectionSize == nil ? 0 : hiddenSize))
+        rowCount * (gateWidth + cell.extraReserveWidth * hiddenSize + (projectionSize == nil ? 0 : hiddenSize)
+                        + (keepsCandidateCell ? hiddenSize : 0))
     }
 
     /// Elements of the reserve buffer of a forward pass in `mode`: `reserveCount` for training;
@@ -73,6 +82,7 @@ public struct RecurrentLayerShape: Sendable, Equatable {
             return reserveCount
         case .inference:
             let perRow = cell.extraReserveWidth * hiddenSize + (projectionSize == nil ? 0 : hiddenSize)
+                + (keepsCandidateCell ? hiddenSize : 0)
             return rowCount * gateWidth + 2 * batchSize * perRow
         }
     }
@@ -186,15 +196,18 @@ public struct RecurrentForwardIO: Sendable {
     /// step reads h_{t-1} ⊙ mask (h_0 included), one mask per sequence for all its steps (Gal and
     /// Ghahramani 2016; Keras's `recurrent_dropout`). GRU's z ⊙ h_{t-1} term keeps the unmasked state.
     public var hiddenMask: Tensor?
+    /// Zoneout factors, given exactly when `RecurrentLayerShape.zoneout`.
+    public var zoneout: RecurrentZoneout?
 
     public init(output: Tensor, finalHidden: Tensor? = nil, finalCell: Tensor? = nil, reserve: Tensor,
                 input: Tensor, initialHidden: Tensor? = nil, initialCell: Tensor? = nil,
-                mode: RecurrentForwardMode = .training, hiddenMask: Tensor? = nil) {
+                mode: RecurrentForwardMode = .training, hiddenMask: Tensor? = nil, zoneout: RecurrentZoneout? = nil) {
         self.output = output; self.finalHidden = finalHidden; self.finalCell = finalCell
         self.reserve = reserve; self.input = input
         self.initialHidden = initialHidden; self.initialCell = initialCell
         self.mode = mode
         self.hiddenMask = hiddenMask
+        self.zoneout = zoneout
     }
 
     /// Throws unless every tensor has the element count `shape` implies.
@@ -212,6 +225,7 @@ public struct RecurrentForwardIO: Sendable {
         for (name, x) in [("final cell", finalCell), ("initial cell", initialCell)] {
             if let x { try RecurrentError.check("recurrent forward \(name) (B, H)", count: x.count, equals: b * h) }
         }
+        try RecurrentZoneout.validate(zoneout, shape)
     }
 }
 
@@ -238,22 +252,26 @@ public struct RecurrentBackwardIO: Sendable {
     public var reserve: Tensor
     /// (B, R) the forward pass's recurrent dropout mask (`RecurrentForwardIO.hiddenMask`), or nil.
     public var hiddenMask: Tensor?
+    /// The forward pass's zoneout factors (`RecurrentForwardIO.zoneout`), or nil.
+    public var zoneout: RecurrentZoneout?
 
     public init(gradInput: Tensor?, gradInitialHidden: Tensor? = nil, gradInitialCell: Tensor? = nil,
                 gradOutput: Tensor?, gradFinalHidden: Tensor? = nil, gradFinalCell: Tensor? = nil,
                 input: Tensor, output: Tensor, initialHidden: Tensor? = nil, initialCell: Tensor? = nil,
-                reserve: Tensor, hiddenMask: Tensor? = nil) {
+                reserve: Tensor, hiddenMask: Tensor? = nil, zoneout: RecurrentZoneout? = nil) {
         self.gradInput = gradInput; self.gradInitialHidden = gradInitialHidden; self.gradInitialCell = gradInitialCell
         self.gradOutput = gradOutput; self.gradFinalHidden = gradFinalHidden; self.gradFinalCell = gradFinalCell
         self.input = input; self.output = output
         self.initialHidden = initialHidden; self.initialCell = initialCell; self.reserve = reserve
         self.hiddenMask = hiddenMask
+        self.zoneout = zoneout
     }
 
     /// Throws unless every tensor has the element count `shape` implies.
     public func validate(_ shape: RecurrentLayerShape) throws {
         try RecurrentForwardIO(output: output, reserve: reserve, input: input,
-                               initialHidden: initialHidden, initialCell: initialCell, hiddenMask: hiddenMask).validate(shape)
+                               initialHidden: initialHidden, initialCell: initialCell, hiddenMask: hiddenMask,
+                               zoneout: zoneout).validate(shape)
         let (n, b, i, h, r) = (shape.rowCount, shape.batchSize, shape.inputSize, shape.hiddenSize, shape.outputSize)
         let rName = shape.projectionSize == nil ? "H" : "P"
         if let gradInput { try RecurrentError.check("recurrent backward grad input (N, I)", count: gradInput.count, equals: n * i) }
@@ -265,6 +283,49 @@ public struct RecurrentBackwardIO: Sendable {
         }
         for (name, x) in [("grad initial cell", gradInitialCell), ("grad final cell", gradFinalCell)] {
             if let x { try RecurrentError.check("recurrent backward \(name) (B, H)", count: x.count, equals: b * h) }
+        }
+    }
+}
+
+/// Zoneout factors of a whole-layer pass (Krueger et al. 2017), one per element of every step, in
+/// the rows of the input (N, ·): with d the factor, h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t), so d = 1 keeps
+/// the previous value and d = 0 takes the cell's new one; in training d ∈ {0, 1} (drawn with
+/// probability p of 1), in evaluation d = p (the expectation). An LSTM's cell state likewise:
+/// c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t), and h̃_t = o_t ⊙ tanh(c̃_t) (with a projection,
+/// h̃_t = W_hr (o_t ⊙ tanh(c̃_t)) and the zoneout acts on the projected h).
+public struct RecurrentZoneout: Sendable {
+    /// (N, R) factors of h.
+    public var hidden: Tensor
+    /// (N, H) factors of c (LSTM only; required there).
+    public var cell: Tensor?
+
+    public init(hidden: Tensor, cell: Tensor? = nil) {
+        self.hidden = hidden
+        self.cell = cell
+    }
+
+    /// Throws unless the factors are given exactly when `shape.zoneout`, with (N, R) and, for an
+    /// LSTM only, (N, H) elements.
+    static func validate(_ zoneout: RecurrentZoneout?, _ shape: RecurrentLayerShape) throws {
+        guard let zoneout else {
+            if shape.zoneout {
+                throw RecurrentError.invalidArgument(name: "zoneout", expected: "factors for a shape with zoneout", got: "none")
+            }
+            return
+        }
+        guard shape.zoneout else {
+            throw RecurrentError.invalidArgument(name: "zoneout", expected: "none for a shape without zoneout", got: "factors")
+        }
+        let (n, h, r) = (shape.rowCount, shape.hiddenSize, shape.outputSize)
+        try RecurrentError.check("zoneout hidden factors (N, R)", count: zoneout.hidden.count, equals: n * r)
+        switch (shape.cell, zoneout.cell) {
+        case (.lstm, let c?): try RecurrentError.check("zoneout cell factors (N, H)", count: c.count, equals: n * h)
+        case (.lstm, nil):
+            throw RecurrentError.invalidArgument(name: "zoneout cell factors", expected: "(N, H) for an LSTM", got: "none")
+        case (_, nil): break
+        case (_, let c?):
+            throw RecurrentError.invalidArgument(name: "zoneout cell factors", expected: "none for \(shape.cell.rawValue) (no cell state)",
+                                                 got: "shape \(c.shape)")
         }
     }
 }

@@ -1,5 +1,5 @@
 // `recurrent demo adding|copy|sine`: classic long-range-dependency tasks generated in code, and
-// sine forecasting. `--compare` trains RNN, LSTM and GRU on the same data and tabulates them.
+// sine forecasting (`demo seq2seq` is in Seq2SeqDemo.swift). `--compare` trains RNN, LSTM and GRU on the same data and tabulates them.
 import ArgumentParser
 import Foundation
 import RecurrentDistributed
@@ -8,7 +8,7 @@ import RecurrentKit
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Demos that train small recurrent models on generated data.",
-        subcommands: [Adding.self, Copy.self, Sine.self])
+        subcommands: [Adding.self, Copy.self, Sine.self, Seq2Seq.self])
 }
 
 /// The three demo tasks: data, head, loss and score.
@@ -103,7 +103,9 @@ struct DemoResult {
     var reports: [EpochReport]
     var accuracy: Float
     var seconds: Double
-    var validationLoss: Float { reports.last?.validationLoss ?? .nan }
+    /// The validation loss of the final weights: the last epoch's, or the best one's when early
+    /// stopping restored it.
+    var validationLoss: Float
 }
 
 /// Options every demo shares, and the training run they describe.
@@ -113,6 +115,9 @@ struct DemoOptions: ParsableArguments {
     @OptionGroup var optimization: OptimizationOptions
     @Option(help: "Sequences generated (80% train, 20% validation).") var samples: Int?
     @Option(help: "Directory for the loss-curve SVG (default: runs/demo-<task>).") var output: String?
+    @Option(help: ArgumentHelp("Stop once the validation loss has not improved for this many epochs, and keep the best epoch's weights (Keras's EarlyStopping with restore_best_weights).",
+                               valueName: "epochs"))
+    var earlyStopping: Int?
 
     /// The backend these options name and the demo's model for `cell` on it, from the seed.
     func makeNetwork(_ task: DemoTask, cell: String, defaults: DemoDefaults) throws -> (any Backend, Sequential) {
@@ -125,9 +130,10 @@ struct DemoOptions: ParsableArguments {
         return (backend, network)
     }
 
-    /// Trains `cell` on `task` and reports each epoch through `print`.
+    /// Trains `cell` on `task` and reports each epoch through `print` (`quiet`: no epoch lines, a sweep's trials).
     func run(_ task: DemoTask, cell: String, data: (train: SequenceDataset, validation: SequenceDataset),
-             defaults: DemoDefaults, world: MPIDataParallel?, print: @escaping (String) -> Void) throws -> DemoResult {
+             defaults: DemoDefaults, world: MPIDataParallel?, quiet: Bool = false, print: @escaping (String) -> Void) throws -> DemoResult {
+        if let p = earlyStopping, p < 0 { throw ValidationError("expected --early-stopping ≥ 0 epochs of patience, got \(p)") }
         let (backend, network) = try makeNetwork(task, cell: cell, defaults: defaults)
         var defaultRate = defaults.learningRate
         if optimization.wantsAutomaticRate {
@@ -139,6 +145,8 @@ struct DemoOptions: ParsableArguments {
         optimization.configureClipping(trainer, defaultClipNorm: 1)
         let epochs = optimization.epochs ?? defaults.epochs
         trainer.scheduler = try CosineAnnealingLR(optimizer, maxEpochs: epochs, minimumLearningRate: optimizer.learningRate / 20)
+        let stopping = try earlyStopping.map { try EarlyStopping(patience: $0, restoreBestWeights: true) }
+        if let stopping { trainer.callbacks.append(stopping) }
         if let world {
             try world.broadcastParameters(network)
             trainer.gradientReducer = world
@@ -146,14 +154,21 @@ struct DemoOptions: ParsableArguments {
         print("\(task.rawValue): \(cell) \(model.layers)×\(model.hiddenSize ?? defaults.hiddenSize), \(network.parameterCount) parameters, on \(backend.name) "
               + "(\(backend.deviceDescription)); \(data.train.count) training and \(data.validation.count) validation "
               + "sequences of \(data.train.sequenceLength) steps")
-        let progress = ProgressReporter(totalEpochs: epochs, live: world == nil && isatty(STDOUT_FILENO) == 1)
+        let progress = ProgressReporter(totalEpochs: epochs, live: !quiet && world == nil && isatty(STDOUT_FILENO) == 1)
         let started = Date()
         let reports = try trainer.fit(data.train, validation: data.validation, epochs: epochs,
                                       batchSize: optimization.batchSize ?? defaults.batchSize, shuffleSeed: common.seed,
                                       onBatch: progress.live ? progress.batch : nil,
-                                      onEpoch: { r in if world?.isRoot ?? true { progress.epoch(r) } })
+                                      onEpoch: { r in if !quiet && world?.isRoot ?? true { progress.epoch(r) } })
+        var validationLoss = reports.last?.validationLoss ?? .nan
+        if let stopping, stopping.stoppedEpoch > 0 {
+            validationLoss = stopping.best
+            print(String(format: "early stopping: no improvement for %d epochs after epoch %d; the weights are epoch %d's again",
+                         stopping.patience, stopping.bestEpoch, stopping.bestEpoch))
+        }
         let accuracy = try task.accuracy(network, data.validation, on: backend)
-        return DemoResult(cell: cell, reports: reports, accuracy: accuracy, seconds: Date().timeIntervalSince(started))
+        return DemoResult(cell: cell, reports: reports, accuracy: accuracy, seconds: Date().timeIntervalSince(started),
+                          validationLoss: validationLoss)
     }
 
     /// Writes the loss curves of `results` (validation loss per cell, or train and validation of one).

@@ -2,7 +2,8 @@
 // search. A grid, or a seeded random draw from it, over learning rate, batch size, layers, hidden
 // size, dropout and cell; each trial a short training run with early stopping (on a CSV or text
 // file, a `recurrent train --early-stopping` run). Results sorted by validation loss into a table
-// and sweep.json (finished trials are not rerun), the best as the command that trains it, and an
+// and sweep.json (finished trials are not rerun), the best as the command that reproduces it
+// (`recurrent demo … --early-stopping` or `recurrent train … --early-stopping`), and an
 // SVG with a panel of validation loss against each hyperparameter. Under mpirun every rank runs
 // its share of the trials and all of them get the whole table.
 import ArgumentParser
@@ -17,7 +18,8 @@ struct Sweep: ParsableCommand {
             Each list flag (comma-separated) or the same keys in --config FILE.json ({"learning_rate": [0.001, 0.01], \
             "cell": ["lstm", "gru"], ...}) gives the values of one hyperparameter; the grid is their product, and \
             --trials N draws N of its points at random (seeded by --seed) instead. Every trial trains up to --epochs \
-            with EarlyStopping(patience: --patience, restoring the best weights) and scores its best validation loss. \
+            with EarlyStopping(patience: --patience, restoring the best weights) and scores its best validation loss; on a \
+            demo task a trial is `recurrent demo TASK … --early-stopping PATIENCE` (the demo's cosine schedule included). \
             Results go to DIR/sweep.json, sorted; a trial already there is not rerun. Under mpirun, trial i runs on \
             rank i mod size and every rank ends with the same table.
 
@@ -208,8 +210,7 @@ struct Sweep: ParsableCommand {
             let length = self.length ?? task.demoDefaults.length
             name = "\(task.rawValue) (length \(length))"
             let data = try task.data(samples: samples, length: length, seed: common.seed)
-            let backend = try common.backend()
-            runTrial = { try self.run($0, task: task, data: data, on: backend) }
+            runTrial = { try self.run($0, task: task, data: data) }
         case .train(let leading):
             name = "recurrent train " + Self.shellWords(leading)
             runTrial = { try self.runTrain($0, leading: leading, in: directory) }
@@ -258,7 +259,7 @@ struct Sweep: ParsableCommand {
         if let best = results.first {
             switch source {
             case .demo(let task):
-                say("best, with the demo's schedule: " + command(for: best.trial, task: task, length: self.length ?? task.demoDefaults.length))
+                say("best (this command reproduces it): " + command(for: best.trial, task: task, length: self.length ?? task.demoDefaults.length))
             case .train(let leading):
                 let bestOutput = output.hasSuffix("/") ? output + "best" : output + "/best"
                 say("best (this command reproduces it): " + Self.shellWords(trainCommand(for: best.trial, leading: leading, output: bestOutput)))
@@ -268,12 +269,13 @@ struct Sweep: ParsableCommand {
         return results
     }
 
-    /// The `recurrent demo` command that trains `trial` with the sweep's data and epochs.
+    /// The `recurrent demo` command that trains `trial` with the sweep's data, epochs and early stopping.
     func command(for trial: Trial, task: DemoTask, length: Int) -> String {
-        ["recurrent", "demo", task.rawValue, "--cell", trial.cell, "--learning-rate", String(format: "%g", trial.learningRate),
-         "--batch-size", String(trial.batchSize), "--layers", String(trial.layers), "--hidden-size", String(trial.hiddenSize),
-         "--dropout", String(format: "%g", trial.dropout), "--samples", String(samples), "--length", String(length),
-         "--epochs", String(epochs), "--seed", String(common.seed)].joined(separator: " ")
+        (["recurrent", "demo", task.rawValue, "--cell", trial.cell, "--learning-rate", String(format: "%g", trial.learningRate),
+          "--batch-size", String(trial.batchSize), "--layers", String(trial.layers), "--hidden-size", String(trial.hiddenSize),
+          "--dropout", String(format: "%g", trial.dropout), "--samples", String(samples), "--length", String(length),
+          "--epochs", String(epochs), "--early-stopping", String(patience), "--seed", String(common.seed)]
+         + (common.device.map { ["--device", $0] } ?? [])).joined(separator: " ")
     }
 
     /// The `recurrent train` command line (from "recurrent") of one trial on a CSV or text file, its run in `output`.
@@ -318,23 +320,19 @@ struct Sweep: ParsableCommand {
                       epochs: outcome.reports.count, seconds: Date().timeIntervalSince(started))
     }
 
-    /// One trial: the demo's model with the trial's settings, Adam, clipping 1, early stopping.
-    private func run(_ trial: Trial, task: DemoTask, data: (train: SequenceDataset, validation: SequenceDataset),
-                     on backend: any Backend) throws -> Result {
+    /// One trial on a demo task: `recurrent demo TASK` with the trial's settings and early
+    /// stopping (its cosine schedule, Adam, clipping 1), quietly; the score is its best validation loss.
+    private func run(_ trial: Trial, task: DemoTask, data: (train: SequenceDataset, validation: SequenceDataset)) throws -> Result {
         let started = Date()
-        let rng = RandomSource(seed: common.seed)
-        let recurrent = try makeRecurrent(cell: trial.cell, inputSize: task.inputSize, hiddenSize: trial.hiddenSize, layers: trial.layers,
-                                          dropout: trial.dropout, on: backend, rng: rng)
-        let network = try task.model(recurrent, hiddenSize: trial.hiddenSize, on: backend, rng: rng)
-        let trainer = Trainer(model: network, loss: task.loss, optimizer: try Adam(network.parameters, learningRate: trial.learningRate),
-                              on: backend)
-        trainer.clipNorm = 1
-        let stopping = try EarlyStopping(patience: patience, restoreBestWeights: true)
-        trainer.callbacks = [stopping]
-        let reports = try trainer.fit(data.train, validation: data.validation, epochs: epochs, batchSize: trial.batchSize,
-                                      shuffleSeed: common.seed)
-        let best = reports.compactMap(\.validationLoss).min() ?? .nan
-        return Result(trial: trial, validationLoss: best, bestEpoch: stopping.bestEpoch, epochs: reports.count,
+        let words = command(for: trial, task: task, length: length ?? task.demoDefaults.length).split(separator: " ").map(String.init)
+        // "recurrent demo TASK" first, "--length N" is the subcommand's own: DemoOptions takes the rest.
+        var options = Array(words.dropFirst(3))
+        if let at = options.firstIndex(of: "--length") { options.removeSubrange(at...(at + 1)) }
+        let demo = try DemoOptions.parse(options)
+        let result = try demo.run(task, cell: trial.cell, data: data, defaults: task.demoDefaults.0, world: nil, quiet: true, print: { _ in })
+        let scored = result.reports.compactMap { r in r.validationLoss.map { (epoch: r.epoch, loss: $0) } }
+        let best = scored.min { $0.loss < $1.loss }
+        return Result(trial: trial, validationLoss: best?.loss ?? .nan, bestEpoch: best?.epoch ?? 0, epochs: result.reports.count,
                       seconds: Date().timeIntervalSince(started))
     }
 

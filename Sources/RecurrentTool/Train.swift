@@ -1,6 +1,6 @@
-// `recurrent train`: a one-step-ahead forecaster on a CSV time series, or a character-level
-// language model on a text file; checkpoints, model description and loss curves in --output,
-// and --resume from them.
+// `recurrent train`: a one-step-ahead forecaster on a CSV time series (with --horizon, also
+// forecasts N rows ahead by feeding predictions back), or a character-level language model on a
+// text file; checkpoints, model description and loss curves in --output, and --resume from them.
 import ArgumentParser
 import Foundation
 import RecurrentDistributed
@@ -15,6 +15,10 @@ struct Train: ParsableCommand {
             statistics); the target is the --target column of the next row. The last --validation-fraction of \
             the windows validate. With --difference the model sees the changes from row to row and predicts the \
             next change, which the tool adds to the last value: for series that trend beyond the training range.
+            With --horizon N the model reads the --target column alone; after training it forecasts N rows ahead \
+            from every validation origin by feeding each prediction back as the next input, prints the RMSE of \
+            each horizon step beside persistence (repeating the last value) and plots the last origin's history, \
+            truth and forecast in forecast.svg.
 
             --text FILE: a character-level language model (Embedding → recurrent stack → Linear per step, \
             cross-entropy) over windows of --window characters; the last --validation-fraction of the text validates.
@@ -42,6 +46,8 @@ struct Train: ParsableCommand {
     var normalization: NormalizationMethod?
     @Flag(help: "CSV: model the first differences (the change from the last value) instead of the values.")
     var difference = false
+    @Option(help: "CSV: after training, forecast this many rows ahead by feeding predictions back (the model reads the --target column alone).")
+    var horizon: Int?
     @Option(help: ArgumentHelp("Write TensorBoard event files (scalars per step and epoch, weight and gradient histograms) to this directory.",
                                valueName: "dir"))
     var tensorboard: String?
@@ -66,6 +72,8 @@ struct Train: ParsableCommand {
         /// CSV: the validation RMSE in the target's units, and the persistence baseline's.
         var rmse: Double?
         var persistenceRMSE: Double?
+        /// CSV with --horizon: the multi-step forecast's scores.
+        var horizon: HorizonForecast?
     }
 
     /// Defaults that differ between the kinds.
@@ -76,6 +84,8 @@ struct Train: ParsableCommand {
     }
     /// Where `--learning-rate auto` draws its range test.
     static let rangeTestPlotFileName = "lr-find.svg"
+    /// Where `--horizon` plots the history, truth and forecast.
+    static let forecastPlotFileName = "forecast.svg"
     static let defaultBatchSize = 32, defaultValidationFraction = 0.2, defaultEmbeddingSize = 32
 
     mutating func validate() throws {
@@ -89,6 +99,11 @@ struct Train: ParsableCommand {
         }
         if text != nil, let flag = normalization != nil ? "--normalization" : difference ? "--difference" : nil {
             throw ValidationError("\(flag) is for time series: it goes with --csv, not --text")
+        }
+        if let h = horizon {
+            if text != nil { throw ValidationError("--horizon forecasts a time series: it goes with --csv, not --text") }
+            if h < 1 { throw ValidationError("expected --horizon ≥ 1 rows, got \(h)") }
+            if difference { throw ValidationError("--horizon feeds the model's values back as inputs: it cannot be combined with --difference") }
         }
         if let p = earlyStopping, p < 0 { throw ValidationError("expected --early-stopping ≥ 0 epochs of patience, got \(p)") }
         if histogramEvery < 0 { throw ValidationError("expected --histogram-every ≥ 0 steps, got \(histogramEvery)") }
@@ -163,12 +178,24 @@ struct Train: ParsableCommand {
         let defaults = Defaults.csv
         let levels = try CSVSeries.read(path: path)
         let differencing = difference || (previous?.differenced ?? false)
-        let series = differencing ? try levels.differenced() : levels
-        if let previous, let columns = previous.columns, columns != series.columns {
-            throw UserFacingError(description: "--resume: \(path) has the columns \(series.columnList), but the saved model was trained on "
-                                  + columns.map { "\"\($0)\"" }.joined(separator: ", "))
+        var series = differencing ? try levels.differenced() : levels
+        func checkResumedColumns() throws {
+            if let previous, let columns = previous.columns, columns != series.columns {
+                throw UserFacingError(description: "--resume: \(path) has the columns \(series.columnList), but the saved model was trained on "
+                                      + columns.map { "\"\($0)\"" }.joined(separator: ", "))
+            }
         }
-        let targetIndex = try series.columnIndex(named: target ?? previous?.target)
+        if horizon == nil { try checkResumedColumns() }
+        var targetIndex = try series.columnIndex(named: target ?? previous?.target)
+        if horizon != nil {
+            if series.columns.count > 1 {
+                // Fed-back predictions are the next inputs: the model reads the target alone.
+                say("--horizon: the model reads only \"\(series.columns[targetIndex])\" (its predictions become its next inputs)")
+                series = CSVSeries(source: series.source, columns: [series.columns[targetIndex]], rows: series.rows.map { [$0[targetIndex]] })
+                targetIndex = 0
+            }
+            try checkResumedColumns()
+        }
         let windowLength = window ?? previous?.window ?? defaults.window
         let fraction = validationFraction ?? previous?.training.validationFraction ?? Self.defaultValidationFraction
         let windows = try CSVWindows(series: series, window: windowLength, targetColumn: targetIndex, validationFraction: fraction)
@@ -216,6 +243,22 @@ struct Train: ParsableCommand {
         var outcome = result
         outcome.rmse = rmse
         outcome.persistenceRMSE = persistence
+        if let horizon {
+            let backend = try common.backend(), directory = try RunDirectory(output)
+            let model = try result.saved.trainedModel(in: directory, on: backend)
+            guard let network = model["rnn"] as? RecurrentNetwork, let head = model["fc"] as? Linear else {
+                throw RecurrentError.invalidState("the CSV model has no recurrent stack \"rnn\" and head \"fc\" to forecast with")
+            }
+            let forecast = try HorizonForecast(network: network, head: head, series: series, windows: windows, scaling: normalization,
+                                               horizon: horizon, on: backend)
+            say("forecast \(horizon) rows ahead from each of \(forecast.origins) validation origins, predictions fed back:")
+            for line in forecast.tableLines(target: targetName) { say(line) }
+            if world?.isRoot ?? true {
+                try forecast.plot(target: targetName).write(to: directory.file(Self.forecastPlotFileName))
+                say("wrote \(directory.file(Self.forecastPlotFileName).path)")
+            }
+            outcome.horizon = forecast
+        }
         report(say: say)
         return outcome
     }

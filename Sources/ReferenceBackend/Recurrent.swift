@@ -7,7 +7,9 @@
 //
 // Reserve layout (RecurrentLayerShape.reserveCount): post-activation gates (N, G·H)
 // (RNN: h_t; LSTM: i, f, g, o; GRU: r, z, n), then (N, H) of c_t (LSTM) or
-// W_hn h_{t-1} + b_hn (GRU), then for a projecting LSTM (N, H) of m_t = o_t ⊙ tanh(c_t).
+// W_hn h_{t-1} + b_hn (GRU), then for a projecting LSTM (N, H) of m_t = o_t ⊙ tanh(c_t), then
+// for an LSTM with zoneout (N, H) of c̃_t, the cell state before zoneout (tanh and m_t read it).
+// Recurrent dropout masks what the product reads; zoneout blends h (and c) with the previous step's.
 // With a projection h_t = W_hr m_t (P): h states, outputs and W_hh's columns are P wide, c keeps H.
 // A packed batch (variable lengths) is unpacked to (T, B, ·); a sequence that has ended keeps
 // its state unchanged through the remaining steps, so its final state is the one at its own
@@ -72,6 +74,10 @@ extension ReferenceBackend {
         var extraReserve = [Float](repeating: 0, count: t * b * h * s.cell.extraReserveWidth)  // (T, B, H)
         var projectedReserve = [Float](repeating: 0, count: projecting ? t * b * h : 0)        // (T, B, H) m_t
         let mask = try io.hiddenMask.map { try read($0, "recurrent forward hidden mask") }  // (B, R) or nil
+        // Zoneout factors (T, B, R) and (T, B, H), and c̃_t (T, B, H) of an LSTM with zoneout.
+        let zoneHidden = try io.zoneout.map { Self.unpack(try read($0.hidden, "recurrent forward zoneout"), width: r, s) }
+        let zoneCell = try io.zoneout?.cell.map { Self.unpack(try read($0, "recurrent forward zoneout"), width: h, s) }
+        var candidateReserve = [Float](repeating: 0, count: s.keepsCandidateCell ? t * b * h : 0)
 
         for step in 0..<t {
             var hNext = hState, cNext = cState        // rows whose sequence has ended keep their state
@@ -96,11 +102,14 @@ extension ReferenceBackend {
                         let fg = Self.sigmoid(ax[h + j] + ah[h + j])
                         let gg = Foundation.tanh(ax[2 * h + j] + ah[2 * h + j])
                         let og = Self.sigmoid(ax[3 * h + j] + ah[3 * h + j])
-                        let c = fg * cState[e] + ig * gg
+                        let candidate = fg * cState[e] + ig * gg                   // c̃_t
+                        // Zoneout: c_t = c̃_t + d ⊙ (c_{t-1} − c̃_t); h̃_t reads c̃_t.
+                        let c = zoneCell.map { candidate + $0[stateBase + j] * (cState[e] - candidate) } ?? candidate
                         cNext[e] = c
-                        cellOutput[j] = og * Foundation.tanh(c)
+                        cellOutput[j] = og * Foundation.tanh(candidate)
                         for (k, value) in [ig, fg, gg, og].enumerated() { gateReserve[gateBase + k * h + j] = value }
                         extraReserve[stateBase + j] = c
+                        if s.keepsCandidateCell { candidateReserve[stateBase + j] = candidate }
                     case .gru:
                         let r = Self.sigmoid(ax[j] + ah[j])
                         let z = Self.sigmoid(ax[h + j] + ah[h + j])
@@ -113,13 +122,18 @@ extension ReferenceBackend {
                         extraReserve[stateBase + j] = hn
                     }
                 }
-                // h_t: W_hr m_t (P) when projecting, else the cell's output itself.
-                let newHidden: [Float]
+                // h̃_t: W_hr m_t (P) when projecting, else the cell's output itself; with zoneout
+                // h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t).
+                var newHidden: [Float]
                 if projecting {
                     for j in 0..<h { projectedReserve[stateBase + j] = cellOutput[j] }
                     newHidden = Self.affine(whr, cellOutput[...], [Float](repeating: 0, count: r), rows: r, columns: h)
                 } else {
                     newHidden = cellOutput
+                }
+                if let zoneHidden {
+                    let base = (step * b + row) * r
+                    newHidden = (0..<r).map { newHidden[$0] + zoneHidden[base + $0] * (hState[row * r + $0] - newHidden[$0]) }
                 }
                 for k in 0..<r {
                     hNext[row * r + k] = newHidden[k]
@@ -133,7 +147,8 @@ extension ReferenceBackend {
         // Forward only, nothing is kept for backward: the reserve is a workspace the reference does not need.
         if io.mode == .training {
             try write(Self.pack(gateReserve, width: gh, s) + Self.pack(extraReserve, width: h * s.cell.extraReserveWidth, s)
-                        + Self.pack(projectedReserve, width: projecting ? h : 0, s),
+                        + Self.pack(projectedReserve, width: projecting ? h : 0, s)
+                        + Self.pack(candidateReserve, width: s.keepsCandidateCell ? h : 0, s),
                       to: io.reserve, "recurrent forward reserve")
         }
         if let finalHidden = io.finalHidden { try write(hState, to: finalHidden, "recurrent forward final hidden") }
@@ -170,6 +185,12 @@ extension ReferenceBackend {
         let whh = try read(w.weightHH, "recurrent backward weight_hh")             // (GH, R)
         let whr = try w.weightHR.map { try read($0, "recurrent backward weight_hr") } ?? []   // (P, H)
         let mask = try io.hiddenMask.map { try read($0, "recurrent backward hidden mask") }  // (B, R) or nil
+        let zoneHidden = try io.zoneout.map { Self.unpack(try read($0.hidden, "recurrent backward zoneout"), width: r, s) }
+        let zoneCell = try io.zoneout?.cell.map { Self.unpack(try read($0, "recurrent backward zoneout"), width: h, s) }
+        // c̃_t (T, B, H) of an LSTM with zoneout, else c_t itself: what tanh and m_t read.
+        let candidateStart = n * (gh + extraWidth + (projecting ? h : 0))
+        let candidate = s.keepsCandidateCell
+            ? Self.unpack(Array(reserve[candidateStart..<(candidateStart + n * h)]), width: h, s) : extra
 
         var dhNext = try readOrZeros(io.gradFinalHidden, count: b * r, "recurrent backward grad final hidden")  // (B, R)
         var dcNext = try readOrZeros(io.gradFinalCell, count: b * h, "recurrent backward grad final cell")      // (B, H)
@@ -185,13 +206,16 @@ extension ReferenceBackend {
                 let gateBase = (step * b + row) * gh, stateBase = (step * b + row) * h, outputBase = (step * b + row) * r
                 // h_{t-1} of this batch row.
                 let hPrev = (0..<r).map { step == 0 ? h0[row * r + $0] : y[outputBase - b * r + $0] }
-                // dL/dh_t, then what reaches the cell's own output (o ⊙ tanh(c), H wide).
-                let dhOut = (0..<r).map { dy[outputBase + $0] + dhNext[row * r + $0] }
+                // dL/dh_t; with zoneout h_t = h̃ + d ⊙ (h_{t-1} − h̃): d ⊙ dh_t goes to h_{t-1} directly
+                // and dh̃ = dh_t − d ⊙ dh_t on; then what reaches the cell's own output (o ⊙ tanh(c̃), H wide).
+                let dhTotal = (0..<r).map { dy[outputBase + $0] + dhNext[row * r + $0] }
+                let zoned = (0..<r).map { k in zoneHidden.map { $0[outputBase + k] * dhTotal[k] } ?? 0 }
+                let dhOut = (0..<r).map { dhTotal[$0] - zoned[$0] }
                 var dCellOutput = dhOut
                 if projecting {
                     // h_t = W_hr m_t: dm = W_hrᵀ dh, dW_hr += dh mᵀ.
                     let m = (0..<h).map { j in
-                        gates[gateBase + 3 * h + j] * Foundation.tanh(extra[stateBase + j])
+                        gates[gateBase + 3 * h + j] * Foundation.tanh(candidate[stateBase + j])
                     }
                     dCellOutput = (0..<h).map { j in
                         var sum: Double = 0
@@ -203,7 +227,7 @@ extension ReferenceBackend {
                     }
                 }
                 var dGx = [Float](repeating: 0, count: gh), dGh = [Float](repeating: 0, count: gh)
-                var direct = [Float](repeating: 0, count: r)                       // dh_{t-1} not through W_hh
+                var direct = zoned                                                 // dh_{t-1} not through W_hh
                 for j in 0..<h {
                     let e = row * h + j
                     let dh = dCellOutput[j]
@@ -216,16 +240,18 @@ extension ReferenceBackend {
                     case .lstm:
                         let ig = gates[gateBase + j], fg = gates[gateBase + h + j]
                         let gg = gates[gateBase + 2 * h + j], og = gates[gateBase + 3 * h + j]
-                        let c = extra[stateBase + j]
+                        let c = candidate[stateBase + j]                           // c̃_t
                         let cPrev = step == 0 ? c0[e] : extra[stateBase - b * h + j]
                         let tanhC = Foundation.tanh(c)
-                        let dc = dcNext[e] + dh * og * (1 - tanhC * tanhC)        // dL/dc_t
+                        // Zoneout: c_t = c̃ + d ⊙ (c_{t-1} − c̃), so d ⊙ dc_t goes to c_{t-1} directly.
+                        let zonedCell = zoneCell.map { $0[stateBase + j] * dcNext[e] } ?? 0
+                        let dc = (dcNext[e] - zonedCell) + dh * og * (1 - tanhC * tanhC)   // dL/dc̃_t
                         dGx[j] = dc * gg * ig * (1 - ig)                           // through i = σ(a_i)
                         dGx[h + j] = dc * cPrev * fg * (1 - fg)                    // through f = σ(a_f)
                         dGx[2 * h + j] = dc * ig * (1 - gg * gg)                   // through g = tanh(a_g)
                         dGx[3 * h + j] = dh * tanhC * og * (1 - og)                // through o = σ(a_o)
                         for k in 0..<4 { dGh[k * h + j] = dGx[k * h + j] }
-                        dcPrev[e] = dc * fg
+                        dcPrev[e] = dc * fg + zonedCell
                     case .gru:
                         let r = gates[gateBase + j], z = gates[gateBase + h + j], n = gates[gateBase + 2 * h + j]
                         let hn = extra[stateBase + j]
@@ -234,7 +260,7 @@ extension ReferenceBackend {
                         let dr = dn * hn * r * (1 - r)
                         dGx[j] = dr; dGx[h + j] = dz; dGx[2 * h + j] = dn
                         dGh[j] = dr; dGh[h + j] = dz; dGh[2 * h + j] = dn * r      // hn = W_hn h + b_hn sits inside r⊙(.)
-                        direct[j] = dh * z
+                        direct[j] += dh * z
                     }
                 }
                 // Per-step parameter gradients and the gradients flowing to x_t and h_{t-1}.

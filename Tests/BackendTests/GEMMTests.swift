@@ -84,7 +84,7 @@ struct GEMMCase: Sendable, CustomTestStringConvertible {
 /// Products with a matrix packed once (the recurrent time loop's path on backends that pack)
 /// against the reference GEMM, on odd shapes, both layouts of B, overwriting and accumulating.
 @Suite struct PackedProductTests {
-    static let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (5, 15, 3), (7, 16, 17), (13, 17, 300), (6, 40, 64), (19, 33, 5)]
+    static let shapes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (5, 15, 3), (7, 16, 17), (13, 17, 300), (6, 40, 64), (19, 33, 5), (19, 70, 9)]
 
     @Test(arguments: shapes.indices)
     func packedProductsMatchReference(_ index: Int) throws {
@@ -95,12 +95,18 @@ struct GEMMCase: Sendable, CustomTestStringConvertible {
             let bShape = transB == .none ? [k, n] : [n, k]
             let b = try Twin(bShape, &random), a = try Twin([m, k], &random)
             guard let packed = try backend.packForRepeatedProducts(b.device, k: k, n: n, transB: transB) else {
-                // A backend without a packed layout refuses the packed product with a message.
-                #expect(throws: RecurrentError.self) {
+                // A backend that packs nothing (or has packing turned off) refuses a matrix it did not pack.
+                let error = #expect(throws: RecurrentError.self) {
                     try backend.gemm(Tensor.zeros([m, n], on: backend), a.device,
-                                     packed: PackedMatrix(k: k, n: n, storage: b.device), accumulate: false)
+                                     packed: PackedMatrix(k: k, n: n, storage: b.device, layout: "unpacked"), accumulate: false)
                 }
+                #expect("\(error.map { "\($0)" } ?? "")".contains("gemm(packed:)"), "\(String(describing: error))")
                 return
+            }
+            // The same floats under another layout's name are refused: they would be read wrongly.
+            #expect(throws: RecurrentError.self) {
+                try backend.gemm(Tensor.zeros([m, n], on: backend), a.device,
+                                 packed: PackedMatrix(k: k, n: n, storage: packed.storage, layout: "unpacked"), accumulate: false)
             }
             for accumulate in [false, true] {
                 let c = accumulate ? try Twin([m, n], &random) : try Twin([m, n], filledWith: .nan)

@@ -26,17 +26,20 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     var projection: Int? = nil
     /// A (B, R) recurrent dropout mask (0, or 1/(1 − p) with p = 0.3) on the recurrent product's input.
     var hiddenMask = false
+    /// Zoneout factors in [0, 1) for h (N, R) and, for LSTM, c (N, H) (training's 0 and 1 and
+    /// evaluation's p alike).
+    var zoneout = false
 
     var testDescription: String {
         "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h)" + (projection.map { " P\($0)" } ?? "")
             + " init \(initialState) finalGrad \(finalGradients) "
             + "gradOut \(gradOutput) gradIn \(inputGradients)" + (batchSizes.map { " packed \($0)" } ?? "")
-            + (hiddenMask ? " recurrent dropout" : "")
+            + (hiddenMask ? " recurrent dropout" : "") + (zoneout ? " zoneout" : "")
     }
 
     var shape: RecurrentLayerShape {
         RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes,
-                            projectionSize: projection)
+                            projectionSize: projection, zoneout: zoneout)
     }
 
     static let all: [RecurrentCase] = RecurrentCell.allCases.flatMap { cell in
@@ -53,6 +56,9 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
                           gradOutput: true, inputGradients: true),
             RecurrentCase(cell: cell, t: 5, b: 3, i: 3, h: 1, initialState: true, finalGradients: true,
                           gradOutput: false, inputGradients: true),
+            // More rows than a product tile (6 or 8) and units over two 16-wide panels and a partial third.
+            RecurrentCase(cell: cell, t: 3, b: 19, i: 5, h: 45, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true),
             // Batches of 16 or more run as row blocks side by side on a multi-core CPU: B = 19 splits
             // into uneven blocks (9 and 10 rows on two cores).
             RecurrentCase(cell: cell, t: 4, b: 19, i: 5, h: 7, initialState: true, finalGradients: true,
@@ -120,6 +126,17 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         try Self.expectLayerMatchesReference(c)
     }
 
+    /// Zoneout, the same shapes, alone and (every other case) with recurrent dropout.
+    @Test(arguments: masked.enumerated().map { index, c in
+        var zoned = c
+        zoned.zoneout = true
+        zoned.hiddenMask = index % 2 == 0
+        return zoned
+    })
+    func zoneoutMatchesReference(_ c: RecurrentCase) throws {
+        try Self.expectLayerMatchesReference(c)
+    }
+
     /// Forward and backward of one layer on the device under test (`Side.device`) against the
     /// reference: outputs, final states, reserve, every gradient.
     static func expectLayerMatchesReference(_ c: RecurrentCase) throws {
@@ -141,6 +158,11 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         let input = try Twin([n, i], &random)
         let h0 = try Twin([b, r], &random), c0 = try Twin([b, h], &random)
         let mask = try c.hiddenMask ? Twin([b, r], random.uniform(count: b * r).map { $0 < -0.4 ? 0 : 1 / 0.7 }) : nil
+        let zoneHidden = try c.zoneout ? Twin([n, r], &random, low: 0, high: 1) : nil
+        let zoneCell = try c.zoneout && lstm ? Twin([n, h], &random, low: 0, high: 1) : nil
+        func zoneout(_ side: Side) -> RecurrentZoneout? {
+            zoneHidden.map { RecurrentZoneout(hidden: $0[side], cell: zoneCell?[side]) }
+        }
 
         // Forward.
         let output = try Twin([n, r], filledWith: .nan), reserve = try Twin([s.reserveCount], filledWith: .nan)
@@ -149,7 +171,8 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
             let io = RecurrentForwardIO(output: output[side], finalHidden: finalHidden[side],
                                         finalCell: lstm ? finalCell[side] : nil, reserve: reserve[side], input: input[side],
                                         initialHidden: c.initialState ? h0[side] : nil,
-                                        initialCell: c.initialState && lstm ? c0[side] : nil, hiddenMask: mask?[side])
+                                        initialCell: c.initialState && lstm ? c0[side] : nil, hiddenMask: mask?[side],
+                                        zoneout: zoneout(side))
             try backend.recurrentForward(io, w(side), s)
         }
         let label = c.testDescription
@@ -180,7 +203,7 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
                 gradFinalCell: c.finalGradients && lstm ? gradFinalCell[side] : nil,
                 input: input[side], output: output[side],
                 initialHidden: c.initialState ? h0[side] : nil, initialCell: c.initialState && lstm ? c0[side] : nil,
-                reserve: reserve[side], hiddenMask: mask?[side])
+                reserve: reserve[side], hiddenMask: mask?[side], zoneout: zoneout(side))
             let g = RecurrentWeights(weightIH: gradients.0[side], weightHH: gradients.1[side],
                                      biasIH: gradients.2[side], biasHH: gradients.3[side], weightHR: gradWeightHR?[side])
             try backend.recurrentBackward(io, w(side), g, s)

@@ -18,24 +18,28 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
     var projection: Int? = nil
     /// A (B, R) recurrent dropout mask of 0 and 1/(1 − 0.4).
     var hiddenMask = false
+    /// Zoneout factors in [0, 1) for h and (LSTM) c.
+    var zoneout = false
 
     var shape: RecurrentLayerShape {
         RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes,
-                            projectionSize: projection)
+                            projectionSize: projection, zoneout: zoneout)
     }
 
     var testDescription: String {
         "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h)" + (projection.map { " P\($0)" } ?? "")
-            + (batchSizes.map { " packed \($0)" } ?? "") + (hiddenMask ? " recurrent dropout" : "")
+            + (batchSizes.map { " packed \($0)" } ?? "") + (hiddenMask ? " recurrent dropout" : "") + (zoneout ? " zoneout" : "")
     }
 
     static let all: [GradientCase] = RecurrentCell.allCases.flatMap { cell in
         [GradientCase(cell: cell),
          GradientCase(cell: cell, t: 4, b: 3, i: 2, h: 5, batchSizes: [3, 3, 2, 1]),
          GradientCase(cell: cell, t: 2, b: 3, i: 5, h: 3, hiddenMask: true),
-         GradientCase(cell: cell, t: 4, b: 3, i: 2, h: 3, batchSizes: [3, 2, 2, 1], hiddenMask: true)]
+         GradientCase(cell: cell, t: 4, b: 3, i: 2, h: 3, batchSizes: [3, 2, 2, 1], hiddenMask: true),
+         GradientCase(cell: cell, t: 3, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1], zoneout: true)]
     } + [GradientCase(cell: .lstm, t: 3, b: 2, i: 3, h: 5, projection: 2),
-         GradientCase(cell: .lstm, t: 4, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1, 1], projection: 3, hiddenMask: true)]
+         GradientCase(cell: .lstm, t: 4, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1, 1], projection: 3, hiddenMask: true),
+         GradientCase(cell: .lstm, t: 4, b: 2, i: 3, h: 4, projection: 2, hiddenMask: true, zoneout: true)]
 }
 
 @Suite struct ReferenceGradientTests {
@@ -56,6 +60,9 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
         let gradFinalCell = random.uniform(count: b * h)
         let mask = try c.hiddenMask
             ? Tensor(shape: [b, r], values: random.uniform(count: b * r).map { $0 < -0.2 ? 0 : 1 / 0.6 }, on: backend) : nil
+        let zoneout = try c.zoneout
+            ? RecurrentZoneout(hidden: random.tensor([n, r], on: backend, low: 0, high: 1),
+                               cell: lstm ? random.tensor([n, h], on: backend, low: 0, high: 1) : nil) : nil
 
         func tensors(_ v: [[Float]]) throws -> [Tensor] {
             try zip(shapes, v).map { try Tensor(shape: $0, values: $1, on: backend) }
@@ -69,7 +76,7 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
             try backend.recurrentForward(
                 RecurrentForwardIO(output: output, finalHidden: finalHidden, finalCell: lstm ? finalCell : nil,
                                    reserve: reserve, input: x[4], initialHidden: x[5], initialCell: lstm ? x[6] : nil,
-                                   hiddenMask: mask),
+                                   hiddenMask: mask, zoneout: zoneout),
                 weights(x), s)
             return (output, finalHidden, finalCell, reserve)
         }
@@ -92,7 +99,7 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
                                 gradFinalHidden: Tensor(shape: [b, r], values: gradFinalHidden, on: backend),
                                 gradFinalCell: lstm ? Tensor(shape: [b, h], values: gradFinalCell, on: backend) : nil,
                                 input: x[4], output: f.output, initialHidden: x[5], initialCell: lstm ? x[6] : nil,
-                                reserve: f.reserve, hiddenMask: mask),
+                                reserve: f.reserve, hiddenMask: mask, zoneout: zoneout),
             weights(x), weights(grads), s)
 
         // Central differences; fp32 forward, so a wide step and a loose tolerance.

@@ -106,20 +106,11 @@ enum TunerFiles {
 
     /// Runs this test binary's `CLBlastParameterChild` suite with `tuning` as the tuner folder.
     private func child(_ mode: String, tuning: URL) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        process.arguments = ["--testing-library", "swift-testing", "--filter", "CLBlastParameterChild"]
         var environment = ProcessInfo.processInfo.environment
         environment[CLBlastParameters.environmentVariable] = tuning.path
         environment[ChildMode.variable] = mode
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        return try runProcess(URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL,
+                              ["--testing-library", "swift-testing", "--filter", "CLBlastParameterChild"], environment: environment)
     }
 
     /// GEMMs of many shapes with tuned Xgemm tiles, and the indirect kernel forced for every size,

@@ -79,7 +79,10 @@ struct TrainingParityTests {
             guard expectClose([gpu.losses[step]], [cpu.losses[step]], absolute: 0, relative: 1e-6,
                               "\(task) loss at step \(step + 1)") else { break }
         }
-        expectClose(gpu.gradientNorms, cpu.gradientNorms, absolute: 0, relative: 1e-6, "\(task) gradient norms")
+        // A gradient norm sums the squares of every weight gradient, each itself a sum over T·B rows in
+        // an order the BLAS kernels choose: OpenBLAS's Haswell and Prescott kernels alone move one of
+        // these norms by 1.2e-6 (relative), so 1e-6 would test the kernel set, not the backends.
+        expectClose(gpu.gradientNorms, cpu.gradientNorms, absolute: 0, relative: 1e-5, "\(task) gradient norms")
         let lossGap = zip(gpu.losses, cpu.losses).map { abs($0 - $1) / abs($1) }.max() ?? 0
         let weightGap = cpu.weights.compactMap { name, w in
             gpu.weights[name].map { zip($0.values, w.values).map { abs($0 - $1) }.max() ?? 0 }

@@ -1,4 +1,4 @@
-// Recurrent dropout and weight-drop masks on the CPU backend and on OpenCL: the same seed draws
+// Recurrent dropout, weight-drop and zoneout masks on the CPU backend and on OpenCL: the same seed draws
 // the same mask bits on both devices, so the dropped weights (the exact zeros of dL/dW_hh) are
 // the same entries and the outputs and gradients agree within abs 1e-5 + rel 1e-4.
 // T = time steps, B = batch, I = input size, H = hidden size.
@@ -14,7 +14,7 @@ struct VariantMaskParityTests {
     static func run(_ cell: RecurrentCell, on backend: any Backend) throws
         -> (output: [Float], gradients: [String: [Float]], hiddenMask: [Float]) {
         let (t, b, i, h) = (6, 5, 3, 7)
-        let variants = RecurrentVariants(recurrentDropout: 0.3, weightDrop: 0.5)
+        let variants = RecurrentVariants(recurrentDropout: 0.3, weightDrop: 0.5, zoneout: 0.2, cellZoneout: cell == .lstm ? 0.4 : 0)
         let rng = RandomSource(seed: 17)
         let net: RecurrentNetwork = cell == .lstm
             ? try LSTM(inputSize: i, hiddenSize: h, numLayers: 2, projSize: 4, bidirectional: true, on: backend, rng: rng,

@@ -1,5 +1,6 @@
-// Recurrent dropout and weight drop at the stack level: PyTorch parity with the masks passed in
-// (variant_masks_*.json, scripts/variant_fixtures.py), weight drop against a plain stack with
+// Recurrent dropout, weight drop and zoneout at the stack level: PyTorch parity with the masks passed
+// in (variant_masks_*.json, variant_zoneout_*.json: scripts/variant_fixtures.py; zoneout also in
+// evaluation, where it takes the expectation), weight drop against a plain stack with
 // W_hh ⊙ mask, the masks drawn from the stack's own Philox stream, evaluation as the identity,
 // and the refusals.
 // T = time steps, B = batch, I = input size, H = hidden size, L = layers, D = directions,
@@ -12,22 +13,13 @@ import TestSupport
 @Suite struct MaskVariantTests {
     static let fixtureNames = ["lstm_bi_proj_packed", "lstm_l1", "gru_packed", "gru_bi", "rnn_tanh_bi_packed"]
         .map { "variant_masks_\($0).json" }
+        + ["lstm_bi_proj_packed", "gru_packed", "rnn_relu_bi", "lstm_eval"].map { "variant_zoneout_\($0).json" }
 
     /// A stack of `cell` with `variants`, built from `seed`.
     static func make(_ cell: RecurrentCell, inputSize i: Int, hiddenSize h: Int, layers: Int, projSize: Int = 0,
                      bidirectional: Bool = false, variants: RecurrentVariants, seed: UInt64 = 5) throws -> RecurrentNetwork {
-        let (backend, rng) = (TestDevice.backend, RandomSource(seed: seed))
-        switch cell {
-        case .lstm:
-            return try LSTM(inputSize: i, hiddenSize: h, numLayers: layers, projSize: projSize, bidirectional: bidirectional,
-                            on: backend, rng: rng, variants: variants)
-        case .gru:
-            return try GRU(inputSize: i, hiddenSize: h, numLayers: layers, bidirectional: bidirectional, on: backend, rng: rng,
-                           variants: variants)
-        case .rnnTanh, .rnnRelu:
-            return try RNN(inputSize: i, hiddenSize: h, numLayers: layers, nonlinearity: cell == .rnnTanh ? .tanh : .relu,
-                           bidirectional: bidirectional, on: backend, rng: rng, variants: variants)
-        }
+        try makeStack(cell, inputSize: i, hiddenSize: h, layers: layers, projSize: projSize, bidirectional: bidirectional,
+                      variants: variants, seed: seed)
     }
 
     /// PyTorch's step-by-step stack with the fixture's masks: outputs, final states and every gradient.
@@ -37,8 +29,11 @@ import TestSupport
         let backend = TestDevice.backend
         let cell = try #require(RecurrentCell(rawValue: try fixture.string("cell")))
         let isLSTM = cell == .lstm
+        let hasZoneout = fixture.meta["zoneout"] != nil
         let variants = RecurrentVariants(recurrentDropout: try fixture.float("recurrent_dropout"),
-                                         weightDrop: try fixture.float("weight_drop"))
+                                         weightDrop: try fixture.float("weight_drop"),
+                                         zoneout: hasZoneout ? try fixture.float("zoneout") : 0,
+                                         cellZoneout: hasZoneout && isLSTM ? try fixture.float("cell_zoneout") : 0)
         let network = try Self.make(cell, inputSize: try fixture.int("input_size"), hiddenSize: try fixture.int("hidden_size"),
                                     layers: try fixture.int("num_layers"),
                                     projSize: fixture.meta["proj_size"] != nil ? try fixture.int("proj_size") : 0,
@@ -46,8 +41,14 @@ import TestSupport
         let names = fixture.tensorNames.filter { $0.hasPrefix("weight_") || $0.hasPrefix("bias_") }
         try network.loadStateDict(Dictionary(uniqueKeysWithValues: try names.map { ($0, try fixture.host($0)) }), strict: true)
         let weightMaskNames = network.namedParameters.map(\.name).filter { $0.hasPrefix("weight_hh") }
-        network.maskOverride = VariantMasks(hidden: try fixture.upload("mask.hidden", on: backend),
-                                            weights: try weightMaskNames.map { try fixture.upload("mask." + $0, on: backend) })
+        let suffixes = weightMaskNames.map { $0.dropFirst("weight_hh".count) }
+        network.maskOverride = VariantMasks(
+            hidden: try fixture.upload("mask.hidden", on: backend),
+            weights: try weightMaskNames.map { try fixture.upload("mask." + $0, on: backend) },
+            zoneoutHidden: hasZoneout ? try suffixes.map { try fixture.upload("zoneout.hidden" + $0, on: backend) } : nil,
+            zoneoutCell: hasZoneout && isLSTM ? try suffixes.map { try fixture.upload("zoneout.cell" + $0, on: backend) } : nil)
+        // In evaluation the stack uses no masks and takes zoneout's expectation p by itself.
+        network.isTraining = !(try fixture.bool("evaluation"))
 
         let lengths = fixture.has("lengths") ? try fixture.data("lengths").map { Int($0) } : nil
         let initial = RecurrentState(hidden: try fixture.upload("h0", on: backend),
@@ -159,6 +160,12 @@ import TestSupport
                 _ = try Self.make(.gru, inputSize: 2, hiddenSize: 3, layers: 1, variants: RecurrentVariants(weightDrop: p))
             }
         }
+        #expect(throws: RecurrentError.self) {
+            _ = try Self.make(.gru, inputSize: 2, hiddenSize: 3, layers: 1, variants: RecurrentVariants(cellZoneout: 0.2))
+        }
+        // Streams run their own cell steps, which do not blend states: zoneout is refused, not ignored.
+        let zoned = try Self.make(.lstm, inputSize: 2, hiddenSize: 3, layers: 1, variants: RecurrentVariants(zoneout: 0.2))
+        #expect(throws: RecurrentError.self) { _ = try zoned.stream(batchSize: 1) }
         // One mask per sequence: stepping in training would draw a new mask every step.
         let net = try Self.make(.lstm, inputSize: 2, hiddenSize: 3, layers: 1, variants: RecurrentVariants(recurrentDropout: 0.2))
         let error = #expect(throws: RecurrentError.self) {

@@ -186,18 +186,10 @@ private func checkPython(root: URL) -> URL? {
         defer { try? FileManager.default.removeItem(at: directory) }
         for c in cases { try c.write(to: directory.appendingPathComponent(c.name)) }
 
-        let process = Process()
-        process.executableURL = python
-        process.arguments = [Self.root.appendingPathComponent("scripts/onnx_check.py").path]
-            + cases.map { directory.appendingPathComponent($0.name).path }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let report = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (status, report) = try runProcess(python, [Self.root.appendingPathComponent("scripts/onnx_check.py").path]
+            + cases.map { directory.appendingPathComponent($0.name).path })
         print(report)
-        #expect(process.terminationStatus == 0, "ONNX Runtime disagrees or the checker failed:\n\(report)")
+        #expect(status == 0, "ONNX Runtime disagrees or the checker failed:\n\(report)")
         #expect(report.contains("\(cases.count) of \(cases.count) exported models match"), "\(report)")
     }
 

@@ -14,18 +14,8 @@ import TestSupport
     /// A stack of `cell` built from `seed` (the variants draw nothing, so the weights do not depend on them).
     static func make(_ cell: RecurrentCell, layers: Int, projSize: Int = 0, bidirectional: Bool = false, inputSize: Int = i,
                      variants: RecurrentVariants = RecurrentVariants(), seed: UInt64 = 3) throws -> RecurrentNetwork {
-        let backend = TestDevice.backend, rng = RandomSource(seed: seed), h = 6
-        switch cell {
-        case .lstm:
-            return try LSTM(inputSize: inputSize, hiddenSize: h, numLayers: layers, projSize: projSize, bidirectional: bidirectional,
-                            on: backend, rng: rng, variants: variants)
-        case .gru:
-            return try GRU(inputSize: inputSize, hiddenSize: h, numLayers: layers, bidirectional: bidirectional, on: backend, rng: rng,
-                           variants: variants)
-        default:
-            return try RNN(inputSize: inputSize, hiddenSize: h, numLayers: layers, bidirectional: bidirectional, on: backend, rng: rng,
-                           variants: variants)
-        }
+        try makeStack(cell, inputSize: inputSize, hiddenSize: 6, layers: layers, projSize: projSize, bidirectional: bidirectional,
+                      variants: variants, seed: seed)
     }
 
     /// (T, B, w) values with each sequence's first `lengths[b]` steps reversed and padded steps kept.

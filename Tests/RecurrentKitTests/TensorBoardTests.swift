@@ -97,16 +97,9 @@ import TestSupport
         for (tag, entries) in histograms { expectedHistograms[tag] = entries.map { [Double($0.0), $0.1.num, $0.1.min, $0.1.max, $0.1.sum] } }
         let expected = dir.appendingPathComponent("expected.json")
         try JSONSerialization.data(withJSONObject: ["scalars": expectedScalars, "histograms": expectedHistograms]).write(to: expected)
-        let check = Process()
-        check.executableURL = python
-        check.arguments = [Self.root.appendingPathComponent("scripts/tensorboard_check.py").path, dir.path, expected.path]
-        let pipe = Pipe()
-        check.standardOutput = pipe
-        check.standardError = pipe
-        try check.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0, "tensorboard_check.py: \(output)")
+        let (status, output) = try runProcess(python, [Self.root.appendingPathComponent("scripts/tensorboard_check.py").path,
+                                                       dir.path, expected.path])
+        #expect(status == 0, "tensorboard_check.py: \(output)")
         #expect(output.contains("0 mismatches"))
     }
 }

@@ -53,6 +53,13 @@ import TestSupport
         let best = results[0]
         let command = try Self.parse(arguments).command(for: best.trial, task: .adding, length: 8)
         #expect(command.hasPrefix("recurrent demo adding --cell \(best.trial.cell) --learning-rate "))
+        // Run as printed, the demo ends at the trial's best validation loss, bit for bit.
+        let demo = try #require(try RecurrentCommand.parseAsRoot(command.split(separator: " ").dropFirst().map(String.init)) as? Demo.Adding)
+        let data = try DemoTask.adding.data(samples: 120, length: demo.length, seed: demo.options.common.seed)
+        let again = try demo.options.run(.adding, cell: demo.options.model.cell, data: data, defaults: Demo.Adding.defaults, world: nil,
+                                         quiet: true, print: { _ in })
+        let bestAgain = try #require(again.reports.compactMap(\.validationLoss).min())
+        #expect(bestAgain == best.validationLoss, "reproduced \(bestAgain), sweep \(best.validationLoss)")
     }
 
     // MARK: - CSV and text files

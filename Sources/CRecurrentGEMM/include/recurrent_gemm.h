@@ -9,7 +9,22 @@
 /// Width of a packed column panel.
 #define RK_PANEL 16
 
-/// 1 when this CPU runs the packed kernels (AVX2 and FMA), else 0.
+/// Instruction sets of the kernels' builds, in order.
+#define RK_ISA_PORTABLE 0
+#define RK_ISA_AVX2 1
+#define RK_ISA_AVX512 2
+
+/// The build the kernels run: the widest this CPU supports (AVX-512 F/DQ/BW/VL, else AVX2 + FMA,
+/// else portable), capped by the environment variable RECURRENT_CPU_ISA (avx512, avx2, portable)
+/// when it is set. Decided once per process.
+int rk_cpu_isa(void);
+
+/// Makes a DYNAMIC_ARCH OpenBLAS use kernels for this CPU's vector width (SkylakeX with AVX-512,
+/// Haswell with AVX2) when it picked an older set and OPENBLAS_CORETYPE is not set; returns the
+/// name of the set in use. Call it once, before the first BLAS call.
+const char *rk_openblas_select_core(void);
+
+/// 1 when this CPU runs the packed kernels (rk_cpu_isa() at least RK_ISA_AVX2), else 0.
 int rk_packed_gemm_available(void);
 
 /// Floats a packed (k × n) matrix needs: ceil(n / 16) panels of k × 16.

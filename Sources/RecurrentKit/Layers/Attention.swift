@@ -140,12 +140,7 @@ public final class Attention: Layer {
                           needsValues: Bool) throws -> Tensor? {
         let (t, b, d) = (values.shape[0], values.shape[1], featureSize)
         let rows = t * b
-        let gradValues = try Tensor.empty([t, b, d], on: backend)                       // (T, B, D)
-        let gradWeights = try Tensor.empty([t, b], on: backend)                          // (T, B)
-        try backend.weightedSumBackward(gradValues: gradValues, gradWeights: gradWeights, gradContext: gradContext,
-                                        values: values, weights: weights)
-        let gradScores = try Tensor.empty([t, b], on: backend)                           // (T, B)
-        try backend.sequenceSoftmaxBackward(gradScores: gradScores, gradWeights: gradWeights, weights: weights)
+        let (gradValues, gradScores) = try weightedSoftmaxBackward(gradContext, values: values, weights: weights)   // (T, B, D), (T, B)
         let gradScoreColumn = try gradScores.reshaped([rows, 1])
         let flatValues = try values.reshaped([rows, d]), flatGradValues = try gradValues.reshaped([rows, d])
         switch kind {

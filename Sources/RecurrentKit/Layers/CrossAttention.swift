@@ -200,12 +200,7 @@ public final class CrossAttention: Module {
     private func backward(_ gradContext: Tensor, query: Tensor, values: Tensor, weights: Tensor, projectedQuery: Tensor?,
                           activated: Tensor?, needs: [Bool]) throws -> [Tensor?] {
         let (t, b, d) = (values.shape[0], values.shape[1], keySize)
-        let gradValues = try Tensor.empty([t, b, d], on: backend)                          // (T, B, D)
-        let gradWeights = try Tensor.empty([t, b], on: backend)                            // (T, B)
-        try backend.weightedSumBackward(gradValues: gradValues, gradWeights: gradWeights, gradContext: gradContext,
-                                        values: values, weights: weights)
-        let gradScores = try Tensor.empty([t, b], on: backend)                             // (T, B)
-        try backend.sequenceSoftmaxBackward(gradScores: gradScores, gradWeights: gradWeights, weights: weights)
+        let (gradValues, gradScores) = try weightedSoftmaxBackward(gradContext, values: values, weights: weights)   // (T, B, D), (T, B)
         let gradQuery = needs[0] ? try Tensor.empty([b, querySize], on: backend) : nil     // (B, Q)
         switch score {
         case .dot, .general:

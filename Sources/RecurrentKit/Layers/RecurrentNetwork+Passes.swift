@@ -10,6 +10,8 @@ extension RecurrentNetwork {
         var weights: RecurrentWeights
         /// The weight-drop mask of W_hh (G·H, R) and the recurrent dropout mask (B, R), where drawn.
         var weightMask: Tensor?, hiddenMask: Tensor?
+        /// The zoneout factors, with zoneout.
+        var zoneout: RecurrentZoneout?
     }
     /// What backward needs from one layer.
     struct LayerContext {
@@ -40,7 +42,7 @@ extension RecurrentNetwork {
     func layerShape(width: Int, batch b: Int, _ layout: PackedLayout) -> RecurrentLayerShape {
         RecurrentLayerShape(cell: cell, sequenceLength: layout.plan.steps, batchSize: b, inputSize: width, hiddenSize: hiddenSize,
                             batchSizes: layout.plan.isUniform ? nil : layout.plan.batchSizes,
-                            projectionSize: projSize > 0 ? projSize : nil)
+                            projectionSize: projSize > 0 ? projSize : nil, zoneout: variants.usesZoneout)
     }
 
     /// One pass over `input` from `initialState`; records its backward on `tape`.
@@ -92,13 +94,15 @@ extension RecurrentNetwork {
                     try backend.multiply(weights.weightHH, layerParameters[index].weightHH.value, weightMask)
                 }
                 let hiddenMask = try masks.hidden?.row(index)                                     // (B, R)
+                let zoneout = try zoneoutFactors(index, layout, reversed: direction == 1 ? maps?.reversed : nil)
                 try backend.recurrentForward(
                     RecurrentForwardIO(output: output, finalHidden: hidden.row(index), finalCell: cellState?.row(index),
                                        reserve: reserve, input: directionInput, initialHidden: initial?.hidden.row(index),
-                                       initialCell: initial?.cell?.row(index), mode: mode, hiddenMask: hiddenMask),
+                                       initialCell: initial?.cell?.row(index), mode: mode, hiddenMask: hiddenMask,
+                                       zoneout: zoneout),
                     weights, shape)
                 contexts.append(DirectionContext(input: directionInput, output: output, reserve: reserve, weights: weights,
-                                                 weightMask: weightMask, hiddenMask: hiddenMask))
+                                                 weightMask: weightMask, hiddenMask: hiddenMask, zoneout: zoneout))
             }
             layers.append(LayerContext(directions: contexts, dropoutMask: mask, inputWidth: width))
             // Bidirectional: row r of the layer output is [forward r | reverse output of r's mirror row].
@@ -138,6 +142,31 @@ extension RecurrentNetwork {
         let weights = variants.weightDrop > 0
             ? try layerParameters.map { try site.apply($0.weightHH.value, probability: variants.weightDrop).1 } : nil
         return (hidden, weights)
+    }
+
+    /// The zoneout factors of layer and direction `index` in the packed rows it runs on (N, ·): in
+    /// training d ∈ {0, 1}, 1 with probability p, from the variants' stream (h, then c for an LSTM);
+    /// in evaluation p everywhere. `maskOverride` gives them time-major in the caller's order; the
+    /// reverse direction's rows are `reversed` (its mirror order). Nil without zoneout.
+    private func zoneoutFactors(_ index: Int, _ layout: PackedLayout, reversed: RowIndices?) throws -> RecurrentZoneout? {
+        guard variants.usesZoneout else { return nil }
+        let (n, h, r) = (layout.rowCount, hiddenSize, hiddenStateSize)
+        func factors(_ p: Float, width: Int, given: [Tensor]?) throws -> Tensor {
+            if isTraining, let given = given?[index] {
+                let packed = try layout.pack(given, width: width)                                 // (N, width)
+                return try reversed.map { try gather(packed, rows: $0, count: n) } ?? packed
+            }
+            guard isTraining, p > 0, let site = variantSite else { return try Tensor.zeros([n, width], on: backend, value: p) }
+            // Dropout with probability p leaves 0 (dropped) or 1/(1−p); clamped to 1 and flipped: d = 1 where dropped.
+            let ones = try Tensor.zeros([n, width], on: backend, value: 1)
+            let kept = try site.apply(ones, probability: p).1
+            try backend.clamp(kept, low: 0, high: 1)
+            try backend.scale(kept, by: -1)
+            try backend.axpy(kept, alpha: 1, ones)
+            return kept
+        }
+        return RecurrentZoneout(hidden: try factors(variants.zoneout, width: r, given: maskOverride?.zoneoutHidden),
+                                cell: cell == .lstm ? try factors(variants.cellZoneout, width: h, given: maskOverride?.zoneoutCell) : nil)
     }
 
     /// Backward of one recorded call from the gradients of its outputs and final states (each may
@@ -185,7 +214,7 @@ extension RecurrentNetwork {
                                         gradFinalHidden: sortedFinalHidden?.row(index), gradFinalCell: sortedFinalCell?.row(index),
                                         input: context.input, output: context.output,
                                         initialHidden: c.initial?.hidden.row(index), initialCell: c.initial?.cell?.row(index),
-                                        reserve: context.reserve, hiddenMask: context.hiddenMask),
+                                        reserve: context.reserve, hiddenMask: context.hiddenMask, zoneout: context.zoneout),
                     context.weights, gradients, layerShape(width: saved.inputWidth, batch: b, layout))
                 if let droppedGradient, let mask = context.weightMask {
                     try backend.multiply(droppedGradient, droppedGradient, mask)

@@ -168,7 +168,7 @@ public class RecurrentNetwork: Layer {
             throw RecurrentError.invalidArgument(name: "\(cell.rawValue).step", expected: "a stack reading forwards",
                                                  got: "one going backwards (it needs the whole sequence)")
         }
-        guard !(isTraining && variants.drawsMasks) else {
+        guard !(isTraining && (variants.recurrentDropout > 0 || variants.weightDrop > 0)) else {
             throw RecurrentError.invalidArgument(
                 name: "\(cell.rawValue).step", expected: "evaluation mode with recurrent dropout or weight drop",
                 got: "training mode (their masks are drawn once per sequence: run the whole sequence in one call)")
@@ -206,4 +206,7 @@ struct VariantMasks {
     var hidden: Tensor?
     /// L·D masks of `weight_hh` (G·H, R), layer by layer and direction by direction.
     var weights: [Tensor]?
+    /// L·D zoneout factors of h (T, B, R) and of c (T, B, H), time-major in the caller's batch order,
+    /// indexed by the time step they act on (also for the reverse direction).
+    var zoneoutHidden: [Tensor]?, zoneoutCell: [Tensor]?
 }

@@ -52,7 +52,7 @@ public final class RecurrentStream {
 
     /// Makes a stream of `batchSize` sequences starting from `initialState` (nil: zeros).
     /// - Throws: for a bidirectional stack (its reverse direction needs the whole sequence), one going
-    ///   backwards or with residual connections, a
+    ///   backwards, with residual connections or with zoneout, a
     ///   batch size below 1, or an initial state of the wrong shape or device.
     init(_ network: RecurrentNetwork, batchSize: Int, initialState: RecurrentState?) throws {
         guard !network.bidirectional else {
@@ -63,6 +63,11 @@ public final class RecurrentStream {
             throw RecurrentError.invalidArgument(
                 name: "\(network.cell.rawValue) stream", expected: "a stack without goBackwards or residual connections",
                 got: network.variants.goBackwards ? "one going backwards (it needs the whole sequence)" : "a residual stack")
+        }
+        guard !network.variants.usesZoneout else {
+            throw RecurrentError.invalidArgument(
+                name: "\(network.cell.rawValue) stream", expected: "a stack without zoneout",
+                got: "zoneout (its evaluation blends each state with the previous one, which the stream's cell steps do not)")
         }
         guard batchSize >= 1 else {
             throw RecurrentError.invalidArgument(name: "stream batch size", expected: "at least 1", got: "\(batchSize)")

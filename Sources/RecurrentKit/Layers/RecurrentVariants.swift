@@ -26,19 +26,31 @@ public struct RecurrentVariants: Sendable, Equatable {
     /// 1/(1−p)) before its time loop, so every step of every sequence of the batch sees the same
     /// dropped weights, and only the kept weights receive gradient. The identity in evaluation.
     public var weightDrop: Float
+    /// Zoneout on h, p in [0, 1) (Krueger et al. 2017): in training each unit of every step keeps its
+    /// previous value with probability p, h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) with d ∈ {0, 1} drawn per
+    /// step, layer and direction; in evaluation d = p (the expectation). With `projSize` it acts on
+    /// the projected h.
+    public var zoneout: Float
+    /// LSTM only: zoneout on the cell state, p in [0, 1): c_t = c̃_t + d ⊙ (c_{t-1} − c̃_t), where
+    /// c̃_t = f ⊙ c_{t-1} + i ⊙ g, and h̃_t = o ⊙ tanh(c̃_t) (Krueger et al.'s equations).
+    public var cellZoneout: Float
 
     /// PyTorch's plain cells unless an option is given.
     public init(forgetBias: Float? = nil, goBackwards: Bool = false, residual: Bool = false,
-                recurrentDropout: Float = 0, weightDrop: Float = 0) {
+                recurrentDropout: Float = 0, weightDrop: Float = 0, zoneout: Float = 0, cellZoneout: Float = 0) {
         self.forgetBias = forgetBias
         self.goBackwards = goBackwards
         self.residual = residual
         self.recurrentDropout = recurrentDropout
         self.weightDrop = weightDrop
+        self.zoneout = zoneout
+        self.cellZoneout = cellZoneout
     }
 
-    /// Whether a call in training draws masks (recurrent dropout or weight drop).
-    var drawsMasks: Bool { recurrentDropout > 0 || weightDrop > 0 }
+    /// Whether a call in training draws masks (recurrent dropout, weight drop, zoneout).
+    var drawsMasks: Bool { recurrentDropout > 0 || weightDrop > 0 || usesZoneout }
+    /// Whether the layers run with zoneout factors.
+    var usesZoneout: Bool { zoneout > 0 || cellZoneout > 0 }
 
     /// Throws, saying why, unless these variants make sense for a stack of `numLayers` layers of `cell`.
     func validate(for cell: RecurrentCell, numLayers: Int, bidirectional: Bool) throws {
@@ -52,8 +64,13 @@ public struct RecurrentVariants: Sendable, Equatable {
                 name: "residual", expected: "false for a single layer (residual connections join stacked layers: "
                     + "numLayers ≥ 2)", got: "true with numLayers \(numLayers)")
         }
-        for (name, p) in [("recurrent dropout", recurrentDropout), ("weight drop", weightDrop)] where !(p >= 0 && p < 1) {
+        for (name, p) in [("recurrent dropout", recurrentDropout), ("weight drop", weightDrop), ("zoneout", zoneout),
+                          ("cell zoneout", cellZoneout)] where !(p >= 0 && p < 1) {
             throw RecurrentError.invalidArgument(name: name, expected: "a probability in [0, 1)", got: "\(p)")
+        }
+        if cellZoneout > 0, cell != .lstm {
+            throw RecurrentError.invalidArgument(name: "cell zoneout", expected: "0 for \(cell.rawValue) (only an LSTM has a cell state)",
+                                                 got: "\(cellZoneout)")
         }
         if let forgetBias {
             guard cell == .lstm else {

@@ -27,6 +27,11 @@ extension RecurrentNetwork: ONNXExportable {
                 layer: label, reason: variants.goBackwards ? "goBackwards (outputs in the order read) is not exported"
                     : "residual connections between stacked layers are not exported")
         }
+        guard !variants.usesZoneout else {
+            throw ONNXExportError.unsupportedLayer(
+                layer: label, reason: "zoneout (in evaluation each state blends with the previous one) has no counterpart "
+                    + "in ONNX's recurrent operators")
+        }
         let batchFirst = context.layout == .batchMajor
         let widthDimension: ONNXDimension = .fixed(inputSize)
         guard input.rank == 3, input.shape[2] == widthDimension else {

@@ -1,0 +1,83 @@
+// The fused time-loop steps' bodies, compiled twice by recurrent_cells.c: for AVX-512 (tiles of
+// 8 rows × 32 units, two 16-wide panels of every gate) and for AVX2/FMA (6 rows × 16 units).
+// RK(name) gives each build its names; RK_STEP_TARGET its target attribute; RK_STEP_ROWS and
+// RK_STEP_PANELS its tile; RK_STEP_BLOCK(rows, k, a, lda, panel, next, out, ldo) its register
+// block (next: the panel after `panel`, NULL for one panel); RK_STEP_GEMM its packed product.
+// B = rows, H = hidden size, G = gates, K = width of h_{t-1}.
+// Deliberately no include guard: included once per build.
+
+/// Floats of one gate's tile in the scratch block, and of one of its rows.
+#define RK_STEP_TILE_ROW (RK_STEP_PANELS * RK_PANEL)
+#define RK_STEP_TILE (RK_STEP_ROWS * RK_STEP_TILE_ROW)
+
+static RK_STEP_TARGET void RK(rk_forward_step)(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
+                                               const float *packed_hh) {
+    int h = step->hidden, gates = step->gate_row / h, per_gate = rk_panels(h);
+    size_t gate_panels = rk_packed_size(k, h);
+    // scratch[g][row][units]: the tile of h_{t-1} W_hhᵀ for gate g.
+    float scratch[4 * RK_STEP_TILE];
+    for (int c = 0; c < per_gate; c += RK_STEP_PANELS) {
+        int pair = RK_STEP_PANELS > 1 && c + 1 < per_gate;
+        int col = c * RK_PANEL, span = (pair ? 2 : 1) * RK_PANEL, width = h - col < span ? h - col : span;
+        for (int r = 0; r < step->rows; r += RK_STEP_ROWS) {
+            int rows = step->rows - r < RK_STEP_ROWS ? step->rows - r : RK_STEP_ROWS;
+            if (previous_hidden) {
+                for (int g = 0; g < gates; g++) {
+                    const float *panel = packed_hh + g * gate_panels + (size_t)c * k * RK_PANEL;
+                    RK_STEP_BLOCK(rows, k, previous_hidden + (size_t)r * k, k, panel, pair ? panel + (size_t)k * RK_PANEL : NULL,
+                                  scratch + g * RK_STEP_TILE, RK_STEP_TILE_ROW);
+                }
+            }
+            size_t state = (size_t)r * step->state_row + col;
+            rk_cell_forward tile = *step;
+            tile.rows = rows;
+            tile.columns = width;
+            tile.gates = step->gates + (size_t)r * step->gate_row + col;
+            tile.product = previous_hidden ? scratch : NULL;
+            tile.product_gate = RK_STEP_TILE;
+            tile.product_row = RK_STEP_TILE_ROW;
+            tile.bias_ih = step->bias_ih + col;
+            tile.bias_hh = step->bias_hh + col;
+            tile.previous = step->previous ? step->previous + state : NULL;
+            tile.state = step->state ? step->state + state : NULL;
+            tile.hidden_out = step->hidden_out + state;
+            switch (cell) {
+            case RK_CELL_LSTM: RK(rk_lstm_forward)(&tile); break;
+            case RK_CELL_GRU: RK(rk_gru_forward)(&tile); break;
+            default: RK(rk_rnn_forward)(&tile); break;
+            }
+        }
+    }
+}
+
+static RK_STEP_TARGET void RK(rk_backward_step)(int cell, const rk_cell_backward *step, const float *packed_hh, int k,
+                                                float *grad_previous) {
+    int gh = step->gate_row;
+    for (int r = 0; r < step->rows; r += RK_STEP_ROWS) {
+        int rows = step->rows - r < RK_STEP_ROWS ? step->rows - r : RK_STEP_ROWS;
+        size_t state = (size_t)r * step->state_row;
+        rk_cell_backward tile = *step;
+        tile.rows = rows;
+        tile.gates = step->gates + (size_t)r * gh;
+        tile.state = step->state ? step->state + state : NULL;
+        tile.previous = step->previous ? step->previous + state : NULL;
+        tile.grad_output = step->grad_output ? step->grad_output + state : NULL;
+        tile.grad_hidden = step->grad_hidden + state;
+        tile.grad_cell = step->grad_cell ? step->grad_cell + state : NULL;
+        tile.grad_gates = step->grad_gates + (size_t)r * gh;
+        tile.grad_gates_hidden = step->grad_gates_hidden ? step->grad_gates_hidden + (size_t)r * gh : NULL;
+        switch (cell) {
+        case RK_CELL_LSTM: RK(rk_lstm_backward)(&tile); break;
+        case RK_CELL_GRU: RK(rk_gru_backward)(&tile); break;
+        default: RK(rk_rnn_backward)(&tile); break;
+        }
+        if (packed_hh) {
+            // dh_{t-1} (rows, K) (+)= dG (rows, G·H) · W_hh (G·H, K), dG still in L1.
+            const float *dg = cell == RK_CELL_GRU ? tile.grad_gates_hidden : tile.grad_gates;
+            RK_STEP_GEMM(rows, k, gh, dg, gh, packed_hh, grad_previous + (size_t)r * k, k, cell == RK_CELL_GRU);
+        }
+    }
+}
+
+#undef RK_STEP_TILE_ROW
+#undef RK_STEP_TILE
