@@ -6,7 +6,6 @@
 // runs the shared per-step loop itself instead, so its recurrent GEMMs and cell steps show one by one.
 import Foundation
 import RecurrentKit
-import Synchronization
 
 /// The phases a training step is split into.
 enum Phase: String, CaseIterable {
@@ -31,7 +30,7 @@ final class PhaseProfiler: Backend {
     /// Whether the time loops run op by op through the proxy (the shared per-step loop) rather
     /// than as the inner backend's own loops.
     let perStepLoops: Bool
-    private let totals = Mutex<[Phase: Double]>([:])
+    private let totals = Locked<[Phase: Double]>([:])
 
     init(_ inner: any Backend, sequenceRows: Int, perStepLoops: Bool) {
         self.inner = inner
