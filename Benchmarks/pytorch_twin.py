@@ -23,6 +23,12 @@ torch.backends.cuda.matmul.allow_tf32 = False (full fp32, the comparison for our
 device the twin says so on stderr and exits with status 4. `peak_mem_mb` is then
 torch.cuda.max_memory_allocated() over the run.
 
+Variants (`lstm+rdrop:...`, `gru+zoneout:...`, `...+wdrop`, `gru+resetbefore:...`): the same step, but the model is the
+variant written as users must write it in PyTorch today, a Python loop over nn.LSTMCell /
+nn.GRUCell steps with the masks as tensors (variant_eager.py), masks drawn in every step. Before
+timing, the parent checks that loop against scripts/variant_fixtures.masked_stack, the stack the
+PyTorch-parity tests check our backends against (JSON "agrees").
+
 GFLOP/s counts GEMM flops only, with the same formula as the Swift side: for layer l with
 input size I_l (I for l = 0, H otherwise) and G gates (LSTM 4, GRU 3, RNN 1),
 forward = 2*T*B*G*H*(I_l + H); a training step = 3 * forward. gflops = flops / median_s / 1e9.
@@ -43,6 +49,7 @@ Examples:
     python3 Benchmarks/pytorch_twin.py --quick              # default grid, 3 steps, 1 warmup
     python3 Benchmarks/pytorch_twin.py --config lstm:100:64:128:256:2 --steps 10
     python3 Benchmarks/pytorch_twin.py --device cuda --precision fp32,default
+    python3 Benchmarks/pytorch_twin.py --config lstm+zoneout:100:64:128:256:1 --steps 5
 """
 
 import argparse
@@ -55,6 +62,7 @@ import sys
 import time
 
 CELLS = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
+VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore")   # variant_eager.VARIANTS, for LSTM and GRU (resetbefore: GRU)
 
 DEFAULT_GRID = [
     ("lstm", 50, 32, 32, 128, 1),
@@ -85,10 +93,16 @@ def parse_config(text):
     if len(parts) not in (6, 7):
         raise argparse.ArgumentTypeError(
             f"config '{text}' must be CELL:T:B:I:H:L[:MIN] (e.g. lstm:100:64:128:256:2)")
-    cell = parts[0].lower()
+    cell, _, variant = parts[0].lower().partition("+")
     if cell not in CELLS:
         raise argparse.ArgumentTypeError(
-            f"unknown cell '{parts[0]}' (expected one of {', '.join(CELLS)})")
+            f"unknown cell '{parts[0]}' (expected one of {', '.join(CELLS)}, optionally +VARIANT)")
+    if variant and (variant not in VARIANTS or cell not in ("lstm", "gru") or (variant == "resetbefore" and cell != "gru")):
+        raise argparse.ArgumentTypeError(
+            f"config '{text}': variant '{variant}' must be one of {', '.join(VARIANTS)}, on lstm or gru (resetbefore: gru)")
+    if variant and len(parts) == 7:
+        raise argparse.ArgumentTypeError(f"config '{text}': variants run on full-length sequences (no MIN)")
+    cell = parts[0].lower()
     try:
         dims = tuple(int(p) for p in parts[1:])
     except ValueError:
@@ -105,7 +119,7 @@ def config_str(cfg):
 
 
 def step_flops(cell, T, B, I, H, L):
-    G = CELLS[cell]
+    G = CELLS[cell.partition("+")[0]]
     total = 0
     for layer in range(L):
         in_size = I if layer == 0 else H
@@ -135,6 +149,7 @@ def run_child(args):
     import torch.nn.functional as F
 
     cell, T, B, I, H, L = args.config[0][:6]
+    base_cell, _, variant = cell.partition("+")
     # Variable lengths (MIN given): lengths uniform in MIN..T, run as a PackedSequence.
     min_length = args.config[0][6] if len(args.config[0]) > 6 else None
 
@@ -170,9 +185,9 @@ def run_child(args):
 
     common = dict(input_size=I, hidden_size=H, num_layers=L, batch_first=False,
                   dropout=0.0, bias=True)
-    if cell == "lstm":
+    if base_cell == "lstm":
         model = nn.LSTM(**common)
-    elif cell == "gru":
+    elif base_cell == "gru":
         model = nn.GRU(**common)
     else:
         model = nn.RNN(nonlinearity="tanh", **common)
@@ -185,9 +200,15 @@ def run_child(args):
         gen = torch.Generator().manual_seed(args.seed + 1)
         lengths = torch.randint(min_length, T + 1, (B,), generator=gen)   # stays on the CPU, as pack_padded_sequence wants
 
+    if variant:
+        from variant_eager import draw_masks, eager_stack
+
     def step():
         opt.zero_grad()
-        if lengths is None:
+        if variant:
+            # The variant as users write it: masks drawn, then the Python loop over the cell steps.
+            out = eager_stack(model, base_cell, x, draw_masks(base_cell, variant, T, B, H, L), variant == "resetbefore")
+        elif lengths is None:
             out, _ = model(x)
         else:
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
@@ -225,6 +246,7 @@ def run_child(args):
     result = {
         "config": config_str(args.config[0]),
         "cell": cell,
+        "variant": variant or "plain",
         "T": T,
         "B": B,
         "I": I,
@@ -263,6 +285,16 @@ def run_parent(args):
     configs = args.config if args.config else list(DEFAULT_GRID)
     precisions = args.precision.split(",") if args.device == "cuda" else ["fp32"]
     failures = 0
+    # Agreement first: each variant's eager loop against the stack the parity tests use.
+    agreement = {}
+    for cfg in configs:
+        base_cell, _, variant = cfg[0].partition("+")
+        if variant and cfg[0] not in agreement:
+            from variant_eager import check_against_fixture_stack
+            worst = check_against_fixture_stack(base_cell, variant)
+            agreement[cfg[0]] = worst <= 1
+            log(f"pytorch_twin: {cfg[0]} eager loop vs variant_fixtures.masked_stack: "
+                f"{'agrees' if worst <= 1 else 'DISAGREES'} (worst {worst:.2g} of the tolerance 1e-5 + 1e-4 max|e|)")
     for cfg, precision in ((c, p) for c in configs for p in precisions):
         cmd = [sys.executable, os.path.abspath(__file__), "--child",
                "--config", config_str(cfg),
@@ -279,6 +311,8 @@ def run_parent(args):
                 result = json.loads(lines[-1])
             except json.JSONDecodeError:
                 result = None
+        if cfg[0] in agreement:
+            result = result and dict(result, agrees=agreement[cfg[0]])
         if result is None:
             failures += 1
             log(f"pytorch_twin: config {config_str(cfg)} failed "

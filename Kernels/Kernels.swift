@@ -16,6 +16,8 @@ public enum KernelSources {
         ("attention.cl", PackageResources.attention_cl),
         ("lstm.cl", PackageResources.lstm_cl),
         ("gru.cl", PackageResources.gru_cl),
+        ("gru_reset_before.cl", PackageResources.gru_reset_before_cl),
+        ("layer_norm_cell.cl", PackageResources.layer_norm_cell_cl),
         ("rnn.cl", PackageResources.rnn_cl),
         ("time_loop.cl", PackageResources.time_loop_cl),
         ("persistent.cl", PackageResources.persistent_cl),

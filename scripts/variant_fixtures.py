@@ -1,6 +1,7 @@
 """Fixtures of the recurrent variants PyTorch has no module for (group ``variants`` of
-generate_fixtures.py): recurrent (variational) dropout, weight drop on ``weight_hh`` and zoneout,
-written as plain PyTorch one step at a time, with the masks passed in as tensors.
+generate_fixtures.py): recurrent (variational) dropout, weight drop on ``weight_hh``, zoneout and
+the GRU with the reset gate before the recurrent product, written as plain PyTorch one step at a
+time, with the masks passed in as tensors.
 
 ``MaskedStack`` runs a stack of RNN/LSTM/GRU layers with PyTorch's equations, gate orders and
 parameter names (it borrows the parameters of an ``nn.RNN``/``nn.LSTM``/``nn.GRU``), where
@@ -14,6 +15,17 @@ parameter names (it borrows the parameters of an ``nn.RNN``/``nn.LSTM``/``nn.GRU
   previous value), ``h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t)``, and for an LSTM likewise
   ``c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t)`` with ``h̃_t = o ⊙ tanh(c̃_t)`` (projected: W_hr of that).
 
+A reset-before GRU (Cho et al. 2014; Keras's ``reset_after=False``; ``reset_before_gru_cell``) keeps
+nn.GRU's parameters and gate order r, z, n: ``n = tanh(W_in x + b_in + W_hn (r ⊙ h̄) + b_hn)``, with
+h̄ = h_{t-1} ⊙ M_h what the products read; r and z as nn.GRU's.
+
+Layer-normalised cells (Ba et al. 2016): ``LayerNormLSTMCell`` in the style of PyTorch's
+benchmarks/fastrnns/custom_lstms.py (``nn.LayerNorm`` on W_ih x, on W_hh h and on c_t, whose
+normalised value is the state) and ``LayerNormGRUCell`` (the same two norms, then nn.GRU's gates).
+Our names: ``layernorm_i.weight`` is ``weight_ln_ih_l{k}``, ``layernorm_i.bias`` ``bias_ih_l{k}``,
+``layernorm_h.weight``/``.bias`` ``weight_ln_hh_l{k}``/``bias_hh_l{k}``, ``layernorm_c.weight``/``.bias``
+``weight_ln_c_l{k}``/``bias_ln_c_l{k}``; ``weight_ih``/``weight_hh`` as nn.LSTM's/nn.GRU's.
+
 Variable lengths: sequence b runs its first ``lengths[b]`` steps; the reverse direction starts at
 its own last step; padded outputs are zero and final states are those at each sequence's length,
 as PyTorch's packed sequences.  With all-ones masks the stack reproduces the ``nn`` module (checked).
@@ -24,13 +36,28 @@ Tensors written besides those of 8. (sequence fixtures): ``mask.hidden`` (L·D, 
 """
 
 import torch
+from torch import nn
 
 # T = time steps, B = batch, I = input size, H = hidden size, L = layers, D = directions,
 # G = gates, P = projection size, R = width of h (P when projecting, else H).
 
 
-def _cell_step(cell, x_proj, h_masked, h_prev, c_prev, w_hh, b_hh, w_hr):
+def reset_before_gru_cell(x_proj, h_masked, h_prev, w_hh, b_hh):
+    """A GRU cell with the reset gate before the recurrent product, from x W_ihᵀ + b_ih (B, 3H), what
+    the products read (h̄, B×H) and h_{t-1}; W_hh (3H, H) and b_hh (3H) as nn.GRU's, rows r, z, n."""
+    xr, xz, xn = x_proj.chunk(3, dim=1)
+    w_hr, w_hz, w_hn = w_hh.chunk(3, dim=0)
+    b_hr, b_hz, b_hn = b_hh.chunk(3)
+    r = torch.sigmoid(xr + h_masked @ w_hr.t() + b_hr)
+    z = torch.sigmoid(xz + h_masked @ w_hz.t() + b_hz)
+    n = torch.tanh(xn + (r * h_masked) @ w_hn.t() + b_hn)
+    return (1 - z) * n + z * h_prev
+
+
+def _cell_step(cell, x_proj, h_masked, h_prev, c_prev, w_hh, b_hh, w_hr, reset_before=False):
     """One step for all B rows: (h, c) from x W_ihᵀ + b_ih (B, GH), the masked and the plain h_{t-1}."""
+    if reset_before:
+        return reset_before_gru_cell(x_proj, h_masked, h_prev, w_hh, b_hh), None
     a_h = h_masked @ w_hh.t() + b_hh                       # (B, GH)
     if cell in ("rnn_tanh", "rnn_relu"):
         a = x_proj + a_h
@@ -48,7 +75,7 @@ def _cell_step(cell, x_proj, h_masked, h_prev, c_prev, w_hh, b_hh, w_hr):
     return (1 - z) * n + z * h_prev, None
 
 
-def masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone_h=None, zone_c=None):
+def masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone_h=None, zone_c=None, reset_before=False):
     """The stack of ``mod`` (an nn.RNN/LSTM/GRU, time-major, no dropout) over x (T, B, I) with
     the masks (zone_h, zone_c: lists of L·D zoneout factors, or None); returns output (T, B, D·R),
     h_n (L·D, B, R), c_n (L·D, B, H) or None."""
@@ -79,7 +106,7 @@ def masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone
                 # because its state only starts changing at its own last step.
                 a = active[t]
                 x_proj = layer_input[t] @ w_ih.t() + b_ih
-                h_new, c_new = _cell_step(cell, x_proj, h * hidden_masks[index], h, c, w_hh, b_hh, w_hr)
+                h_new, c_new = _cell_step(cell, x_proj, h * hidden_masks[index], h, c, w_hh, b_hh, w_hr, reset_before)
                 if zone_h is not None:
                     h_new = h_new + zone_h[index][t] * (h - h_new)
                     if c is not None:
@@ -98,7 +125,7 @@ def masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone
 
 def variant_fixture(out_dir, write_fixture, make_rnn, filename, file_seed, cell, num_layers, *,
                     bidirectional=False, lengths=None, proj_size=0, p_hidden=0.3, p_weight=0.4,
-                    zoneout=None, evaluation=False, T=5, B=3, I=4, H=5):
+                    zoneout=None, evaluation=False, reset_before=False, T=5, B=3, I=4, H=5):
     """One file: masks drawn here (0 or 1/(1−p)), zoneout factors (0 or 1; with `evaluation` p
     everywhere and no recurrent dropout or weight drop), forward, backward, the all-ones check, write."""
     torch.manual_seed(file_seed)
@@ -137,8 +164,21 @@ def variant_fixture(out_dir, write_fixture, make_rnn, filename, file_seed, cell,
         ref_out = res[0] if lengths is None else pad_packed_sequence(res[0], total_length=T)[0]
         ones = masked_stack(mod, cell, x, lengths, h0, c0, torch.ones(L * D, B, R), [torch.ones(G * H, R)] * len(weight_names))
         assert torch.allclose(ones[0], ref_out, atol=1e-5), "step-by-step stack differs from the nn module"
+        if reset_before:
+            # With W_hn's rows and b_hn zero the reset gate's place makes no difference: nn.GRU again.
+            saved = {name: p.detach().clone() for name, p in mod.named_parameters()}
+            for name, p in mod.named_parameters():
+                if name.startswith("weight_hh") or name.startswith("bias_hh"):
+                    p[2 * H:] = 0
+            res = mod(inp, h0)
+            plain = res[0] if lengths is None else pad_packed_sequence(res[0], total_length=T)[0]
+            ones = masked_stack(mod, cell, x, lengths, h0, c0, torch.ones(L * D, B, R),
+                                [torch.ones(G * H, R)] * len(weight_names), reset_before=True)
+            assert torch.allclose(ones[0], plain, atol=1e-5), "reset-before stack differs where it must not"
+            for name, p in mod.named_parameters():
+                p.copy_(saved[name])
 
-    out, h_n, c_n = masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone_h, zone_c)
+    out, h_n, c_n = masked_stack(mod, cell, x, lengths, h0, c0, hidden_masks, weight_masks, zone_h, zone_c, reset_before)
     g_out, g_hn = torch.randn(*out.shape), torch.randn(*h_n.shape)
     g_cn = torch.randn(*c_n.shape) if is_lstm else None
     loss = (out * g_out).sum() + (h_n * g_hn).sum() + ((c_n * g_cn).sum() if is_lstm else 0)
@@ -163,6 +203,8 @@ def variant_fixture(out_dir, write_fixture, make_rnn, filename, file_seed, cell,
             "bidirectional": bidirectional, "has_initial_state": True, "batch_first": False, "seed": file_seed,
             "recurrent_dropout": 0 if evaluation else p_hidden, "weight_drop": 0 if evaluation else p_weight,
             "evaluation": evaluation}
+    if reset_before:
+        meta["reset_after"] = False
     if zoneout is not None:
         meta["zoneout"], meta["cell_zoneout"] = zoneout
     if lengths is not None:
@@ -191,3 +233,126 @@ def gen_variants(out_dir, write_fixture, make_rnn):
                     bidirectional=True, p_hidden=0, p_weight=0, zoneout=(0.4, 0.0))
     variant_fixture(out_dir, write_fixture, make_rnn, "variant_zoneout_lstm_eval.json", 7014, "lstm", 2,
                     lengths=[5, 2, 4], zoneout=(0.2, 0.4), evaluation=True)
+    # The GRU with the reset gate before the recurrent product: plain (bidirectional, variable
+    # lengths), and with recurrent dropout, weight drop and zoneout.
+    variant_fixture(out_dir, write_fixture, make_rnn, "variant_reset_before_gru_bi_packed.json", 7021, "gru", 2,
+                    bidirectional=True, lengths=[4, 6, 1, 3], T=6, B=4, p_hidden=0, p_weight=0, reset_before=True)
+    variant_fixture(out_dir, write_fixture, make_rnn, "variant_reset_before_gru_masks.json", 7022, "gru", 2,
+                    lengths=[2, 5, 3], zoneout=(0.3, 0.0), reset_before=True, I=3, H=6)
+    # Layer-normalised LSTM and GRU: bidirectional with variable lengths, and stacked with recurrent dropout.
+    layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_lstm_bi_packed.json", 7031, "lstm", 2,
+                       bidirectional=True, lengths=[4, 6, 1, 3], T=6, B=4)
+    layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_lstm_dropout.json", 7032, "lstm", 2, p_hidden=0.3)
+    layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_gru_bi_packed.json", 7033, "gru", 2,
+                       bidirectional=True, lengths=[2, 5, 3], T=5, B=3, p_hidden=0.3)
+
+
+class LayerNormLSTMCell(nn.Module):
+    """custom_lstms.py's LayerNormLSTMCell: LN on W_ih x and on W_hh h (4H each, their biases the
+    only biases) and on c_t; the normalised c_t is the state."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.weight_ih = nn.Parameter(torch.randn(4 * hidden_size, input_size) / hidden_size ** 0.5)
+        self.weight_hh = nn.Parameter(torch.randn(4 * hidden_size, hidden_size) / hidden_size ** 0.5)
+        self.layernorm_i = nn.LayerNorm(4 * hidden_size)
+        self.layernorm_h = nn.LayerNorm(4 * hidden_size)
+        self.layernorm_c = nn.LayerNorm(hidden_size)
+
+    def forward(self, x, h_masked, state):
+        hx, cx = state
+        gates = self.layernorm_i(x @ self.weight_ih.t()) + self.layernorm_h(h_masked @ self.weight_hh.t())
+        i, f, g, o = gates.chunk(4, 1)
+        cy = self.layernorm_c(torch.sigmoid(f) * cx + torch.sigmoid(i) * torch.tanh(g))
+        return torch.sigmoid(o) * torch.tanh(cy), cy
+
+
+class LayerNormGRUCell(nn.Module):
+    """The same two norms (3H each), then nn.GRU's gates: n = tanh(a_in + r ⊙ a_hn)."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.weight_ih = nn.Parameter(torch.randn(3 * hidden_size, input_size) / hidden_size ** 0.5)
+        self.weight_hh = nn.Parameter(torch.randn(3 * hidden_size, hidden_size) / hidden_size ** 0.5)
+        self.layernorm_i = nn.LayerNorm(3 * hidden_size)
+        self.layernorm_h = nn.LayerNorm(3 * hidden_size)
+
+    def forward(self, x, h_masked, state):
+        hx, _ = state
+        xr, xz, xn = self.layernorm_i(x @ self.weight_ih.t()).chunk(3, 1)
+        hr, hz, hn = self.layernorm_h(h_masked @ self.weight_hh.t()).chunk(3, 1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        return (1 - z) * n + z * hx, None
+
+
+# Our parameter names of a layer-normalised cell's parameters.
+_LN_NAMES = {"weight_ih": "weight_ih", "weight_hh": "weight_hh", "layernorm_i.weight": "weight_ln_ih",
+             "layernorm_i.bias": "bias_ih", "layernorm_h.weight": "weight_ln_hh", "layernorm_h.bias": "bias_hh",
+             "layernorm_c.weight": "weight_ln_c", "layernorm_c.bias": "bias_ln_c"}
+
+
+def layer_norm_fixture(out_dir, write_fixture, filename, file_seed, cell, num_layers, *, bidirectional=False,
+                       lengths=None, p_hidden=0.0, T=5, B=3, I=4, H=5):
+    """One file: a stack of layer-normalised cells (gains and biases drawn away from nn.LayerNorm's
+    ones and zeros), recurrent dropout masks passed in, forward, backward, write."""
+    torch.manual_seed(file_seed)
+    is_lstm = cell == "lstm"
+    L, D = num_layers, 2 if bidirectional else 1
+    make = LayerNormLSTMCell if is_lstm else LayerNormGRUCell
+    cells = [make(I if k == 0 else D * H, H) for k in range(L) for _ in range(D)]
+    with torch.no_grad():
+        for c in cells:
+            for name, p in c.named_parameters():
+                if name.startswith("layernorm"):
+                    p.copy_((1 + 0.3 * torch.randn_like(p)) if name.endswith("weight") else 0.3 * torch.randn_like(p))
+    x = torch.randn(T, B, I).requires_grad_(True)
+    h0 = (torch.randn(L * D, B, H) * 0.5).requires_grad_(True)
+    c0 = (torch.randn(L * D, B, H) * 0.5).requires_grad_(True) if is_lstm else None
+    hidden_masks = (torch.rand(L * D, B, H) >= p_hidden).float() / (1 - p_hidden)
+    lengths_ = lengths if lengths is not None else [T] * B
+    active = torch.tensor([[1.0 if t < n else 0.0 for n in lengths_] for t in range(T)]).unsqueeze(2)
+    layer_input, h_n, c_n = x, [], []
+    for k in range(L):
+        outs = []
+        for d in range(D):
+            index = k * D + d
+            h, c = h0[index], (c0[index] if is_lstm else None)
+            steps = [None] * T
+            for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
+                a = active[t]
+                h_new, c_new = cells[index](layer_input[t], h * hidden_masks[index], (h, c))
+                h = a * h_new + (1 - a) * h
+                if is_lstm:
+                    c = a * c_new + (1 - a) * c
+                steps[t] = a * h_new
+            outs.append(torch.stack(steps))
+            h_n.append(h)
+            if is_lstm:
+                c_n.append(c)
+        layer_input = torch.cat(outs, dim=2)
+    out, h_n = layer_input, torch.stack(h_n)
+    c_n = torch.stack(c_n) if is_lstm else None
+    g_out, g_hn = torch.randn(*out.shape), torch.randn(*h_n.shape)
+    g_cn = torch.randn(*c_n.shape) if is_lstm else None
+    loss = (out * g_out).sum() + (h_n * g_hn).sum() + ((c_n * g_cn).sum() if is_lstm else 0)
+    loss.backward()
+
+    tensors = {"input": x, "output": out, "h_n": h_n, "grad_output": g_out, "grad_h_n": g_hn, "grad.input": x.grad,
+               "h0": h0, "grad.h0": h0.grad, "mask.hidden": hidden_masks}
+    if is_lstm:
+        tensors.update({"c0": c0, "grad.c0": c0.grad, "c_n": c_n, "grad_c_n": g_cn})
+    G = 4 if is_lstm else 3
+    for index, c in enumerate(cells):
+        sfx = f"_l{index // D}" + ("_reverse" if index % D == 1 else "")
+        tensors["mask.weight_hh" + sfx] = torch.ones(G * H, H)
+        for name, p in c.named_parameters():
+            tensors[_LN_NAMES[name] + sfx] = p
+            tensors["grad." + _LN_NAMES[name] + sfx] = p.grad
+    meta = {"cell": cell, "input_size": I, "hidden_size": H, "num_layers": L, "seq_len": T, "batch": B,
+            "bidirectional": bidirectional, "has_initial_state": True, "batch_first": False, "seed": file_seed,
+            "recurrent_dropout": p_hidden, "weight_drop": 0, "evaluation": False, "layer_norm": True}
+    if lengths is not None:
+        tensors["lengths"] = torch.tensor(lengths, dtype=torch.float32)
+        meta["lengths"] = list(lengths)
+    write_fixture(out_dir, filename, meta, tensors)

@@ -17,9 +17,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Cells of the default grid, comma-separated: lstm, gru, rnn_tanh, rnn_relu.")
     var cells = "lstm,gru,rnn_tanh"
-    @Option(help: "Sizes of the default grid, comma-separated: small, medium, large, varlen (variable lengths 10…100 beside the same batch padded).")
+    @Option(help: "Sizes of the default grid, comma-separated: small, medium, large, varlen (variable lengths 10…100 beside the same batch padded), variants (T100 B64 I128 H256 L1 plain and with recurrent dropout, zoneout, weight drop; GRU also reset-before).")
     var sizes = "small,medium,large,varlen"
-    @Option(help: "A configuration CELL:T:B:I:H:L[:MIN] instead of the grid (repeatable); MIN: lengths uniform in MIN...T.")
+    @Option(help: "A configuration CELL[+VARIANT]:T:B:I:H:L[:MIN] instead of the grid (repeatable); VARIANT: rdrop, zoneout, wdrop, resetbefore (GRU); MIN: lengths uniform in MIN...T.")
     var config: [String] = []
     @Option(help: "Devices, comma-separated (default: every one available of cpu, opencl).")
     var backends: String?
@@ -139,7 +139,7 @@ struct BenchCommand: ParsableCommand {
             results += ours
             if let p = pytorch[c.text] { results.append(p) }
             for m in ours + (pytorch[c.text].map { [$0] } ?? []) {
-                var row = [c.cell.rawValue + " " + c.size, m.backend,
+                var row = [c.cellText + " " + c.size, m.backend,
                            String(format: "%.2f", m.step_ms_median),
                            String(format: "%.2f–%.2f", m.step_ms_min, m.step_ms_max),
                            String(format: "%.0f", m.sequences_per_s), String(format: "%.1f", m.gflops),
@@ -177,6 +177,7 @@ struct BenchCommand: ParsableCommand {
                     + ratios.joined(separator: ", "))
             }
         }
+        printVariantCosts(configs, results, devices: devices, log: log)
     }
 
     private func selectedConfigs() throws -> [BenchConfig] {
@@ -188,8 +189,8 @@ struct BenchCommand: ParsableCommand {
             return cell
         }
         var sizeList = sizes.split(separator: ",").map(String.init)
-        if let bad = sizeList.first(where: { !["small", "medium", "large", "varlen"].contains($0) }) {
-            throw ValidationError("unknown size '\(bad)': expected small, medium, large or varlen")
+        if let bad = sizeList.first(where: { !["small", "medium", "large", "varlen", "variants"].contains($0) }) {
+            throw ValidationError("unknown size '\(bad)': expected small, medium, large, varlen or variants")
         }
         if quick { sizeList.removeAll { $0 == "large" } }
         let grid = BenchConfig.grid(cells: cellList, sizes: sizeList)

@@ -11,23 +11,34 @@ struct BenchConfig: Hashable, Codable, Sendable {
     /// Variable lengths: each sequence's length is drawn uniformly from minimumLength...T (seeded);
     /// nil means every sequence runs all T steps.
     var minimumLength: Int? = nil
+    /// The cell variant trained (`BenchVariant`); plain by default.
+    var variant: BenchVariant = .plain
 
-    /// `CELL:T:B:I:H:L[:MIN]`, cell one of lstm, gru, rnn_tanh, rnn_relu; MIN gives variable lengths.
+    /// `CELL[+VARIANT]:T:B:I:H:L[:MIN]`, cell one of lstm, gru, rnn_tanh, rnn_relu; VARIANT one of
+    /// rdrop, zoneout, wdrop, resetbefore (GRU) (`BenchVariant`); MIN gives variable lengths.
     init(parsing text: String) throws {
         let parts = text.split(separator: ":").map(String.init)
         let numbers = parts.dropFirst().compactMap { Int($0) }
-        guard parts.count == 6 || parts.count == 7, let cell = RecurrentCell(rawValue: parts[0]),
+        let head = parts.first.map { $0.split(separator: "+", maxSplits: 1).map(String.init) } ?? []
+        guard parts.count == 6 || parts.count == 7, let cellName = head.first, let cell = RecurrentCell(rawValue: cellName),
               numbers.count == parts.count - 1, numbers.allSatisfy({ $0 > 0 }), numbers.count == 5 || numbers[5] <= numbers[0] else {
-            throw BenchError("config '\(text)': expected CELL:T:B:I:H:L[:MIN] with CELL in lstm, gru, rnn_tanh, rnn_relu, "
+            throw BenchError("config '\(text)': expected CELL[+VARIANT]:T:B:I:H:L[:MIN] with CELL in lstm, gru, rnn_tanh, rnn_relu, "
                              + "positive sizes and MIN ≤ T")
         }
+        let variantName = head.count > 1 ? head[1] : "plain"
+        guard let variant = BenchVariant(rawValue: variantName), variant.applies(to: cell) else {
+            throw BenchError("config '\(text)': unknown variant '\(variantName)' for \(cell.rawValue), expected one of "
+                             + BenchVariant.allCases.filter { $0.applies(to: cell) }.map(\.rawValue).joined(separator: ", "))
+        }
         self.init(cell: cell, t: numbers[0], b: numbers[1], i: numbers[2], h: numbers[3], layers: numbers[4], size: "custom",
-                  minimumLength: numbers.count == 6 ? numbers[5] : nil)
+                  minimumLength: numbers.count == 6 ? numbers[5] : nil, variant: variant)
     }
 
-    init(cell: RecurrentCell, t: Int, b: Int, i: Int, h: Int, layers: Int, size: String, minimumLength: Int? = nil) {
+    init(cell: RecurrentCell, t: Int, b: Int, i: Int, h: Int, layers: Int, size: String, minimumLength: Int? = nil,
+         variant: BenchVariant = .plain) {
         self.cell = cell; self.t = t; self.b = b; self.i = i; self.h = h; self.layers = layers; self.size = size
         self.minimumLength = minimumLength
+        self.variant = variant
     }
 
     /// The sequence lengths of a variable-length config (the same on every run and backend).
@@ -40,8 +51,9 @@ struct BenchConfig: Hashable, Codable, Sendable {
     /// Real steps over padded steps (1 without variable lengths).
     var tokenFraction: Double { lengths.map { Double($0.reduce(0, +)) / Double(t * b) } ?? 1 }
 
-    /// The default grid: LSTM and GRU small, medium and large; RNN (tanh) medium; and with "varlen",
-    /// LSTM and GRU on variable lengths beside the same batch padded.
+    /// The default grid: LSTM and GRU small, medium and large; RNN (tanh) medium; with "varlen",
+    /// LSTM and GRU on variable lengths beside the same batch padded; with "variants", LSTM and GRU
+    /// T100 B64 I128 H256 L1 plain and with each `BenchVariant` that applies.
     static func grid(cells: [RecurrentCell], sizes: [String]) -> [BenchConfig] {
         let shapes: [(String, Int, Int, Int, Int, Int)] = [
             ("small", 50, 32, 32, 128, 1), ("medium", 100, 64, 128, 256, 2), ("large", 100, 128, 512, 512, 1),
@@ -54,6 +66,13 @@ struct BenchConfig: Hashable, Codable, Sendable {
                 configs.append(BenchConfig(cell: cell, t: 100, b: 64, i: 128, h: 256, layers: 1, size: "varlen", minimumLength: 10))
             }
         }
+        if sizes.contains("variants") {
+            for cell in cells where cell == .lstm || cell == .gru {
+                for variant in BenchVariant.allCases where variant.applies(to: cell) {
+                    configs.append(BenchConfig(cell: cell, t: 100, b: 64, i: 128, h: 256, layers: 1, size: "variants", variant: variant))
+                }
+            }
+        }
         for cell in cells {
             for (size, t, b, i, h, l) in shapes where sizes.contains(size) {
                 // Plain RNNs are benchmarked at the medium size only.
@@ -61,12 +80,16 @@ struct BenchConfig: Hashable, Codable, Sendable {
                 configs.append(BenchConfig(cell: cell, t: t, b: b, i: i, h: h, layers: l, size: size))
             }
         }
-        return configs
+        // The variants' plain cell is varlen's padded batch: time it once.
+        var seen = Set<String>()
+        return configs.filter { seen.insert($0.text).inserted }
     }
 
-    var text: String { "\(cell.rawValue):\(t):\(b):\(i):\(h):\(layers)" + (minimumLength.map { ":\($0)" } ?? "") }
+    /// The cell with its variant, as configs name it: `lstm`, `lstm+zoneout`.
+    var cellText: String { cell.rawValue + (variant == .plain ? "" : "+" + variant.rawValue) }
+    var text: String { "\(cellText):\(t):\(b):\(i):\(h):\(layers)" + (minimumLength.map { ":\($0)" } ?? "") }
     var label: String {
-        "\(cell.rawValue) \(size) T\(t) B\(b) I\(i) H\(h) L\(layers)" + (minimumLength.map { " lengths \($0)…\(t)" } ?? "")
+        "\(cellText) \(size) T\(t) B\(b) I\(i) H\(h) L\(layers)" + (minimumLength.map { " lengths \($0)…\(t)" } ?? "")
     }
 
     /// GEMM floating-point operations of one training step: forward 2·T·B·G·H·(I_l + H) per

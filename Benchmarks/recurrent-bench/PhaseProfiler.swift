@@ -59,9 +59,14 @@ final class PhaseProfiler: Backend {
         try! Tensor(shape: t.shape, buffer: t.buffer, offset: t.offset, backend: inner)
     }
     private func u(_ t: Tensor?) -> Tensor? { t.map { u($0) } }
+    private func u(_ z: RecurrentZoneout?) -> RecurrentZoneout? { z.map { RecurrentZoneout(hidden: u($0.hidden), cell: u($0.cell)) } }
     private func u(_ w: RecurrentWeights) -> RecurrentWeights {
         RecurrentWeights(weightIH: u(w.weightIH), weightHH: u(w.weightHH), biasIH: u(w.biasIH), biasHH: u(w.biasHH),
-                         weightHR: u(w.weightHR))
+                         weightHR: u(w.weightHR),
+                         layerNorm: w.layerNorm.map {
+                             RecurrentLayerNormWeights(gainIH: u($0.gainIH), gainHH: u($0.gainHH), gainCell: u($0.gainCell),
+                                                       biasCell: u($0.biasCell))
+                         })
     }
 
     func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
@@ -70,9 +75,10 @@ final class PhaseProfiler: Backend {
         let io = loop.io
         l.io = RecurrentForwardIO(output: u(io.output), finalHidden: u(io.finalHidden), finalCell: u(io.finalCell),
                                   reserve: u(io.reserve), input: u(io.input), initialHidden: u(io.initialHidden),
-                                  initialCell: u(io.initialCell), mode: io.mode)
+                                  initialCell: u(io.initialCell), mode: io.mode, hiddenMask: u(io.hiddenMask), zoneout: u(io.zoneout))
         l.weights = u(loop.weights)
         (l.gates, l.extra, l.projected, l.output) = (u(loop.gates), u(loop.extra), u(loop.projected), u(loop.output))
+        l.candidateCell = u(loop.candidateCell)
         try timed(.forwardLoop) { try inner.recurrentForwardSteps(l) }
     }
 
@@ -84,9 +90,11 @@ final class PhaseProfiler: Backend {
                                    gradInitialCell: u(io.gradInitialCell), gradOutput: u(io.gradOutput),
                                    gradFinalHidden: u(io.gradFinalHidden), gradFinalCell: u(io.gradFinalCell),
                                    input: u(io.input), output: u(io.output), initialHidden: u(io.initialHidden),
-                                   initialCell: u(io.initialCell), reserve: u(io.reserve))
+                                   initialCell: u(io.initialCell), reserve: u(io.reserve), hiddenMask: u(io.hiddenMask),
+                                   zoneout: u(io.zoneout))
         l.weights = u(loop.weights)
         (l.gates, l.extra, l.projected, l.output) = (u(loop.gates), u(loop.extra), u(loop.projected), u(loop.output))
+        l.candidateCell = u(loop.candidateCell)
         (l.gradGatesInput, l.gradGatesHidden, l.gradOutputs) = (u(loop.gradGatesInput), u(loop.gradGatesHidden), u(loop.gradOutputs))
         try timed(.backwardLoop) { try inner.recurrentBackwardSteps(l) }
     }
@@ -222,6 +230,76 @@ final class PhaseProfiler: Backend {
             try inner.gruBackwardStep(gradGatesInput: u(gradGatesInput), gradGatesHidden: u(gradGatesHidden), gradHidden: u(gradHidden),
                                       gradOutput: u(gradOutput), gates: u(gates), newGateHidden: u(newGateHidden),
                                       previousHidden: u(previousHidden))
+        }
+    }
+    func gruResetGateStep(resetHidden: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                          productHidden: Tensor?) throws {
+        try timed(.cellForward) {
+            try inner.gruResetGateStep(resetHidden: u(resetHidden), gates: u(gates), hiddenProjection: u(hiddenProjection),
+                                       biasIH: u(biasIH), biasHH: u(biasHH), productHidden: u(productHidden))
+        }
+    }
+    func gruResetBeforeStep(hidden: Tensor, gates: Tensor, newGateProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                            previousHidden: Tensor?) throws {
+        try timed(.cellForward) {
+            try inner.gruResetBeforeStep(hidden: u(hidden), gates: u(gates), newGateProjection: u(newGateProjection),
+                                         biasIH: u(biasIH), biasHH: u(biasHH), previousHidden: u(previousHidden))
+        }
+    }
+    func gruResetBeforeBackwardStep(gradGates: Tensor, gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor,
+                                    previousHidden: Tensor?) throws {
+        try timed(.cellBackward) {
+            try inner.gruResetBeforeBackwardStep(gradGates: u(gradGates), gradHidden: u(gradHidden), gradOutput: u(gradOutput),
+                                                 gates: u(gates), previousHidden: u(previousHidden))
+        }
+    }
+    func gruResetGateBackwardStep(gradGates: Tensor, gradResetHidden: Tensor, gates: Tensor, productHidden: Tensor?) throws {
+        try timed(.cellBackward) {
+            try inner.gruResetGateBackwardStep(gradGates: u(gradGates), gradResetHidden: u(gradResetHidden), gates: u(gates),
+                                               productHidden: u(productHidden))
+        }
+    }
+    func layerNormForward(output: Tensor, normalized: Tensor, inverseDeviation: Tensor, input: Tensor, gain: Tensor,
+                          bias: Tensor?) throws {
+        try timed(.cellForward) {
+            try inner.layerNormForward(output: u(output), normalized: u(normalized), inverseDeviation: u(inverseDeviation),
+                                       input: u(input), gain: u(gain), bias: u(bias))
+        }
+    }
+    func layerNormBackward(gradInput: Tensor, gradOutput: Tensor, normalized: Tensor, inverseDeviation: Tensor, gain: Tensor) throws {
+        try timed(.cellBackward) {
+            try inner.layerNormBackward(gradInput: u(gradInput), gradOutput: u(gradOutput), normalized: u(normalized),
+                                        inverseDeviation: u(inverseDeviation), gain: u(gain))
+        }
+    }
+    func layerNormLSTMForwardStep(hidden: Tensor, cell: Tensor, normalizedCell: Tensor, cellInverseDeviation: Tensor,
+                                  normalizedProjection: Tensor, projectionInverseDeviation: Tensor,
+                                  gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
+                                  projectionGain: Tensor, cellGain: Tensor, cellBias: Tensor, previousCell: Tensor?) throws {
+        try timed(.cellForward) {
+            try inner.layerNormLSTMForwardStep(hidden: u(hidden), cell: u(cell), normalizedCell: u(normalizedCell),
+                                               cellInverseDeviation: u(cellInverseDeviation),
+                                               normalizedProjection: u(normalizedProjection),
+                                               projectionInverseDeviation: u(projectionInverseDeviation), gates: u(gates),
+                                               hiddenProjection: u(hiddenProjection), biasIH: u(biasIH), biasHH: u(biasHH),
+                                               projectionGain: u(projectionGain), cellGain: u(cellGain), cellBias: u(cellBias),
+                                               previousCell: u(previousCell))
+        }
+    }
+    func layerNormLSTMBackwardStep(gradGates: Tensor, gradProjection: Tensor, gradCell: Tensor, gradCellOutput: Tensor,
+                                   gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor, cell: Tensor, normalizedCell: Tensor,
+                                   cellInverseDeviation: Tensor, normalizedProjection: Tensor,
+                                   projectionInverseDeviation: Tensor, projectionGain: Tensor, cellGain: Tensor,
+                                   previousCell: Tensor?) throws {
+        try timed(.cellBackward) {
+            try inner.layerNormLSTMBackwardStep(gradGates: u(gradGates), gradProjection: u(gradProjection), gradCell: u(gradCell),
+                                                gradCellOutput: u(gradCellOutput), gradHidden: u(gradHidden),
+                                                gradOutput: u(gradOutput), gates: u(gates), cell: u(cell),
+                                                normalizedCell: u(normalizedCell), cellInverseDeviation: u(cellInverseDeviation),
+                                                normalizedProjection: u(normalizedProjection),
+                                                projectionInverseDeviation: u(projectionInverseDeviation),
+                                                projectionGain: u(projectionGain), cellGain: u(cellGain),
+                                                previousCell: u(previousCell))
         }
     }
     func rnnForwardStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor, activation: Activation) throws {

@@ -51,11 +51,14 @@ final class TrainingStep {
     }
 }
 
+/// The config's stack with its variant, in training mode (the variants draw their masks).
 func makeNetwork(_ c: BenchConfig, on backend: any Backend, rng: RandomSource) throws -> RecurrentNetwork {
+    let v = c.variant.variants(for: c.cell)
     switch c.cell {
-    case .lstm: return try LSTM(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng)
-    case .gru: return try GRU(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng)
-    case .rnnTanh: return try RNN(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng)
-    case .rnnRelu: return try RNN(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, nonlinearity: .relu, on: backend, rng: rng)
+    case .lstm: return try LSTM(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng, variants: v)
+    case .gru: return try GRU(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng, variants: v)
+    case .rnnTanh: return try RNN(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng, variants: v)
+    case .rnnRelu:
+        return try RNN(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, nonlinearity: .relu, on: backend, rng: rng, variants: v)
     }
 }

@@ -4,7 +4,8 @@
 // blocks and the workers never meet inside the loop. Each step is one C call that computes the
 // recurrent product tile by tile and applies the cell step to each tile while it is in L1
 // (rk_forward_step / rk_backward_step in Sources/CRecurrentGEMM/recurrent_cells.c); no tensor is
-// sliced or allocated per step. Forward only (`RecurrentForwardMode.inference`) the cells skip the
+// sliced or allocated per step. Zoneout blends each step's states right after its cell step, in the
+// same worker (the reserve keeps an LSTM's c̃_t, which tanh and backward read). Forward only (`RecurrentForwardMode.inference`) the cells skip the
 // stores backward reads and the per-step states roll over two slots. Without AVX2/FMA, or with RECURRENT_PACKED_WEIGHTS=0, the shared
 // per-step loop runs instead (OpenBLAS products, the same C cell kernels).
 // T = time steps, B = batch, N = rows, H = hidden size, G = gates, R = width of h (P when projecting).
@@ -16,8 +17,9 @@ extension CPUBackend {
     var fusesTimeLoop: Bool { packedProductsAvailable && usesPackedProducts }
 
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        // Zoneout runs on the shared per-step loop: the fused cell kernels do not blend states yet.
-        guard fusesTimeLoop, loop.io.zoneout == nil else { return try perStepRecurrentForwardSteps(loop) }
+        // A reset-before GRU runs on the shared per-step loop: the fused cell kernels do not wait for r
+        // before the n gate's product.
+        guard fusesTimeLoop, !loop.shape.resetBefore else { return try perStepRecurrentForwardSteps(loop) }
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, g) = (s.hiddenSize, s.outputSize, s.cell.gateCount)
         let op = "recurrentForwardSteps"
@@ -33,7 +35,10 @@ extension CPUBackend {
             initialCell: try loop.io.initialCell.map { try pointer($0, op) },
             biasIH: try pointer(w.biasIH, op), biasHH: try pointer(w.biasHH, op),
             packedHH: try pointer(packedHH, op), packedHR: try packedHR.map { try pointer($0.storage, op) },
-            hiddenMask: try loop.io.hiddenMask.map { try pointer($0, op) })
+            hiddenMask: try loop.io.hiddenMask.map { try pointer($0, op) },
+            zoneHidden: try loop.io.zoneout.map { try pointer($0.hidden, op) },
+            zoneCell: try loop.io.zoneout?.cell.map { try pointer($0, op) },
+            candidateCell: try loop.candidateCell.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: loop.mode)
         let blocks = batchBlocks(s)
         try withExtendedLifetime((packedHH, packedHR)) {
@@ -47,7 +52,7 @@ extension CPUBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
-        guard fusesTimeLoop, loop.io.zoneout == nil,
+        guard fusesTimeLoop, !loop.shape.resetBefore,
               let packedHH = try packForRepeatedProducts(loop.weights.weightHH, k: loop.shape.gateWidth,
                                                          n: loop.shape.outputSize, transB: .none)
         else { return try perStepRecurrentBackwardSteps(loop) }
@@ -70,14 +75,19 @@ extension CPUBackend {
             gradFinalCell: try io.gradFinalCell.map { try pointer($0, op) },
             gradInitialHidden: try io.gradInitialHidden.map { try pointer($0, op) },
             gradInitialCell: try io.gradInitialCell.map { try pointer($0, op) },
-            hiddenMask: try io.hiddenMask.map { try pointer($0, op) })
+            hiddenMask: try io.hiddenMask.map { try pointer($0, op) },
+            zoneHidden: try io.zoneout.map { try pointer($0.hidden, op) },
+            zoneCell: try io.zoneout?.cell.map { try pointer($0, op) },
+            candidateCell: try loop.candidateCell.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: .training)
         let blocks = batchBlocks(s)
         let maskWidth = io.hiddenMask == nil ? 0 : r
+        let zoneWidth = io.zoneout == nil ? 0 : r + (io.zoneout?.cell == nil ? 0 : h)
         try withExtendedLifetime((packedHH, packedHR)) {
             try runConcurrently(blocks.count) { part in
-                // Per block: dh and dc carried from step t+1, dm_t with a projection, dG_t W_hh with recurrent dropout.
-                let carried = try Tensor.empty([blocks[part].count * (r + 2 * h + maskWidth)], on: self)   // (b, R + 2H [+ R])
+                // Per block: dh and dc carried from step t+1, dm_t with a projection, dG_t W_hh with recurrent
+                // dropout, d ⊙ dh_t and d_c ⊙ dc_t with zoneout.
+                let carried = try Tensor.empty([blocks[part].count * (r + 2 * h + maskWidth + zoneWidth)], on: self)   // (b, R + 2H [+ R] [+ R [+ H]])
                 try withExtendedLifetime(carried) {
                     plan.backward(rows: blocks[part], p, carried: try self.pointer(carried, op))
                 }
@@ -100,6 +110,9 @@ struct LoopPointers: @unchecked Sendable {
     var gradInitialHidden: Pointer? = nil, gradInitialCell: Pointer? = nil
     /// (B, R) recurrent dropout mask (nil: none).
     var hiddenMask: Pointer? = nil
+    /// Zoneout: (N, R) factors of h and (N, H) of c (LSTM), and the reserve's c̃_t (N, H; forward only
+    /// two rolling (B, H) slots, as `extra`); nil: no zoneout.
+    var zoneHidden: Pointer? = nil, zoneCell: Pointer? = nil, candidateCell: Pointer? = nil
 }
 
 /// Sizes and row offsets of one layer's time loop, and the loop of one row block.
@@ -149,9 +162,11 @@ struct StepPlan: Sendable {
                 : previousHidden
             // With a projection the cell writes m_t and h_t = m_t W_hrᵀ follows: (b, H) × (H, P).
             let cellOutput = p.projected.map { $0 + stateRow * h } ?? p.output + row * r
+            // With cell zoneout the cell writes c̃_t into the reserve's own part, and c_t is blended below.
+            let cellState = (p.zoneCell != nil ? p.candidateCell : p.extra).map { $0 + stateRow * h }
             var cellStep = rk_cell_forward(rows: count, hidden: h, gateCount: gateCount, activation: activation,
                                            inference: inference, gates: p.gates + row * gh, product: nil, biasIH: p.biasIH,
-                                           biasHH: p.biasHH, previous: previousState, state: p.extra.map { $0 + stateRow * h },
+                                           biasHH: p.biasHH, previous: previousState, state: cellState,
                                            hiddenOut: cellOutput)
             // With recurrent dropout the product reads h_{t-1} ⊙ mask (b, R); the cell keeps h_{t-1} itself.
             var productInput = previousHidden
@@ -163,16 +178,36 @@ struct StepPlan: Sendable {
             if let packedHR = p.packedHR {
                 rk_gemm_packed(Int32(count), Int32(r), Int32(h), cellOutput, Int32(h), packedHR, p.output + row * r, Int32(r), 0)
             }
+            // Zoneout: c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t) (b, H) and h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) (b, R), in place.
+            if let zoneCell = p.zoneCell, let candidate = cellState, let cell = p.extra.map({ $0 + stateRow * h }) {
+                zoneoutBlend(cell, from: candidate, previous: previousState, factors: zoneCell + row * h, count: count * h)
+            }
+            if let zoneHidden = p.zoneHidden {
+                let hidden = p.output + row * r
+                zoneoutBlend(hidden, from: hidden, previous: previousHidden, factors: zoneHidden + row * r, count: count * r)
+            }
+        }
+    }
+
+    /// x = x̃ + d ⊙ (previous − x̃) over `count` floats (previous nil: zero); `x` may be `candidate`.
+    private func zoneoutBlend(_ x: UnsafeMutablePointer<Float>, from candidate: UnsafeMutablePointer<Float>,
+                              previous: UnsafeMutablePointer<Float>?, factors d: UnsafeMutablePointer<Float>, count: Int) {
+        if let previous {
+            for k in 0..<count { x[k] = candidate[k] + d[k] * (previous[k] - candidate[k]) }
+        } else {
+            for k in 0..<count { x[k] = candidate[k] - d[k] * candidate[k] }
         }
     }
 
     /// Every backward step of batch rows `rows`, last step first; `carried` holds (b, R + 2H) floats,
-    /// (b, 2R + 2H) with a recurrent dropout mask.
+    /// R more with a recurrent dropout mask, R more with zoneout and H more with cell zoneout.
     func backward(rows: Range<Int>, _ p: LoopPointers, carried: UnsafeMutablePointer<Float>) {
         let (h, r, gh) = (hidden, width, gateCount * hidden)
         let first = rows.lowerBound
         let gradHidden = carried, gradCell = carried + rows.count * r, gradProjected = gradCell + rows.count * h
         let maskedProduct = gradProjected + rows.count * h   // (b, R) dG_t W_hh before the mask
+        let maskRows = p.hiddenMask == nil ? 0 : rows.count * r
+        let zoned = maskedProduct + maskRows, zonedCell = zoned + rows.count * r   // (b, R) d ⊙ dh_t, (b, H) d_c ⊙ dc_t
         for step in stride(from: steps - 1, through: 0, by: -1) {
             let end = min(rows.upperBound, sizes[step])
             if end <= first { continue }
@@ -190,6 +225,22 @@ struct StepPlan: Sendable {
             let previousHidden = step == 0 ? p.initialHidden.map { $0 + first * r } : p.output + earlier * r
             let previousState = isLSTM ? (step == 0 ? p.initialCell.map { $0 + first * h } : p.extra! + earlier * h) : previousHidden
             var dy = p.gradOutput.map { $0 + row * r }
+            // Zoneout: dh_t = dy_t + dh_{t+1} whole; d ⊙ dh_t goes to h_{t-1} directly, dh̃_t = dh_t − d ⊙ dh_t
+            // to the cell; cell zoneout likewise splits dc_t.
+            if let zoneHidden = p.zoneHidden.map({ $0 + row * r }) {
+                for k in 0..<(count * r) {
+                    let total = gradHidden[k] + (dy?[k] ?? 0)
+                    zoned[k] = zoneHidden[k] * total
+                    gradHidden[k] = total - zoned[k]
+                }
+                dy = nil
+            }
+            if let zoneCell = p.zoneCell.map({ $0 + row * h }) {
+                for k in 0..<(count * h) {
+                    zonedCell[k] = zoneCell[k] * gradCell[k]
+                    gradCell[k] -= zonedCell[k]
+                }
+            }
             var cellGradHidden = gradHidden
             if let gradOutputs = p.gradOutputs, let packedHR = p.packedHR {
                 // dh_t = dy_t + dh_{t+1} (b, P), kept for dW_hr; dm_t = dh_t W_hr: (b, P) × (P, H).
@@ -200,7 +251,7 @@ struct StepPlan: Sendable {
             }
             var cellStep = rk_cell_backward(
                 rows: count, hidden: h, gateCount: gateCount, activation: activation, gates: p.gates + row * gh,
-                state: p.extra.map { $0 + row * h }, previous: previousState, gradOutput: dy, gradHidden: cellGradHidden,
+                state: (p.zoneCell != nil ? p.candidateCell : p.extra).map { $0 + row * h }, previous: previousState, gradOutput: dy, gradHidden: cellGradHidden,
                 gradCell: isLSTM ? gradCell : nil, gradGates: p.gradGatesInput! + row * gh,
                 gradGatesHidden: cell == Int32(RK_CELL_GRU) ? p.gradGatesHidden! + row * gh : nil)
             // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R), not needed at step 0 unless dh_0 is asked for.
@@ -218,6 +269,9 @@ struct StepPlan: Sendable {
             } else {
                 rk_backward_step(cell, &cellStep, product ? p.packedHH : nil, Int32(r), gradHidden)
             }
+            // Zoneout's direct parts: dh_{t-1} += d ⊙ dh_t, dc_{t-1} = f ⊙ dc̃_t + d_c ⊙ dc_t.
+            if p.zoneHidden != nil, product { for k in 0..<(count * r) { gradHidden[k] += zoned[k] } }
+            if p.zoneCell != nil { for k in 0..<(count * h) { gradCell[k] += zonedCell[k] } }
         }
         p.gradInitialHidden.map { ($0 + first * r).update(from: gradHidden, count: rows.count * r) }
         if isLSTM { p.gradInitialCell.map { ($0 + first * h).update(from: gradCell, count: rows.count * h) } }

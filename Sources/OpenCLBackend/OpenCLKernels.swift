@@ -17,6 +17,10 @@ enum Kernel: Int, CaseIterable, Sendable {
     case sequenceSoftmax, sequenceSoftmaxBackward, weightedSum, batchedDot, batchedDotBackwardKeys
     // lstm.cl, gru.cl, rnn.cl: cell steps after a separate recurrent product
     case lstmForwardStep, lstmBackwardStep, gruForwardStep, gruBackwardStep, rnnForwardStep, rnnBackwardStep
+    // gru_reset_before.cl: a GRU with the reset gate before the recurrent product
+    case gruResetGateStep, gruResetBeforeStep, gruResetBeforeBackwardStep, gruResetGateBackwardStep
+    // layer_norm_cell.cl: layer normalisation and the layer-normalised LSTM step
+    case layerNormForward, layerNormBackward, layerNormLstmForwardStep, layerNormLstmBackwardStep
     // time_loop.cl: one launch per step, the recurrent product fused with the cell
     case stepForward, stepBackward, hiddenGradient
     // persistent.cl: one launch per layer and direction

@@ -66,8 +66,9 @@ public enum PersistentChoice: Sendable, Equatable {
 
 extension OpenCLBackend {
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        // Zoneout runs on the shared per-step loop: the step kernels do not blend states yet.
-        if loop.io.zoneout != nil { return try perStepRecurrentForwardSteps(loop) }
+        // Zoneout and a reset-before GRU run on the shared per-step loop: the step kernels do not blend
+        // states, nor wait for r before the n gate's product.
+        if loop.io.zoneout != nil || loop.shape.resetBefore { return try perStepRecurrentForwardSteps(loop) }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentForwardSteps(loop)
         case .fused: try fusedForwardSteps(loop)
@@ -83,7 +84,7 @@ extension OpenCLBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
-        if loop.io.zoneout != nil { return try perStepRecurrentBackwardSteps(loop) }
+        if loop.io.zoneout != nil || loop.shape.resetBefore { return try perStepRecurrentBackwardSteps(loop) }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentBackwardSteps(loop)
         case .fused: try fusedBackwardSteps(loop)

@@ -140,6 +140,7 @@ extension Backend {
     public func recurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
         try io.validate(s)
         try w.validate(s, "recurrent forward")
+        if s.layerNorm { return try layerNormRecurrentForward(io, w, s) }
         let (t, n, i, h, r, gh) = (s.sequenceLength, s.rowCount, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
         let (gates, extra, projected) = try reserveViews(io.reserve, s, io.mode)   // (N, GH), (N or 2B, H) ×2
         let output = try io.output.reshaped([n, r])                        // (N, R)
@@ -180,11 +181,13 @@ extension Backend {
     /// per step.
     public func perStepRecurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
         let (w, s) = (loop.weights, loop.shape)
-        let (h, r, gh) = (s.hiddenSize, s.outputSize, s.gateWidth)
+        let (h, r) = (s.hiddenSize, s.outputSize)
         // The weights every step multiplies by, packed once for the whole sequence where the backend can.
+        // A reset-before GRU multiplies h̄ by W_{hr,hz} (2H, R) and r ⊙ h̄ by W_hn (H, R) apart.
         let packed = StepWeights(
-            hh: try packForRepeatedProducts(w.weightHH, k: r, n: gh, transB: .transposed),
-            hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) })
+            hh: try packForRepeatedProducts(stepWeightHH(w, s), k: r, n: s.stepProductWidth, transB: .transposed),
+            hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) },
+            hn: s.resetBefore ? try packForRepeatedProducts(newGateWeights(w, s), k: r, n: h, transB: .transposed) : nil)
         let blocks = batchBlocks(s)
         try runConcurrently(blocks.count) { part in
             try self.forwardSteps(rows: blocks[part], loop, packed: packed)
@@ -196,9 +199,10 @@ extension Backend {
     public func perStepRecurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, gh) = (s.hiddenSize, s.outputSize, s.gateWidth)
-        // Backward multiplies by W_hh and W_hr as stored: (GH, R) and (P, H).
+        // Backward multiplies by W_hh and W_hr as stored: (GH, R) and (P, H). A reset-before GRU reads
+        // its gate gradients in place, with plain products (Backend+ResetBeforeGRU.swift).
         let packed = StepWeights(
-            hh: try packForRepeatedProducts(w.weightHH, k: gh, n: r, transB: .none),
+            hh: s.resetBefore ? nil : try packForRepeatedProducts(w.weightHH, k: gh, n: r, transB: .none),
             hr: try w.weightHR.flatMap { try packForRepeatedProducts($0, k: r, n: h, transB: .none) })
         let blocks = batchBlocks(s)
         try runConcurrently(blocks.count) { part in
@@ -213,7 +217,8 @@ extension Backend {
         let (t, h, r, gh) = (s.sequenceLength, s.hiddenSize, s.outputSize, s.gateWidth)
         let offsets = s.stepOffsets
         let inference = io.mode == .inference
-        let projection = try Tensor.empty([rows.count, gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ
+        let productWidth = s.stepProductWidth, productWeights = try stepWeightHH(w, s)
+        let projection = try Tensor.empty([rows.count * gh], on: self)  // (b, GH) h_{t-1} W_hhᵀ (reset before: (b, 2H))
         let maskedRows = try io.hiddenMask.map { _ in try Tensor.empty([rows.count, r], on: self) }  // (b, R) h_{t-1} ⊙ mask
         let zoneScratch = try io.zoneout.map { _ in try Tensor.empty([rows.count * max(r, h)], on: self) }  // (b, max(R, H))
         let kept = try CellStepState(extra, s)
@@ -222,18 +227,18 @@ extension Backend {
             let end = min(rows.upperBound, s.rows(atStep: step))
             if end <= rows.lowerBound { break }
             let active = rows.lowerBound..<end
-            let hiddenProjection = try projection.slice(0..<active.count)
+            let hiddenProjection = try projection.slice(0..<(active.count * productWidth)).reshaped([active.count, productWidth])
             let previousHidden = step == 0
                 ? try stateRows(io.initialHidden, s, active, width: r) : try stepRows(output, offsets, step - 1, active)
-            if let previousHidden {
-                // With recurrent dropout the product reads h_{t-1} ⊙ mask; the cell keeps h_{t-1} itself.
-                var productInput = previousHidden
-                if let mask = io.hiddenMask, let maskedRows {
-                    productInput = try maskedRows.slice(0..<active.count)
-                    try multiply(productInput, previousHidden, stateRows(mask, s, active, width: r))
-                }
-                try stepProduct(hiddenProjection, productInput, w.weightHH, packed: packed.hh, m: active.count, n: gh, k: r,
-                                transB: .transposed, accumulate: false)
+            // With recurrent dropout the product reads h_{t-1} ⊙ mask; the cell keeps h_{t-1} itself.
+            var productInput = previousHidden
+            if let previousHidden, let mask = io.hiddenMask, let maskedRows {
+                productInput = try maskedRows.slice(0..<active.count)
+                try multiply(productInput!, previousHidden, stateRows(mask, s, active, width: r))
+            }
+            if let productInput {
+                try stepProduct(hiddenProjection, productInput, productWeights, packed: packed.hh, m: active.count,
+                                n: productWidth, k: r, transB: .transposed, accumulate: false)
             } else {
                 try fill(hiddenProjection, with: 0)
             }
@@ -276,6 +281,10 @@ extension Backend {
                                        hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                        previousHidden: previousHidden)
                 }
+            case .gruResetBefore(let resetHiddens):
+                try resetBeforeForwardStep(hidden: hidden, resetHidden: loop.stepState(resetHiddens, step: step, active),
+                                           gates: stepGates, hiddenProjection: hiddenProjection, productHidden: productInput,
+                                           previousHidden: previousHidden, w, packedNewGate: packed.hn)
             case .rnn(let activation):
                 if inference {
                     try rnnInferenceStep(hidden: hidden, gates: stepGates, hiddenProjection: hiddenProjection,
@@ -298,6 +307,7 @@ extension Backend {
         try io.validate(s)
         try w.validate(s, "recurrent backward")
         try g.validate(s, "recurrent backward gradient")
+        if s.layerNorm { return try layerNormRecurrentBackward(io, w, g, s) }
         let (t, n, b, i, h, r, gh) = (s.sequenceLength, s.rowCount, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
         let (gates, extra, projected) = try reserveViews(io.reserve, s)   // (N, GH), (N, H), (N, H)
         let input = try io.input.reshaped([n, i])
@@ -305,7 +315,7 @@ extension Backend {
 
         // Pre-activation gate gradients for every step; GRU needs a second copy for the hidden side.
         let gradGatesInput = try Tensor.empty([n, gh], on: self)                                 // (N, GH)
-        let gradGatesHidden = s.cell == .gru ? try Tensor.empty([n, gh], on: self) : gradGatesInput
+        let gradGatesHidden = s.cell == .gru && !s.resetBefore ? try Tensor.empty([n, gh], on: self) : gradGatesInput
         // With a projection, dh_t = dy_t + dh_{t+1} of every step, for dW_hr.
         let gradOutputs = projected != nil ? try Tensor.empty([n, r], on: self) : nil             // (N, P)
         try recurrentBackwardSteps(RecurrentBackwardLoop(
@@ -322,36 +332,21 @@ extension Backend {
         }
         // dW_hh += Σ_t dGh_tᵀ h_{t-1} (h_{t-1} ⊙ mask with recurrent dropout).
         if s.isPacked || io.hiddenMask != nil {
-            // Step t's rows against the first batchSizes[t] rows of step t−1 (h_0 for step 0), gathered
-            // into one (N, R) block so that a single GEMM covers every step (and masked there).
-            let offsets = s.stepOffsets
-            let previous = try Tensor.empty([n, r], on: self)                                    // (N, R) h_{t-1}
-            if let h0 = io.initialHidden {
-                try copy(h0.reshaped([b, r]), to: previous.slice(0..<b))
-            } else {
-                try fill(previous.slice(0..<b), with: 0)
-            }
-            for step in 1..<max(t, 1) {
-                let active = 0..<s.rows(atStep: step)
-                try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
-            }
-            if let mask = io.hiddenMask {
-                for step in 0..<t {
-                    let active = 0..<s.rows(atStep: step), rows = try stepRows(previous, offsets, step, active)
-                    try multiply(rows, rows, stateRows(mask, s, active, width: r))
-                }
-            }
-            try gemm(g.weightHH, gradGatesHidden, previous, GEMMShape(m: gh, n: r, k: n, transA: .transposed, beta: 1))
+            let previous = try productInputs(io, output, s)                                     // (N, R) h̄_{t-1}
+            try gemm(g.weightHH, gradGatesHidden, previous,
+                     GEMMShape(m: s.stepProductWidth, n: r, k: n, transA: .transposed, beta: 1, lda: gh))
         } else {
             // Steps 1..<T against outputs 0..<T-1, then step 0 against h_0.
             if t > 1 {
                 try gemm(g.weightHH, gradGatesHidden.slice(b..<n), output.slice(0..<(n - b)),
-                         GEMMShape(m: gh, n: r, k: n - b, transA: .transposed, beta: 1))
+                         GEMMShape(m: s.stepProductWidth, n: r, k: n - b, transA: .transposed, beta: 1, lda: gh))
             }
             if let h0 = io.initialHidden {
-                try gemm(g.weightHH, gradGatesHidden.slice(0..<b), h0, GEMMShape(m: gh, n: r, k: b, transA: .transposed, beta: 1))
+                try gemm(g.weightHH, gradGatesHidden.slice(0..<b), h0,
+                         GEMMShape(m: s.stepProductWidth, n: r, k: b, transA: .transposed, beta: 1, lda: gh))
             }
         }
+        if s.resetBefore, let extra { try addNewGateWeightGradient(g, gradGates: gradGatesHidden, resetHiddens: extra, s) }
         try sumColumns(g.biasIH, gradGatesInput, accumulate: true)
         try sumColumns(g.biasHH, gradGatesHidden, accumulate: true)
         // dX = dGx W_ih: (N, GH) × (GH, I)
@@ -377,6 +372,7 @@ extension Backend {
         let gradCellRows = carried?.gradCellRows
         let gradProjectedRows = projected != nil ? try Tensor.empty([rows.count, h], on: self) : nil  // (b, H) dm_t
         let maskedGradRows = try io.hiddenMask.map { _ in try Tensor.empty([rows.count, r], on: self) }  // (b, R) dG_t W_hh
+        let gradResetRows = s.resetBefore ? try Tensor.empty([rows.count, h], on: self) : nil    // (b, H) d(r ⊙ h̄), then dh̄
         // Zoneout: d ⊙ dh_t (b, R) and d_c ⊙ dc_t (b, H), the parts that go to step t−1 directly.
         let zonedRows = try io.zoneout.map { _ in try Tensor.empty([rows.count, r], on: self) }
         let zonedCellRows = try io.zoneout?.cell.map { _ in try Tensor.empty([rows.count, h], on: self) }
@@ -454,6 +450,18 @@ extension Backend {
                 try gruBackwardStep(gradGatesInput: dGx, gradGatesHidden: dGh, gradHidden: gradHidden, gradOutput: dy,
                                     gates: stepGates, newGateHidden: stepRows(newGateHiddens, offsets, step, active),
                                     previousHidden: previousHidden)
+            case (.gruResetBefore, _):
+                // h̄, what the products read: h_{t-1}, or h_{t-1} ⊙ mask (in the masked-rows scratch).
+                var productHidden = previousHidden
+                if let previousHidden, let mask = io.hiddenMask, let maskedGradRows {
+                    productHidden = try maskedGradRows.slice(local)
+                    try multiply(productHidden!, previousHidden, stateRows(mask, s, active, width: r))
+                }
+                if let gradResetRows {
+                    try resetBeforeBackwardStep(gradGates: dGx, gradHidden: gradHidden, gradOutput: dy, gates: stepGates,
+                                                previousHidden: previousHidden, productHidden: productHidden,
+                                                gradProductHidden: gradResetRows.slice(local), w, s)
+                }
             case (.rnn(let activation), _):
                 try rnnBackwardStep(gradGates: dGx, gradHidden: gradHidden, gradOutput: dy, gates: stepGates,
                                     activation: activation)
@@ -464,7 +472,12 @@ extension Backend {
             if let zoned {
                 if s.cell == .gru { try axpy(gradHidden, alpha: 1, zoned) } else { try copy(zoned, to: gradHidden) }
             }
-            if step > 0 || io.gradInitialHidden != nil {
+            if let gradResetRows {
+                // Reset before: dh_{t-1} = z ⊙ dh (+ zoneout's part) + dh̄ (⊙ mask), dh̄ from the step above.
+                let product = try gradResetRows.slice(local)
+                if let mask = io.hiddenMask { try multiply(product, product, stateRows(mask, s, active, width: r)) }
+                try axpy(gradHidden, alpha: 1, product)
+            } else if step > 0 || io.gradInitialHidden != nil {
                 if let mask = io.hiddenMask, let maskedGradRows {
                     // Recurrent dropout: the product's part meets the mask, GRU's direct part does not.
                     let product = try maskedGradRows.slice(local)
@@ -487,12 +500,40 @@ extension Backend {
     }
 }
 
+extension Backend {
+    /// What every step's recurrent product read, (N, R): step t's rows are the first batchSizes[t] rows
+    /// of step t−1's output (h_0, or zeros, for step 0), ⊙ the recurrent dropout mask where there is
+    /// one; gathered so that a single GEMM gives dW_hh for every step.
+    func productInputs(_ io: RecurrentBackwardIO, _ output: Tensor, _ s: RecurrentLayerShape) throws -> Tensor {
+        let (t, n, b, r, offsets) = (s.sequenceLength, s.rowCount, s.batchSize, s.outputSize, s.stepOffsets)
+        let previous = try Tensor.empty([n, r], on: self)                                        // (N, R)
+        if let h0 = io.initialHidden {
+            try copy(h0.reshaped([b, r]), to: previous.slice(0..<b))
+        } else {
+            try fill(previous.slice(0..<b), with: 0)
+        }
+        for step in 1..<max(t, 1) {
+            let active = 0..<s.rows(atStep: step)
+            try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
+        }
+        if let mask = io.hiddenMask {
+            for step in 0..<t {
+                let active = 0..<s.rows(atStep: step), rows = try stepRows(previous, offsets, step, active)
+                try multiply(rows, rows, stateRows(mask, s, active, width: r))
+            }
+        }
+        return previous
+    }
+}
+
 /// The per-step weights of a time loop in the backend's packed layout (nil: plain GEMMs).
 struct StepWeights: Sendable {
     /// W_hh (forward: as op(B) = W_hhᵀ; backward: as stored).
     var hh: PackedMatrix?
     /// W_hr of an LSTM projection, likewise.
     var hr: PackedMatrix?
+    /// W_hn (H, R) of a reset-before GRU, forward (as op(B) = W_hnᵀ); else nil.
+    var hn: PackedMatrix? = nil
 }
 
 /// What the forward time loop works on (`Backend.recurrentForwardSteps`). On entry `gates` holds
@@ -570,13 +611,15 @@ enum CellStepState {
     case lstm(cells: Tensor)
     /// W_hn h_{t-1} + b_hn: (rows, H)
     case gru(newGateHidden: Tensor)
+    /// r_t ⊙ h̄_{t-1}, the n gate's product input of a reset-before GRU: (rows, H)
+    case gruResetBefore(resetHidden: Tensor)
     case rnn(Activation)
 
     /// The state of `s.cell` from the reserve's extra part; throws if a cell that keeps one has none.
     init(_ extra: Tensor?, _ s: RecurrentLayerShape) throws {
         switch (s.cell, extra) {
         case (.lstm, let cells?): self = .lstm(cells: cells)
-        case (.gru, let newGateHidden?): self = .gru(newGateHidden: newGateHidden)
+        case (.gru, let state?): self = s.resetBefore ? .gruResetBefore(resetHidden: state) : .gru(newGateHidden: state)
         case (.rnnTanh, _): self = .rnn(.tanh)
         case (.rnnRelu, _): self = .rnn(.relu)
         case (.lstm, nil), (.gru, nil):

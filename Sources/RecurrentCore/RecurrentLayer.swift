@@ -24,9 +24,19 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     /// Zoneout (Krueger et al. 2017): the passes take `RecurrentZoneout` factors, and an LSTM's reserve
     /// keeps c̃_t, the cell state before zoneout, besides c_t.
     public var zoneout: Bool
+    /// GRU only: the reset gate applies before the recurrent product (Cho et al. 2014; Keras's
+    /// `reset_after=False`): n_t = tanh(W_in x_t + b_in + W_hn (r_t ⊙ h_{t-1}) + b_hn), with the same
+    /// weights and biases as PyTorch's GRU. The extra reserve part then holds r_t ⊙ h_{t-1} (the n
+    /// gate's product input) instead of W_hn h_{t-1} + b_hn.
+    public var resetBefore: Bool
+    /// LSTM and GRU: layer normalisation (Ba et al. 2016) of the input and recurrent pre-activations
+    /// apart, and of an LSTM's c_t (`RecurrentLayerNormWeights`); the reserve grows by
+    /// `layerNormReserveCount` (Backend+LayerNorm.swift has the equations and the layout).
+    public var layerNorm: Bool
 
     public init(cell: RecurrentCell, sequenceLength: Int, batchSize: Int, inputSize: Int, hiddenSize: Int,
-                batchSizes: [Int]? = nil, projectionSize: Int? = nil, zoneout: Bool = false) {
+                batchSizes: [Int]? = nil, projectionSize: Int? = nil, zoneout: Bool = false, resetBefore: Bool = false,
+                layerNorm: Bool = false) {
         self.cell = cell
         self.sequenceLength = sequenceLength
         self.batchSize = batchSize
@@ -35,6 +45,8 @@ public struct RecurrentLayerShape: Sendable, Equatable {
         self.batchSizes = batchSizes
         self.projectionSize = projectionSize
         self.zoneout = zoneout
+        self.resetBefore = resetBefore
+        self.layerNorm = layerNorm
     }
 
     /// Whether the reserve keeps c̃_t (an LSTM with zoneout).
@@ -64,19 +76,30 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     public var gateWidth: Int { cell.gateCount * hiddenSize }
 
     /// Elements of the reserve buffer: post-activation gates (N, G·H), then the extra
-    /// per-step state (N, E·H): c_t for LSTM, W_hn h_{t-1} + b_hn for GRU, nothing for RNN;
+    /// per-step state (N, E·H): c_t for LSTM, W_hn h_{t-1} + b_hn for GRU (r_t ⊙ h_{t-1} with
+    /// `resetBefore`), nothing for RNN;
     /// with a projection then (N, H) of m_t = o_t ⊙ tanh(c̃_t), the product's input; an LSTM with
     /// zoneout then (N, H) of c̃_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t, the cell state before zoneout.
     public var reserveCount: Int {
         rowCount * (gateWidth + cell.extraReserveWidth * hiddenSize + (projectionSize == nil ? 0 : hiddenSize)
-                        + (keepsCandidateCell ? hiddenSize : 0))
+                        + (keepsCandidateCell ? hiddenSize : 0)) + layerNormReserveCount
+    }
+
+    /// Elements the reserve keeps for layer normalisation after the parts above (0 without it):
+    /// x̂ of the input and of the recurrent pre-activations (N, G·H) each, their 1/σ (N) each, and
+    /// for an LSTM ĉ_t (N, H) and its 1/σ (N).
+    public var layerNormReserveCount: Int {
+        guard layerNorm else { return 0 }
+        return rowCount * (2 * gateWidth + 2 + (cell == .lstm ? hiddenSize + 1 : 0))
     }
 
     /// Elements of the reserve buffer of a forward pass in `mode`: `reserveCount` for training;
     /// forward-only, the (N, G·H) gate pre-activations, a workspace the time loop overwrites, and
     /// the per-step states of the extra and projected parts in two (B, ·) slots that roll over
     /// (step t uses slot t % 2), since no backward reads them: (N·G·H + 2·B·(E·H + [P ? H])).
+    /// Layer normalisation keeps the training layout forward only too.
     public func reserveCount(_ mode: RecurrentForwardMode) -> Int {
+        if layerNorm { return reserveCount }
         switch mode {
         case .training:
             return reserveCount
@@ -103,6 +126,20 @@ public struct RecurrentLayerShape: Sendable, Equatable {
                 throw RecurrentError.invalidArgument(name: "projection size", expected: "1 to \(hiddenSize - 1) (below the hidden size \(hiddenSize))",
                                                      got: "\(projectionSize)")
             }
+        }
+        if layerNorm {
+            guard cell == .lstm || cell == .gru else {
+                throw RecurrentError.invalidArgument(name: "layer norm", expected: "false for \(cell.rawValue) (LSTM and GRU only)",
+                                                     got: "true")
+            }
+            for (name, on) in [("a projection", projectionSize != nil), ("zoneout", zoneout), ("the reset gate before the product", resetBefore)]
+                where on {
+                throw RecurrentError.invalidArgument(name: "layer norm", expected: "a layer without \(name)", got: "both")
+            }
+        }
+        if resetBefore, cell != .gru {
+            throw RecurrentError.invalidArgument(name: "reset before", expected: "false for \(cell.rawValue) (only a GRU has a reset gate)",
+                                                 got: "true")
         }
         if let batchSizes {
             let ordered = zip(batchSizes, batchSizes.dropFirst()).allSatisfy { $0 >= $1 }
@@ -140,13 +177,17 @@ public struct RecurrentWeights: Sendable {
     public var biasHH: Tensor
     /// `weight_hr_l{k}`: (P, H) when the shape has a projection, else nil.
     public var weightHR: Tensor?
+    /// The gains and c_t's bias of a layer-normalised cell (`RecurrentLayerShape.layerNorm`), else nil.
+    public var layerNorm: RecurrentLayerNormWeights?
 
-    public init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor, biasHH: Tensor, weightHR: Tensor? = nil) {
+    public init(weightIH: Tensor, weightHH: Tensor, biasIH: Tensor, biasHH: Tensor, weightHR: Tensor? = nil,
+                layerNorm: RecurrentLayerNormWeights? = nil) {
         self.weightIH = weightIH
         self.weightHH = weightHH
         self.biasIH = biasIH
         self.biasHH = biasHH
         self.weightHR = weightHR
+        self.layerNorm = layerNorm
     }
 
     /// Throws unless the tensors have the sizes `shape` implies (`weightHR` present exactly when
@@ -168,6 +209,66 @@ public struct RecurrentWeights: Sendable {
                                                got: "shape \(w.shape)")
         case (nil, nil):
             break
+        }
+        try RecurrentLayerNormWeights.validate(layerNorm, shape, what)
+    }
+}
+
+/// The parameters a layer-normalised cell adds (Ba et al. 2016): with x̂ = (x − μ)/σ over each row,
+/// the gates' pre-activations are `x̂(W_ih x) ⊙ gainIH + b_ih + x̂(W_hh h) ⊙ gainHH + b_hh` (so
+/// `bias_ih` and `bias_hh` are the two norms' biases), and an LSTM's cell state is
+/// `c_t = x̂(c̃_t) ⊙ gainCell + biasCell`.
+public struct RecurrentLayerNormWeights: Sendable {
+    /// `weight_ln_ih_l{k}`: (G·H) the input side's gain.
+    public var gainIH: Tensor
+    /// `weight_ln_hh_l{k}`: (G·H) the recurrent side's gain.
+    public var gainHH: Tensor
+    /// `weight_ln_c_l{k}`, `bias_ln_c_l{k}`: (H) each, c_t's gain and bias (LSTM only; nil for GRU).
+    public var gainCell: Tensor?, biasCell: Tensor?
+
+    public init(gainIH: Tensor, gainHH: Tensor, gainCell: Tensor? = nil, biasCell: Tensor? = nil) {
+        self.gainIH = gainIH
+        self.gainHH = gainHH
+        self.gainCell = gainCell
+        self.biasCell = biasCell
+    }
+
+    /// R: the rows of `x` (R, W) for a norm whose gain has W = `gain.count` values; throws
+    /// `.shapeMismatch` naming `operation` unless W ≥ 1 divides x's count.
+    public static func rows(of x: Tensor, gain: Tensor, _ operation: String) throws -> Int {
+        guard gain.count > 0, x.count % gain.count == 0 else {
+            throw RecurrentError.shapeMismatch(operation: operation, expected: "(R, \(gain.count)) rows for a gain of \(gain.count)",
+                                               got: "shape \(x.shape)")
+        }
+        return x.count / gain.count
+    }
+
+    /// Throws unless given exactly when `shape.layerNorm`, with the cell's sizes.
+    static func validate(_ weights: RecurrentLayerNormWeights?, _ shape: RecurrentLayerShape, _ what: String) throws {
+        guard let weights else {
+            if shape.layerNorm {
+                throw RecurrentError.invalidArgument(name: "\(what) layer norm", expected: "gains for a layer-normalised shape",
+                                                     got: "none")
+            }
+            return
+        }
+        guard shape.layerNorm else {
+            throw RecurrentError.invalidArgument(name: "\(what) layer norm", expected: "none for a shape without layer norm",
+                                                 got: "gains")
+        }
+        let (gh, h) = (shape.gateWidth, shape.hiddenSize)
+        try RecurrentError.check("\(what) weight_ln_ih (G·H)", count: weights.gainIH.count, equals: gh)
+        try RecurrentError.check("\(what) weight_ln_hh (G·H)", count: weights.gainHH.count, equals: gh)
+        switch (shape.cell == .lstm, weights.gainCell, weights.biasCell) {
+        case (true, let g?, let b?):
+            try RecurrentError.check("\(what) weight_ln_c (H)", count: g.count, equals: h)
+            try RecurrentError.check("\(what) bias_ln_c (H)", count: b.count, equals: h)
+        case (false, nil, nil):
+            break
+        default:
+            throw RecurrentError.invalidArgument(name: "\(what) layer norm of c", expected: shape.cell == .lstm
+                                                    ? "weight_ln_c and bias_ln_c (H) for an LSTM" : "none for \(shape.cell.rawValue)",
+                                                 got: weights.gainCell == nil ? "none" : "weight_ln_c")
         }
     }
 }

@@ -1,5 +1,5 @@
 // `recurrent demo adding|copy|sine`: classic long-range-dependency tasks generated in code, and
-// sine forecasting (`demo seq2seq` is in Seq2SeqDemo.swift). `--compare` trains RNN, LSTM and GRU on the same data and tabulates them.
+// sine forecasting (`demo seq2seq` is in Seq2SeqDemo.swift, `demo overfit` in OverfitDemo.swift). `--compare` trains RNN, LSTM and GRU on the same data and tabulates them.
 import ArgumentParser
 import Foundation
 import RecurrentDistributed
@@ -8,7 +8,7 @@ import RecurrentKit
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Demos that train small recurrent models on generated data.",
-        subcommands: [Adding.self, Copy.self, Sine.self, Seq2Seq.self])
+        subcommands: [Adding.self, Copy.self, Sine.self, Seq2Seq.self, Overfit.self])
 }
 
 /// The three demo tasks: data, head, loss and score.

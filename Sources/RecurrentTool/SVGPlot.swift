@@ -13,6 +13,10 @@ struct LinePlot {
         var points: [(x: Double, y: Double)]
         /// Draw markers only, no connecting line (sweeps: one point per trial).
         var pointsOnly = false
+        /// The palette entry (default: the series' index), so that related series can share a colour.
+        var colorIndex: Int? = nil
+        /// The dash pattern ("" solid; default: the one of the series' index).
+        var dash: String? = nil
     }
 
     /// A labelled vertical line across the plot area (the suggested learning rate, the best epoch).
@@ -124,7 +128,7 @@ struct LinePlot {
                    + Self.escape(yLabel + (logarithmicY ? " (log scale)" : "")) + "</text>")
         // Lines, then markers, then the legend beside the plot area.
         for (k, s) in series.enumerated() {
-            let color = Self.colors[k % Self.colors.count], dash = Self.dashes[k % Self.dashes.count]
+            let color = Self.colors[(s.colorIndex ?? k) % Self.colors.count], dash = s.dash ?? Self.dashes[k % Self.dashes.count]
             let xy = s.points.compactMap { p -> (Double, Double)? in
                 guard let x = px(p.x), let y = py(p.y) else { return nil }
                 return (x, y)
@@ -143,7 +147,7 @@ struct LinePlot {
         }
         let legendX = x1 + 14
         for (k, s) in series.enumerated() where showsLegend {
-            let color = Self.colors[k % Self.colors.count], dash = Self.dashes[k % Self.dashes.count]
+            let color = Self.colors[(s.colorIndex ?? k) % Self.colors.count], dash = s.dash ?? Self.dashes[k % Self.dashes.count]
             let ly = top + 14 + Double(k) * 20
             if s.pointsOnly {
                 out.append(##"<circle cx="\##(f(legendX + 12))" cy="\##(f(ly - 4))" r="3.5" fill="\##(color)"/>"##)

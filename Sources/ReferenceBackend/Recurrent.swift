@@ -7,7 +7,7 @@
 //
 // Reserve layout (RecurrentLayerShape.reserveCount): post-activation gates (N, G·H)
 // (RNN: h_t; LSTM: i, f, g, o; GRU: r, z, n), then (N, H) of c_t (LSTM) or
-// W_hn h_{t-1} + b_hn (GRU), then for a projecting LSTM (N, H) of m_t = o_t ⊙ tanh(c_t), then
+// W_hn h_{t-1} + b_hn (GRU; r_t ⊙ h̄_{t-1} for a reset-before GRU), then for a projecting LSTM (N, H) of m_t = o_t ⊙ tanh(c_t), then
 // for an LSTM with zoneout (N, H) of c̃_t, the cell state before zoneout (tanh and m_t read it).
 // Recurrent dropout masks what the product reads; zoneout blends h (and c) with the previous step's.
 // With a projection h_t = W_hr m_t (P): h states, outputs and W_hh's columns are P wide, c keeps H.
@@ -59,6 +59,7 @@ extension ReferenceBackend {
     public func recurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
         try io.validate(s)
         try w.validate(s, "reference recurrent forward")
+        if s.layerNorm { return try referenceLayerNormForward(io, w, s) }
         let (t, b, i, h, r, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
         let projecting = s.projectionSize != nil
         let x = Self.unpack(try read(io.input, "recurrent forward input"), width: i, s)   // (T, B, I)
@@ -88,6 +89,10 @@ extension ReferenceBackend {
                 let ax = Self.affine(wih, xt, bih, rows: gh, columns: i)           // W_ih x_t + b_ih
                 let ah = Self.affine(whh, ht, bhh, rows: gh, columns: r)           // W_hh (h_{t-1} ⊙ mask) + b_hh
                 let gateBase = (step * b + row) * gh, stateBase = (step * b + row) * h
+                // Reset before: r ⊙ h̄ from the first 2H rows' r, then W_hn (r ⊙ h̄) + b_hn.
+                let resetHidden = s.resetBefore ? (0..<h).map { j in Self.sigmoid(ax[j] + ah[j]) * ht[j] } : []
+                let newGate = s.resetBefore
+                    ? Self.affine(Array(whh[(2 * h * r)...]), resetHidden[...], Array(bhh[(2 * h)...]), rows: h, columns: r) : []
                 var cellOutput = [Float](repeating: 0, count: h)                   // the cell's h (m_t when projecting)
                 for j in 0..<h {
                     let e = row * h + j
@@ -114,12 +119,13 @@ extension ReferenceBackend {
                         let r = Self.sigmoid(ax[j] + ah[j])
                         let z = Self.sigmoid(ax[h + j] + ah[h + j])
                         let hn = ah[2 * h + j]                                     // W_hn h_{t-1} + b_hn
-                        let n = Foundation.tanh(ax[2 * h + j] + r * hn)
+                        // Reset before: W_hn (r ⊙ h̄) + b_hn, kept r ⊙ h̄; after: r ⊙ (W_hn h̄ + b_hn), kept W_hn h̄ + b_hn.
+                        let n = s.resetBefore ? Foundation.tanh(ax[2 * h + j] + newGate[j]) : Foundation.tanh(ax[2 * h + j] + r * hn)
                         cellOutput[j] = (1 - z) * n + z * hState[e]
                         gateReserve[gateBase + j] = r
                         gateReserve[gateBase + h + j] = z
                         gateReserve[gateBase + 2 * h + j] = n
-                        extraReserve[stateBase + j] = hn
+                        extraReserve[stateBase + j] = s.resetBefore ? resetHidden[j] : hn
                     }
                 }
                 // h̃_t: W_hr m_t (P) when projecting, else the cell's output itself; with zoneout
@@ -170,6 +176,7 @@ extension ReferenceBackend {
         try io.validate(s)
         try w.validate(s, "reference recurrent backward")
         try g.validate(s, "reference recurrent backward gradient")
+        if s.layerNorm { return try referenceLayerNormBackward(io, w, g, s) }
         let (t, b, i, h, r, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
         let n = s.rowCount, extraWidth = h * s.cell.extraReserveWidth
         let projecting = s.projectionSize != nil
@@ -257,10 +264,24 @@ extension ReferenceBackend {
                         let hn = extra[stateBase + j]
                         let dn = dh * (1 - z) * (1 - n * n)                        // d/d(W_in x + b_in + r⊙hn)
                         let dz = dh * (hPrev[j] - n) * z * (1 - z)
-                        let dr = dn * hn * r * (1 - r)
+                        // Reset before, dr needs every unit's dn: it follows the loop.
+                        let dr = s.resetBefore ? 0 : dn * hn * r * (1 - r)
                         dGx[j] = dr; dGx[h + j] = dz; dGx[2 * h + j] = dn
-                        dGh[j] = dr; dGh[h + j] = dz; dGh[2 * h + j] = dn * r      // hn = W_hn h + b_hn sits inside r⊙(.)
+                        // After: hn = W_hn h + b_hn sits inside r⊙(.); before: dn reaches W_hn (r ⊙ h̄) + b_hn whole.
+                        dGh[j] = dr; dGh[h + j] = dz; dGh[2 * h + j] = s.resetBefore ? dn : dn * r
                         direct[j] += dh * z
+                    }
+                }
+                // Reset before: d(r ⊙ h̄) = W_hnᵀ dn, dr = d(r ⊙ h̄) ⊙ h̄ ⊙ r(1−r), and r ⊙ d(r ⊙ h̄) reaches h̄.
+                var resetGrad = [Double](repeating: 0, count: s.resetBefore ? r : 0)
+                if s.resetBefore {
+                    for c in 0..<r {
+                        var sum: Double = 0
+                        for j in 0..<h { sum += Double(whh[(2 * h + j) * r + c]) * Double(dGx[2 * h + j]) }
+                        let rg = gates[gateBase + c], hBar = hPrev[c] * (mask?[row * r + c] ?? 1)
+                        dGx[c] = Float(sum) * hBar * rg * (1 - rg)
+                        dGh[c] = dGx[c]
+                        resetGrad[c] = Double(rg) * sum
                     }
                 }
                 // Per-step parameter gradients and the gradients flowing to x_t and h_{t-1}.
@@ -269,7 +290,11 @@ extension ReferenceBackend {
                     dBih[q] += Double(dGx[q])
                     dBhh[q] += Double(dGh[q])
                     for c in 0..<i { dWih[q * i + c] += Double(dGx[q]) * Double(x[xBase + c]) }
-                    for c in 0..<r { dWhh[q * r + c] += Double(dGh[q]) * Double(hPrev[c] * (mask?[row * r + c] ?? 1)) }
+                    for c in 0..<r {
+                        // W_hn of a reset-before GRU multiplies r ⊙ h̄ (the reserve's extra part).
+                        let productInput = s.resetBefore && q >= 2 * h ? extra[stateBase + c] : hPrev[c] * (mask?[row * r + c] ?? 1)
+                        dWhh[q * r + c] += Double(dGh[q]) * Double(productInput)
+                    }
                 }
                 for c in 0..<i {
                     var sum: Double = 0
@@ -278,7 +303,8 @@ extension ReferenceBackend {
                 }
                 for c in 0..<r {
                     var sum: Double = 0
-                    for q in 0..<gh { sum += Double(dGh[q]) * Double(whh[q * r + c]) }
+                    for q in 0..<s.stepProductWidth { sum += Double(dGh[q]) * Double(whh[q * r + c]) }
+                    if s.resetBefore { sum += resetGrad[c] }
                     // Through the product the gradient meets the mask; GRU's z ⊙ h_{t-1} term does not.
                     dhPrev[row * r + c] = Float(Double(direct[c]) + sum * Double(mask?[row * r + c] ?? 1))
                 }

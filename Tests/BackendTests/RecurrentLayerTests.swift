@@ -29,17 +29,23 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     /// Zoneout factors in [0, 1) for h (N, R) and, for LSTM, c (N, H) (training's 0 and 1 and
     /// evaluation's p alike).
     var zoneout = false
+    /// GRU with the reset gate before the recurrent product.
+    var resetBefore = false
+    /// Layer-normalised LSTM or GRU, gains around 1 and c's bias around 0.
+    var layerNorm = false
 
     var testDescription: String {
         "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h)" + (projection.map { " P\($0)" } ?? "")
             + " init \(initialState) finalGrad \(finalGradients) "
             + "gradOut \(gradOutput) gradIn \(inputGradients)" + (batchSizes.map { " packed \($0)" } ?? "")
-            + (hiddenMask ? " recurrent dropout" : "") + (zoneout ? " zoneout" : "")
+            + (hiddenMask ? " recurrent dropout" : "") + (zoneout ? " zoneout" : "") + (resetBefore ? " reset before" : "")
+            + (layerNorm ? " layer norm" : "")
     }
 
     var shape: RecurrentLayerShape {
         RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes,
-                            projectionSize: projection, zoneout: zoneout)
+                            projectionSize: projection, zoneout: zoneout, resetBefore: resetBefore,
+                            layerNorm: layerNorm)
     }
 
     static let all: [RecurrentCase] = RecurrentCell.allCases.flatMap { cell in
@@ -137,6 +143,40 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         try Self.expectLayerMatchesReference(c)
     }
 
+    /// A GRU with the reset gate before the recurrent product: every GRU shape of `all` (uniform, one
+    /// row, row blocks, packed), then with recurrent dropout and with zoneout on the masked shapes.
+    static let resetBefore: [RecurrentCase] = RecurrentCase.all.filter { $0.cell == .gru }.map { c in
+        var before = c
+        before.resetBefore = true
+        return before
+    } + masked.filter { $0.cell == .gru }.enumerated().map { index, c in
+        var before = c
+        before.resetBefore = true
+        before.zoneout = index % 2 == 1
+        return before
+    }
+
+    @Test(arguments: resetBefore)
+    func resetBeforeGRUMatchesReference(_ c: RecurrentCase) throws {
+        try Self.expectLayerMatchesReference(c)
+    }
+
+    /// Layer-normalised LSTM and GRU: their shapes of `all` (uniform, one row, one unit, row blocks,
+    /// packed), and with recurrent dropout on the masked shapes. Always from a given h_0: at h = 0 the
+    /// recurrent norm's 1/σ is 1/√ε ≈ 316, so dh_0 would be hundreds of times the other gradients.
+    static let layerNormalised: [RecurrentCase] = (RecurrentCase.all.filter { $0.cell == .lstm || $0.cell == .gru }
+        + masked.filter { $0.cell == .lstm || $0.cell == .gru }).filter { $0.projection == nil }.map { c in
+            var normed = c
+            normed.layerNorm = true
+            normed.initialState = true
+            return normed
+        }
+
+    @Test(arguments: layerNormalised)
+    func layerNormMatchesReference(_ c: RecurrentCase) throws {
+        try Self.expectLayerMatchesReference(c)
+    }
+
     /// Forward and backward of one layer on the device under test (`Side.device`) against the
     /// reference: outputs, final states, reserve, every gradient.
     static func expectLayerMatchesReference(_ c: RecurrentCase) throws {
@@ -150,9 +190,17 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         let weights = (try Twin([gh, i], &random, low: -bound, high: bound), try Twin([gh, r], &random, low: -bound, high: bound),
                        try Twin([gh], &random, low: -bound, high: bound), try Twin([gh], &random, low: -bound, high: bound))
         let weightHR = try c.projection.map { try Twin([$0, h], &random, low: -bound, high: bound) }   // (P, H)
+        // Layer norm: gains (G·H) ×2 and, for an LSTM, c's gain and bias (H).
+        let norms = c.layerNorm
+            ? try [Twin([gh], &random, low: 0.5, high: 1.5), Twin([gh], &random, low: 0.5, high: 1.5)]
+                + (lstm ? [Twin([h], &random, low: 0.5, high: 1.5), Twin([h], &random, low: -0.5, high: 0.5)] : []) : []
+        func layerNorm(_ x: [Twin], _ side: Side) -> RecurrentLayerNormWeights? {
+            x.isEmpty ? nil : RecurrentLayerNormWeights(gainIH: x[0][side], gainHH: x[1][side], gainCell: lstm ? x[2][side] : nil,
+                                                        biasCell: lstm ? x[3][side] : nil)
+        }
         func w(_ side: Side) -> RecurrentWeights {
             RecurrentWeights(weightIH: weights.0[side], weightHH: weights.1[side], biasIH: weights.2[side], biasHH: weights.3[side],
-                             weightHR: weightHR?[side])
+                             weightHR: weightHR?[side], layerNorm: layerNorm(norms, side))
         }
         let n = s.rowCount                                  // T·B, or Σ batchSizes when packed
         let input = try Twin([n, i], &random)
@@ -187,10 +235,18 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
 
         // Backward, each backend from its own forward results. Parameter gradients start non-zero
         // (they accumulate); input and state gradients start as NaN (they are overwritten).
-        let gradOutput = try Twin([n, r], &random)
-        let gradFinalHidden = try Twin([b, r], &random), gradFinalCell = try Twin([b, h], &random)
+        // Layer norm multiplies gradients by its gains and 1/σ (every ĉ, x̂ has unit variance), so its
+        // parameters' gradients come out about ten times those of a plain cell; upstream gradients a
+        // tenth as large keep them about as large, where the tolerance means the same.
+        let scale: Float = c.layerNorm ? 0.1 : 1
+        func upstream(_ shape: [Int]) throws -> Twin {
+            try Twin(shape, random.uniform(count: shape.reduce(1, *)).map { $0 * scale })
+        }
+        let gradOutput = try upstream([n, r])
+        let gradFinalHidden = try upstream([b, r]), gradFinalCell = try upstream([b, h])
         let gradients = (try Twin([gh, i], &random), try Twin([gh, r], &random), try Twin([gh], &random), try Twin([gh], &random))
         let gradWeightHR = try c.projection.map { try Twin([$0, h], &random) }
+        let gradNorms = try norms.map { try Twin($0.device.shape, &random) }
         let gradInput = try Twin([n, i], filledWith: .nan)
         let gradH0 = try Twin([b, r], filledWith: .nan), gradC0 = try Twin([b, h], filledWith: .nan)
         try onBoth { backend, side in
@@ -205,7 +261,8 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
                 initialHidden: c.initialState ? h0[side] : nil, initialCell: c.initialState && lstm ? c0[side] : nil,
                 reserve: reserve[side], hiddenMask: mask?[side], zoneout: zoneout(side))
             let g = RecurrentWeights(weightIH: gradients.0[side], weightHH: gradients.1[side],
-                                     biasIH: gradients.2[side], biasHH: gradients.3[side], weightHR: gradWeightHR?[side])
+                                     biasIH: gradients.2[side], biasHH: gradients.3[side], weightHR: gradWeightHR?[side],
+                                     layerNorm: layerNorm(gradNorms, side))
             try backend.recurrentBackward(io, w(side), g, s)
         }
         try gradients.0.expectClose("\(label): grad weight_ih")
@@ -213,6 +270,9 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         try gradients.2.expectClose("\(label): grad bias_ih")
         try gradients.3.expectClose("\(label): grad bias_hh")
         if let gradWeightHR { try gradWeightHR.expectClose("\(label): grad weight_hr") }
+        for (name, grad) in zip(["weight_ln_ih", "weight_ln_hh", "weight_ln_c", "bias_ln_c"], gradNorms) {
+            try grad.expectClose("\(label): grad \(name)")
+        }
         if c.inputGradients {
             try gradInput.expectClose("\(label): grad input")
             try gradH0.expectClose("\(label): grad h0")

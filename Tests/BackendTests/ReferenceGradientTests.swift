@@ -1,7 +1,7 @@
 // The reference's own whole-layer backward against central finite differences of its forward,
 // so the yardstick is checked by something other than a second reading of the same equations:
 // uniform shapes, uneven ones (I ≠ H, T ≠ B), LSTM projections, variable lengths (packed) and
-// recurrent dropout masks.
+// recurrent dropout masks, zoneout, and a GRU with the reset gate before the recurrent product.
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates, P = projection size,
 // R = width of h (P when projecting, else H), N = rows (T·B, or Σ batchSizes when packed).
 
@@ -20,15 +20,21 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
     var hiddenMask = false
     /// Zoneout factors in [0, 1) for h and (LSTM) c.
     var zoneout = false
+    /// GRU with the reset gate before the recurrent product.
+    var resetBefore = false
+    /// Layer-normalised LSTM or GRU.
+    var layerNorm = false
 
     var shape: RecurrentLayerShape {
         RecurrentLayerShape(cell: cell, sequenceLength: t, batchSize: b, inputSize: i, hiddenSize: h, batchSizes: batchSizes,
-                            projectionSize: projection, zoneout: zoneout)
+                            projectionSize: projection, zoneout: zoneout, resetBefore: resetBefore,
+                            layerNorm: layerNorm)
     }
 
     var testDescription: String {
         "\(cell.rawValue) T\(t) B\(b) I\(i) H\(h)" + (projection.map { " P\($0)" } ?? "")
             + (batchSizes.map { " packed \($0)" } ?? "") + (hiddenMask ? " recurrent dropout" : "") + (zoneout ? " zoneout" : "")
+            + (resetBefore ? " reset before" : "") + (layerNorm ? " layer norm" : "")
     }
 
     static let all: [GradientCase] = RecurrentCell.allCases.flatMap { cell in
@@ -39,7 +45,18 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
          GradientCase(cell: cell, t: 3, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1], zoneout: true)]
     } + [GradientCase(cell: .lstm, t: 3, b: 2, i: 3, h: 5, projection: 2),
          GradientCase(cell: .lstm, t: 4, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1, 1], projection: 3, hiddenMask: true),
-         GradientCase(cell: .lstm, t: 4, b: 2, i: 3, h: 4, projection: 2, hiddenMask: true, zoneout: true)]
+         GradientCase(cell: .lstm, t: 4, b: 2, i: 3, h: 4, projection: 2, hiddenMask: true, zoneout: true),
+         GradientCase(cell: .gru, resetBefore: true),
+         GradientCase(cell: .gru, t: 5, b: 2, i: 4, h: 3, resetBefore: true),
+         GradientCase(cell: .gru, t: 4, b: 3, i: 2, h: 5, batchSizes: [3, 3, 2, 1], resetBefore: true),
+         GradientCase(cell: .gru, t: 4, b: 3, i: 2, h: 3, batchSizes: [3, 2, 2, 1], hiddenMask: true, resetBefore: true),
+         GradientCase(cell: .gru, t: 3, b: 3, i: 2, h: 4, batchSizes: [3, 2, 1], hiddenMask: true, zoneout: true,
+                      resetBefore: true)]
+        + [RecurrentCell.lstm, .gru].flatMap { cell in
+            [GradientCase(cell: cell, layerNorm: true),
+             GradientCase(cell: cell, t: 4, b: 3, i: 2, h: 5, batchSizes: [3, 3, 2, 1], layerNorm: true),
+             GradientCase(cell: cell, t: 3, b: 2, i: 5, h: 4, batchSizes: [2, 2, 1], hiddenMask: true, layerNorm: true)]
+        }
 }
 
 @Suite struct ReferenceGradientTests {
@@ -53,9 +70,14 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
         let (lstm, projecting) = (c.cell == .lstm, c.projection != nil)
         // (Values drawn so that no ReLU pre-activation lies within the finite-difference step of its kink.)
         var random = TestRandom(seed: 95, stream: UInt64(gh * 1000 + n * 10 + r) + (c.cell == .rnnRelu ? 1 << 32 : 0))
-        // Inputs of L, in the order [weight_ih, weight_hh, bias_ih, bias_hh, input, h0, c0, weight_hr].
-        let shapes = [[gh, i], [gh, r], [gh], [gh], [n, i], [b, r], [b, h], [c.projection ?? 0, h]]
-        let values = shapes.map { random.uniform(count: $0.reduce(1, *), low: -0.8, high: 0.8) }
+        // Inputs of L, in the order [weight_ih, weight_hh, bias_ih, bias_hh, input, h0, c0, weight_hr,
+        // weight_ln_ih, weight_ln_hh, weight_ln_c, bias_ln_c] (empty where the case has none).
+        let (ln, lnCell) = (c.layerNorm ? gh : 0, c.layerNorm && lstm ? h : 0)
+        let shapes = [[gh, i], [gh, r], [gh], [gh], [n, i], [b, r], [b, h], [c.projection ?? 0, h], [ln], [ln], [lnCell], [lnCell]]
+        // Gains drawn around 1.
+        let values = shapes.enumerated().map { k, shape in
+            random.uniform(count: shape.reduce(1, *), low: -0.8, high: 0.8).map { k >= 8 && k <= 10 ? 1 + $0 / 2 : $0 }
+        }
         let gradOutput = random.uniform(count: n * r), gradFinalHidden = random.uniform(count: b * r)
         let gradFinalCell = random.uniform(count: b * h)
         let mask = try c.hiddenMask
@@ -68,7 +90,9 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
             try zip(shapes, v).map { try Tensor(shape: $0, values: $1, on: backend) }
         }
         func weights(_ x: [Tensor]) -> RecurrentWeights {
-            RecurrentWeights(weightIH: x[0], weightHH: x[1], biasIH: x[2], biasHH: x[3], weightHR: projecting ? x[7] : nil)
+            RecurrentWeights(weightIH: x[0], weightHH: x[1], biasIH: x[2], biasHH: x[3], weightHR: projecting ? x[7] : nil,
+                             layerNorm: c.layerNorm ? RecurrentLayerNormWeights(gainIH: x[8], gainHH: x[9], gainCell: lstm ? x[10] : nil,
+                                                                                biasCell: lstm ? x[11] : nil) : nil)
         }
         func forward(_ x: [Tensor]) throws -> (output: Tensor, finalHidden: Tensor, finalCell: Tensor, reserve: Tensor) {
             let output = try Tensor.empty([n, r], on: backend), reserve = try Tensor.empty([s.reserveCount], on: backend)
@@ -103,9 +127,11 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
             weights(x), weights(grads), s)
 
         // Central differences; fp32 forward, so a wide step and a loose tolerance.
-        let epsilon: Float = 1e-2
-        let names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "input", "h0", "c0", "weight_hr"]
-        for (k, name) in names.enumerated() where (k != 6 || lstm) && (k != 7 || projecting) {
+        // Layer norm is far from linear over a step of 1e-2 (1/σ of a few values), so a smaller one there.
+        let epsilon: Float = c.layerNorm ? 2e-3 : 1e-2
+        let names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "input", "h0", "c0", "weight_hr",
+                     "weight_ln_ih", "weight_ln_hh", "weight_ln_c", "bias_ln_c"]
+        for (k, name) in names.enumerated() where (k != 6 || lstm) && (k != 7 || projecting) && !values[k].isEmpty {
             var numeric = [Float](repeating: 0, count: values[k].count)
             for e in 0..<values[k].count {
                 var plus = values, minus = values

@@ -1,6 +1,7 @@
 // Forward-only passes (calls without a tape): the same outputs and final states as a recorded
 // pass, with the forward-only cell steps and a reserve of two rolling state slots, for every cell,
-// stacked, bidirectional, projected, variable lengths with initial states.
+// stacked, bidirectional, projected, variable lengths with initial states, and with zoneout (its
+// evaluation blend, d = p, on the rolling slots).
 // T = steps, B = batch, I = input size, H = hidden size, L = layers, D = directions, P = projection.
 
 import RecurrentKit
@@ -10,7 +11,11 @@ import TestSupport
 @Suite struct InferenceModeTests {
     struct Case: Sendable, CustomStringConvertible {
         var cell: RecurrentCell, layers: Int, bidirectional: Bool, projection: Int, lengths: [Int]?
-        var description: String { "\(cell.rawValue) L\(layers) D\(bidirectional ? 2 : 1) P\(projection) \(lengths ?? [])" }
+        /// Zoneout on h (and c for LSTM): in evaluation the expectation d = p blends every step.
+        var zoneout: Float = 0
+        var description: String {
+            "\(cell.rawValue) L\(layers) D\(bidirectional ? 2 : 1) P\(projection) \(lengths ?? [])" + (zoneout > 0 ? " zoneout \(zoneout)" : "")
+        }
     }
 
     static let cases: [Case] = [
@@ -20,6 +25,10 @@ import TestSupport
         Case(cell: .gru, layers: 2, bidirectional: true, projection: 0, lengths: [3, 5, 6, 1]),
         Case(cell: .rnnTanh, layers: 1, bidirectional: false, projection: 0, lengths: [6, 2, 4, 6]),
         Case(cell: .rnnRelu, layers: 2, bidirectional: true, projection: 0, lengths: nil),
+        Case(cell: .lstm, layers: 2, bidirectional: true, projection: 3, lengths: [6, 6, 3, 4], zoneout: 0.3),
+        Case(cell: .lstm, layers: 1, bidirectional: false, projection: 0, lengths: nil, zoneout: 0.4),
+        Case(cell: .gru, layers: 2, bidirectional: false, projection: 0, lengths: [3, 5, 6, 1], zoneout: 0.3),
+        Case(cell: .rnnTanh, layers: 1, bidirectional: true, projection: 0, lengths: nil, zoneout: 0.2),
     ]
 
     @Test(arguments: cases)
@@ -28,15 +37,18 @@ import TestSupport
         let (t, b, i, h) = (6, 4, 3, 5)
         let d = c.bidirectional ? 2 : 1, r = c.projection > 0 ? c.projection : h
         let rng = RandomSource(seed: 17)
+        let variants = RecurrentVariants(zoneout: c.zoneout, cellZoneout: c.cell == .lstm ? c.zoneout / 2 : 0)
         let network: RecurrentNetwork
         switch c.cell {
         case .lstm:
             network = try LSTM(inputSize: i, hiddenSize: h, numLayers: c.layers, projSize: c.projection,
-                               bidirectional: c.bidirectional, on: backend, rng: rng)
-        case .gru: network = try GRU(inputSize: i, hiddenSize: h, numLayers: c.layers, bidirectional: c.bidirectional, on: backend, rng: rng)
+                               bidirectional: c.bidirectional, on: backend, rng: rng, variants: variants)
+        case .gru:
+            network = try GRU(inputSize: i, hiddenSize: h, numLayers: c.layers, bidirectional: c.bidirectional, on: backend, rng: rng,
+                              variants: variants)
         case .rnnTanh, .rnnRelu:
             network = try RNN(inputSize: i, hiddenSize: h, numLayers: c.layers, nonlinearity: c.cell == .rnnTanh ? .tanh : .relu,
-                              bidirectional: c.bidirectional, on: backend, rng: rng)
+                              bidirectional: c.bidirectional, on: backend, rng: rng, variants: variants)
         }
         var random = TestRandom(seed: 5)
         let x = try Tensor(shape: [t, b, i], values: random.uniform(count: t * b * i), on: backend)

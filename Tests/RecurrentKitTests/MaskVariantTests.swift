@@ -1,5 +1,7 @@
 // Recurrent dropout, weight drop and zoneout at the stack level: PyTorch parity with the masks passed
-// in (variant_masks_*.json, variant_zoneout_*.json: scripts/variant_fixtures.py; zoneout also in
+// in (variant_masks_*.json, variant_zoneout_*.json, the reset-before GRU's variant_reset_before_*.json and
+// the layer-normalised cells' variant_layer_norm_*.json:
+// scripts/variant_fixtures.py; zoneout also in
 // evaluation, where it takes the expectation), weight drop against a plain stack with
 // W_hh ⊙ mask, the masks drawn from the stack's own Philox stream, evaluation as the identity,
 // and the refusals.
@@ -14,6 +16,8 @@ import TestSupport
     static let fixtureNames = ["lstm_bi_proj_packed", "lstm_l1", "gru_packed", "gru_bi", "rnn_tanh_bi_packed"]
         .map { "variant_masks_\($0).json" }
         + ["lstm_bi_proj_packed", "gru_packed", "rnn_relu_bi", "lstm_eval"].map { "variant_zoneout_\($0).json" }
+        + ["gru_bi_packed", "gru_masks"].map { "variant_reset_before_\($0).json" }
+        + ["lstm_bi_packed", "lstm_dropout", "gru_bi_packed"].map { "variant_layer_norm_\($0).json" }
 
     /// A stack of `cell` with `variants`, built from `seed`.
     static func make(_ cell: RecurrentCell, inputSize i: Int, hiddenSize h: Int, layers: Int, projSize: Int = 0,
@@ -33,7 +37,9 @@ import TestSupport
         let variants = RecurrentVariants(recurrentDropout: try fixture.float("recurrent_dropout"),
                                          weightDrop: try fixture.float("weight_drop"),
                                          zoneout: hasZoneout ? try fixture.float("zoneout") : 0,
-                                         cellZoneout: hasZoneout && isLSTM ? try fixture.float("cell_zoneout") : 0)
+                                         cellZoneout: hasZoneout && isLSTM ? try fixture.float("cell_zoneout") : 0,
+                                         resetAfter: fixture.meta["reset_after"] == nil ? true : try fixture.bool("reset_after"),
+                                         layerNorm: fixture.meta["layer_norm"] == nil ? false : try fixture.bool("layer_norm"))
         let network = try Self.make(cell, inputSize: try fixture.int("input_size"), hiddenSize: try fixture.int("hidden_size"),
                                     layers: try fixture.int("num_layers"),
                                     projSize: fixture.meta["proj_size"] != nil ? try fixture.int("proj_size") : 0,

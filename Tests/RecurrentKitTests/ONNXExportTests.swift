@@ -64,7 +64,8 @@ private func checkPython(root: URL) -> URL? {
         .deletingLastPathComponent()
 
     private static func network(_ cell: RecurrentCell, layers: Int, bidirectional: Bool = false,
-                                input: Int, hidden: Int, seed: UInt64, on backend: any Backend) throws -> RecurrentNetwork {
+                                input: Int, hidden: Int, seed: UInt64, resetAfter: Bool = true,
+                                on backend: any Backend) throws -> RecurrentNetwork {
         let rng = RandomSource(seed: seed)
         switch cell {
         case .lstm:
@@ -72,7 +73,7 @@ private func checkPython(root: URL) -> URL? {
                             on: backend, rng: rng)
         case .gru:
             return try GRU(inputSize: input, hiddenSize: hidden, numLayers: layers, bidirectional: bidirectional,
-                           on: backend, rng: rng)
+                           on: backend, rng: rng, variants: RecurrentVariants(resetAfter: resetAfter))
         case .rnnTanh, .rnnRelu:
             return try RNN(inputSize: input, hiddenSize: hidden, numLayers: layers, nonlinearity: cell == .rnnTanh ? .tanh : .relu,
                            bidirectional: bidirectional, on: backend, rng: rng)
@@ -81,16 +82,17 @@ private func checkPython(root: URL) -> URL? {
 
     /// A recurrent stack alone: output, and with `lengths` also sequence_lens, initial and final states.
     private static func recurrentCase(_ cell: RecurrentCell, layers: Int, bidirectional: Bool, batchFirst: Bool = false,
-                                      lengths: [Int]? = nil, on backend: any Backend) throws -> ONNXCase {
+                                      lengths: [Int]? = nil, resetAfter: Bool = true, on backend: any Backend) throws -> ONNXCase {
         let (t, b, i, h) = (7, lengths?.count ?? 3, 4, 5)
         let d = bidirectional ? 2 : 1
         let network = try network(cell, layers: layers, bidirectional: bidirectional, input: i, hidden: h,
-                                  seed: 11, on: backend)
+                                  seed: 11, resetAfter: resetAfter, on: backend)
         network.eval()
         var random = TestRandom(seed: 3)
         let x = random.uniform(count: t * b * i)
         let inputShape = batchFirst ? [b, t, i] : [t, b, i]
         let name = "\(cell.rawValue)_l\(layers)_d\(d)" + (batchFirst ? "_batch_first" : "") + (lengths == nil ? "" : "_lengths_states")
+            + (resetAfter ? "" : "_reset_before")
         var c = ONNXCase(name: name, model: network)
         let layout: SequenceLayout = batchFirst ? .batchMajor : .timeMajor
         c.options = ONNXExportOptions(layout: layout)
@@ -175,6 +177,10 @@ private func checkPython(root: URL) -> URL? {
         }
         cases.append(try Self.recurrentCase(.lstm, layers: 1, bidirectional: false, lengths: [4, 7, 2], on: backend))
         cases.append(try Self.recurrentCase(.gru, layers: 2, bidirectional: true, batchFirst: true, on: backend))
+        // The reset gate before the recurrent product: ONNX's GRU with linear_before_reset = 0.
+        cases.append(try Self.recurrentCase(.gru, layers: 2, bidirectional: true, resetAfter: false, on: backend))
+        cases.append(try Self.recurrentCase(.gru, layers: 1, bidirectional: false, lengths: [7, 2, 5], resetAfter: false,
+                                            on: backend))
         cases.append(try Self.classifierCase(on: backend))
         cases.append(try Self.classifierCase(lengths: [6, 3, 1, 4], on: backend))
         cases.append(try Self.classifierCase(lengths: [2, 6, 5], layout: .batchMajor, on: backend))

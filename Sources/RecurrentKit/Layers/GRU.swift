@@ -1,4 +1,5 @@
-/// Gated recurrent unit (Cho et al. 2014), PyTorch's `nn.GRU`: gates r, z, n, reset after the recurrent product.
+/// Gated recurrent unit (Cho et al. 2014), PyTorch's `nn.GRU`: gates r, z, n, reset after the recurrent product
+/// (or before it, as Cho et al. and Keras's `reset_after=False`, with `RecurrentVariants(resetAfter: false)`).
 public final class GRU: RecurrentNetwork {
     /// A stack of `numLayers` GRU layers; see `RecurrentNetwork` for the arguments.
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, dropout: Float = 0,

@@ -42,7 +42,8 @@ extension RecurrentNetwork {
     func layerShape(width: Int, batch b: Int, _ layout: PackedLayout) -> RecurrentLayerShape {
         RecurrentLayerShape(cell: cell, sequenceLength: layout.plan.steps, batchSize: b, inputSize: width, hiddenSize: hiddenSize,
                             batchSizes: layout.plan.isUniform ? nil : layout.plan.batchSizes,
-                            projectionSize: projSize > 0 ? projSize : nil, zoneout: variants.usesZoneout)
+                            projectionSize: projSize > 0 ? projSize : nil, zoneout: variants.usesZoneout,
+                            resetBefore: !variants.resetAfter, layerNorm: variants.layerNorm)
     }
 
     /// One pass over `input` from `initialState`; records its backward on `tape`.

@@ -83,7 +83,7 @@ public class RecurrentNetwork: Layer {
             }
         }
         try DropoutSite.validate(dropout)
-        try variants.validate(for: cell, numLayers: numLayers, bidirectional: bidirectional)
+        try variants.validate(for: cell, numLayers: numLayers, bidirectional: bidirectional, projSize: projSize)
         self.cell = cell
         self.variants = variants
         self.inputSize = inputSize
@@ -102,7 +102,8 @@ public class RecurrentNetwork: Layer {
                              for: "\(cell) weights: \(numLayers) layers of hidden size \(hiddenSize), \(Int(min(parameterCount, 9e18))) parameters")
         layerParameters = try (0..<(numLayers * d)).map { index in
             try RecurrentLayerParameters(cell: cell, input: index < d ? inputSize : d * r, hiddenSize: hiddenSize, projSize: projSize,
-                                         on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit)
+                                         on: backend, rng: rng, weightInit: weightInit, recurrentInit: recurrentInit, biasInit: biasInit,
+                                         layerNorm: variants.layerNorm)
         }
         try variants.applyForgetBias(to: layerParameters, hiddenSize: hiddenSize, on: backend)
         dropoutSite = DropoutSite(rng: rng)
@@ -110,7 +111,8 @@ public class RecurrentNetwork: Layer {
     }
 
     /// PyTorch's names, layer by layer and direction by direction: `weight_ih_l0`, `weight_hh_l0`,
-    /// `bias_ih_l0`, `bias_hh_l0` (`weight_hr_l0` when projecting), then `…_l0_reverse`, `…_l1`.
+    /// `bias_ih_l0`, `bias_hh_l0` (`weight_hr_l0` when projecting; with layer norm `weight_ln_ih_l0`,
+    /// `weight_ln_hh_l0` and for an LSTM `weight_ln_c_l0`, `bias_ln_c_l0`), then `…_l0_reverse`, `…_l1`.
     public var namedParameters: [(name: String, parameter: Parameter)] {
         layerParameters.enumerated().flatMap { index, p in
             p.named("_l\(index / directions)" + (index % directions == 1 ? "_reverse" : ""))

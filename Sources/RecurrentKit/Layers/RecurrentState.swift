@@ -37,10 +37,14 @@ public struct RecurrentLayerParameters {
     public let weightIH: Parameter, weightHH: Parameter, biasIH: Parameter, biasHH: Parameter
     /// `weight_hr_l{k}` (P, H) of an LSTM with projections, else nil.
     public let weightHR: Parameter?
+    /// With layer norm: the gains `weight_ln_ih_l{k}`, `weight_ln_hh_l{k}` (G·H, ones) and, for an LSTM,
+    /// c_t's `weight_ln_c_l{k}` (H, ones) and `bias_ln_c_l{k}` (H, zeros) (`RecurrentVariants.layerNorm`);
+    /// else nil.
+    public let gainIH: Parameter?, gainHH: Parameter?, gainCell: Parameter?, biasCell: Parameter?
 
     /// The parameters of a layer with `input` inputs, drawn from `rng` in PyTorch's order.
     init(cell: RecurrentCell, input: Int, hiddenSize h: Int, projSize: Int, on backend: any Backend, rng: RandomSource,
-         weightInit: Initializer, recurrentInit: Initializer, biasInit: Initializer) throws {
+         weightInit: Initializer, recurrentInit: Initializer, biasInit: Initializer, layerNorm: Bool = false) throws {
         let g = cell.gateCount, r = projSize > 0 ? projSize : h
         let bound = 1 / Float(h).squareRoot()
         func make(_ shape: [Int], _ initializer: Initializer, blocks: Int = g) throws -> Parameter {
@@ -53,21 +57,37 @@ public struct RecurrentLayerParameters {
         biasIH = try make([g * h], biasInit)
         biasHH = try make([g * h], biasInit)
         weightHR = projSize > 0 ? try make([projSize, h], recurrentInit, blocks: 1) : nil
+        // nn.LayerNorm's initial gains and bias, drawing nothing (the other parameters' streams stay as they were).
+        func constant(_ count: Int, _ value: Float) throws -> Parameter {
+            try Parameter(Tensor(shape: [count], values: [Float](repeating: value, count: count), on: backend))
+        }
+        gainIH = layerNorm ? try constant(g * h, 1) : nil
+        gainHH = layerNorm ? try constant(g * h, 1) : nil
+        gainCell = layerNorm && cell == .lstm ? try constant(h, 1) : nil
+        biasCell = layerNorm && cell == .lstm ? try constant(h, 0) : nil
     }
 
     /// The parameters with PyTorch's names, each name ending in `suffix` (`_l0`, `_l1_reverse`, or "").
     func named(_ suffix: String) -> [(name: String, parameter: Parameter)] {
         let projection = weightHR.map { [("weight_hr" + suffix, $0)] } ?? []
+        let norms = [("weight_ln_ih", gainIH), ("weight_ln_hh", gainHH), ("weight_ln_c", gainCell), ("bias_ln_c", biasCell)]
+            .compactMap { name, p in p.map { (name + suffix, $0) } }
         return ([("weight_ih" + suffix, weightIH), ("weight_hh" + suffix, weightHH),
-                 ("bias_ih" + suffix, biasIH), ("bias_hh" + suffix, biasHH)] + projection).map { (name: $0.0, parameter: $0.1) }
+                 ("bias_ih" + suffix, biasIH), ("bias_hh" + suffix, biasHH)] + projection + norms).map { (name: $0.0, parameter: $0.1) }
     }
 
     var values: RecurrentWeights {
         RecurrentWeights(weightIH: weightIH.value, weightHH: weightHH.value, biasIH: biasIH.value, biasHH: biasHH.value,
-                         weightHR: weightHR?.value)
+                         weightHR: weightHR?.value, layerNorm: layerNormWeights(\.value))
     }
     var gradients: RecurrentWeights {
         RecurrentWeights(weightIH: weightIH.gradient, weightHH: weightHH.gradient, biasIH: biasIH.gradient, biasHH: biasHH.gradient,
-                         weightHR: weightHR?.gradient)
+                         weightHR: weightHR?.gradient, layerNorm: layerNormWeights(\.gradient))
+    }
+    /// The layer-norm parameters' values or gradients (`tensor`), nil without layer norm.
+    private func layerNormWeights(_ tensor: KeyPath<Parameter, Tensor>) -> RecurrentLayerNormWeights? {
+        guard let gainIH, let gainHH else { return nil }
+        return RecurrentLayerNormWeights(gainIH: gainIH[keyPath: tensor], gainHH: gainHH[keyPath: tensor],
+                                         gainCell: gainCell?[keyPath: tensor], biasCell: biasCell?[keyPath: tensor])
     }
 }

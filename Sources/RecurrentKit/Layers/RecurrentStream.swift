@@ -52,7 +52,7 @@ public final class RecurrentStream {
 
     /// Makes a stream of `batchSize` sequences starting from `initialState` (nil: zeros).
     /// - Throws: for a bidirectional stack (its reverse direction needs the whole sequence), one going
-    ///   backwards, with residual connections or with zoneout, a
+    ///   backwards, with residual connections, with zoneout, layer norm or a reset-before GRU (`resetAfter` false), a
     ///   batch size below 1, or an initial state of the wrong shape or device.
     init(_ network: RecurrentNetwork, batchSize: Int, initialState: RecurrentState?) throws {
         guard !network.bidirectional else {
@@ -68,6 +68,16 @@ public final class RecurrentStream {
             throw RecurrentError.invalidArgument(
                 name: "\(network.cell.rawValue) stream", expected: "a stack without zoneout",
                 got: "zoneout (its evaluation blends each state with the previous one, which the stream's cell steps do not)")
+        }
+        guard !network.variants.layerNorm else {
+            throw RecurrentError.invalidArgument(
+                name: "\(network.cell.rawValue) stream", expected: "a stack without layer norm",
+                got: "layerNorm (the stream's cell steps do not normalise)")
+        }
+        guard network.variants.resetAfter else {
+            throw RecurrentError.invalidArgument(
+                name: "gru stream", expected: "a GRU with the reset gate after the recurrent product (resetAfter true)",
+                got: "resetAfter false (the stream's cell step is PyTorch's reset-after GRU)")
         }
         guard batchSize >= 1 else {
             throw RecurrentError.invalidArgument(name: "stream batch size", expected: "at least 1", got: "\(batchSize)")

@@ -34,10 +34,30 @@ public struct RecurrentVariants: Sendable, Equatable {
     /// LSTM only: zoneout on the cell state, p in [0, 1): c_t = c̃_t + d ⊙ (c_{t-1} − c̃_t), where
     /// c̃_t = f ⊙ c_{t-1} + i ⊙ g, and h̃_t = o ⊙ tanh(c̃_t) (Krueger et al.'s equations).
     public var cellZoneout: Float
+    /// GRU only, Keras's `reset_after`: true (the default) is PyTorch's GRU, whose reset gate scales
+    /// the recurrent product, n = tanh(W_in x + b_in + r ⊙ (W_hn h_{t-1} + b_hn)); false applies it
+    /// before the product, as Cho et al. 2014 and Keras's `reset_after=False`:
+    /// n = tanh(W_in x + b_in + W_hn (r ⊙ h_{t-1}) + b_hn). The weights keep PyTorch's names and
+    /// layout (`weight_ih_l0` (3H, I), `weight_hh_l0` (3H, H), `bias_ih_l0`, `bias_hh_l0` (3H), gates
+    /// r, z, n), and r and z are PyTorch's; b_hn sits outside the reset, so b_in + b_hn is Keras's
+    /// single n bias. With recurrent dropout the products read h_{t-1} ⊙ mask, so the n gate's
+    /// reads r ⊙ h_{t-1} ⊙ mask, as Keras.
+    public var resetAfter: Bool
+    /// LSTM and GRU: layer normalisation (Ba et al. 2016; PyTorch's custom_lstms.py
+    /// LayerNormLSTMCell, Haste's LayerNormLSTM) of the input and recurrent pre-activations apart,
+    /// each over its G·H values, and of an LSTM's cell state: with LN(x) = (x − μ)/σ ⊙ γ,
+    /// a_t = LN_ih(W_ih x_t) + b_ih + LN_hh(W_hh h_{t-1}) + b_hh, the gates as PyTorch's cell from a_t,
+    /// and an LSTM's c_t = LN_c(f ⊙ c_{t-1} + i ⊙ g) + β_c (the normalised c_t is the state), h_t =
+    /// o ⊙ tanh(c_t). `bias_ih`/`bias_hh` are the two norms' biases; each layer adds the gains
+    /// `weight_ln_ih_l{k}`, `weight_ln_hh_l{k}` (G·H, ones) and for an LSTM `weight_ln_c_l{k}`,
+    /// `bias_ln_c_l{k}` (H, ones and zeros). σ = √(var + 1e-5), as nn.LayerNorm. RNN, projections,
+    /// zoneout and the reset-before GRU refuse it.
+    public var layerNorm: Bool
 
     /// PyTorch's plain cells unless an option is given.
     public init(forgetBias: Float? = nil, goBackwards: Bool = false, residual: Bool = false,
-                recurrentDropout: Float = 0, weightDrop: Float = 0, zoneout: Float = 0, cellZoneout: Float = 0) {
+                recurrentDropout: Float = 0, weightDrop: Float = 0, zoneout: Float = 0, cellZoneout: Float = 0,
+                resetAfter: Bool = true, layerNorm: Bool = false) {
         self.forgetBias = forgetBias
         self.goBackwards = goBackwards
         self.residual = residual
@@ -45,6 +65,8 @@ public struct RecurrentVariants: Sendable, Equatable {
         self.weightDrop = weightDrop
         self.zoneout = zoneout
         self.cellZoneout = cellZoneout
+        self.resetAfter = resetAfter
+        self.layerNorm = layerNorm
     }
 
     /// Whether a call in training draws masks (recurrent dropout, weight drop, zoneout).
@@ -53,7 +75,20 @@ public struct RecurrentVariants: Sendable, Equatable {
     var usesZoneout: Bool { zoneout > 0 || cellZoneout > 0 }
 
     /// Throws, saying why, unless these variants make sense for a stack of `numLayers` layers of `cell`.
-    func validate(for cell: RecurrentCell, numLayers: Int, bidirectional: Bool) throws {
+    func validate(for cell: RecurrentCell, numLayers: Int, bidirectional: Bool, projSize: Int = 0) throws {
+        if layerNorm {
+            guard cell == .lstm || cell == .gru else {
+                throw RecurrentError.invalidArgument(name: "layerNorm", expected: "false for \(cell.rawValue) (LSTM and GRU only)",
+                                                     got: "true")
+            }
+            let clash = projSize > 0 ? "projSize \(projSize) (the projection's h has no normalised counterpart)"
+                : usesZoneout ? "zoneout (it blends the normalised states with unnormalised ones)"
+                : !resetAfter ? "resetAfter false (the recurrent norm needs the whole W_hh h before r applies)" : nil
+            if let clash {
+                throw RecurrentError.invalidArgument(name: "layerNorm", expected: "a stack without \(clash.prefix { $0 != " " })",
+                                                     got: clash)
+            }
+        }
         if goBackwards, bidirectional {
             throw RecurrentError.invalidArgument(
                 name: "goBackwards", expected: "false for a bidirectional stack (its reverse direction already reads each "
@@ -71,6 +106,10 @@ public struct RecurrentVariants: Sendable, Equatable {
         if cellZoneout > 0, cell != .lstm {
             throw RecurrentError.invalidArgument(name: "cell zoneout", expected: "0 for \(cell.rawValue) (only an LSTM has a cell state)",
                                                  got: "\(cellZoneout)")
+        }
+        if !resetAfter, cell != .gru {
+            throw RecurrentError.invalidArgument(name: "resetAfter", expected: "true for \(cell.rawValue) (only a GRU has a reset gate)",
+                                                 got: "false")
         }
         if let forgetBias {
             guard cell == .lstm else {

@@ -61,7 +61,7 @@ extension Layer {
     /// The graph input `input` has the model's input layout with dynamic `batch` and `time`
     /// dimensions: float (T, B, I) for a recurrent model ((B, T, I) with `options.layout` batch-major), int64
     /// token indices (T, B) for a model that starts with an `Embedding`. The graph output is
-    /// `output`. Recurrent layers become ONNX's `LSTM`, `GRU` (`linear_before_reset = 1`) and
+    /// `output`. Recurrent layers become ONNX's `LSTM`, `GRU` (`linear_before_reset = 1`, or 0 with `resetAfter` false) and
     /// `RNN` operators; `Linear` becomes `Gemm` or `MatMul`, `Embedding` `Gather`, attention a
     /// masked `Softmax` over time. Weights are stored in the file.
     ///

@@ -1,7 +1,7 @@
 // Recurrent stacks as ONNX's LSTM, GRU and RNN operators (opset 17), one node per layer with
 // both directions in it. PyTorch's gate blocks are reordered to ONNX's (LSTM i f g o → i o f c,
 // GRU r z n → z r h), the two biases go into one B = [Wb | Rb], PyTorch's GRU is
-// `linear_before_reset = 1`, and the output (T, D, B, H) becomes (T, B, D·H).
+// `linear_before_reset = 1` (0 with `resetAfter` false), and the output (T, D, B, H) becomes (T, B, D·H).
 // T = time steps, B = batch, I = input size, H = hidden size, L = layers, D = directions, G = gates.
 import RecurrentProtos
 
@@ -31,6 +31,10 @@ extension RecurrentNetwork: ONNXExportable {
             throw ONNXExportError.unsupportedLayer(
                 layer: label, reason: "zoneout (in evaluation each state blends with the previous one) has no counterpart "
                     + "in ONNX's recurrent operators")
+        }
+        guard !variants.layerNorm else {
+            throw ONNXExportError.unsupportedLayer(
+                layer: label, reason: "layer-normalised cells (layerNorm) have no counterpart in ONNX's recurrent operators")
         }
         let batchFirst = context.layout == .batchMajor
         let widthDimension: ONNXDimension = .fixed(inputSize)
@@ -76,7 +80,9 @@ extension RecurrentNetwork: ONNXExportable {
             var attributes = [ONNXAttribute.int("hidden_size", h),
                               ONNXAttribute.string("direction", bidirectional ? "bidirectional" : "forward")]
             switch cell {
-            case .gru: attributes.append(ONNXAttribute.int("linear_before_reset", 1))
+            // ONNX's linear_before_reset = 0 is the reset gate before the product with Rb_hn outside it
+            // (`resetAfter` false); 1 is PyTorch's GRU.
+            case .gru: attributes.append(ONNXAttribute.int("linear_before_reset", variants.resetAfter ? 1 : 0))
             case .rnnRelu: attributes.append(ONNXAttribute.strings("activations", Array(repeating: "Relu", count: d)))
             case .rnnTanh, .lstm: break
             }

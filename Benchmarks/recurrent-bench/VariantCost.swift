@@ -1,0 +1,45 @@
+// What each cell variant costs: its step time over the plain cell's of the same run, on each
+// backend, and PyTorch eager's step time for the same variant (the twin's Python loop one step
+// at a time) over ours.
+import Foundation
+
+/// The most a variant's step may cost over the plain cell's (the targets the README reports against);
+/// layer-normalised cells (target 1.6×) are not in the bench yet.
+func variantTarget(_ v: BenchVariant) -> Double? {
+    switch v {
+    case .plain, .resetbefore: return nil   // no target for the reset-before GRU
+    case .rdrop, .zoneout, .wdrop: return 1.3
+    }
+}
+
+/// Prints, for every variant configuration whose plain configuration was timed too, the step-time
+/// ratios: variant / plain per backend (and for PyTorch: its eager loop over nn.LSTM/nn.GRU), and
+/// PyTorch eager / ours.
+func printVariantCosts(_ configs: [BenchConfig], _ results: [Measurement], devices: [String], log: (String) -> Void) {
+    func time(_ c: BenchConfig, _ backend: String) -> Double? {
+        results.first(where: { $0.backend == backend && $0.config == c.text })?.step_ms_median
+    }
+    let variants = configs.filter { $0.variant != .plain }
+    guard !variants.isEmpty else { return }
+    log("variant cost (median step times of this run; target: variant/plain ≤ \(String(format: "%.1f", 1.3))×, "
+        + "PyTorch eager/ours ≥ 3× on the CPU):")
+    for v in variants {
+        var plain = v
+        plain.variant = .plain
+        var parts: [String] = []
+        for d in devices + ["pytorch"] {
+            guard let a = time(v, d), let p = time(plain, d) else { continue }
+            let ratio = a / p
+            let verdict = d == "pytorch" ? "" : variantTarget(v.variant).map { ratio <= $0 ? " (met)" : " (NOT met)" } ?? ""
+            parts.append(String(format: "%@ %.2f×%@", d == "pytorch" ? "pytorch eager/nn" : d, ratio, verdict))
+        }
+        if let eager = time(v, "pytorch") {
+            for d in devices {
+                guard let ours = time(v, d) else { continue }
+                let verdict = d == "cpu" ? (eager / ours >= 3 ? " (met)" : " (NOT met)") : ""
+                parts.append(String(format: "pytorch eager/%@ %.2f×%@", d, eager / ours, verdict))
+            }
+        }
+        log("  \(v.label) [\(v.variant.summary)]: " + (parts.isEmpty ? "no plain config timed" : parts.joined(separator: ", ")))
+    }
+}

@@ -1,0 +1,198 @@
+// Layer-normalised LSTM and GRU layers (Ba et al. 2016; the cell of PyTorch's
+// benchmarks/fastrnns/custom_lstms.py LayerNormLSTMCell, and Haste's LayerNormLSTM), the whole-layer
+// passes every backend shares (`recurrentForward`/`recurrentBackward` come here for such a shape).
+// With LN(x) = x̂ ⊙ γ over each row of G·H, x̂ = (x − μ)/σ, σ = √(var + 1e-5):
+//   a_t = LN_ih(W_ih x_t) + b_ih + LN_hh(W_hh h̄_{t-1}) + b_hh      (G·H; b_ih, b_hh are the norms' biases)
+//   LSTM: i, f, g, o from a_t as PyTorch's; c̃_t = f ⊙ c_{t-1} + i ⊙ g; c_t = x̂(c̃_t) ⊙ γ_c + β_c;
+//         h_t = o ⊙ tanh(c_t) (c_t, normalised, is the state carried on)
+//   GRU:  r, z, n from a_t as PyTorch's (n = tanh(a_in + r ⊙ a_hn)), h_t = n + z ⊙ (h_{t-1} − n)
+// h̄ is h_{t-1} (⊙ mask with recurrent dropout). The input side is normalised for the whole sequence
+// before the time loop, the recurrent side per step after its product: an LSTM's one cell kernel per
+// step normalises the product, applies the gates, normalises c̃ and updates the state (a GRU's norm
+// is its own launch before PyTorch's GRU step). Backward per step: the cell's gate gradients, the recurrent norm's
+// backward, dh_{t-1} = dĜ_h W_hh; then the input norm's backward and the whole-sequence GEMMs; the
+// gains' gradients are column sums of dy ⊙ x̂.
+// Reserve: gates (N, G·H), the extra state (N, H: c_t, or GRU's a_hn), x̂_ih and x̂_hh (N, G·H),
+// 1/σ of each (N), then for an LSTM ĉ_t (N, H) and its 1/σ (N). Forward only keeps the same layout.
+// T = time steps, B = batch, N = rows, I = input size, H = hidden size, G = gates, R = H.
+
+/// Views of a layer-normalised layer's reserve (`RecurrentLayerShape.layerNormReserveCount`).
+struct LayerNormReserve {
+    /// (N, G·H) post-activation gates; (N, H) c_t or GRU's a_hn.
+    var gates: Tensor, extra: Tensor
+    /// (N, G·H) x̂ of the input and recurrent pre-activations, (N) their 1/σ.
+    var normalizedIH: Tensor, normalizedHH: Tensor, deviationIH: Tensor, deviationHH: Tensor
+    /// (N, H) ĉ_t and (N) its 1/σ (LSTM), else nil.
+    var normalizedCell: Tensor?, deviationCell: Tensor?
+
+    init(_ reserve: Tensor, _ s: RecurrentLayerShape) throws {
+        let (n, h, gh) = (s.rowCount, s.hiddenSize, s.gateWidth)
+        let flat = try reserve.reshaped([reserve.count])
+        var start = 0
+        func take(_ rows: Int, _ width: Int) throws -> Tensor {
+            defer { start += rows * width }
+            return try flat.slice(start..<(start + rows * width)).reshaped(width == 1 ? [rows] : [rows, width])
+        }
+        gates = try take(n, gh)
+        extra = try take(n, h)
+        normalizedIH = try take(n, gh)
+        normalizedHH = try take(n, gh)
+        deviationIH = try take(n, 1)
+        deviationHH = try take(n, 1)
+        normalizedCell = s.cell == .lstm ? try take(n, h) : nil
+        deviationCell = s.cell == .lstm ? try take(n, 1) : nil
+    }
+}
+
+extension Backend {
+    /// The forward pass of a layer-normalised layer (see the file's opening comment); `io` and `w`
+    /// already checked against `s`.
+    func layerNormRecurrentForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
+        guard let norm = w.layerNorm else { throw RecurrentError.invalidState("layer norm forward: no gains") }
+        let (t, n, i, h, gh) = (s.sequenceLength, s.rowCount, s.inputSize, s.hiddenSize, s.gateWidth)
+        let v = try LayerNormReserve(io.reserve, s)
+        let output = try io.output.reshaped([n, h])                        // (N, H)
+        let offsets = s.stepOffsets
+        // LN_ih(x W_ihᵀ) for all steps at once: (N, I) × (I, GH), normalised row by row in place.
+        try gemm(v.gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
+        try layerNormForward(output: v.gates, normalized: v.normalizedIH, inverseDeviation: v.deviationIH, input: v.gates,
+                             gain: norm.gainIH, bias: nil)
+        let projection = try Tensor.empty([s.batchSize, gh], on: self)   // (B, GH) LN_hh(h̄ W_hhᵀ)
+        let masked = try io.hiddenMask.map { _ in try Tensor.empty([s.batchSize, h], on: self) }   // (B, H) h̄
+        for step in 0..<t {
+            let active = 0..<s.rows(atStep: step)
+            let rows = { (x: Tensor) in try self.stepRows(x, offsets, step, active) }
+            let previousHidden = step == 0
+                ? try stateRows(io.initialHidden, s, active, width: h) : try stepRows(output, offsets, step - 1, active)
+            let hiddenProjection = try projection.slice(active)
+            if var productInput = previousHidden {
+                if let mask = io.hiddenMask, let masked {
+                    productInput = try masked.slice(active)
+                    try multiply(productInput, previousHidden!, stateRows(mask, s, active, width: h))
+                }
+                try gemm(hiddenProjection, productInput, w.weightHH, GEMMShape(m: active.count, n: gh, k: h, transB: .transposed))
+            } else {
+                try fill(hiddenProjection, with: 0)
+            }
+            if s.cell == .lstm, let gainCell = norm.gainCell, let biasCell = norm.biasCell, let normalizedCell = v.normalizedCell,
+               let deviationCell = v.deviationCell {
+                // One kernel: the recurrent norm, the gates, c's norm and the state.
+                let previousCell = step == 0
+                    ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(v.extra, offsets, step - 1, active)
+                try layerNormLSTMForwardStep(hidden: rows(output), cell: rows(v.extra), normalizedCell: rows(normalizedCell),
+                                             cellInverseDeviation: rows(deviationCell), normalizedProjection: rows(v.normalizedHH),
+                                             projectionInverseDeviation: rows(v.deviationHH), gates: rows(v.gates),
+                                             hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
+                                             projectionGain: norm.gainHH, cellGain: gainCell, cellBias: biasCell,
+                                             previousCell: previousCell)
+            } else {
+                try layerNormForward(output: hiddenProjection, normalized: rows(v.normalizedHH), inverseDeviation: rows(v.deviationHH),
+                                     input: hiddenProjection, gain: norm.gainHH, bias: nil)
+                try gruForwardStep(hidden: rows(output), newGateHidden: rows(v.extra), gates: rows(v.gates),
+                                   hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
+                                   previousHidden: previousHidden)
+            }
+        }
+        // Each sequence's final state is at its own last step.
+        for step in 0..<t {
+            let ending = (step + 1 < t ? s.rows(atStep: step + 1) : 0)..<s.rows(atStep: step)
+            guard !ending.isEmpty else { continue }
+            if let finalHidden = io.finalHidden {
+                try copy(stepRows(output, offsets, step, ending), to: stateRows(finalHidden, s, ending, width: h))
+            }
+            if let finalCell = io.finalCell, s.cell == .lstm {
+                try copy(stepRows(v.extra, offsets, step, ending), to: stateRows(finalCell, s, ending, width: h))
+            }
+        }
+    }
+
+    /// The backward pass of a layer-normalised layer; parameter gradients accumulate.
+    func layerNormRecurrentBackward(_ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ g: RecurrentWeights,
+                                    _ s: RecurrentLayerShape) throws {
+        guard let norm = w.layerNorm, let gradNorm = g.layerNorm else {
+            throw RecurrentError.invalidState("layer norm backward: no gains")
+        }
+        let (t, n, b, i, h, gh) = (s.sequenceLength, s.rowCount, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
+        let lstm = s.cell == .lstm
+        let v = try LayerNormReserve(io.reserve, s)
+        let input = try io.input.reshaped([n, i]), output = try io.output.reshaped([n, h])
+        let gradOutput = try io.gradOutput?.reshaped([n, h])
+        let offsets = s.stepOffsets
+        // dL/da_t (N, GH): the input side's post-norm gradient; the recurrent side's post-norm
+        // gradient (GRU: its own, the reset gate scales a_hn), and the recurrent pre-norm gradient.
+        let gradGates = try Tensor.empty([n, gh], on: self)
+        let gradHiddenGates = lstm ? gradGates : try Tensor.empty([n, gh], on: self)
+        let gradProducts = try Tensor.empty([n, gh], on: self)
+        let gradCells = lstm ? try Tensor.empty([n, h], on: self) : nil    // (N, H) dc_t, for c's gain and bias
+        let gradHidden = try Tensor.empty([b, h], on: self), gradCell = try Tensor.empty([b, h], on: self)  // carried
+        for step in stride(from: t - 1, through: 0, by: -1) {
+            let active = 0..<s.rows(atStep: step)
+            let rows = { (x: Tensor) in try self.stepRows(x, offsets, step, active) }
+            // Sequences whose last step this is start from the gradients of their final states.
+            let starting = (step + 1 < t ? s.rows(atStep: step + 1) : 0)..<active.upperBound
+            if !starting.isEmpty {
+                if let gradFinalHidden = io.gradFinalHidden {
+                    try copy(stateRows(gradFinalHidden, s, starting, width: h), to: gradHidden.slice(starting))
+                } else {
+                    try fill(gradHidden.slice(starting), with: 0)
+                }
+                if let gradFinalCell = io.gradFinalCell, lstm {
+                    try copy(stateRows(gradFinalCell, s, starting, width: h), to: gradCell.slice(starting))
+                } else {
+                    try fill(gradCell.slice(starting), with: 0)
+                }
+            }
+            let dh = try gradHidden.slice(active), dy = try gradOutput.map { try stepRows($0, offsets, step, active) }
+            let previousHidden = step == 0
+                ? try stateRows(io.initialHidden, s, active, width: h) : try stepRows(output, offsets, step - 1, active)
+            if lstm, let gradCells, let normalizedCell = v.normalizedCell, let deviationCell = v.deviationCell,
+               let gainCell = norm.gainCell {
+                let previousCell = step == 0
+                    ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(v.extra, offsets, step - 1, active)
+                try layerNormLSTMBackwardStep(gradGates: rows(gradGates), gradProjection: rows(gradProducts),
+                                              gradCell: gradCell.slice(active), gradCellOutput: rows(gradCells), gradHidden: dh,
+                                              gradOutput: dy, gates: rows(v.gates), cell: rows(v.extra),
+                                              normalizedCell: rows(normalizedCell), cellInverseDeviation: rows(deviationCell),
+                                              normalizedProjection: rows(v.normalizedHH),
+                                              projectionInverseDeviation: rows(v.deviationHH), projectionGain: norm.gainHH,
+                                              cellGain: gainCell, previousCell: previousCell)
+            } else {
+                try gruBackwardStep(gradGatesInput: rows(gradGates), gradGatesHidden: rows(gradHiddenGates), gradHidden: dh,
+                                    gradOutput: dy, gates: rows(v.gates), newGateHidden: rows(v.extra),
+                                    previousHidden: previousHidden)
+                try layerNormBackward(gradInput: rows(gradProducts), gradOutput: rows(gradHiddenGates),
+                                      normalized: rows(v.normalizedHH), inverseDeviation: rows(v.deviationHH), gain: norm.gainHH)
+            }
+            // dh_{t-1} (+)= (dA_h W_hh) ⊙ mask, dA_h through the recurrent norm: (b, GH) × (GH, H).
+            let product = lstm ? dh : try gradCell.slice(active)      // GRU: dh holds z ⊙ dh; gradCell is scratch
+            try gemm(product, rows(gradProducts), w.weightHH, GEMMShape(m: active.count, n: h, k: gh))
+            if let mask = io.hiddenMask { try multiply(product, product, stateRows(mask, s, active, width: h)) }
+            if !lstm { try axpy(dh, alpha: 1, product) }
+        }
+        if let gradInitialHidden = io.gradInitialHidden { try copy(gradHidden, to: gradInitialHidden.reshaped([b, h])) }
+        if let gradInitialCell = io.gradInitialCell, lstm { try copy(gradCell, to: gradInitialCell.reshaped([b, h])) }
+
+        // Biases and gains: column sums of the post-norm gradients, and of them ⊙ x̂.
+        let scratch = try Tensor.empty([n, gh], on: self)
+        func addGain(_ gain: Tensor, _ grad: Tensor, _ normalized: Tensor, width: Int) throws {
+            let part = try scratch.reshaped([n * gh]).slice(0..<(n * width)).reshaped([n, width])
+            try multiply(part, grad, normalized)
+            try sumColumns(gain, part, accumulate: true)
+        }
+        try sumColumns(g.biasIH, gradGates, accumulate: true)
+        try sumColumns(g.biasHH, gradHiddenGates, accumulate: true)
+        try addGain(gradNorm.gainIH, gradGates, v.normalizedIH, width: gh)
+        try addGain(gradNorm.gainHH, gradHiddenGates, v.normalizedHH, width: gh)
+        if let gradCells, let normalizedCell = v.normalizedCell, let gainCell = gradNorm.gainCell, let biasCell = gradNorm.biasCell {
+            try addGain(gainCell, gradCells, normalizedCell, width: h)
+            try sumColumns(biasCell, gradCells, accumulate: true)
+        }
+        // Through the input norm for the whole sequence, then dW_ih += dXᵀ X and dX = dA_x W_ih.
+        try layerNormBackward(gradInput: gradGates, gradOutput: gradGates, normalized: v.normalizedIH,
+                              inverseDeviation: v.deviationIH, gain: norm.gainIH)
+        try gemm(g.weightIH, gradGates, input, GEMMShape(m: gh, n: i, k: n, transA: .transposed, beta: 1))
+        if let gradInput = io.gradInput { try gemm(gradInput, gradGates, w.weightIH, GEMMShape(m: n, n: i, k: gh)) }
+        // dW_hh += Σ_t dA_h,tᵀ h̄_{t-1}: (GH, N) × (N, H).
+        try gemm(g.weightHH, gradProducts, productInputs(io, output, s), GEMMShape(m: gh, n: h, k: n, transA: .transposed, beta: 1))
+    }
+}

@@ -1,0 +1,191 @@
+// Reference whole-layer forward and backward of layer-normalised LSTM and GRU layers, written
+// straight from the equations (Ba et al. 2016; PyTorch's custom_lstms.py LayerNormLSTMCell) with a
+// per-step loop and textbook BPTT, independent of the shared loop (Backend+LayerNorm.swift) but
+// filling the same reserve layout. With LN(x) = x̂(x) ⊙ γ: a = LN_ih(W_ih x_t) + b_ih +
+// LN_hh(W_hh h̄_{t-1}) + b_hh; LSTM c_t = x̂(f ⊙ c_{t-1} + i ⊙ g) ⊙ γ_c + β_c, h_t = o ⊙ tanh(c_t);
+// GRU as PyTorch's on a. h̄ = h_{t-1} (⊙ mask). A packed batch is unpacked to (T, B, ·).
+// T = time steps, B = batch, I = input size, H = hidden size, G = gates.
+
+import Foundation
+import RecurrentCore
+
+extension ReferenceBackend {
+    func referenceLayerNormForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
+        guard let norm = w.layerNorm else { throw RecurrentError.invalidState("layer norm forward: no gains") }
+        let op = "reference layer norm forward"
+        let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
+        let lstm = s.cell == .lstm
+        let x = Self.unpack(try read(io.input, "\(op) input"), width: i, s)                 // (T, B, I)
+        let wih = try read(w.weightIH, op), whh = try read(w.weightHH, op)
+        let bih = try read(w.biasIH, op), bhh = try read(w.biasHH, op)
+        let gih = try read(norm.gainIH, op), ghh = try read(norm.gainHH, op)
+        let gc = try norm.gainCell.map { try read($0, op) } ?? [], bc = try norm.biasCell.map { try read($0, op) } ?? []
+        let mask = try io.hiddenMask.map { try read($0, "\(op) hidden mask") }
+        var hState = try readOrZeros(io.initialHidden, count: b * h, "\(op) initial hidden")
+        var cState = try readOrZeros(io.initialCell, count: b * h, "\(op) initial cell")
+        let zeros = [Float](repeating: 0, count: gh)
+        // (T, B, ·) each: output, gates, extra, x̂_ih, x̂_hh, 1/σ_ih, 1/σ_hh, ĉ, 1/σ_c.
+        var output = [Float](repeating: 0, count: t * b * h), gates = [Float](repeating: 0, count: t * b * gh)
+        var extra = output, normIH = gates, normHH = gates, normCell = output
+        var devIH = [Float](repeating: 0, count: t * b), devHH = devIH, devCell = devIH
+        for step in 0..<t {
+            var hNext = hState, cNext = cState
+            for row in 0..<s.rows(atStep: step) {
+                let q = step * b + row
+                let hBar = (0..<h).map { hState[row * h + $0] * (mask?[row * h + $0] ?? 1) }
+                let (xi, si) = Self.normalize(Self.affine(wih, x[(q * i)..<((q + 1) * i)], zeros, rows: gh, columns: i)[...])
+                let (xh, sh) = Self.normalize(Self.affine(whh, hBar[...], zeros, rows: gh, columns: h)[...])
+                let ai = (0..<gh).map { xi[$0] * gih[$0] + bih[$0] }, ah = (0..<gh).map { xh[$0] * ghh[$0] + bhh[$0] }
+                normIH.replaceSubrange((q * gh)..<((q + 1) * gh), with: xi)
+                normHH.replaceSubrange((q * gh)..<((q + 1) * gh), with: xh)
+                devIH[q] = si; devHH[q] = sh
+                var newHidden = [Float](repeating: 0, count: h), activated = [Float](repeating: 0, count: gh)
+                if lstm {
+                    var candidate = [Float](repeating: 0, count: h)
+                    for j in 0..<h {
+                        let ig = Self.sigmoid(ai[j] + ah[j]), fg = Self.sigmoid(ai[h + j] + ah[h + j])
+                        let gg = Foundation.tanh(ai[2 * h + j] + ah[2 * h + j]), og = Self.sigmoid(ai[3 * h + j] + ah[3 * h + j])
+                        for (k, value) in [ig, fg, gg, og].enumerated() { activated[k * h + j] = value }
+                        candidate[j] = fg * cState[row * h + j] + ig * gg
+                    }
+                    let (nc, sc) = Self.normalize(candidate[...])
+                    normCell.replaceSubrange((q * h)..<((q + 1) * h), with: nc)
+                    devCell[q] = sc
+                    for j in 0..<h {
+                        let c = nc[j] * gc[j] + bc[j]
+                        cNext[row * h + j] = c
+                        extra[q * h + j] = c
+                        newHidden[j] = activated[3 * h + j] * Foundation.tanh(c)
+                    }
+                } else {
+                    for j in 0..<h {
+                        let r = Self.sigmoid(ai[j] + ah[j]), z = Self.sigmoid(ai[h + j] + ah[h + j])
+                        let n = Foundation.tanh(ai[2 * h + j] + r * ah[2 * h + j])
+                        activated[j] = r; activated[h + j] = z; activated[2 * h + j] = n
+                        extra[q * h + j] = ah[2 * h + j]
+                        newHidden[j] = n + z * (hState[row * h + j] - n)
+                    }
+                }
+                gates.replaceSubrange((q * gh)..<((q + 1) * gh), with: activated)
+                for j in 0..<h { hNext[row * h + j] = newHidden[j]; output[q * h + j] = newHidden[j] }
+            }
+            hState = hNext
+            cState = cNext
+        }
+        try write(Self.pack(output, width: h, s), to: io.output, "\(op) output")
+        var reserve = Self.pack(gates, width: gh, s) + Self.pack(extra, width: h, s) + Self.pack(normIH, width: gh, s)
+            + Self.pack(normHH, width: gh, s) + Self.pack(devIH, width: 1, s) + Self.pack(devHH, width: 1, s)
+        if lstm { reserve += Self.pack(normCell, width: h, s) + Self.pack(devCell, width: 1, s) }
+        try write(reserve, to: io.reserve, "\(op) reserve")
+        if let finalHidden = io.finalHidden { try write(hState, to: finalHidden, "\(op) final hidden") }
+        if let finalCell = io.finalCell, lstm { try write(cState, to: finalCell, "\(op) final cell") }
+    }
+
+    func referenceLayerNormBackward(_ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ g: RecurrentWeights,
+                                    _ s: RecurrentLayerShape) throws {
+        guard let norm = w.layerNorm, let gradNorm = g.layerNorm else {
+            throw RecurrentError.invalidState("layer norm backward: no gains")
+        }
+        let op = "reference layer norm backward"
+        let (t, b, i, h, gh, n) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth, s.rowCount)
+        let lstm = s.cell == .lstm
+        let x = Self.unpack(try read(io.input, "\(op) input"), width: i, s)
+        let y = Self.unpack(try read(io.output, "\(op) output"), width: h, s)
+        let dy = Self.unpack(try readOrZeros(io.gradOutput, count: n * h, "\(op) grad output"), width: h, s)
+        let reserve = try read(io.reserve, "\(op) reserve")
+        var start = 0
+        func part(_ width: Int) -> [Float] {
+            defer { start += n * width }
+            return Self.unpack(Array(reserve[start..<(start + n * width)]), width: width, s)
+        }
+        let gates = part(gh), extra = part(h), normIH = part(gh), normHH = part(gh), devIH = part(1), devHH = part(1)
+        let normCell = lstm ? part(h) : [], devCell = lstm ? part(1) : []
+        let wih = try read(w.weightIH, op), whh = try read(w.weightHH, op)
+        let gih = try read(norm.gainIH, op), ghh = try read(norm.gainHH, op)
+        let gc = try norm.gainCell.map { try read($0, op) } ?? []
+        let mask = try io.hiddenMask.map { try read($0, "\(op) hidden mask") }
+        let h0 = try readOrZeros(io.initialHidden, count: b * h, "\(op) initial hidden")
+        let c0 = try readOrZeros(io.initialCell, count: b * h, "\(op) initial cell")
+        var dhNext = try readOrZeros(io.gradFinalHidden, count: b * h, "\(op) grad final hidden")
+        var dcNext = try readOrZeros(io.gradFinalCell, count: b * h, "\(op) grad final cell")
+        var dWih = [Double](repeating: 0, count: gh * i), dWhh = [Double](repeating: 0, count: gh * h)
+        var dBih = [Double](repeating: 0, count: gh), dBhh = dBih, dGih = dBih, dGhh = dBih
+        var dGc = [Double](repeating: 0, count: h), dBc = dGc
+        var dx = [Float](repeating: 0, count: t * b * i)
+        for step in stride(from: t - 1, through: 0, by: -1) {
+            var dhPrev = dhNext, dcPrev = dcNext
+            for row in 0..<s.rows(atStep: step) {
+                let q = step * b + row, gBase = q * gh
+                let hPrev = (0..<h).map { step == 0 ? h0[row * h + $0] : y[(q - b) * h + $0] }
+                let hBar = (0..<h).map { hPrev[$0] * (mask?[row * h + $0] ?? 1) }
+                let dh = (0..<h).map { dy[q * h + $0] + dhNext[row * h + $0] }
+                var dai = [Float](repeating: 0, count: gh), dah = dai
+                var direct = [Float](repeating: 0, count: h)
+                if lstm {
+                    var dc = [Float](repeating: 0, count: h)
+                    for j in 0..<h {
+                        let o = gates[gBase + 3 * h + j], tc = Foundation.tanh(extra[q * h + j])
+                        dc[j] = dcNext[row * h + j] + dh[j] * o * (1 - tc * tc)
+                        dai[3 * h + j] = dh[j] * tc * o * (1 - o)
+                        dGc[j] += Double(dc[j]) * Double(normCell[q * h + j])
+                        dBc[j] += Double(dc[j])
+                    }
+                    let dCandidate = Self.normalizeBackward((0..<h).map { dc[$0] * gc[$0] }, normCell[(q * h)..<((q + 1) * h)],
+                                                            devCell[q])
+                    for j in 0..<h {
+                        let (ig, fg, gg) = (gates[gBase + j], gates[gBase + h + j], gates[gBase + 2 * h + j])
+                        let cPrev = step == 0 ? c0[row * h + j] : extra[(q - b) * h + j]
+                        dai[j] = dCandidate[j] * gg * ig * (1 - ig)
+                        dai[h + j] = dCandidate[j] * cPrev * fg * (1 - fg)
+                        dai[2 * h + j] = dCandidate[j] * ig * (1 - gg * gg)
+                        dcPrev[row * h + j] = dCandidate[j] * fg
+                    }
+                    dah = dai
+                } else {
+                    for j in 0..<h {
+                        let (r, z, nn) = (gates[gBase + j], gates[gBase + h + j], gates[gBase + 2 * h + j])
+                        let dn = dh[j] * (1 - z) * (1 - nn * nn)
+                        dai[j] = dn * extra[q * h + j] * r * (1 - r)
+                        dai[h + j] = dh[j] * (hPrev[j] - nn) * z * (1 - z)
+                        dai[2 * h + j] = dn
+                        dah[j] = dai[j]; dah[h + j] = dai[h + j]; dah[2 * h + j] = dn * r
+                        direct[j] = dh[j] * z
+                    }
+                }
+                for k in 0..<gh {
+                    dBih[k] += Double(dai[k]); dBhh[k] += Double(dah[k])
+                    dGih[k] += Double(dai[k]) * Double(normIH[gBase + k])
+                    dGhh[k] += Double(dah[k]) * Double(normHH[gBase + k])
+                }
+                let dpi = Self.normalizeBackward((0..<gh).map { dai[$0] * gih[$0] }, normIH[gBase..<(gBase + gh)], devIH[q])
+                let dph = Self.normalizeBackward((0..<gh).map { dah[$0] * ghh[$0] }, normHH[gBase..<(gBase + gh)], devHH[q])
+                for k in 0..<gh {
+                    for c in 0..<i { dWih[k * i + c] += Double(dpi[k]) * Double(x[q * i + c]) }
+                    for c in 0..<h { dWhh[k * h + c] += Double(dph[k]) * Double(hBar[c]) }
+                }
+                for c in 0..<i {
+                    var sum: Double = 0
+                    for k in 0..<gh { sum += Double(dpi[k]) * Double(wih[k * i + c]) }
+                    dx[q * i + c] = Float(sum)
+                }
+                for c in 0..<h {
+                    var sum: Double = 0
+                    for k in 0..<gh { sum += Double(dph[k]) * Double(whh[k * h + c]) }
+                    dhPrev[row * h + c] = Float(Double(direct[c]) + sum * Double(mask?[row * h + c] ?? 1))
+                }
+            }
+            dhNext = dhPrev
+            dcNext = dcPrev
+        }
+        if let gradInput = io.gradInput { try write(Self.pack(dx, width: i, s), to: gradInput, "\(op) grad input") }
+        if let gradInitialHidden = io.gradInitialHidden { try write(dhNext, to: gradInitialHidden, "\(op) grad initial hidden") }
+        if let gradInitialCell = io.gradInitialCell, lstm { try write(dcNext, to: gradInitialCell, "\(op) grad initial cell") }
+        var sums = [(g.weightIH, dWih), (g.weightHH, dWhh), (g.biasIH, dBih), (g.biasHH, dBhh),
+                    (gradNorm.gainIH, dGih), (gradNorm.gainHH, dGhh)]
+        if let gainCell = gradNorm.gainCell, let biasCell = gradNorm.biasCell { sums += [(gainCell, dGc), (biasCell, dBc)] }
+        for (tensor, sum) in sums {
+            let old = try read(tensor, "\(op) gradient")
+            try write((0..<old.count).map { old[$0] + Float(sum[$0]) }, to: tensor, "\(op) gradient")
+        }
+    }
+}
