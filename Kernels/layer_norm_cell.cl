@@ -56,16 +56,20 @@ kernel ONE_DIMENSIONAL void layer_norm_backward(global float* grad_input, ulong 
                             inverse_deviation[inverse_deviation_offset + row], w);
 }
 
-// Gates from both normalised sides and biases, c̃ = f ⊙ c_{t-1} + i ⊙ g, c_t = x̂(c̃) ⊙ gain + bias,
-// h_t = o ⊙ tanh(c_t); one work-item per batch row.
+// The recurrent norm of h̄ W_hhᵀ (into normalized_projection), the gates from both normalised sides
+// and biases, c̃ = f ⊙ c_{t-1} + i ⊙ g, c_t = x̂(c̃) ⊙ gain + bias, h_t = o ⊙ tanh(c_t); one work-item
+// per batch row.
 kernel ONE_DIMENSIONAL void layer_norm_lstm_forward_step(global float* hidden, ulong hidden_offset,
                                                          global float* cell, ulong cell_offset,
                                                          global float* normalized_cell, ulong normalized_cell_offset,
                                                          global float* cell_inverse_deviation, ulong cell_inverse_deviation_offset,
+                                                         global float* normalized_projection, ulong normalized_projection_offset,
+                                                         global float* projection_inverse_deviation, ulong projection_inverse_deviation_offset,
                                                          global float* gates, ulong gates_offset,
                                                          global const float* hidden_projection, ulong projection_offset,
                                                          global const float* bias_ih, ulong bias_ih_offset,
                                                          global const float* bias_hh, ulong bias_hh_offset,
+                                                         global const float* projection_gain, ulong projection_gain_offset,
                                                          global const float* cell_gain, ulong cell_gain_offset,
                                                          global const float* cell_bias, ulong cell_bias_offset,
                                                          global const float* previous_cell, ulong previous_cell_offset, int has_previous_cell,
@@ -73,13 +77,17 @@ kernel ONE_DIMENSIONAL void layer_norm_lstm_forward_step(global float* hidden, u
     ulong row = get_global_id(0);
     if (row >= b) return;
     global float* g = gates + gates_offset + row * 4 * h;
-    global const float* p = hidden_projection + projection_offset + row * 4 * h;
+    global float* np = normalized_projection + normalized_projection_offset + row * 4 * h;
+    global const float* pg = projection_gain + projection_gain_offset;
     global const float* bi = bias_ih + bias_ih_offset;
     global const float* bh = bias_hh + bias_hh_offset;
     global float* c = cell + cell_offset + row * h;
     global float* n = normalized_cell + normalized_cell_offset + row * h;
+    // The recurrent norm of h̄ W_hhᵀ first.
+    projection_inverse_deviation[projection_inverse_deviation_offset + row] =
+        layer_norm_row(hidden_projection + projection_offset + row * 4 * h, np, 4 * h);
     for (uint j = 0; j < h; j++) {
-        #define PRE(k) ((g[(k) * h + j] + bi[(k) * h + j]) + (p[(k) * h + j] + bh[(k) * h + j]))
+        #define PRE(k) ((g[(k) * h + j] + bi[(k) * h + j]) + (np[(k) * h + j] * pg[(k) * h + j] + bh[(k) * h + j]))
         float i = sigmoid_f(PRE(0)), f = sigmoid_f(PRE(1)), gg = tanh(PRE(2)), o = sigmoid_f(PRE(3));
         #undef PRE
         g[j] = i; g[h + j] = f; g[2 * h + j] = gg; g[3 * h + j] = o;
@@ -95,8 +103,10 @@ kernel ONE_DIMENSIONAL void layer_norm_lstm_forward_step(global float* hidden, u
 }
 
 // dc_t = grad_cell + dh ⊙ o ⊙ (1 − tanh²(c_t)) into grad_cell_output, the gate gradients through
-// dc̃ (the normalisation's backward), grad_cell ← f ⊙ dc̃; one work-item per batch row.
+// dc̃ (the normalisation's backward), grad_cell ← f ⊙ dc̃, and the gates' gradient back through the
+// recurrent norm into grad_projection; one work-item per batch row.
 kernel ONE_DIMENSIONAL void layer_norm_lstm_backward_step(global float* grad_gates, ulong grad_gates_offset,
+                                                          global float* grad_projection, ulong grad_projection_offset,
                                                           global float* grad_cell, ulong grad_cell_offset,
                                                           global float* grad_cell_output, ulong grad_cell_output_offset,
                                                           global const float* grad_hidden, ulong grad_hidden_offset,
@@ -105,6 +115,9 @@ kernel ONE_DIMENSIONAL void layer_norm_lstm_backward_step(global float* grad_gat
                                                           global const float* cell, ulong cell_offset,
                                                           global const float* normalized_cell, ulong normalized_cell_offset,
                                                           global const float* cell_inverse_deviation, ulong cell_inverse_deviation_offset,
+                                                          global const float* normalized_projection, ulong normalized_projection_offset,
+                                                          global const float* projection_inverse_deviation, ulong projection_inverse_deviation_offset,
+                                                          global const float* projection_gain, ulong projection_gain_offset,
                                                           global const float* cell_gain, ulong cell_gain_offset,
                                                           global const float* previous_cell, ulong previous_cell_offset, int has_previous_cell,
                                                           uint b, uint h) {
@@ -131,4 +144,9 @@ kernel ONE_DIMENSIONAL void layer_norm_lstm_backward_step(global float* grad_gat
         dg[2 * h + j] = d * i * (1.0f - gg * gg);
         dc[j] = d * f;
     }
+    // Back through the recurrent norm.
+    layer_norm_row_backward(grad_projection + grad_projection_offset + row * 4 * h, dg,
+                            normalized_projection + normalized_projection_offset + row * 4 * h,
+                            projection_gain + projection_gain_offset,
+                            projection_inverse_deviation[projection_inverse_deviation_offset + row], 4 * h);
 }

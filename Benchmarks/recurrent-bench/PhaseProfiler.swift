@@ -6,7 +6,6 @@
 // runs the shared per-step loop itself instead, so its recurrent GEMMs and cell steps show one by one.
 import Foundation
 import RecurrentKit
-import Synchronization
 
 /// The phases a training step is split into.
 enum Phase: String, CaseIterable {
@@ -31,7 +30,7 @@ final class PhaseProfiler: Backend {
     /// Whether the time loops run op by op through the proxy (the shared per-step loop) rather
     /// than as the inner backend's own loops.
     let perStepLoops: Bool
-    private let totals = Mutex<[Phase: Double]>([:])
+    private let totals = Locked<[Phase: Double]>([:])
 
     init(_ inner: any Backend, sequenceRows: Int, perStepLoops: Bool) {
         self.inner = inner
@@ -278,23 +277,32 @@ final class PhaseProfiler: Backend {
         }
     }
     func layerNormLSTMForwardStep(hidden: Tensor, cell: Tensor, normalizedCell: Tensor, cellInverseDeviation: Tensor,
+                                  normalizedProjection: Tensor, projectionInverseDeviation: Tensor,
                                   gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
-                                  cellGain: Tensor, cellBias: Tensor, previousCell: Tensor?) throws {
+                                  projectionGain: Tensor, cellGain: Tensor, cellBias: Tensor, previousCell: Tensor?) throws {
         try timed(.cellForward) {
             try inner.layerNormLSTMForwardStep(hidden: u(hidden), cell: u(cell), normalizedCell: u(normalizedCell),
-                                               cellInverseDeviation: u(cellInverseDeviation), gates: u(gates),
+                                               cellInverseDeviation: u(cellInverseDeviation),
+                                               normalizedProjection: u(normalizedProjection),
+                                               projectionInverseDeviation: u(projectionInverseDeviation), gates: u(gates),
                                                hiddenProjection: u(hiddenProjection), biasIH: u(biasIH), biasHH: u(biasHH),
-                                               cellGain: u(cellGain), cellBias: u(cellBias), previousCell: u(previousCell))
+                                               projectionGain: u(projectionGain), cellGain: u(cellGain), cellBias: u(cellBias),
+                                               previousCell: u(previousCell))
         }
     }
-    func layerNormLSTMBackwardStep(gradGates: Tensor, gradCell: Tensor, gradCellOutput: Tensor, gradHidden: Tensor,
-                                   gradOutput: Tensor?, gates: Tensor, cell: Tensor, normalizedCell: Tensor,
-                                   cellInverseDeviation: Tensor, cellGain: Tensor, previousCell: Tensor?) throws {
+    func layerNormLSTMBackwardStep(gradGates: Tensor, gradProjection: Tensor, gradCell: Tensor, gradCellOutput: Tensor,
+                                   gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor, cell: Tensor, normalizedCell: Tensor,
+                                   cellInverseDeviation: Tensor, normalizedProjection: Tensor,
+                                   projectionInverseDeviation: Tensor, projectionGain: Tensor, cellGain: Tensor,
+                                   previousCell: Tensor?) throws {
         try timed(.cellBackward) {
-            try inner.layerNormLSTMBackwardStep(gradGates: u(gradGates), gradCell: u(gradCell), gradCellOutput: u(gradCellOutput),
-                                                gradHidden: u(gradHidden), gradOutput: u(gradOutput), gates: u(gates),
-                                                cell: u(cell), normalizedCell: u(normalizedCell),
-                                                cellInverseDeviation: u(cellInverseDeviation), cellGain: u(cellGain),
+            try inner.layerNormLSTMBackwardStep(gradGates: u(gradGates), gradProjection: u(gradProjection), gradCell: u(gradCell),
+                                                gradCellOutput: u(gradCellOutput), gradHidden: u(gradHidden),
+                                                gradOutput: u(gradOutput), gates: u(gates), cell: u(cell),
+                                                normalizedCell: u(normalizedCell), cellInverseDeviation: u(cellInverseDeviation),
+                                                normalizedProjection: u(normalizedProjection),
+                                                projectionInverseDeviation: u(projectionInverseDeviation),
+                                                projectionGain: u(projectionGain), cellGain: u(cellGain),
                                                 previousCell: u(previousCell))
         }
     }

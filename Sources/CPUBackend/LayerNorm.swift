@@ -35,10 +35,7 @@ extension CPUBackend {
     public func layerNormForward(output: Tensor, normalized: Tensor, inverseDeviation: Tensor, input: Tensor, gain: Tensor,
                                  bias: Tensor?) throws {
         let op = "layerNormForward", w = gain.count
-        guard w > 0, input.count % w == 0 else {
-            throw RecurrentError.shapeMismatch(operation: op, expected: "input (R, \(w))", got: "shape \(input.shape)")
-        }
-        let rows = input.count / w
+        let rows = try RecurrentLayerNormWeights.rows(of: input, gain: gain, "\(op) input")
         let px = try pointer(input, op), py = try pointer(output, count: rows * w, op)
         let pn = try pointer(normalized, count: rows * w, op), ps = try pointer(inverseDeviation, count: rows, op)
         let pg = try pointer(gain, op), pb = try bias.map { try pointer($0, count: w, op) }
@@ -52,18 +49,16 @@ extension CPUBackend {
     public func layerNormBackward(gradInput: Tensor, gradOutput: Tensor, normalized: Tensor, inverseDeviation: Tensor,
                                   gain: Tensor) throws {
         let op = "layerNormBackward", w = gain.count
-        guard w > 0, normalized.count % w == 0 else {
-            throw RecurrentError.shapeMismatch(operation: op, expected: "normalized (R, \(w))", got: "shape \(normalized.shape)")
-        }
-        let rows = normalized.count / w
+        let rows = try RecurrentLayerNormWeights.rows(of: normalized, gain: gain, "\(op) normalized")
         let pdx = try pointer(gradInput, count: rows * w, op), pdy = try pointer(gradOutput, count: rows * w, op)
         let pn = try pointer(normalized, op), ps = try pointer(inverseDeviation, count: rows, op), pg = try pointer(gain, op)
         for row in 0..<rows { normalizeRowBackward(pdx + row * w, pdy + row * w, pn + row * w, pg, ps[row], w) }
     }
 
     public func layerNormLSTMForwardStep(hidden: Tensor, cell: Tensor, normalizedCell: Tensor, cellInverseDeviation: Tensor,
+                                         normalizedProjection: Tensor, projectionInverseDeviation: Tensor,
                                          gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
-                                         cellGain: Tensor, cellBias: Tensor, previousCell: Tensor?) throws {
+                                         projectionGain: Tensor, cellGain: Tensor, cellBias: Tensor, previousCell: Tensor?) throws {
         let op = "layerNormLSTMForwardStep"
         let (b, h) = try RecurrentCell.stepSizes(bias: biasIH, state: hidden, gateCount: 4, op)
         let ph = try pointer(hidden, op), pc = try pointer(cell, count: b * h, op)
@@ -71,12 +66,16 @@ extension CPUBackend {
         let pg = try pointer(gates, count: b * 4 * h, op), pp = try pointer(hiddenProjection, count: b * 4 * h, op)
         let bi = try pointer(biasIH, op), bh = try pointer(biasHH, count: 4 * h, op)
         let gain = try pointer(cellGain, count: h, op), beta = try pointer(cellBias, count: h, op)
+        let pnp = try pointer(normalizedProjection, count: b * 4 * h, op), psp = try pointer(projectionInverseDeviation, count: b, op)
+        let gp = try pointer(projectionGain, count: 4 * h, op)
         let pcPrev = try previousCell.map { try pointer($0, count: b * h, op) }
         for row in 0..<b {
-            let g = pg + row * 4 * h, p = pp + row * 4 * h, c = pc + row * h, n = pn + row * h, out = ph + row * h
+            let g = pg + row * 4 * h, np = pnp + row * 4 * h, c = pc + row * h, n = pn + row * h, out = ph + row * h
+            psp[row] = normalizeRow(pp + row * 4 * h, np, 4 * h)           // the recurrent norm of h̄ W_hhᵀ
             forEachChunk(h) { j, lanes in
                 func pre(_ k: Int) -> Vec {
-                    (load(g, k * h + j, lanes) + load(bi, k * h + j, lanes)) + (load(p, k * h + j, lanes) + load(bh, k * h + j, lanes))
+                    (load(g, k * h + j, lanes) + load(bi, k * h + j, lanes))
+                        + (load(np, k * h + j, lanes) * load(gp, k * h + j, lanes) + load(bh, k * h + j, lanes))
                 }
                 let (i, f, gg, o) = (vsigmoid(pre(0)), vsigmoid(pre(1)), vtanh(pre(2)), vsigmoid(pre(3)))
                 store(i, g, j, lanes); store(f, g, h + j, lanes); store(gg, g, 2 * h + j, lanes); store(o, g, 3 * h + j, lanes)
@@ -92,9 +91,11 @@ extension CPUBackend {
         }
     }
 
-    public func layerNormLSTMBackwardStep(gradGates: Tensor, gradCell: Tensor, gradCellOutput: Tensor, gradHidden: Tensor,
-                                          gradOutput: Tensor?, gates: Tensor, cell: Tensor, normalizedCell: Tensor,
-                                          cellInverseDeviation: Tensor, cellGain: Tensor, previousCell: Tensor?) throws {
+    public func layerNormLSTMBackwardStep(gradGates: Tensor, gradProjection: Tensor, gradCell: Tensor, gradCellOutput: Tensor,
+                                          gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor, cell: Tensor, normalizedCell: Tensor,
+                                          cellInverseDeviation: Tensor, normalizedProjection: Tensor,
+                                          projectionInverseDeviation: Tensor, projectionGain: Tensor, cellGain: Tensor,
+                                          previousCell: Tensor?) throws {
         let op = "layerNormLSTMBackwardStep"
         let (b, h) = try RecurrentCell.stepSizes(gates: gates, gateCount: 4, op)
         let pdg = try pointer(gradGates, count: b * 4 * h, op), pdc = try pointer(gradCell, count: b * h, op)
@@ -103,6 +104,8 @@ extension CPUBackend {
         let pg = try pointer(gates, op), pc = try pointer(cell, count: b * h, op)
         let pn = try pointer(normalizedCell, count: b * h, op), ps = try pointer(cellInverseDeviation, count: b, op)
         let gain = try pointer(cellGain, count: h, op), pcPrev = try previousCell.map { try pointer($0, count: b * h, op) }
+        let pdp = try pointer(gradProjection, count: b * 4 * h, op), pnp = try pointer(normalizedProjection, count: b * 4 * h, op)
+        let psp = try pointer(projectionInverseDeviation, count: b, op), gp = try pointer(projectionGain, count: 4 * h, op)
         for row in 0..<b {
             let g = pg + row * 4 * h, dg = pdg + row * 4 * h, dco = pdco + row * h, dc = pdc + row * h
             forEachChunk(h) { j, lanes in
@@ -122,6 +125,8 @@ extension CPUBackend {
                 store(d * i * (1 - gg * gg), dg, 2 * h + j, lanes)
                 store(d * f, dc, j, lanes)
             }
+            // Back through the recurrent norm.
+            normalizeRowBackward(pdp + row * 4 * h, dg, pnp + row * 4 * h, gp, psp[row], 4 * h)
         }
     }
 }

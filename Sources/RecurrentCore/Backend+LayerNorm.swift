@@ -7,8 +7,9 @@
 //         h_t = o ⊙ tanh(c_t) (c_t, normalised, is the state carried on)
 //   GRU:  r, z, n from a_t as PyTorch's (n = tanh(a_in + r ⊙ a_hn)), h_t = n + z ⊙ (h_{t-1} − n)
 // h̄ is h_{t-1} (⊙ mask with recurrent dropout). The input side is normalised for the whole sequence
-// before the time loop, the recurrent side per step after its product; the LSTM step normalises c̃
-// inside its cell kernel. Backward per step: the cell's gate gradients, the recurrent norm's
+// before the time loop, the recurrent side per step after its product: an LSTM's one cell kernel per
+// step normalises the product, applies the gates, normalises c̃ and updates the state (a GRU's norm
+// is its own launch before PyTorch's GRU step). Backward per step: the cell's gate gradients, the recurrent norm's
 // backward, dh_{t-1} = dĜ_h W_hh; then the input norm's backward and the whole-sequence GEMMs; the
 // gains' gradients are column sums of dy ⊙ x̂.
 // Reserve: gates (N, G·H), the extra state (N, H: c_t, or GRU's a_hn), x̂_ih and x̂_hh (N, G·H),
@@ -73,17 +74,20 @@ extension Backend {
             } else {
                 try fill(hiddenProjection, with: 0)
             }
-            try layerNormForward(output: hiddenProjection, normalized: rows(v.normalizedHH), inverseDeviation: rows(v.deviationHH),
-                                 input: hiddenProjection, gain: norm.gainHH, bias: nil)
             if s.cell == .lstm, let gainCell = norm.gainCell, let biasCell = norm.biasCell, let normalizedCell = v.normalizedCell,
                let deviationCell = v.deviationCell {
+                // One kernel: the recurrent norm, the gates, c's norm and the state.
                 let previousCell = step == 0
                     ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(v.extra, offsets, step - 1, active)
                 try layerNormLSTMForwardStep(hidden: rows(output), cell: rows(v.extra), normalizedCell: rows(normalizedCell),
-                                             cellInverseDeviation: rows(deviationCell), gates: rows(v.gates),
+                                             cellInverseDeviation: rows(deviationCell), normalizedProjection: rows(v.normalizedHH),
+                                             projectionInverseDeviation: rows(v.deviationHH), gates: rows(v.gates),
                                              hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
-                                             cellGain: gainCell, cellBias: biasCell, previousCell: previousCell)
+                                             projectionGain: norm.gainHH, cellGain: gainCell, cellBias: biasCell,
+                                             previousCell: previousCell)
             } else {
+                try layerNormForward(output: hiddenProjection, normalized: rows(v.normalizedHH), inverseDeviation: rows(v.deviationHH),
+                                     input: hiddenProjection, gain: norm.gainHH, bias: nil)
                 try gruForwardStep(hidden: rows(output), newGateHidden: rows(v.extra), gates: rows(v.gates),
                                    hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                    previousHidden: previousHidden)
@@ -145,19 +149,21 @@ extension Backend {
                let gainCell = norm.gainCell {
                 let previousCell = step == 0
                     ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(v.extra, offsets, step - 1, active)
-                try layerNormLSTMBackwardStep(gradGates: rows(gradGates), gradCell: gradCell.slice(active),
-                                              gradCellOutput: rows(gradCells), gradHidden: dh, gradOutput: dy, gates: rows(v.gates),
-                                              cell: rows(v.extra), normalizedCell: rows(normalizedCell),
-                                              cellInverseDeviation: rows(deviationCell), cellGain: gainCell,
-                                              previousCell: previousCell)
+                try layerNormLSTMBackwardStep(gradGates: rows(gradGates), gradProjection: rows(gradProducts),
+                                              gradCell: gradCell.slice(active), gradCellOutput: rows(gradCells), gradHidden: dh,
+                                              gradOutput: dy, gates: rows(v.gates), cell: rows(v.extra),
+                                              normalizedCell: rows(normalizedCell), cellInverseDeviation: rows(deviationCell),
+                                              normalizedProjection: rows(v.normalizedHH),
+                                              projectionInverseDeviation: rows(v.deviationHH), projectionGain: norm.gainHH,
+                                              cellGain: gainCell, previousCell: previousCell)
             } else {
                 try gruBackwardStep(gradGatesInput: rows(gradGates), gradGatesHidden: rows(gradHiddenGates), gradHidden: dh,
                                     gradOutput: dy, gates: rows(v.gates), newGateHidden: rows(v.extra),
                                     previousHidden: previousHidden)
+                try layerNormBackward(gradInput: rows(gradProducts), gradOutput: rows(gradHiddenGates),
+                                      normalized: rows(v.normalizedHH), inverseDeviation: rows(v.deviationHH), gain: norm.gainHH)
             }
-            // Through the recurrent norm, then dh_{t-1} (+)= (dA_h W_hh) ⊙ mask: (b, GH) × (GH, H).
-            try layerNormBackward(gradInput: rows(gradProducts), gradOutput: rows(gradHiddenGates),
-                                  normalized: rows(v.normalizedHH), inverseDeviation: rows(v.deviationHH), gain: norm.gainHH)
+            // dh_{t-1} (+)= (dA_h W_hh) ⊙ mask, dA_h through the recurrent norm: (b, GH) × (GH, H).
             let product = lstm ? dh : try gradCell.slice(active)      // GRU: dh holds z ⊙ dh; gradCell is scratch
             try gemm(product, rows(gradProducts), w.weightHH, GEMMShape(m: active.count, n: h, k: gh))
             if let mask = io.hiddenMask { try multiply(product, product, stateRows(mask, s, active, width: h)) }
@@ -186,19 +192,7 @@ extension Backend {
                               inverseDeviation: v.deviationIH, gain: norm.gainIH)
         try gemm(g.weightIH, gradGates, input, GEMMShape(m: gh, n: i, k: n, transA: .transposed, beta: 1))
         if let gradInput = io.gradInput { try gemm(gradInput, gradGates, w.weightIH, GEMMShape(m: n, n: i, k: gh)) }
-        // dW_hh += Σ_t dA_h,tᵀ h̄_{t-1}: step t's rows against the first rows of step t−1 (h_0 for step 0).
-        let previous = try Tensor.empty([n, h], on: self)                  // (N, H) h̄_{t-1}
-        if let h0 = io.initialHidden { try copy(h0.reshaped([b, h]), to: previous.slice(0..<b)) } else { try fill(previous.slice(0..<b), with: 0) }
-        for step in 1..<max(t, 1) {
-            let active = 0..<s.rows(atStep: step)
-            try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
-        }
-        if let mask = io.hiddenMask {
-            for step in 0..<t {
-                let active = 0..<s.rows(atStep: step), rows = try stepRows(previous, offsets, step, active)
-                try multiply(rows, rows, stateRows(mask, s, active, width: h))
-            }
-        }
-        try gemm(g.weightHH, gradProducts, previous, GEMMShape(m: gh, n: h, k: n, transA: .transposed, beta: 1))
+        // dW_hh += Σ_t dA_h,tᵀ h̄_{t-1}: (GH, N) × (N, H).
+        try gemm(g.weightHH, gradProducts, productInputs(io, output, s), GEMMShape(m: gh, n: h, k: n, transA: .transposed, beta: 1))
     }
 }

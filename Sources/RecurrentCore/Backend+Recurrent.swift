@@ -342,25 +342,7 @@ extension Backend {
         }
         // dW_hh += Σ_t dGh_tᵀ h_{t-1} (h_{t-1} ⊙ mask with recurrent dropout).
         if s.isPacked || io.hiddenMask != nil {
-            // Step t's rows against the first batchSizes[t] rows of step t−1 (h_0 for step 0), gathered
-            // into one (N, R) block so that a single GEMM covers every step (and masked there).
-            let offsets = s.stepOffsets
-            let previous = try Tensor.empty([n, r], on: self)                                    // (N, R) h_{t-1}
-            if let h0 = io.initialHidden {
-                try copy(h0.reshaped([b, r]), to: previous.slice(0..<b))
-            } else {
-                try fill(previous.slice(0..<b), with: 0)
-            }
-            for step in 1..<max(t, 1) {
-                let active = 0..<s.rows(atStep: step)
-                try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
-            }
-            if let mask = io.hiddenMask {
-                for step in 0..<t {
-                    let active = 0..<s.rows(atStep: step), rows = try stepRows(previous, offsets, step, active)
-                    try multiply(rows, rows, stateRows(mask, s, active, width: r))
-                }
-            }
+            let previous = try productInputs(io, output, s)                                     // (N, R) h̄_{t-1}
             try gemm(g.weightHH, gradGatesHidden, previous,
                      GEMMShape(m: s.stepProductWidth, n: r, k: n, transA: .transposed, beta: 1, lda: gh))
         } else {
@@ -533,6 +515,32 @@ extension Backend {
         if let gradInitialCell = io.gradInitialCell, let gradCellRows {
             try copy(gradCellRows, to: stateRows(gradInitialCell, s, rows, width: h))
         }
+    }
+}
+
+extension Backend {
+    /// What every step's recurrent product read, (N, R): step t's rows are the first batchSizes[t] rows
+    /// of step t−1's output (h_0, or zeros, for step 0), ⊙ the recurrent dropout mask where there is
+    /// one; gathered so that a single GEMM gives dW_hh for every step.
+    func productInputs(_ io: RecurrentBackwardIO, _ output: Tensor, _ s: RecurrentLayerShape) throws -> Tensor {
+        let (t, n, b, r, offsets) = (s.sequenceLength, s.rowCount, s.batchSize, s.outputSize, s.stepOffsets)
+        let previous = try Tensor.empty([n, r], on: self)                                        // (N, R)
+        if let h0 = io.initialHidden {
+            try copy(h0.reshaped([b, r]), to: previous.slice(0..<b))
+        } else {
+            try fill(previous.slice(0..<b), with: 0)
+        }
+        for step in 1..<max(t, 1) {
+            let active = 0..<s.rows(atStep: step)
+            try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
+        }
+        if let mask = io.hiddenMask {
+            for step in 0..<t {
+                let active = 0..<s.rows(atStep: step), rows = try stepRows(previous, offsets, step, active)
+                try multiply(rows, rows, stateRows(mask, s, active, width: r))
+            }
+        }
+        return previous
     }
 }
 

@@ -222,21 +222,27 @@ public protocol Backend: AnyObject, Sendable {
     /// may be `gradOutput` itself.
     func layerNormBackward(gradInput: Tensor, gradOutput: Tensor, normalized: Tensor, inverseDeviation: Tensor,
                            gain: Tensor) throws
-    /// Layer-normalised LSTM forward step: on entry `gates` (B, 4H) holds the input side's
-    /// normalised pre-activations and `hiddenProjection` (B, 4H) the recurrent side's; with both
+    /// Layer-normalised LSTM forward step, the recurrent norm, the gates, c's norm and the state in
+    /// one: on entry `gates` (B, 4H) holds the input side's normalised pre-activations and
+    /// `hiddenProjection` (B, 4H) h̄ W_hhᵀ, which the step normalises into `normalizedProjection`
+    /// (B, 4H) and `projectionInverseDeviation` (B) and scales by `projectionGain` (4H); with both
     /// biases it writes i, f, g, o to `gates`, c̃ = f ⊙ c_{t-1} + i ⊙ g normalised into
     /// `normalizedCell` (B, H) and `cellInverseDeviation` (B), `cell` c_t = ĉ ⊙ cellGain + cellBias and
     /// `hidden` h_t = o ⊙ tanh(c_t) (B, H). `previousCell` nil means zeros.
     func layerNormLSTMForwardStep(hidden: Tensor, cell: Tensor, normalizedCell: Tensor, cellInverseDeviation: Tensor,
+                                  normalizedProjection: Tensor, projectionInverseDeviation: Tensor,
                                   gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
-                                  cellGain: Tensor, cellBias: Tensor, previousCell: Tensor?) throws
+                                  projectionGain: Tensor, cellGain: Tensor, cellBias: Tensor, previousCell: Tensor?) throws
     /// Layer-normalised LSTM backward step: with dh = gradOutput + gradHidden, writes
     /// dc_t = gradCell + dh ⊙ o ⊙ (1 − tanh²(c_t)) to `gradCellOutput` (B, H) (for c's gain and bias),
     /// the pre-activation gate gradients (B, 4H) through dc̃ (the normalisation's backward of dc_t)
-    /// to `gradGates`, and overwrites `gradCell` with dc_{t-1} = f ⊙ dc̃.
-    func layerNormLSTMBackwardStep(gradGates: Tensor, gradCell: Tensor, gradCellOutput: Tensor, gradHidden: Tensor,
-                                   gradOutput: Tensor?, gates: Tensor, cell: Tensor, normalizedCell: Tensor,
-                                   cellInverseDeviation: Tensor, cellGain: Tensor, previousCell: Tensor?) throws
+    /// to `gradGates`, their way back through the recurrent norm (`layerNormBackward` with
+    /// `projectionGain`) to `gradProjection` (B, 4H), and overwrites `gradCell` with dc_{t-1} = f ⊙ dc̃.
+    func layerNormLSTMBackwardStep(gradGates: Tensor, gradProjection: Tensor, gradCell: Tensor, gradCellOutput: Tensor,
+                                   gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor, cell: Tensor, normalizedCell: Tensor,
+                                   cellInverseDeviation: Tensor, normalizedProjection: Tensor,
+                                   projectionInverseDeviation: Tensor, projectionGain: Tensor, cellGain: Tensor,
+                                   previousCell: Tensor?) throws
 
     // Forward-only cell steps (evaluation; default: the training steps above). Same tensors as the
     // training steps, but what backward would read is scratch: the step need not write the

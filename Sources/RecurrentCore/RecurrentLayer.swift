@@ -233,6 +233,16 @@ public struct RecurrentLayerNormWeights: Sendable {
         self.biasCell = biasCell
     }
 
+    /// R: the rows of `x` (R, W) for a norm whose gain has W = `gain.count` values; throws
+    /// `.shapeMismatch` naming `operation` unless W ≥ 1 divides x's count.
+    public static func rows(of x: Tensor, gain: Tensor, _ operation: String) throws -> Int {
+        guard gain.count > 0, x.count % gain.count == 0 else {
+            throw RecurrentError.shapeMismatch(operation: operation, expected: "(R, \(gain.count)) rows for a gain of \(gain.count)",
+                                               got: "shape \(x.shape)")
+        }
+        return x.count / gain.count
+    }
+
     /// Throws unless given exactly when `shape.layerNorm`, with the cell's sizes.
     static func validate(_ weights: RecurrentLayerNormWeights?, _ shape: RecurrentLayerShape, _ what: String) throws {
         guard let weights else {

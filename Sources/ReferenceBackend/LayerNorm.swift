@@ -65,23 +65,33 @@ extension ReferenceBackend {
     }
 
     public func layerNormLSTMForwardStep(hidden: Tensor, cell: Tensor, normalizedCell: Tensor, cellInverseDeviation: Tensor,
+                                         normalizedProjection: Tensor, projectionInverseDeviation: Tensor,
                                          gates: Tensor, hiddenProjection: Tensor, biasIH: Tensor, biasHH: Tensor,
-                                         cellGain: Tensor, cellBias: Tensor, previousCell: Tensor?) throws {
+                                         projectionGain: Tensor, cellGain: Tensor, cellBias: Tensor, previousCell: Tensor?) throws {
         let op = "layerNormLSTMForwardStep"
         let h = try hiddenSize(gateVector: biasIH, gates: 4, "\(op) biasIH (4H)")
         let b = try matrixRows(hidden, columns: h, "\(op) hidden (B, H)")
         for (name, x, count) in [("cell (B, H)", cell, b * h), ("normalizedCell (B, H)", normalizedCell, b * h),
                                  ("cellInverseDeviation (B)", cellInverseDeviation, b), ("gates (B, 4H)", gates, b * 4 * h),
                                  ("hiddenProjection (B, 4H)", hiddenProjection, b * 4 * h), ("biasHH (4H)", biasHH, 4 * h),
-                                 ("cellGain (H)", cellGain, h), ("cellBias (H)", cellBias, h)] {
+                                 ("cellGain (H)", cellGain, h), ("cellBias (H)", cellBias, h),
+                                 ("normalizedProjection (B, 4H)", normalizedProjection, b * 4 * h),
+                                 ("projectionInverseDeviation (B)", projectionInverseDeviation, b), ("projectionGain (4H)", projectionGain, 4 * h)] {
             try RecurrentError.check("\(op) \(name)", count: x.count, equals: count)
         }
         var gv = try read(gates, "\(op) gates")
-        let pv = try read(hiddenProjection, "\(op) hiddenProjection")
+        let raw = try read(hiddenProjection, "\(op) hiddenProjection"), pg = try read(projectionGain, "\(op) projectionGain")
         let biv = try read(biasIH, "\(op) biasIH"), bhv = try read(biasHH, "\(op) biasHH")
         let gain = try read(cellGain, "\(op) cellGain"), beta = try read(cellBias, "\(op) cellBias")
         let cPrev = try readOrZeros(previousCell, count: b * h, "\(op) previousCell (B, H)")
-        var hv = [Float](), cv = [Float](), nv = [Float](), sv = [Float]()
+        var hv = [Float](), cv = [Float](), nv = [Float](), sv = [Float](), npv = [Float](), spv = [Float]()
+        var pv = [Float]()                                                 // (B, 4H) the normalised product ⊙ gain
+        for row in 0..<b {
+            let (np, sp) = Self.normalize(raw[(row * 4 * h)..<((row + 1) * 4 * h)])
+            npv += np
+            spv.append(sp)
+            pv += (0..<(4 * h)).map { np[$0] * pg[$0] }
+        }
         for row in 0..<b {
             var candidate = [Float](repeating: 0, count: h), outputGate = candidate
             for j in 0..<h {
@@ -103,19 +113,26 @@ extension ReferenceBackend {
         try write(cv, to: cell, "\(op) cell")
         try write(nv, to: normalizedCell, "\(op) normalizedCell")
         try write(sv, to: cellInverseDeviation, "\(op) cellInverseDeviation")
+        try write(npv, to: normalizedProjection, "\(op) normalizedProjection")
+        try write(spv, to: projectionInverseDeviation, "\(op) projectionInverseDeviation")
         try write(hv, to: hidden, "\(op) hidden")
     }
 
-    public func layerNormLSTMBackwardStep(gradGates: Tensor, gradCell: Tensor, gradCellOutput: Tensor, gradHidden: Tensor,
-                                          gradOutput: Tensor?, gates: Tensor, cell: Tensor, normalizedCell: Tensor,
-                                          cellInverseDeviation: Tensor, cellGain: Tensor, previousCell: Tensor?) throws {
+    public func layerNormLSTMBackwardStep(gradGates: Tensor, gradProjection: Tensor, gradCell: Tensor, gradCellOutput: Tensor,
+                                          gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor, cell: Tensor, normalizedCell: Tensor,
+                                          cellInverseDeviation: Tensor, normalizedProjection: Tensor,
+                                          projectionInverseDeviation: Tensor, projectionGain: Tensor, cellGain: Tensor,
+                                          previousCell: Tensor?) throws {
         let op = "layerNormLSTMBackwardStep"
         let h = try hiddenSize(gateMatrix: gates, gates: 4, "\(op) gates (B, 4H)")
         let b = try matrixRows(gates, columns: 4 * h, "\(op) gates (B, 4H)")
         for (name, x, count) in [("gradGates (B, 4H)", gradGates, b * 4 * h), ("gradCell (B, H)", gradCell, b * h),
                                  ("gradCellOutput (B, H)", gradCellOutput, b * h), ("gradHidden (B, H)", gradHidden, b * h),
                                  ("cell (B, H)", cell, b * h), ("normalizedCell (B, H)", normalizedCell, b * h),
-                                 ("cellInverseDeviation (B)", cellInverseDeviation, b), ("cellGain (H)", cellGain, h)] {
+                                 ("cellInverseDeviation (B)", cellInverseDeviation, b), ("cellGain (H)", cellGain, h),
+                                 ("gradProjection (B, 4H)", gradProjection, b * 4 * h),
+                                 ("normalizedProjection (B, 4H)", normalizedProjection, b * 4 * h),
+                                 ("projectionInverseDeviation (B)", projectionInverseDeviation, b), ("projectionGain (4H)", projectionGain, 4 * h)] {
             try RecurrentError.check("\(op) \(name)", count: x.count, equals: count)
         }
         let gv = try read(gates, "\(op) gates"), cv = try read(cell, "\(op) cell")
@@ -146,6 +163,8 @@ extension ReferenceBackend {
             }
         }
         try write(dg, to: gradGates, "\(op) gradGates")
+        try layerNormBackward(gradInput: gradProjection, gradOutput: gradGates, normalized: normalizedProjection,
+                              inverseDeviation: projectionInverseDeviation, gain: projectionGain)
         try write(dcOut, to: gradCellOutput, "\(op) gradCellOutput")
         try write(dcPrev, to: gradCell, "\(op) gradCell")
     }

@@ -16,21 +16,7 @@ import TestSupport
 
     /// `step` over the sequence gives the outputs and final states of one call over all of it.
     @Test func stepsEqualTheSequence() throws {
-        let backend = TestDevice.backend
-        let net = try Self.make()
-        var random = TestRandom(seed: 51)
-        let (t, b) = (4, 2)
-        let x = try random.tensor([t, b, 3], on: backend)
-        let whole = try net(SequenceBatch(x))
-        var state: RecurrentState? = nil
-        var outputs: [Float] = []
-        for step in 0..<t {
-            let (y, next) = try net.step(try x.slice(step..<(step + 1)).reshaped([b, 3]), state: state)
-            outputs += try y.toArray()
-            state = next
-        }
-        expectClose(outputs, try whole.output.data.toArray(), "stepped outputs")
-        expectClose(try #require(state).hidden.toArray(), try whole.state.hidden.toArray(), "stepped h_n")
+        try expectStepsEqualTheSequence(Self.make(), steps: 4, batch: 2, seed: 51)
     }
 
     /// Without a tape (forward only, rolling reserve slots) the outputs are those of a training pass.
