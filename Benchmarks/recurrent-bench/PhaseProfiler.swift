@@ -6,12 +6,11 @@
 // runs the shared per-step loop itself instead, so its recurrent GEMMs and cell steps show one by one.
 import Foundation
 import RecurrentKit
-import Synchronization
 
 /// The phases a training step is split into.
 enum Phase: String, CaseIterable {
     case inputGEMM = "input GEMM (X·W_ih, all steps)"
-    case forwardLoop = "forward time loop (h·W_hh + cells)"
+    case forwardLoop = "forward time loop (h·W_hh + cells [+ x·W_ih])"
     case backwardLoop = "backward time loop (cells + dG·W_hh)"
     case recurrentGEMM = "recurrent GEMMs (per step)"
     case cellForward = "fused cell forward"
@@ -31,7 +30,7 @@ final class PhaseProfiler: Backend {
     /// Whether the time loops run op by op through the proxy (the shared per-step loop) rather
     /// than as the inner backend's own loops.
     let perStepLoops: Bool
-    private let totals = Mutex<[Phase: Double]>([:])
+    private let totals = Locked<[Phase: Double]>([:])
 
     init(_ inner: any Backend, sequenceRows: Int, perStepLoops: Bool) {
         self.inner = inner
@@ -68,6 +67,10 @@ final class PhaseProfiler: Backend {
                              RecurrentLayerNormWeights(gainIH: u($0.gainIH), gainHH: u($0.gainHH), gainCell: u($0.gainCell),
                                                        biasCell: u($0.biasCell))
                          })
+    }
+
+    func projectsInputInTimeLoop(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
+        !perStepLoops && inner.projectsInputInTimeLoop(io, shape)
     }
 
     func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {

@@ -1,4 +1,6 @@
 // Elementwise ops. R × C = rows × columns.
+import CRecurrentGEMM
+import Dispatch
 import RecurrentCore
 
 extension CPUBackend {
@@ -17,16 +19,21 @@ extension CPUBackend {
 
     public func sumColumns(_ out: Tensor, _ x: Tensor, accumulate: Bool) throws {
         let c = out.count
-        guard c > 0, x.count % c == 0 else {
-            throw RecurrentError.shapeMismatch(operation: "sumColumns", expected: "x with a multiple of \(c) elements",
+        guard c > 0, c <= Int(Int32.max), x.count % c == 0 else {
+            throw RecurrentError.shapeMismatch(operation: "sumColumns", expected: "x with a multiple of \(c) elements (1 ≤ columns < 2³¹)",
                                                got: "shape \(x.shape)")
         }
         let po = try pointer(out, "sumColumns out"), px = try pointer(x, "sumColumns x")
         if !accumulate { po.update(repeating: 0, count: c) }
-        for r in 0..<(x.count / c) {
-            let row = px + r * c
-            for j in 0..<c { po[j] += row[j] }
+        // Large sums split by blocks of 64 columns across cores, each column summed whole by one worker.
+        let rows = x.count / c
+        let parts = rows * c >= 1 << 20 ? max(1, min(coreCount, c / 64)) : 1
+        let (o, input) = (SendablePointer(po), SendablePointer(px))
+        let sum: @Sendable (Int) -> Void = { part in
+            let first = c / 64 * part / parts * 64, end = part + 1 == parts ? c : c / 64 * (part + 1) / parts * 64
+            rk_sum_columns(o.pointer + first, input.pointer + first, rows, Int32(c), Int32(end - first))
         }
+        if parts > 1 { DispatchQueue.concurrentPerform(iterations: parts, execute: sum) } else { sum(0) }
     }
 
     public func activationForward(_ y: Tensor, _ x: Tensor, _ activation: Activation) throws {

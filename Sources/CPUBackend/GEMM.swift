@@ -3,7 +3,6 @@ import COpenBLAS
 import Dispatch
 import Foundation
 import RecurrentCore
-import Synchronization
 
 /// Threads the CPU backend uses: `RECURRENT_THREADS` if set (for example 1 per MPI rank), else
 /// every core available to the process.
@@ -24,7 +23,7 @@ extension CPUBackend {
             for part in 0..<count { try body(part) }
             return
         }
-        let errors = Mutex<[any Error]>([])
+        let errors = Locked<[any Error]>([])
         DispatchQueue.concurrentPerform(iterations: count) { part in
             do { try body(part) } catch { errors.withLock { $0.append(error) } }
         }

@@ -16,16 +16,34 @@ extension CPUBackend {
     /// Whether the time loop runs fused: AVX2/FMA and packed weights not turned off.
     var fusesTimeLoop: Bool { packedProductsAvailable && usesPackedProducts }
 
+    /// Forward only, the fused loop makes x_t W_ihᵀ per tile just before the cell reads it (W_ih
+    /// packed once per pass like W_hh): no whole-sequence GEMM writes the (N, GH) gates to memory
+    /// for the loop to read back. Training keeps the whole-sequence GEMM, which measured as fast.
+    public func projectsInputInTimeLoop(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
+        runsFusedForward(io, shape) && io.mode == .inference && shape.inputSize > 0 && shape.inputSize <= Int(Int32.max)
+    }
+
+    /// Whether `recurrentForwardSteps` runs the fused loop for this pass (else the shared per-step loop).
+    /// A reset-before GRU takes the per-step loop: the fused cell kernels do not wait for r before the
+    /// n gate's product.
+    func runsFusedForward(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
+        fusesTimeLoop && !shape.resetBefore && !shape.layerNorm
+    }
+
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        // A reset-before GRU runs on the shared per-step loop: the fused cell kernels do not wait for r
-        // before the n gate's product.
-        guard fusesTimeLoop, !loop.shape.resetBefore else { return try perStepRecurrentForwardSteps(loop) }
+        guard runsFusedForward(loop.io, loop.shape) else { return try perStepRecurrentForwardSteps(loop) }
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, g) = (s.hiddenSize, s.outputSize, s.cell.gateCount)
         let op = "recurrentForwardSteps"
         // W_hhᵀ gate by gate, (G, ⌈H/16⌉, R, 16), so that each product tile holds the same units of every gate.
         let packedHH = try Tensor.empty([rk_gate_packed_size(Int32(r), Int32(g), Int32(h))], on: self)
         rk_pack_gates(try pointer(packedHH, op), try pointer(w.weightHH, op), Int32(r), Int32(g), Int32(h))
+        // W_ihᵀ likewise, (G, ⌈H/16⌉, I, 16), when the loop makes x_t W_ihᵀ itself.
+        let i = s.inputSize
+        let packedIH = loop.inputProjected ? nil : try Tensor.empty([rk_gate_packed_size(Int32(i), Int32(g), Int32(h))], on: self)
+        if let packedIH {
+            rk_pack_gates(try pointer(packedIH, op), try pointer(w.weightIH, op), Int32(i), Int32(g), Int32(h))
+        }
         // W_hrᵀ (H, P) in 16-column panels.
         let packedHR = try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) }
         let p = LoopPointers(
@@ -38,10 +56,11 @@ extension CPUBackend {
             hiddenMask: try loop.io.hiddenMask.map { try pointer($0, op) },
             zoneHidden: try loop.io.zoneout.map { try pointer($0.hidden, op) },
             zoneCell: try loop.io.zoneout?.cell.map { try pointer($0, op) },
-            candidateCell: try loop.candidateCell.map { try pointer($0, op) })
+            candidateCell: try loop.candidateCell.map { try pointer($0, op) },
+            input: packedIH == nil ? nil : try pointer(loop.io.input, op), packedIH: try packedIH.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: loop.mode)
         let blocks = batchBlocks(s)
-        try withExtendedLifetime((packedHH, packedHR)) {
+        try withExtendedLifetime((packedHH, packedHR, packedIH)) {
             try runConcurrently(blocks.count) { part in
                 // With recurrent dropout, per block: h_{t-1} ⊙ mask, what the product reads (b, R).
                 guard p.hiddenMask != nil else { return plan.forward(rows: blocks[part], p, masked: nil) }
@@ -113,11 +132,13 @@ struct LoopPointers: @unchecked Sendable {
     /// Zoneout: (N, R) factors of h and (N, H) of c (LSTM), and the reserve's c̃_t (N, H; forward only
     /// two rolling (B, H) slots, as `extra`); nil: no zoneout.
     var zoneHidden: Pointer? = nil, zoneCell: Pointer? = nil, candidateCell: Pointer? = nil
+    /// Forward, when the loop makes x_t W_ihᵀ: the input (N, I) and W_ihᵀ from rk_pack_gates; else nil.
+    var input: Pointer? = nil, packedIH: Pointer? = nil
 }
 
 /// Sizes and row offsets of one layer's time loop, and the loop of one row block.
 struct StepPlan: Sendable {
-    let steps: Int, batch: Int, hidden: Int, width: Int, gateCount: Int
+    let steps: Int, batch: Int, hidden: Int, width: Int, gateCount: Int, inputSize: Int
     let cell: Int32, activation: Activation
     /// Forward only: `extra` and `projected` are two (B, H) slots that roll over (step t in slot t % 2).
     let inference: Bool
@@ -130,6 +151,7 @@ struct StepPlan: Sendable {
         inference = mode == .inference
         hidden = s.hiddenSize
         width = s.outputSize
+        inputSize = s.inputSize
         gateCount = s.cell.gateCount
         switch s.cell {
         case .lstm: cell = Int32(RK_CELL_LSTM)
@@ -174,7 +196,8 @@ struct StepPlan: Sendable {
                 for k in 0..<(count * r) { masked[k] = previousHidden[k] * mask[k] }
                 productInput = masked
             }
-            rk_forward_step(cell, &cellStep, productInput, Int32(r), p.packedHH)
+            rk_forward_step(cell, &cellStep, productInput, Int32(r), p.packedHH, p.input.map { $0 + row * inputSize },
+                            Int32(inputSize), p.packedIH)
             if let packedHR = p.packedHR {
                 rk_gemm_packed(Int32(count), Int32(r), Int32(h), cellOutput, Int32(h), packedHR, p.output + row * r, Int32(r), 0)
             }

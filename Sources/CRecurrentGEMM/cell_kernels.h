@@ -1,10 +1,12 @@
-// The cell kernels' bodies, compiled twice by recurrent_cells.c: once for AVX2/FMA (VF = 8 floats),
-// once for the baseline ISA (VF = 4 floats). RK(name) gives each build its own names; VF, VI and
-// LANES are the build's float vector, int vector (GCC/Clang vector extensions) and their length.
+// The cell kernels' bodies, compiled three times by recurrent_cells.c: for AVX-512 (VF = 16 floats),
+// AVX2/FMA (8) and the baseline ISA (4). RK(name) gives each build its own names; VF, VI and LANES
+// are the build's float vector, int vector (GCC/Clang vector extensions) and their length.
 // A tile's last vector may be partial and is loaded with zeros in the spare lanes, so every element
 // goes through the same arithmetic whatever the width.
 // exp and tanh: the minimax polynomials of Cephes' expf and tanhf (S. L. Moshier), about 1 ulp in
-// fp32, as in the backend's other vector math.
+// fp32, as in the backend's other vector math. The reciprocals in σ and tanh are the hardware
+// estimate refined by Newton steps (x·(2 − a·x)) in the AVX-512 (14-bit estimate, one step) and AVX2
+// (12-bit, two steps) builds, within about 2 ulp of 1/a; the baseline build divides.
 // Deliberately no include guard: included once per build.
 
 static inline __attribute__((always_inline)) VF RK(splat)(float x) { return (VF){0} + x; }
@@ -23,6 +25,20 @@ static inline __attribute__((always_inline)) VF RK(load)(const float *p, int lan
 static inline __attribute__((always_inline)) void RK(store)(float *p, VF v, int lanes) {
     if (lanes == LANES) memcpy(p, &v, sizeof v);
     else for (int l = 0; l < lanes; l++) p[l] = v[l];
+}
+
+/// 1/x for x ≥ 1 (the callers' denominators).
+static inline __attribute__((always_inline)) VF RK(reciprocal)(VF x) {
+#if LANES == 16
+    VF e = (VF)_mm512_rcp14_ps((__m512)x);
+    return e * (2.0f - x * e);
+#elif LANES == 8
+    VF e = (VF)_mm256_rcp_ps((__m256)x);
+    e = e * (2.0f - x * e);
+    return e * (2.0f - x * e);
+#else
+    return 1.0f / x;
+#endif
 }
 
 static inline __attribute__((always_inline)) VF RK(exp)(VF x) {
@@ -47,7 +63,7 @@ static inline __attribute__((always_inline)) VF RK(exp)(VF x) {
     return er * (VF)bits;
 }
 
-static inline __attribute__((always_inline)) VF RK(sigmoid)(VF x) { return 1.0f / (1.0f + RK(exp)(-x)); }
+static inline __attribute__((always_inline)) VF RK(sigmoid)(VF x) { return RK(reciprocal)(1.0f + RK(exp)(-x)); }
 
 static inline __attribute__((always_inline)) VF RK(tanh)(VF x) {
     // |x| < 0.625: odd polynomial; otherwise 1 − 2/(e^{2|x|} + 1) with the sign restored.
@@ -60,7 +76,7 @@ static inline __attribute__((always_inline)) VF RK(tanh)(VF x) {
     VF small = p * z * x + x;
     VI negative = x < 0.0f;
     VF a = RK(select)(negative, -x, x);
-    VF large = 1.0f - 2.0f / (RK(exp)(a + a) + 1.0f);
+    VF large = 1.0f - 2.0f * RK(reciprocal)(RK(exp)(a + a) + 1.0f);
     VF sign = RK(select)(negative, -large, large);
     return RK(select)(a < 0.625f, small, sign);
 }
@@ -70,126 +86,166 @@ static inline __attribute__((always_inline)) VF RK(load_or_zero)(const float *p,
     return p ? RK(load)(p, lanes) : RK(splat)(0.0f);
 }
 
+// Each kernel's vector body is an always-inline function of (row pointers, j, lanes), called with
+// lanes = LANES for the full vectors of a row and once more for a partial last one, so that the
+// full vectors compile to plain vector loads and stores with no per-load lane test.
+#define RK_COLUMNS(columns, call)                                                                  \
+    do {                                                                                           \
+        int j = 0;                                                                                 \
+        for (; j + LANES <= (columns); j += LANES) call(j, LANES);                                 \
+        if (j < (columns)) call(j, (columns) - j);                                                 \
+    } while (0)
+
 // MARK: Forward
 
 /// Pre-activation of gate k at unit j of one row: (x W_ih + b_ih) + (h W_hh + b_hh).
 #define RK_PRE(k) ((RK(load)(g + (k) * h + j, lanes) + RK(load)(s->bias_ih + (k) * h + j, lanes)) \
                  + (RK(load_or_zero)(p ? p + (k) * s->product_gate + j : NULL, lanes) + RK(load)(s->bias_hh + (k) * h + j, lanes)))
 
-void RK(rk_lstm_forward)(const rk_cell_forward *s) {
+static inline __attribute__((always_inline)) void RK(lstm_forward_at)(const rk_cell_forward *s, float *g, const float *p,
+                                                                     const float *previous, float *c_out, float *h_out,
+                                                                     int j, int lanes) {
     int h = s->hidden;
+    VF i = RK(sigmoid)(RK_PRE(0)), f = RK(sigmoid)(RK_PRE(1)), gg = RK(tanh)(RK_PRE(2)), o = RK(sigmoid)(RK_PRE(3));
+    VF c = f * RK(load_or_zero)(previous ? previous + j : NULL, lanes) + i * gg;
+    if (!s->inference) {
+        RK(store)(g + j, i, lanes);
+        RK(store)(g + h + j, f, lanes);
+        RK(store)(g + 2 * h + j, gg, lanes);
+        RK(store)(g + 3 * h + j, o, lanes);
+    }
+    RK(store)(c_out + j, c, lanes);
+    RK(store)(h_out + j, o * RK(tanh)(c), lanes);
+}
+
+void RK(rk_lstm_forward)(const rk_cell_forward *s) {
     for (int r = 0; r < s->rows; r++) {
         float *g = s->gates + (size_t)r * s->gate_row;
         const float *p = s->product ? s->product + (size_t)r * s->product_row : NULL;
         const float *previous = s->previous ? s->previous + (size_t)r * s->state_row : NULL;
         float *c_out = s->state + (size_t)r * s->state_row, *h_out = s->hidden_out + (size_t)r * s->state_row;
-        for (int j = 0; j < s->columns; j += LANES) {
-            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
-            VF i = RK(sigmoid)(RK_PRE(0)), f = RK(sigmoid)(RK_PRE(1)), gg = RK(tanh)(RK_PRE(2)), o = RK(sigmoid)(RK_PRE(3));
-            VF c = f * RK(load_or_zero)(previous ? previous + j : NULL, lanes) + i * gg;
-            if (!s->inference) {
-                RK(store)(g + j, i, lanes);
-                RK(store)(g + h + j, f, lanes);
-                RK(store)(g + 2 * h + j, gg, lanes);
-                RK(store)(g + 3 * h + j, o, lanes);
-            }
-            RK(store)(c_out + j, c, lanes);
-            RK(store)(h_out + j, o * RK(tanh)(c), lanes);
-        }
+#define RK_AT(j, lanes) RK(lstm_forward_at)(s, g, p, previous, c_out, h_out, j, lanes)
+        RK_COLUMNS(s->columns, RK_AT);
+#undef RK_AT
     }
 }
 
-void RK(rk_gru_forward)(const rk_cell_forward *s) {
+static inline __attribute__((always_inline)) void RK(gru_forward_at)(const rk_cell_forward *s, float *g, const float *p,
+                                                                    const float *previous, float *hn_out, float *h_out,
+                                                                    int j, int lanes) {
     int h = s->hidden;
+    VF r = RK(sigmoid)(RK_PRE(0)), z = RK(sigmoid)(RK_PRE(1));
+    VF hn = RK(load_or_zero)(p ? p + 2 * s->product_gate + j : NULL, lanes) + RK(load)(s->bias_hh + 2 * h + j, lanes);
+    VF n = RK(tanh)((RK(load)(g + 2 * h + j, lanes) + RK(load)(s->bias_ih + 2 * h + j, lanes)) + r * hn);
+    VF h_prev = RK(load_or_zero)(previous ? previous + j : NULL, lanes);
+    if (!s->inference) {
+        RK(store)(g + j, r, lanes);
+        RK(store)(g + h + j, z, lanes);
+        RK(store)(g + 2 * h + j, n, lanes);
+        RK(store)(hn_out + j, hn, lanes);
+    }
+    RK(store)(h_out + j, n + z * (h_prev - n), lanes);
+}
+
+void RK(rk_gru_forward)(const rk_cell_forward *s) {
     for (int row = 0; row < s->rows; row++) {
         float *g = s->gates + (size_t)row * s->gate_row;
         const float *p = s->product ? s->product + (size_t)row * s->product_row : NULL;
         const float *previous = s->previous ? s->previous + (size_t)row * s->state_row : NULL;
         float *hn_out = s->state + (size_t)row * s->state_row, *h_out = s->hidden_out + (size_t)row * s->state_row;
-        for (int j = 0; j < s->columns; j += LANES) {
-            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
-            VF r = RK(sigmoid)(RK_PRE(0)), z = RK(sigmoid)(RK_PRE(1));
-            VF hn = RK(load_or_zero)(p ? p + 2 * s->product_gate + j : NULL, lanes) + RK(load)(s->bias_hh + 2 * h + j, lanes);
-            VF n = RK(tanh)((RK(load)(g + 2 * h + j, lanes) + RK(load)(s->bias_ih + 2 * h + j, lanes)) + r * hn);
-            VF h_prev = RK(load_or_zero)(previous ? previous + j : NULL, lanes);
-            if (!s->inference) {
-                RK(store)(g + j, r, lanes);
-                RK(store)(g + h + j, z, lanes);
-                RK(store)(g + 2 * h + j, n, lanes);
-                RK(store)(hn_out + j, hn, lanes);
-            }
-            RK(store)(h_out + j, n + z * (h_prev - n), lanes);
-        }
+#define RK_AT(j, lanes) RK(gru_forward_at)(s, g, p, previous, hn_out, h_out, j, lanes)
+        RK_COLUMNS(s->columns, RK_AT);
+#undef RK_AT
     }
 }
 
-void RK(rk_rnn_forward)(const rk_cell_forward *s) {
+static inline __attribute__((always_inline)) void RK(rnn_forward_at)(const rk_cell_forward *s, float *g, const float *p,
+                                                                    float *h_out, int j, int lanes) {
     int h = s->hidden;
+    VF pre = RK_PRE(0);
+    VF y = s->activation == RK_TANH ? RK(tanh)(pre) : RK(select)(pre < 0.0f, RK(splat)(0.0f), pre);
+    if (!s->inference) RK(store)(g + j, y, lanes);
+    RK(store)(h_out + j, y, lanes);
+}
+
+void RK(rk_rnn_forward)(const rk_cell_forward *s) {
     for (int r = 0; r < s->rows; r++) {
         float *g = s->gates + (size_t)r * s->gate_row;
         const float *p = s->product ? s->product + (size_t)r * s->product_row : NULL;
         float *h_out = s->hidden_out + (size_t)r * s->state_row;
-        for (int j = 0; j < s->columns; j += LANES) {
-            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
-            VF pre = RK_PRE(0);
-            VF y = s->activation == RK_TANH ? RK(tanh)(pre) : RK(select)(pre < 0.0f, RK(splat)(0.0f), pre);
-            if (!s->inference) RK(store)(g + j, y, lanes);
-            RK(store)(h_out + j, y, lanes);
-        }
+#define RK_AT(j, lanes) RK(rnn_forward_at)(s, g, p, h_out, j, lanes)
+        RK_COLUMNS(s->columns, RK_AT);
+#undef RK_AT
     }
 }
 #undef RK_PRE
 
 // MARK: Backward
 
-void RK(rk_lstm_backward)(const rk_cell_backward *s) {
+static inline __attribute__((always_inline)) void RK(lstm_backward_at)(const rk_cell_backward *s, const float *g, float *dg,
+                                                                      size_t k, int j, int lanes) {
     int h = s->hidden;
+    // Each gate is read once.
+    VF i = RK(load)(g + j, lanes), f = RK(load)(g + h + j, lanes);
+    VF gg = RK(load)(g + 2 * h + j, lanes), o = RK(load)(g + 3 * h + j, lanes);
+    VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
+    VF tc = RK(tanh)(RK(load)(s->state + k + j, lanes));
+    VF dc = RK(load)(s->grad_cell + k + j, lanes) + dh * o * (1.0f - tc * tc);
+    VF c_prev = RK(load_or_zero)(s->previous ? s->previous + k + j : NULL, lanes);
+    RK(store)(dg + j, dc * gg * i * (1.0f - i), lanes);
+    RK(store)(dg + h + j, dc * c_prev * f * (1.0f - f), lanes);
+    RK(store)(dg + 2 * h + j, dc * i * (1.0f - gg * gg), lanes);
+    RK(store)(dg + 3 * h + j, dh * tc * o * (1.0f - o), lanes);
+    RK(store)(s->grad_cell + k + j, dc * f, lanes);
+}
+
+void RK(rk_lstm_backward)(const rk_cell_backward *s) {
     for (int r = 0; r < s->rows; r++) {
         const float *g = s->gates + (size_t)r * s->gate_row;
         float *dg = s->grad_gates + (size_t)r * s->gate_row;
         size_t k = (size_t)r * s->state_row;
-        for (int j = 0; j < s->columns; j += LANES) {
-            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
-            // Each gate is read once.
-            VF i = RK(load)(g + j, lanes), f = RK(load)(g + h + j, lanes);
-            VF gg = RK(load)(g + 2 * h + j, lanes), o = RK(load)(g + 3 * h + j, lanes);
-            VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
-            VF tc = RK(tanh)(RK(load)(s->state + k + j, lanes));
-            VF dc = RK(load)(s->grad_cell + k + j, lanes) + dh * o * (1.0f - tc * tc);
-            VF c_prev = RK(load_or_zero)(s->previous ? s->previous + k + j : NULL, lanes);
-            RK(store)(dg + j, dc * gg * i * (1.0f - i), lanes);
-            RK(store)(dg + h + j, dc * c_prev * f * (1.0f - f), lanes);
-            RK(store)(dg + 2 * h + j, dc * i * (1.0f - gg * gg), lanes);
-            RK(store)(dg + 3 * h + j, dh * tc * o * (1.0f - o), lanes);
-            RK(store)(s->grad_cell + k + j, dc * f, lanes);
-        }
+#define RK_AT(j, lanes) RK(lstm_backward_at)(s, g, dg, k, j, lanes)
+        RK_COLUMNS(s->columns, RK_AT);
+#undef RK_AT
     }
 }
 
-void RK(rk_gru_backward)(const rk_cell_backward *s) {
+static inline __attribute__((always_inline)) void RK(gru_backward_at)(const rk_cell_backward *s, const float *g, float *dx,
+                                                                     float *dhg, size_t k, int j, int lanes) {
     int h = s->hidden;
+    VF r = RK(load)(g + j, lanes), z = RK(load)(g + h + j, lanes), n = RK(load)(g + 2 * h + j, lanes);
+    VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
+    VF h_prev = RK(load_or_zero)(s->previous ? s->previous + k + j : NULL, lanes);
+    VF dn = dh * (1.0f - z) * (1.0f - n * n);
+    VF dz = dh * (h_prev - n) * z * (1.0f - z);
+    VF dr = dn * RK(load)(s->state + k + j, lanes) * r * (1.0f - r);
+    // Both gate-gradient sets in one pass.
+    RK(store)(dx + j, dr, lanes);
+    RK(store)(dx + h + j, dz, lanes);
+    RK(store)(dx + 2 * h + j, dn, lanes);
+    RK(store)(dhg + j, dr, lanes);
+    RK(store)(dhg + h + j, dz, lanes);
+    RK(store)(dhg + 2 * h + j, dn * r, lanes);
+    RK(store)(s->grad_hidden + k + j, dh * z, lanes);
+}
+
+void RK(rk_gru_backward)(const rk_cell_backward *s) {
     for (int row = 0; row < s->rows; row++) {
         const float *g = s->gates + (size_t)row * s->gate_row;
         float *dx = s->grad_gates + (size_t)row * s->gate_row, *dhg = s->grad_gates_hidden + (size_t)row * s->gate_row;
         size_t k = (size_t)row * s->state_row;
-        for (int j = 0; j < s->columns; j += LANES) {
-            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
-            VF r = RK(load)(g + j, lanes), z = RK(load)(g + h + j, lanes), n = RK(load)(g + 2 * h + j, lanes);
-            VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
-            VF h_prev = RK(load_or_zero)(s->previous ? s->previous + k + j : NULL, lanes);
-            VF dn = dh * (1.0f - z) * (1.0f - n * n);
-            VF dz = dh * (h_prev - n) * z * (1.0f - z);
-            VF dr = dn * RK(load)(s->state + k + j, lanes) * r * (1.0f - r);
-            // Both gate-gradient sets in one pass.
-            RK(store)(dx + j, dr, lanes);
-            RK(store)(dx + h + j, dz, lanes);
-            RK(store)(dx + 2 * h + j, dn, lanes);
-            RK(store)(dhg + j, dr, lanes);
-            RK(store)(dhg + h + j, dz, lanes);
-            RK(store)(dhg + 2 * h + j, dn * r, lanes);
-            RK(store)(s->grad_hidden + k + j, dh * z, lanes);
-        }
+#define RK_AT(j, lanes) RK(gru_backward_at)(s, g, dx, dhg, k, j, lanes)
+        RK_COLUMNS(s->columns, RK_AT);
+#undef RK_AT
     }
+}
+
+static inline __attribute__((always_inline)) void RK(rnn_backward_at)(const rk_cell_backward *s, const float *y_row, float *dg,
+                                                                     size_t k, int j, int lanes) {
+    VF y = RK(load)(y_row + j, lanes);
+    VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
+    VF derivative = s->activation == RK_TANH ? 1.0f - y * y : RK(select)(y > 0.0f, RK(splat)(1.0f), RK(splat)(0.0f));
+    RK(store)(dg + j, dh * derivative, lanes);
 }
 
 void RK(rk_rnn_backward)(const rk_cell_backward *s) {
@@ -197,12 +253,9 @@ void RK(rk_rnn_backward)(const rk_cell_backward *s) {
         const float *y_row = s->gates + (size_t)r * s->gate_row;
         float *dg = s->grad_gates + (size_t)r * s->gate_row;
         size_t k = (size_t)r * s->state_row;
-        for (int j = 0; j < s->columns; j += LANES) {
-            int lanes = s->columns - j < LANES ? s->columns - j : LANES;
-            VF y = RK(load)(y_row + j, lanes);
-            VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
-            VF derivative = s->activation == RK_TANH ? 1.0f - y * y : RK(select)(y > 0.0f, RK(splat)(1.0f), RK(splat)(0.0f));
-            RK(store)(dg + j, dh * derivative, lanes);
-        }
+#define RK_AT(j, lanes) RK(rnn_backward_at)(s, y_row, dg, k, j, lanes)
+        RK_COLUMNS(s->columns, RK_AT);
+#undef RK_AT
     }
 }
+#undef RK_COLUMNS

@@ -112,9 +112,10 @@ void rk_pack_gates(float *packed, const float *weight_hh, int k, int gates, int 
 #undef RK_STEP_BLOCK
 #undef RK_STEP_GEMM
 
-void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh) {
-    if (rk_cpu_isa() >= RK_ISA_AVX512) rk_forward_step_avx512(cell, step, previous_hidden, k, packed_hh);
-    else rk_forward_step_avx2(cell, step, previous_hidden, k, packed_hh);
+void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh,
+                     const float *input, int input_k, const float *packed_ih) {
+    if (rk_cpu_isa() >= RK_ISA_AVX512) rk_forward_step_avx512(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih);
+    else rk_forward_step_avx2(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih);
 }
 
 void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous) {
@@ -122,8 +123,9 @@ void rk_backward_step(int cell, const rk_cell_backward *step, const float *packe
     else rk_backward_step_avx2(cell, step, packed_hh, k, grad_previous);
 }
 #else
-void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh) {
-    (void)cell; (void)step; (void)previous_hidden; (void)k; (void)packed_hh;
+void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh,
+                     const float *input, int input_k, const float *packed_ih) {
+    (void)cell; (void)step; (void)previous_hidden; (void)k; (void)packed_hh; (void)input; (void)input_k; (void)packed_ih;
 }
 void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous) {
     (void)cell; (void)step; (void)packed_hh; (void)k; (void)grad_previous;

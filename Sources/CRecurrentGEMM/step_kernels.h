@@ -9,42 +9,73 @@
 /// Floats of one gate's tile in the scratch block, and of one of its rows.
 #define RK_STEP_TILE_ROW (RK_STEP_PANELS * RK_PANEL)
 #define RK_STEP_TILE (RK_STEP_ROWS * RK_STEP_TILE_ROW)
+/// Row tiles whose products are made gate by gate before their cell steps run.
+#define RK_STEP_CHUNK 4
 
 static RK_STEP_TARGET void RK(rk_forward_step)(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
-                                               const float *packed_hh) {
+                                               const float *packed_hh, const float *input, int input_k,
+                                               const float *packed_ih) {
     int h = step->hidden, gates = step->gate_row / h, per_gate = rk_panels(h);
-    size_t gate_panels = rk_packed_size(k, h);
-    // scratch[g][row][units]: the tile of h_{t-1} W_hhᵀ for gate g.
-    float scratch[4 * RK_STEP_TILE];
+    size_t gate_panels = rk_packed_size(k, h), input_panels = packed_ih ? rk_packed_size(input_k, h) : 0;
+    float edge[RK_STEP_TILE];
+    // scratch[g][tile][row][units]: the tiles of h_{t-1} W_hhᵀ for gate g over a chunk of
+    // RK_STEP_CHUNK tiles of rows. Each gate's panel is multiplied by every tile of the chunk in
+    // turn, so that it is read from L1 for all but the first.
+    float scratch[4 * RK_STEP_CHUNK * RK_STEP_TILE];
+    int chunk_rows = RK_STEP_CHUNK * RK_STEP_ROWS;
     for (int c = 0; c < per_gate; c += RK_STEP_PANELS) {
         int pair = RK_STEP_PANELS > 1 && c + 1 < per_gate;
         int col = c * RK_PANEL, span = (pair ? 2 : 1) * RK_PANEL, width = h - col < span ? h - col : span;
-        for (int r = 0; r < step->rows; r += RK_STEP_ROWS) {
-            int rows = step->rows - r < RK_STEP_ROWS ? step->rows - r : RK_STEP_ROWS;
+        for (int r0 = 0; r0 < step->rows; r0 += chunk_rows) {
+            int end = step->rows - r0 < chunk_rows ? step->rows : r0 + chunk_rows;
+            if (packed_ih) {
+                // x_t W_ihᵀ for this chunk's tiles, straight into the gates rows (the cell reads them next, from L1).
+                for (int g = 0; g < gates; g++) {
+                    const float *panel = packed_ih + g * input_panels + (size_t)c * input_k * RK_PANEL;
+                    for (int r = r0; r < end; r += RK_STEP_ROWS) {
+                        int rows = end - r < RK_STEP_ROWS ? end - r : RK_STEP_ROWS;
+                        float *out = step->gates + (size_t)r * step->gate_row + (size_t)g * h + col;
+                        const float *next = pair ? panel + (size_t)input_k * RK_PANEL : NULL;
+                        if (width == span) {
+                            RK_STEP_BLOCK(rows, input_k, input + (size_t)r * input_k, input_k, panel, next, out, step->gate_row);
+                        } else {
+                            // A partial last panel: the whole tile into `edge`, then its valid columns.
+                            RK_STEP_BLOCK(rows, input_k, input + (size_t)r * input_k, input_k, panel, next, edge, RK_STEP_TILE_ROW);
+                            for (int i = 0; i < rows; i++) memcpy(out + (size_t)i * step->gate_row, edge + i * RK_STEP_TILE_ROW, width * sizeof(float));
+                        }
+                    }
+                }
+            }
             if (previous_hidden) {
                 for (int g = 0; g < gates; g++) {
                     const float *panel = packed_hh + g * gate_panels + (size_t)c * k * RK_PANEL;
-                    RK_STEP_BLOCK(rows, k, previous_hidden + (size_t)r * k, k, panel, pair ? panel + (size_t)k * RK_PANEL : NULL,
-                                  scratch + g * RK_STEP_TILE, RK_STEP_TILE_ROW);
+                    for (int r = r0; r < end; r += RK_STEP_ROWS) {
+                        int rows = end - r < RK_STEP_ROWS ? end - r : RK_STEP_ROWS;
+                        RK_STEP_BLOCK(rows, k, previous_hidden + (size_t)r * k, k, panel, pair ? panel + (size_t)k * RK_PANEL : NULL,
+                                      scratch + (g * RK_STEP_CHUNK + (r - r0) / RK_STEP_ROWS) * RK_STEP_TILE, RK_STEP_TILE_ROW);
+                    }
                 }
             }
-            size_t state = (size_t)r * step->state_row + col;
-            rk_cell_forward tile = *step;
-            tile.rows = rows;
-            tile.columns = width;
-            tile.gates = step->gates + (size_t)r * step->gate_row + col;
-            tile.product = previous_hidden ? scratch : NULL;
-            tile.product_gate = RK_STEP_TILE;
-            tile.product_row = RK_STEP_TILE_ROW;
-            tile.bias_ih = step->bias_ih + col;
-            tile.bias_hh = step->bias_hh + col;
-            tile.previous = step->previous ? step->previous + state : NULL;
-            tile.state = step->state ? step->state + state : NULL;
-            tile.hidden_out = step->hidden_out + state;
-            switch (cell) {
-            case RK_CELL_LSTM: RK(rk_lstm_forward)(&tile); break;
-            case RK_CELL_GRU: RK(rk_gru_forward)(&tile); break;
-            default: RK(rk_rnn_forward)(&tile); break;
+            for (int r = r0; r < end; r += RK_STEP_ROWS) {
+                int rows = end - r < RK_STEP_ROWS ? end - r : RK_STEP_ROWS;
+                size_t state = (size_t)r * step->state_row + col;
+                rk_cell_forward tile = *step;
+                tile.rows = rows;
+                tile.columns = width;
+                tile.gates = step->gates + (size_t)r * step->gate_row + col;
+                tile.product = previous_hidden ? scratch + ((r - r0) / RK_STEP_ROWS) * RK_STEP_TILE : NULL;
+                tile.product_gate = RK_STEP_CHUNK * RK_STEP_TILE;
+                tile.product_row = RK_STEP_TILE_ROW;
+                tile.bias_ih = step->bias_ih + col;
+                tile.bias_hh = step->bias_hh + col;
+                tile.previous = step->previous ? step->previous + state : NULL;
+                tile.state = step->state ? step->state + state : NULL;
+                tile.hidden_out = step->hidden_out + state;
+                switch (cell) {
+                case RK_CELL_LSTM: RK(rk_lstm_forward)(&tile); break;
+                case RK_CELL_GRU: RK(rk_gru_forward)(&tile); break;
+                default: RK(rk_rnn_forward)(&tile); break;
+                }
             }
         }
     }
@@ -81,3 +112,4 @@ static RK_STEP_TARGET void RK(rk_backward_step)(int cell, const rk_cell_backward
 
 #undef RK_STEP_TILE_ROW
 #undef RK_STEP_TILE
+#undef RK_STEP_CHUNK

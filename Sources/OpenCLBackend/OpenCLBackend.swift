@@ -3,7 +3,6 @@
 import COpenCL
 import Foundation
 import RecurrentCore
-import Synchronization
 
 /// A `cl_mem` handle owned by one live buffer or by the backend's cache.
 struct DeviceBlock: @unchecked Sendable {
@@ -84,8 +83,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// The program's kernels, indexed by `Kernel.rawValue`.
     private let kernels: [cl_kernel]
     /// Commands enqueued so far (kernels, CLBlast calls, fills, device copies), under `launchLock`.
-    private let launchLock = Mutex(0)
-    let transfers = Mutex(TransferStatistics(uploads: 0, downloads: 0))
+    private let launchLock = Locked(0)
+    let transfers = Locked(TransferStatistics(uploads: 0, downloads: 0))
     let cache: BlockCache<DeviceBlock>
     /// A one-float buffer passed for absent optional tensors (never read: their flag is 0).
     private let placeholder: cl_mem

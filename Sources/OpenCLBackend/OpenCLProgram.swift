@@ -3,7 +3,6 @@
 import COpenCL
 import Kernels
 import RecurrentCore
-import Synchronization
 
 /// An OpenCL context on one device and the RecurrentKit program built for it.
 final class OpenCLDeviceContext: @unchecked Sendable {
@@ -29,7 +28,7 @@ final class OpenCLDeviceContext: @unchecked Sendable {
     }
 
     /// Built programs of this process, by device, options and source.
-    private static let built = Mutex<[String: OpenCLDeviceContext]>([:])
+    private static let built = Locked<[String: OpenCLDeviceContext]>([:])
 
     /// The context and program for `info`: built on first use, then shared.
     static func shared(for info: OpenCLDeviceInfo) throws -> OpenCLDeviceContext {

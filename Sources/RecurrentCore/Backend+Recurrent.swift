@@ -148,9 +148,12 @@ extension Backend {
         var loop = RecurrentForwardLoop(io: io, weights: w, shape: s, gates: gates, extra: extra, projected: projected,
                                         output: output)
         loop.candidateCell = try candidateCellView(io.reserve, s, io.mode)
+        loop.inputProjected = !projectsInputInTimeLoop(io, s)
 
-        // x W_ihᵀ for all steps at once: (N, I) × (I, GH).
-        try gemm(gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
+        // x W_ihᵀ for all steps at once: (N, I) × (I, GH), unless the time loop makes it step by step.
+        if loop.inputProjected {
+            try gemm(gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
+        }
         try recurrentForwardSteps(loop)
         // Each sequence's final state is at its own last step.
         for step in 0..<t {
@@ -164,6 +167,9 @@ extension Backend {
             }
         }
     }
+
+    /// The input projection stays one whole-sequence GEMM unless a backend says otherwise.
+    public func projectsInputInTimeLoop(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool { false }
 
     /// The default forward time loop (`perStepRecurrentForwardSteps`).
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
@@ -182,6 +188,10 @@ extension Backend {
     public func perStepRecurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
         let (w, s) = (loop.weights, loop.shape)
         let (h, r) = (s.hiddenSize, s.outputSize)
+        if !loop.inputProjected {
+            // A backend that falls back here after all: x W_ihᵀ for all steps first, (N, I) × (I, GH).
+            try gemm(loop.gates, loop.io.input, w.weightIH, GEMMShape(m: s.rowCount, n: s.gateWidth, k: s.inputSize, transB: .transposed))
+        }
         // The weights every step multiplies by, packed once for the whole sequence where the backend can.
         // A reset-before GRU multiplies h̄ by W_{hr,hz} (2H, R) and r ⊙ h̄ by W_hn (H, R) apart.
         let packed = StepWeights(
@@ -347,8 +357,16 @@ extension Backend {
             }
         }
         if s.resetBefore, let extra { try addNewGateWeightGradient(g, gradGates: gradGatesHidden, resetHiddens: extra, s) }
-        try sumColumns(g.biasIH, gradGatesInput, accumulate: true)
-        try sumColumns(g.biasHH, gradGatesHidden, accumulate: true)
+        if s.cell == .gru {
+            try sumColumns(g.biasIH, gradGatesInput, accumulate: true)
+            try sumColumns(g.biasHH, gradGatesHidden, accumulate: true)
+        } else {
+            // Both biases get the same column sums of dG: one pass over (N, GH), added to both.
+            let sums = try Tensor.empty([gh], on: self)                                         // (GH)
+            try sumColumns(sums, gradGatesInput, accumulate: false)
+            try axpy(g.biasIH, alpha: 1, sums)
+            try axpy(g.biasHH, alpha: 1, sums)
+        }
         // dX = dGx W_ih: (N, GH) × (GH, I)
         if let gradInput = io.gradInput {
             try gemm(gradInput, gradGatesInput, w.weightIH, GEMMShape(m: n, n: i, k: gh))
@@ -544,8 +562,12 @@ public struct RecurrentForwardLoop: Sendable {
     public var io: RecurrentForwardIO
     public var weights: RecurrentWeights
     public var shape: RecurrentLayerShape
-    /// (N, G·H) views of the reserve: pre-activations on entry, post-activation gates on return.
+    /// (N, G·H) views of the reserve: x_t W_ihᵀ on entry (unless `inputProjected` is false: then
+    /// nothing, and the loop makes it), post-activation gates on return.
     public var gates: Tensor
+    /// Whether `gates` holds x_t W_ihᵀ on entry: false when the backend's
+    /// `projectsInputInTimeLoop` took the input projection into its time loop.
+    public var inputProjected = true
     /// (N, H) c_t for LSTM, W_hn h_{t-1} + b_hn for GRU; nil for RNN.
     public var extra: Tensor?
     /// (N, H) m_t = o_t ⊙ tanh(c_t) of an LSTM with projections; else nil.

@@ -267,6 +267,10 @@ public protocol Backend: AnyObject, Sendable {
     /// writes its own rows), and rethrows the first error. Default: one after another.
     func runConcurrently(_ count: Int, _ body: @Sendable (Int) throws -> Void) throws
 
+    /// Whether this backend's `recurrentForwardSteps` makes x_t W_ihᵀ itself, step by step, for this
+    /// pass (default false): then `recurrentForward` skips its whole-sequence input GEMM and the
+    /// loop's `gates` hold nothing on entry (`RecurrentForwardLoop.inputProjected` is false).
+    func projectsInputInTimeLoop(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool
     /// The time loop inside `recurrentForward`, after the input projection: every step's recurrent
     /// product, biases and cell. The default runs `gemm` and the fused cell step per step on row
     /// blocks of the batch; a backend overrides it to fuse steps further (one launch per step, a

@@ -5,7 +5,6 @@
 // Free bytes beyond `MemoryLimits.cachedBytes` go back to the system, whole free segments first.
 // Glossary: segment = one allocation from the system; block = a piece of a segment (live or
 // free); lease = a live block as the backend sees it.
-import Synchronization
 
 /// Bounds on what a backend's allocator keeps.
 public struct MemoryLimits: Sendable, Equatable {
@@ -177,7 +176,7 @@ public final class BlockCache<Segment: Sendable>: Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let release: @Sendable (Segment) -> Void
     /// Every block's offset and size is a multiple of this many bytes.
     public let quantum: Int
@@ -191,7 +190,7 @@ public final class BlockCache<Segment: Sendable>: Sendable {
     ///   - release: Returns a segment to the system (frees or releases it).
     public init(limits: MemoryLimits, alignment: Int = 64, largestSegment: Int = .max,
                 release: @escaping @Sendable (Segment) -> Void) {
-        state = Mutex(State(limits: limits))
+        state = Locked(State(limits: limits))
         var q = 512
         while q < alignment { q *= 2 }
         quantum = q

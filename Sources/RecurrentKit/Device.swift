@@ -2,7 +2,7 @@
 import CPUBackend
 import Foundation
 import OpenCLBackend
-import Synchronization
+import RecurrentCore
 
 /// Picks the backend that runs a model.
 ///
@@ -22,7 +22,7 @@ public enum Device {
     public static let cpu: CPUBackend = CPUBackend()
 
     /// The shared OpenCL backends of this process, by `opencl:P:D`.
-    private static let openCLBackends = Mutex<[String: OpenCLBackend]>([:])
+    private static let openCLBackends = Locked<[String: OpenCLBackend]>([:])
 
     /// What `auto` means on this machine, worked out once per process.
     public static let automaticChoice: (specification: String, reason: String) = {

@@ -15,8 +15,12 @@ struct Demo: ParsableCommand {
 enum DemoTask: String {
     case adding, copy, sine
 
-    /// Train and validation sets of `samples` sequences (80% / 20%).
+    /// Train and validation sets of `samples` sequences (80% / 20%); sizes beyond the memory there
+    /// is are a one-line error naming --samples and --length (the options of every command that
+    /// generates them), before anything is allocated.
     func data(samples: Int, length: Int, seed: UInt64) throws -> (train: SequenceDataset, validation: SequenceDataset) {
+        try MemoryCheck.require([("the generated sequences", 8 * Double(samples) * Double(length) * Double(inputSize + 1))],
+                                options: [("--samples", samples), ("--length", length)], available: MemoryCheck.availableBytes(on: nil))
         let all: SequenceDataset
         switch self {
         case .adding: all = try SyntheticData.addingProblem(count: samples, length: length, seed: seed)
@@ -216,8 +220,6 @@ func runDemo(_ task: DemoTask, options: DemoOptions, length: Int, compare: Bool,
         outputSize: task.inputSize, extraParameters: 0,
         options: [("--length", length), ("--samples", samples), ("--hidden-size", hidden), ("--layers", options.model.layers),
                   ("--batch-size", batch)], on: nil)
-    try MemoryCheck.require([("the generated sequences", 8 * Double(samples) * Double(length) * Double(task.inputSize + 1))],
-                            options: [("--samples", samples), ("--length", length)], available: MemoryCheck.availableBytes(on: nil))
     let data = try task.data(samples: samples, length: length, seed: options.common.seed)
     let baseline = task.baseline(data.validation)
     print(String(format: "%@ (length %d): a model without memory scores validation %@ %.4f", task.rawValue, length,

@@ -120,6 +120,18 @@ extension Demo {
         /// Trains on the generated strings and scores greedy decoding on the validation ones.
         func train(print: (String) -> Void) throws -> Seq2SeqResult {
             let backend = try common.backend()
+            // The strings (an Int per digit, up to --max-length each), then the two recurrent
+            // layers (encoder, decoder), attention and embeddings over a batch of the longest strings.
+            try MemoryCheck.require([("the generated strings", 8 * Double(samples) * (Double(maxLength) + 4))],
+                                    options: [("--samples", samples), ("--max-length", maxLength)],
+                                    available: MemoryCheck.availableBytes(on: nil))
+            let h = Double(hiddenSize), e = Double(embeddingSize)
+            try MemoryCheck.requireTraining(
+                cell: cell, inputSize: embeddingSize, hiddenSize: hiddenSize, layers: 2, batchSize: min(batchSize, samples),
+                steps: maxLength + 1, outputSize: ReversalData.targetVocabulary,
+                extraParameters: e * Double(ReversalData.digits + ReversalData.targetVocabulary) + 3 * h * h,
+                options: [("--hidden-size", hiddenSize), ("--embedding-size", embeddingSize), ("--batch-size", batchSize),
+                          ("--max-length", maxLength)], on: backend)
             let validationCount = max(samples / 10, 1)
             let lengths = minLength...maxLength
             let train = ReversalData(count: samples - validationCount, lengths: lengths, seed: common.seed, stream: 0)

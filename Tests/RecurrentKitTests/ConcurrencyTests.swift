@@ -2,7 +2,6 @@
 // queue and kernel launches are shared under locks) must give each model bit for bit what it
 // gives when the models train one after the other. Run under ThreadSanitizer by .ci/run.
 import Foundation
-import Synchronization
 import Testing
 import TestSupport
 @testable import RecurrentKit
@@ -66,7 +65,7 @@ import TestSupport
 
     /// The threads' results, shared under a lock.
     final class Slots<T: Sendable>: Sendable {
-        let values = Mutex<[Int: Result<T, any Error>]>([:])
+        let values = Locked<[Int: Result<T, any Error>]>([:])
     }
 
     @Test func twoModelsOnTwoThreadsMatchOneAfterTheOther() throws {

@@ -11,10 +11,13 @@ import TestSupport
 @Suite struct InferenceModeTests {
     struct Case: Sendable, CustomStringConvertible {
         var cell: RecurrentCell, layers: Int, bidirectional: Bool, projection: Int, lengths: [Int]?
+        /// T, B, I, H.
+        var size = (t: 6, b: 4, i: 3, h: 5)
         /// Zoneout on h (and c for LSTM): in evaluation the expectation d = p blends every step.
         var zoneout: Float = 0
         var description: String {
-            "\(cell.rawValue) L\(layers) D\(bidirectional ? 2 : 1) P\(projection) \(lengths ?? [])" + (zoneout > 0 ? " zoneout \(zoneout)" : "")
+            "\(cell.rawValue) L\(layers) D\(bidirectional ? 2 : 1) P\(projection) T\(size.t) B\(size.b) I\(size.i) H\(size.h) \(lengths ?? [])"
+                + (zoneout > 0 ? " zoneout \(zoneout)" : "")
         }
     }
 
@@ -29,12 +32,18 @@ import TestSupport
         Case(cell: .lstm, layers: 1, bidirectional: false, projection: 0, lengths: nil, zoneout: 0.4),
         Case(cell: .gru, layers: 2, bidirectional: false, projection: 0, lengths: [3, 5, 6, 1], zoneout: 0.3),
         Case(cell: .rnnTanh, layers: 1, bidirectional: true, projection: 0, lengths: nil, zoneout: 0.2),
+        // Several row tiles and column tiles per worker, with partial ones at both edges (the CPU
+        // time loop's tiles are 8 rows × 32 units, or 6 × 16, and it makes x_t W_ihᵀ tile by tile).
+        Case(cell: .lstm, layers: 1, bidirectional: false, projection: 0, lengths: nil, size: (t: 3, b: 75, i: 37, h: 45)),
+        Case(cell: .gru, layers: 1, bidirectional: false, projection: 0, lengths: nil, size: (t: 3, b: 75, i: 37, h: 45)),
+        Case(cell: .rnnTanh, layers: 1, bidirectional: false, projection: 0, lengths: nil, size: (t: 3, b: 75, i: 37, h: 45)),
+        Case(cell: .lstm, layers: 1, bidirectional: false, projection: 0, lengths: nil, size: (t: 3, b: 75, i: 37, h: 45), zoneout: 0.3),
     ]
 
     @Test(arguments: cases)
     func evaluationEqualsTrainingForward(_ c: Case) throws {
         let backend = TestDevice.backend
-        let (t, b, i, h) = (6, 4, 3, 5)
+        let (t, b, i, h) = c.size
         let d = c.bidirectional ? 2 : 1, r = c.projection > 0 ? c.projection : h
         let rng = RandomSource(seed: 17)
         let variants = RecurrentVariants(zoneout: c.zoneout, cellZoneout: c.cell == .lstm ? c.zoneout / 2 : 0)

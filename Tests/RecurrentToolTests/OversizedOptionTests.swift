@@ -51,6 +51,15 @@ import Testing
         (["demo", "adding", "--length", huge], "--length"),
         (["demo", "sine", "--hidden-size", huge], "--hidden-size"),
         (["demo", "copy", "--layers", huge], "--layers"),
+        (["demo", "seq2seq", "--samples", huge], "--samples"),
+        (["demo", "seq2seq", "--max-length", huge], "--max-length"),
+        (["demo", "seq2seq", "--hidden-size", huge], "--hidden-size"),
+        (["demo", "seq2seq", "--embedding-size", huge], "--embedding-size"),
+        (["gradients", "--hidden-size", huge], "--hidden-size"),
+        (["gradients", "--layers", huge], "--layers"),
+        (["lr-find", "adding", "--length", huge], "--length"),
+        (["sweep", "adding", "--length", huge], "--length"),
+        (["sweep", "adding", "--samples", huge], "--samples"),
     ])
     func absurdSizesAreOneLineErrors(arguments: [String], option: String) throws {
         try Self.expectOneLineError(arguments, naming: option)

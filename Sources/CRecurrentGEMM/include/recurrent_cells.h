@@ -81,12 +81,15 @@ size_t rk_gate_packed_size(int k, int gates, int hidden);
 /// zero-padded 16-wide panels, so that a product tile holds the same units of every gate.
 void rk_pack_gates(float *packed, const float *weight_hh, int k, int gates, int hidden);
 
-/// One forward step of a row block (needs rk_packed_gemm_available()): for each 16-unit panel and
-/// each tile of up to 6 rows, the G tiles of h_{t-1} W_hhᵀ (previous_hidden (B, K), NULL: zero,
-/// packed by rk_pack_gates) go to an L1 scratch block and the cell step runs on them at once.
-/// `step` describes the whole block (columns = H); its product fields are ignored.
+/// One forward step of a row block (needs rk_packed_gemm_available()): for each 32-unit (AVX2: 16)
+/// column tile and each tile of up to 8 (6) rows, the G tiles of h_{t-1} W_hhᵀ (previous_hidden
+/// (B, K), NULL: zero, packed by rk_pack_gates) go to an L1 scratch block and the cell step runs on
+/// them at once. With packed_ih (W_ih packed by rk_pack_gates with K = input_k) the step first
+/// writes x_t W_ihᵀ (input (B, input_k)) into the tile's rows of `step->gates`, which then need not
+/// hold it on entry; NULL: they do. `step` describes the whole block (columns = H); its product
+/// fields are ignored.
 void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
-                     const float *packed_hh);
+                     const float *packed_hh, const float *input, int input_k, const float *packed_ih);
 
 /// One backward step of a row block (needs rk_packed_gemm_available()): per tile of up to 6 rows,
 /// the cell's gate gradients, then, while they are in L1, dh_{t-1} (B, K) = dG W_hh for those rows

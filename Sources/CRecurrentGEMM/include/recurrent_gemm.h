@@ -37,3 +37,7 @@ void rk_pack_b(float *packed, const float *b, int k, int n, int ldb, int transpo
 /// C (m × n, row stride ldc) = A (m × k, row stride lda) · packed op(B), or C += when accumulate != 0.
 /// Requires rk_packed_gemm_available().
 void rk_gemm_packed(int m, int n, int k, const float *a, int lda, const float *packed, float *c, int ldc, int accumulate);
+
+/// out[j] += Σ_r x[r·ldx + j] for j < columns (R × C, row stride ldx): each column's sum in one
+/// pass over the rows, in the widest build this CPU runs.
+void rk_sum_columns(float *out, const float *x, long rows, int ldx, int columns);
