@@ -357,7 +357,8 @@ struct Train: ParsableCommand {
             batchSize: description.training.batchSize, steps: description.window, outputSize: description.outputSize,
             extraParameters: Double(description.embeddingSize ?? 0) * Double(description.outputSize),
             options: [("--hidden-size", description.hiddenSize), ("--layers", description.layers), ("--batch-size", description.training.batchSize),
-                      ("--window", description.window)], on: backend)
+                      ("--window", description.window)] + (description.embeddingSize.map { [("--embedding-size", $0)] } ?? []),
+            on: backend)
         var saved = description
         if optimization.wantsAutomaticRate && previous != nil {
             say("--learning-rate auto: resuming keeps the saved learning rate \(saved.training.learningRate)")

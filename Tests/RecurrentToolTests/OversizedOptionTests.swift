@@ -45,6 +45,7 @@ import Testing
         (["train", "--text", "corpus.txt", "--window", huge], "--window"),
         (["train", "--text", "corpus.txt", "--hidden-size", huge], "--hidden-size"),
         (["train", "--text", "corpus.txt", "--batch-size", huge], "--batch-size"),
+        (["train", "--text", "corpus.txt", "--embedding-size", huge], "--embedding-size"),
         (["sample", "--length", huge], "--length"),
         (["gradients", "--length", huge], "--length"),
         (["gradients", "--batch-size", huge], "--batch-size"),
