@@ -1,6 +1,7 @@
-// The cell kernels' bodies, compiled three times by recurrent_cells.c: for AVX-512 (VF = 16 floats),
-// AVX2/FMA (8) and the baseline ISA (4). RK(name) gives each build its own names; VF, VI and LANES
-// are the build's float vector, int vector (GCC/Clang vector extensions) and their length.
+// The cell kernels' bodies (and the bias gradients' column sums), compiled three times by
+// recurrent_cells.c: for AVX-512 (VF = 16 floats), AVX2/FMA (8) and the baseline ISA (4). RK(name)
+// gives each build its own names; VF, VI and LANES are the build's float vector, int vector
+// (GCC/Clang vector extensions) and their length.
 // A tile's last vector may be partial and is loaded with zeros in the spare lanes, so every element
 // goes through the same arithmetic whatever the width.
 // exp and tanh: the minimax polynomials of Cephes' expf and tanhf (S. L. Moshier), about 1 ulp in
@@ -259,3 +260,31 @@ void RK(rk_rnn_backward)(const rk_cell_backward *s) {
     }
 }
 #undef RK_COLUMNS
+
+/// out[j] += Σ_r x[r·ldx + j] for j < columns (the bias gradients' column sums): four vectors of
+/// columns at a time with their partial sums in registers, so each element is loaded once. Each
+/// lane adds its column's rows in order from zero, as a scalar loop would, so every build gives
+/// the same bits.
+static void RK(rk_sum_columns)(float *out, const float *x, long rows, int ldx, int columns) {
+    int j = 0;
+    for (; j + 4 * LANES <= columns; j += 4 * LANES) {
+        VF s0 = RK(splat)(0.0f), s1 = s0, s2 = s0, s3 = s0;
+        for (long r = 0; r < rows; r++) {
+            const float *row = x + r * ldx + j;
+            s0 += RK(load)(row, LANES);
+            s1 += RK(load)(row + LANES, LANES);
+            s2 += RK(load)(row + 2 * LANES, LANES);
+            s3 += RK(load)(row + 3 * LANES, LANES);
+        }
+        RK(store)(out + j, RK(load)(out + j, LANES) + s0, LANES);
+        RK(store)(out + j + LANES, RK(load)(out + j + LANES, LANES) + s1, LANES);
+        RK(store)(out + j + 2 * LANES, RK(load)(out + j + 2 * LANES, LANES) + s2, LANES);
+        RK(store)(out + j + 3 * LANES, RK(load)(out + j + 3 * LANES, LANES) + s3, LANES);
+    }
+    for (; j < columns; j += LANES) {   // the last columns, a vector (or part of one) at a time
+        int lanes = columns - j < LANES ? columns - j : LANES;
+        VF s = RK(splat)(0.0f);
+        for (long r = 0; r < rows; r++) s += RK(load)(x + r * ldx + j, lanes);
+        RK(store)(out + j, RK(load)(out + j, lanes) + s, lanes);
+    }
+}

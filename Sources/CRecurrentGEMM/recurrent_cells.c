@@ -70,6 +70,17 @@ RK_DISPATCH(rk_lstm_backward, rk_cell_backward)
 RK_DISPATCH(rk_gru_backward, rk_cell_backward)
 RK_DISPATCH(rk_rnn_backward, rk_cell_backward)
 
+void rk_sum_columns(float *out, const float *x, long rows, int ldx, int columns) {
+#if defined(__x86_64__) || defined(__i386__)
+    int isa = rk_cpu_isa();
+    if (isa >= RK_ISA_AVX512) rk_sum_columns_avx512(out, x, rows, ldx, columns);
+    else if (isa >= RK_ISA_AVX2) rk_sum_columns_avx2(out, x, rows, ldx, columns);
+    else rk_sum_columns_portable(out, x, rows, ldx, columns);
+#else
+    rk_sum_columns_portable(out, x, rows, ldx, columns);
+#endif
+}
+
 static int rk_panels(int n) { return (n + RK_PANEL - 1) / RK_PANEL; }
 
 size_t rk_gate_packed_size(int k, int gates, int hidden) {
