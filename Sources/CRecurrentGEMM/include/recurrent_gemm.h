@@ -5,6 +5,8 @@
 #include <stddef.h>
 // The cell kernels and fused time-loop steps built on these products.
 #include "recurrent_cells.h"
+// Philox words and dropout masks, vectorised like the kernels.
+#include "recurrent_random.h"
 
 /// Width of a packed column panel.
 #define RK_PANEL 16
