@@ -156,6 +156,9 @@ final class PhaseProfiler: Backend {
             try inner.dropoutForward(u(y), mask: u(mask), u(x), probability: probability, seed: seed, stream: stream, offset: offset)
         }
     }
+    func dropIndicator(_ d: Tensor, probability: Float, seed: UInt64, stream: UInt64, offset: UInt64) throws {
+        try timed(.other) { try inner.dropIndicator(u(d), probability: probability, seed: seed, stream: stream, offset: offset) }
+    }
     func embeddingForward(_ out: Tensor, indices: Tensor, table: Tensor) throws {
         try timed(.other) { try inner.embeddingForward(u(out), indices: u(indices), table: u(table)) }
     }

@@ -16,13 +16,27 @@ extension CPUBackend {
         let threshold = Philox.dropThreshold(probability: p)
         let keepScale = 1 / (1 - p)
         // Large draws split into one run of whole blocks (4 elements) per core; element e's word
-        // depends only on offset + e, so the split changes no bit.
+        // depends only on offset + e, so the split changes no bit (dropIndicator likewise).
         let parts = n >= 1 << 16 ? coreCount : 1
         let (y, m, x) = (SendablePointer(py), SendablePointer(pm), SendablePointer(px))
         try runConcurrently(parts) { part in
             let first = n / 4 * part / parts * 4, end = part + 1 == parts ? n : n / 4 * (part + 1) / parts * 4
             rk_dropout_forward(y.pointer + first, m.pointer + first, x.pointer + first, end - first,
                                seed, stream, offset &+ UInt64(first), threshold, keepScale)
+        }
+    }
+
+    public func dropIndicator(_ d: Tensor, probability p: Float, seed: UInt64, stream: UInt64, offset: UInt64) throws {
+        guard p >= 0, p < 1 else {
+            throw RecurrentError.invalidArgument(name: "zoneout probability", expected: "a value in [0, 1)", got: "\(p)")
+        }
+        let n = d.count
+        let pd = SendablePointer(try pointer(d, "dropIndicator d"))
+        let threshold = Philox.dropThreshold(probability: p)
+        let parts = n >= 1 << 16 ? coreCount : 1
+        try runConcurrently(parts) { part in
+            let first = n / 4 * part / parts * 4, end = part + 1 == parts ? n : n / 4 * (part + 1) / parts * 4
+            rk_drop_indicator(pd.pointer + first, end - first, seed, stream, offset &+ UInt64(first), threshold)
         }
     }
 }

@@ -72,6 +72,19 @@ void rk_dropout_forward_build(int isa, float *y, float *mask, const float *x, si
     rk_dropout_forward_portable(y, mask, x, n, seed, stream, offset, threshold, keep_scale);
 }
 
+void rk_drop_indicator_build(int isa, float *d, size_t n, uint64_t seed, uint64_t stream, uint64_t offset, uint32_t threshold) {
+    if (isa > rk_cpu_isa()) isa = rk_cpu_isa();
+#if defined(__x86_64__) || defined(__i386__)
+    if (isa >= RK_ISA_AVX512) { rk_drop_indicator_avx512(d, n, seed, stream, offset, threshold); return; }
+    if (isa >= RK_ISA_AVX2) { rk_drop_indicator_avx2(d, n, seed, stream, offset, threshold); return; }
+#endif
+    rk_drop_indicator_portable(d, n, seed, stream, offset, threshold);
+}
+
+void rk_drop_indicator(float *d, size_t n, uint64_t seed, uint64_t stream, uint64_t offset, uint32_t threshold) {
+    rk_drop_indicator_build(rk_cpu_isa(), d, n, seed, stream, offset, threshold);
+}
+
 void rk_dropout_forward(float *y, float *mask, const float *x, size_t n, uint64_t seed, uint64_t stream,
                         uint64_t offset, uint32_t threshold, float keep_scale) {
     rk_dropout_forward_build(rk_cpu_isa(), y, mask, x, n, seed, stream, offset, threshold, keep_scale);

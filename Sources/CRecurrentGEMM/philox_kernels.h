@@ -90,3 +90,11 @@ static void RK(rk_dropout_forward)(float *y, float *mask, const float *x, size_t
     RK_PHILOX_RUNS(n, seed, stream, offset, RK_DROP);
 #undef RK_DROP
 }
+
+static void RK(rk_drop_indicator)(float *d, size_t n, uint64_t seed, uint64_t stream, uint64_t offset,
+                                  uint32_t threshold) {
+#define RK_INDICATE(e, w, count)                                                                                       \
+    for (size_t i = 0; i < (count); i++) d[(e) + i] = ((w)[i] >> 8) < threshold ? 1.0f : 0.0f;
+    RK_PHILOX_RUNS(n, seed, stream, offset, RK_INDICATE);
+#undef RK_INDICATE
+}

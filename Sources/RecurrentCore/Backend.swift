@@ -91,6 +91,10 @@ public protocol Backend: AnyObject, Sendable {
     /// when `Philox.word(seed, stream, offset + e) >> 8 >= Philox.dropThreshold(p)`.
     func dropoutForward(_ y: Tensor, mask: Tensor, _ x: Tensor, probability: Float,
                         seed: UInt64, stream: UInt64, offset: UInt64) throws
+    /// Zoneout's factors, p in [0, 1): `d[e] = 1` where `dropoutForward` with p drops element e
+    /// (`Philox.word(seed, stream, offset + e) >> 8 < Philox.dropThreshold(p)`), else 0. By default
+    /// built from `dropoutForward` on ones (`Backend+DropIndicator.swift`).
+    func dropIndicator(_ d: Tensor, probability: Float, seed: UInt64, stream: UInt64, offset: UInt64) throws
     /// `out[n, :] = table[indices[n], :]`; out (N, D), indices (N), table shaped (V, D).
     /// An index that is not an integer in 0..<V gives a row of NaN.
     func embeddingForward(_ out: Tensor, indices: Tensor, table: Tensor) throws

@@ -1,4 +1,4 @@
-// Reference inverted dropout with Philox masks.
+// Reference inverted dropout with Philox masks, and zoneout's factors from the same draws.
 // e = element index within the tensor; the Philox index of element e is offset + e.
 
 import RecurrentCore
@@ -24,5 +24,17 @@ extension ReferenceBackend {
         }
         try write(maskValues, to: mask, "dropoutForward mask")
         try write((0..<xv.count).map { xv[$0] * maskValues[$0] }, to: y, "dropoutForward y")
+    }
+
+    /// `d[e] = 1` where element e is dropped (`Philox.word(seed, stream, offset + e) >> 8 < Philox.dropThreshold(p)`), else 0.
+    public func dropIndicator(_ d: Tensor, probability: Float, seed: UInt64, stream: UInt64, offset: UInt64) throws {
+        guard probability >= 0, probability < 1 else {
+            throw RecurrentError.invalidArgument(name: "zoneout probability", expected: "a value in [0, 1)", got: "\(probability)")
+        }
+        let threshold = Philox.dropThreshold(probability: probability)
+        let values: [Float] = (0..<d.count).map { e in
+            Philox.word(seed: seed, stream: stream, index: offset &+ UInt64(e)) >> 8 < threshold ? 1 : 0
+        }
+        try write(values, to: d, "dropIndicator d")
     }
 }

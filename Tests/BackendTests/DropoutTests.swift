@@ -22,6 +22,25 @@ import Testing
         }
     }
 
+    /// Zoneout's factors: 1 exactly where dropout with the same draw zeroes, bit for bit against the reference.
+    @Test(arguments: [Float(0), 0.1, 0.5], [UInt64(0), 12_345, (1 << 33) + 3] as [UInt64])
+    func dropIndicatorIsWhereDropoutDrops(probability: Float, offset: UInt64) throws {
+        for count in [1, 3, 17, 129, 1000, 70_001] {
+            let d = try Twin([count], filledWith: .nan)
+            try onBoth { backend, side in
+                try backend.dropIndicator(d[side], probability: probability, seed: 0xDEAD_BEEF_1234, stream: 7, offset: offset)
+            }
+            try d.expectClose("drop indicator p \(probability) offset \(offset), \(count) elements", absolute: 0, relative: 0)
+            let backend = TestDevice.backend
+            let x = try Tensor.zeros([count], on: backend, value: 1)
+            let y = try Tensor.empty([count], on: backend), mask = try Tensor.empty([count], on: backend)
+            try backend.dropoutForward(y, mask: mask, x, probability: probability, seed: 0xDEAD_BEEF_1234, stream: 7, offset: offset)
+            let dropped = try mask.toArray().map { $0 == 0 ? Float(1) : 0 }
+            let device = try d.device.toArray()
+            #expect(device == dropped, "drop indicator p \(probability) offset \(offset), \(count) elements: not where dropout drops")
+        }
+    }
+
     @Test(arguments: [Float(0.2), 0.5])
     func fractionDroppedIsProbability(probability: Float) throws {
         let backend = TestDevice.backend

@@ -1,5 +1,6 @@
 // The CPU backend's vectorised Philox kernels (CRecurrentGEMM's recurrent_random.h), every build
-// this CPU runs (portable, AVX2, AVX-512) in one process, against RecurrentCore's scalar Philox:
+// this CPU runs (portable, AVX2, AVX-512) in one process, against RecurrentCore's scalar Philox
+// (words, dropout masks and outputs, zoneout's factors):
 // counts that end mid-vector and mid-block, offsets that start mid-block, cross 2^32 in the
 // block counter's low word and wrap at 2^64. N = elements.
 
@@ -39,7 +40,7 @@ import Testing
     }
 
     @Test(arguments: [Float(0), 0.1, 0.5, 0.9])
-    func dropoutMatchesScalarDefinition(probability p: Float) {
+    func dropoutAndFactorsMatchScalarDefinition(probability p: Float) {
         let threshold = Philox.dropThreshold(probability: p), keepScale = 1 / (1 - p)
         for build in Self.builds {
             for (seed, stream, offset) in Self.keys {
@@ -59,6 +60,11 @@ import Testing
                         || y[$0].bitPattern != (x[$0] * expected[$0]).bitPattern }
                     #expect(wrong.isEmpty, "build \(build), p \(p), \(n) elements from offset \(offset): \(wrong.count) differ, first \(wrong.first ?? -1)")
                     #expect(y[n].isNaN && mask[n].isNaN, "build \(build) wrote past \(n) elements")
+                    var d = [Float](repeating: .nan, count: n + 1)
+                    d.withUnsafeMutableBufferPointer { rk_drop_indicator_build(build, $0.baseAddress, n, seed, stream, offset, threshold) }
+                    let misplaced = (0..<n).filter { d[$0] != (expected[$0] == 0 ? 1 : 0) }
+                    #expect(misplaced.isEmpty, "build \(build), p \(p), \(n) factors from offset \(offset): \(misplaced.count) not where dropout drops")
+                    #expect(d[n].isNaN, "build \(build) wrote past \(n) factors")
                 }
             }
         }

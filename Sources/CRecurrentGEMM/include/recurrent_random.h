@@ -12,9 +12,14 @@
 void rk_dropout_forward(float *y, float *mask, const float *x, size_t n, uint64_t seed, uint64_t stream,
                         uint64_t offset, uint32_t threshold, float keep_scale);
 
-/// rk_dropout_forward in one build (RK_ISA_PORTABLE, RK_ISA_AVX2, RK_ISA_AVX512), capped at what
+/// Zoneout's factors over n elements: d[e] = 1 where rk_dropout_forward with `threshold` drops
+/// element e ((word(offset + e) >> 8) < threshold), else 0.
+void rk_drop_indicator(float *d, size_t n, uint64_t seed, uint64_t stream, uint64_t offset, uint32_t threshold);
+
+/// rk_dropout_forward and rk_drop_indicator in one build (RK_ISA_PORTABLE, RK_ISA_AVX2, RK_ISA_AVX512), capped at what
 /// this CPU runs, for tests comparing the builds in one process; and in that build the raw words,
 /// words[e] = Philox word (offset + e) of `stream` under `seed`, for e < n.
 void rk_philox_words_build(int isa, uint32_t *words, size_t n, uint64_t seed, uint64_t stream, uint64_t offset);
 void rk_dropout_forward_build(int isa, float *y, float *mask, const float *x, size_t n, uint64_t seed, uint64_t stream,
                               uint64_t offset, uint32_t threshold, float keep_scale);
+void rk_drop_indicator_build(int isa, float *d, size_t n, uint64_t seed, uint64_t stream, uint64_t offset, uint32_t threshold);

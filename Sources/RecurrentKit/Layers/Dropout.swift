@@ -83,6 +83,18 @@ final class DropoutSite {
         return (out, mask)
     }
 
+    /// Zoneout factors (`shape`) for one call: 1 where dropout with `probability` would drop, else 0.
+    func indicator(_ shape: [Int], probability: Float, on backend: any Backend) throws -> Tensor {
+        let count = shape.reduce(1, *)
+        guard count < 1 << 32 else {
+            throw RecurrentError.invalidArgument(name: "zoneout factors", expected: "fewer than 2^32 elements", got: "\(count)")
+        }
+        let d = try Tensor.empty(shape, on: backend)
+        try backend.dropIndicator(d, probability: probability, seed: seed, stream: stream, offset: calls << 32)
+        calls += 1
+        return d
+    }
+
     static func backward(_ gradOutput: Tensor, mask: Tensor) throws -> Tensor {
         let gradInput = try Tensor.empty(gradOutput.shape, on: gradOutput.backend)
         try gradOutput.backend.multiply(gradInput, gradOutput, mask)

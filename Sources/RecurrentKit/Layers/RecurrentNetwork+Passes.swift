@@ -158,13 +158,8 @@ extension RecurrentNetwork {
                 return try reversed.map { try gather(packed, rows: $0, count: n) } ?? packed
             }
             guard isTraining, p > 0, let site = variantSite else { return try Tensor.zeros([n, width], on: backend, value: p) }
-            // Dropout with probability p leaves 0 (dropped) or 1/(1−p); clamped to 1 and flipped: d = 1 where dropped.
-            let ones = try Tensor.zeros([n, width], on: backend, value: 1)
-            let kept = try site.apply(ones, probability: p).1
-            try backend.clamp(kept, low: 0, high: 1)
-            try backend.scale(kept, by: -1)
-            try backend.axpy(kept, alpha: 1, ones)
-            return kept
+            // d = 1 where dropout with probability p would drop.
+            return try site.indicator([n, width], probability: p, on: backend)
         }
         return RecurrentZoneout(hidden: try factors(variants.zoneout, width: r, given: maskOverride?.zoneoutHidden),
                                 cell: cell == .lstm ? try factors(variants.cellZoneout, width: h, given: maskOverride?.zoneoutCell) : nil)
