@@ -5,8 +5,9 @@
 #include <stddef.h>
 // The cell kernels and fused time-loop steps built on these products.
 #include "recurrent_cells.h"
-// Philox words and dropout masks, vectorised like the kernels.
+// Philox words and dropout masks, and layer-norm rows, vectorised like the kernels.
 #include "recurrent_random.h"
+#include "recurrent_layer_norm.h"
 
 /// Width of a packed column panel.
 #define RK_PANEL 16
