@@ -105,6 +105,9 @@ struct BenchCommand: ParsableCommand {
         for d in devices { log("  \(d): \(try Device.named(d).deviceDescription)") }
         let sgemm = try measureSGEMM()
         log(String(format: "  OpenBLAS SGEMM 1024³: %.1f GFLOP/s (the ceiling for GEMM-bound configs)", sgemm))
+        if devices.contains("cpu"), CPUBackend.blockedGEMMAvailable {
+            log(String(format: "  blocked SGEMM 1024³: %.1f GFLOP/s (RECURRENT_CPU_GEMM=blocked)", try measureSGEMM(engine: .blocked)))
+        }
 
         var results: [Measurement] = []
         var rows: [[String]] = []

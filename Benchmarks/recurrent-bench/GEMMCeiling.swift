@@ -2,15 +2,19 @@
 import Foundation
 import RecurrentKit
 
-/// The best GFLOP/s of `repeats` square SGEMMs of size `n` through the CPU backend (OpenBLAS):
-/// a ceiling, so the best run rather than the median.
-func measureSGEMM(n: Int = 1024, repeats: Int = 9) throws -> Double {
-    try measureGEMM(GEMMShape(m: n, n: n, k: n), device: "cpu", repeats: repeats, best: true)
+/// The best GFLOP/s of `repeats` square SGEMMs of size `n` through the CPU backend with one
+/// engine (OpenBLAS, or the backend's blocked SGEMM): a ceiling, so the best run rather than the median.
+func measureSGEMM(n: Int = 1024, repeats: Int = 9, engine: CPUGEMMEngine = .openBLAS) throws -> Double {
+    try measureGEMM(GEMMShape(m: n, n: n, k: n), on: CPUBackend(gemmEngine: engine), repeats: repeats, best: true)
 }
 
 /// Median (or best) GFLOP/s of `repeats` GEMMs of one shape on a device (after one warm-up call).
 func measureGEMM(_ shape: GEMMShape, device: String, repeats: Int, best: Bool = false) throws -> Double {
-    let backend = try Device.makeBackend(device)
+    try measureGEMM(shape, on: Device.makeBackend(device), repeats: repeats, best: best)
+}
+
+/// Median (or best) GFLOP/s of `repeats` GEMMs of one shape on a backend (after one warm-up call).
+func measureGEMM(_ shape: GEMMShape, on backend: any Backend, repeats: Int, best: Bool = false) throws -> Double {
     var random = PhiloxStream(seed: 5, stream: 0)
     let need = shape.requiredCounts
     let a = try Tensor(shape: [need.a], values: random.uniform(count: need.a, low: -1, high: 1), on: backend)

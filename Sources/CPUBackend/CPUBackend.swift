@@ -56,22 +56,26 @@ public final class CPUBackend: Backend {
     public let name = "cpu"
     let cache = BufferCache.host()
 
-    /// Creates a CPU backend. The backend runs its own threads (row blocks of large GEMMs and of the
-    /// recurrent time loop, one per core) and sets OpenBLAS to one thread per call, so that no idle
-    /// OpenBLAS worker spins on a core the time loop needs.
     /// Whether the recurrent time loop multiplies by weights packed once per sequence (AVX2/FMA
     /// CPUs; `RECURRENT_PACKED_WEIGHTS=0` turns it off, for comparisons).
     public let usesPackedProducts: Bool
 
-    public init() {
+    /// Which SGEMM computes `gemm` (default: `RECURRENT_CPU_GEMM`, else per shape the faster one).
+    public let gemmEngine: CPUGEMMEngine
+
+    /// Creates a CPU backend. The backend runs its own threads (row blocks of large GEMMs and of the
+    /// recurrent time loop, one per core) and sets OpenBLAS to one thread per call, so that no idle
+    /// OpenBLAS worker spins on a core the time loop needs.
+    public init(gemmEngine: CPUGEMMEngine = .fromEnvironment) {
         _ = openBLASCore
         openblas_set_num_threads(1)
         usesPackedProducts = ProcessInfo.processInfo.environment["RECURRENT_PACKED_WEIGHTS"] != "0"
+        self.gemmEngine = gemmEngine
     }
 
     public var deviceDescription: String {
         "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, \(coreCount) threads, OpenBLAS \(openBLASCore) kernels, "
-            + "cell kernels \(cellKernelBuild)" + (usesPackedProducts && packedProductsAvailable ? ", recurrent weights packed)" : ")")
+            + "cell kernels \(cellKernelBuild), GEMM \(gemmDescription)" + (usesPackedProducts && packedProductsAvailable ? ", recurrent weights packed)" : ")")
     }
 
     /// Frees the memory kept for reuse by released tensors; returns the number of bytes freed.

@@ -1,4 +1,4 @@
-// GEMM through OpenBLAS's CBLAS interface, row-major.
+// GEMM through OpenBLAS's CBLAS interface or the backend's blocked SGEMM (BlockedGEMM.swift), row-major.
 import COpenBLAS
 import Dispatch
 import Foundation
@@ -36,18 +36,22 @@ extension CPUBackend {
         guard s.m > 0, s.n > 0, s.batchCount > 0 else { return }
         let ta = s.transA == .none ? CblasNoTrans : CblasTrans
         let tb = s.transB == .none ? CblasNoTrans : CblasTrans
-        // Large products are split by rows of C across cores, one single-threaded OpenBLAS call
-        // each (the backend keeps OpenBLAS to one thread: see `init`). Per-step products (few rows)
+        // Large products are split by rows of C across cores, one single-threaded OpenBLAS (or
+        // blocked SGEMM) call each (the backend keeps OpenBLAS to one thread: see `init`). Per-step products (few rows)
         // run whole; the time loop already runs one row block of the batch per core.
         let parts = s.m >= 256 && 2 * s.m * s.n * s.k >= 4_000_000 ? min(coreCount, s.m / 64) : 1
         let (a, b, c) = (SendablePointer(pa), SendablePointer(pb), SendablePointer(pc))
+        let engine = gemmEngine
         let call: @Sendable (Int) -> Void = { part in
             let rows = (s.m * part / parts)..<(s.m * (part + 1) / parts)
             let aOffset = s.transA == .none ? rows.lowerBound * s.lda : rows.lowerBound
+            let blocked = engine.usesBlocked(s)
             for i in 0..<s.batchCount {
+                let (pa, pb, pc) = (a.pointer + i * s.strideA + aOffset, b.pointer + i * s.strideB,
+                                    c.pointer + i * s.strideC + rows.lowerBound * s.ldc)
+                if blocked, blockedGEMM(s, rows: rows.count, pa, pb, pc) { continue }
                 cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(s.n), Int32(s.k), s.alpha,
-                            a.pointer + i * s.strideA + aOffset, Int32(s.lda), b.pointer + i * s.strideB, Int32(s.ldb),
-                            s.beta, c.pointer + i * s.strideC + rows.lowerBound * s.ldc, Int32(s.ldc))
+                            pa, Int32(s.lda), pb, Int32(s.ldb), s.beta, pc, Int32(s.ldc))
             }
         }
         if parts > 1 { DispatchQueue.concurrentPerform(iterations: parts, execute: call) } else { call(0) }

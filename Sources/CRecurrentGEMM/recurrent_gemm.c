@@ -40,15 +40,22 @@ size_t rk_packed_size(int k, int n) {
 }
 
 void rk_pack_b(float *packed, const float *b, int k, int n, int ldb, int transposed) {
-    int panels = (n + RK_PANEL - 1) / RK_PANEL;
-    for (int p = 0; p < panels; p++) {
-        float *dst = packed + (size_t)p * k * RK_PANEL;
-        for (int kk = 0; kk < k; kk++) {
-            for (int j = 0; j < RK_PANEL; j++) {
-                int col = p * RK_PANEL + j;
-                float v = 0.0f;
-                if (col < n) v = transposed ? b[(size_t)col * ldb + kk] : b[(size_t)kk * ldb + col];
-                dst[kk * RK_PANEL + j] = v;
+    for (int col = 0; col < n; col += RK_PANEL) {
+        float *dst = packed + (size_t)col * k;
+        int width = n - col < RK_PANEL ? n - col : RK_PANEL;
+        if (transposed) {
+            // Column col + j of op(B) is row col + j of B: read along it, write every 16th float.
+            for (int j = 0; j < width; j++) {
+                const float *src = b + (size_t)(col + j) * ldb;
+                for (int kk = 0; kk < k; kk++) dst[(size_t)kk * RK_PANEL + j] = src[kk];
+            }
+            for (int j = width; j < RK_PANEL; j++) for (int kk = 0; kk < k; kk++) dst[(size_t)kk * RK_PANEL + j] = 0.0f;
+        } else {
+            for (int kk = 0; kk < k; kk++) {
+                const float *src = b + (size_t)kk * ldb + col;
+                float *o = dst + (size_t)kk * RK_PANEL;
+                for (int j = 0; j < width; j++) o[j] = src[j];
+                for (int j = width; j < RK_PANEL; j++) o[j] = 0.0f;
             }
         }
     }

@@ -215,6 +215,9 @@ struct Sweep: ParsableCommand {
             name = "recurrent train " + Self.shellWords(leading)
             runTrial = { try self.runTrain($0, leading: leading, in: directory) }
         }
+        // Every trial's sizes are checked before the first one runs: an absurd value in one list
+        // is refused at once, not after the trials before it have trained.
+        for trial in todo { try requireMemory(for: trial) }
         say("sweep: \(name), \(planned.count) trials (\(finished.count) done before, \(todo.count) to run)"
             + (world.map { " over \($0.size) MPI ranks" } ?? "") + "; each up to \(epochs) epochs, early stopping after \(patience)")
         // Trial k of `todo` runs on rank k mod size; the others leave zeros, and sums gather.
@@ -269,6 +272,29 @@ struct Sweep: ParsableCommand {
         return results
     }
 
+    /// Throws the one-line memory error of `recurrent demo` or `recurrent train`, prefixed with the
+    /// trial, when the trial's model and one batch of its activations cannot fit in the memory there
+    /// is. On a demo task the sizes are the task's; on a CSV or text file, whose widths are known only
+    /// once the file is read, the check counts one input, one output and one time step: a lower
+    /// bound, which the trial's own check refines when it runs.
+    func requireMemory(for trial: Trial) throws {
+        let (input, steps, outputs): (Int, Int, Int)
+        var options = [("--hidden-size", trial.hiddenSize), ("--layers", trial.layers), ("--batch-size", trial.batchSize)]
+        switch source {
+        case .demo(let task):
+            (input, steps, outputs) = (task.inputSize, length ?? task.demoDefaults.length, task.inputSize)
+            options.append(("--length", steps))
+        case .train: (input, steps, outputs) = (1, 1, 1)
+        }
+        do {
+            try MemoryCheck.requireTraining(
+                cell: trial.cell, inputSize: input, hiddenSize: trial.hiddenSize, layers: trial.layers, batchSize: trial.batchSize,
+                steps: steps, outputSize: outputs, options: options, on: nil)
+        } catch let error as UserFacingError {
+            throw UserFacingError(description: "sweep trial \(Self.describe(trial)): \(error.description)")
+        }
+    }
+
     /// The `recurrent demo` command that trains `trial` with the sweep's data, epochs and early stopping.
     func command(for trial: Trial, task: DemoTask, length: Int) -> String {
         (["recurrent", "demo", task.rawValue, "--cell", trial.cell, "--learning-rate", String(format: "%g", trial.learningRate),
@@ -296,14 +322,14 @@ struct Sweep: ParsableCommand {
     }
 
     static func describe(_ t: Trial) -> String {
-        String(format: "%@ lr %g batch %d layers %d hidden %d dropout %g", t.cell, t.learningRate, t.batchSize, t.layers, t.hiddenSize, t.dropout)
+        String(format: "%@ lr %g batch %ld layers %ld hidden %ld dropout %g", t.cell, t.learningRate, t.batchSize, t.layers, t.hiddenSize, t.dropout)
     }
 
     /// One trial on a CSV or text file: `recurrent train` with the trial's settings and early
     /// stopping, quietly, its run in DIR/trials/; the score is its best validation loss.
     private func runTrain(_ trial: Trial, leading: [String], in directory: RunDirectory) throws -> Result {
         let started = Date()
-        let folder = String(format: "%@-lr%g-b%d-l%d-h%d-d%g", trial.cell, trial.learningRate, trial.batchSize, trial.layers,
+        let folder = String(format: "%@-lr%g-b%ld-l%ld-h%ld-d%g", trial.cell, trial.learningRate, trial.batchSize, trial.layers,
                             trial.hiddenSize, trial.dropout)
         let arguments = Array(trainCommand(for: trial, leading: leading, output: directory.file("trials/" + folder).path).dropFirst(2))
         let train: Train

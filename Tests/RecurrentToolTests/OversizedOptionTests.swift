@@ -66,6 +66,32 @@ import Testing
         try Self.expectOneLineError(arguments, naming: option)
     }
 
+    /// A sweep refuses an absurd value in one of its lists before any trial trains: the good
+    /// trials before it in the grid are not run (no results file is written), and the error
+    /// names the option and the trial.
+    @Test(arguments: [
+        (["sweep", "adding", "--hidden-size", "8,\(huge)"], "--hidden-size"),
+        (["sweep", "copy", "--layers", "1,\(Int.max)"], "--layers"),
+        (["sweep", "--csv", "data.csv", "--batch-size", "16,\(huge)"], "--batch-size"),
+        (["sweep", "--text", "corpus.txt", "--hidden-size", "8,\(huge)"], "--hidden-size"),
+    ])
+    func absurdSweepValuesAreRefusedBeforeAnyTrial(arguments: [String], option: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-sweep-\(UUID().uuidString)")
+        try Self.makeInputs(in: directory)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("sweep")
+        let result = try Self.run(arguments + ["--epochs", "1", "--samples", "40", "--output", output.path], in: directory)
+        #expect(result.reason == .exit && result.status == 1, "ended with \(result.reason) \(result.status): \(result.error)")
+        #expect(result.error.split(separator: "\n").count == 1, "expected one line, got: \(result.error)")
+        // The trial is described with the absurd value whole ("hidden 1000000000000000").
+        let value = arguments.last!.split(separator: ",").last!
+        let word = option.dropFirst(2).replacingOccurrences(of: "-size", with: "")
+        #expect(result.error.contains(option) && result.error.contains("sweep trial") && result.error.contains("\(word) \(value)"),
+                "\(result.error)")
+        #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("sweep.json").path), "a trial ran before the refusal")
+        #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("trials").path), "a trial ran before the refusal")
+    }
+
     /// Sizes that are no sizes (zero, negative, not a number) are refused by the option checks:
     /// one line too, without the usage summary, and exit status 1.
     @Test(arguments: [
@@ -84,16 +110,21 @@ import Testing
         try Self.expectOneLineError(arguments, naming: option)
     }
 
-    /// Runs `recurrent` with `arguments` (beside a small CSV file and text) and expects exit
-    /// status 1 with one line on standard error that names `option`.
-    static func expectOneLineError(_ arguments: [String], naming option: String) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-sizes-\(UUID().uuidString)")
+    /// Makes `directory` with a small CSV file (data.csv: columns a, b; 40 rows) and text (corpus.txt).
+    static func makeInputs(in directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
         let rows = (0..<40).map { "\($0),\(Double($0) * 0.5)" }
         try (["a,b"] + rows).joined(separator: "\n").write(to: directory.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
         try String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 20)
             .write(to: directory.appendingPathComponent("corpus.txt"), atomically: true, encoding: .utf8)
+    }
+
+    /// Runs `recurrent` with `arguments` (beside a small CSV file and text) and expects exit
+    /// status 1 with one line on standard error that names `option`.
+    static func expectOneLineError(_ arguments: [String], naming option: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-sizes-\(UUID().uuidString)")
+        try makeInputs(in: directory)
+        defer { try? FileManager.default.removeItem(at: directory) }
 
         let output = arguments[0] == "train" ? ["--output", directory.appendingPathComponent("run").path] : []
         let result = try run(arguments + output, in: directory)

@@ -40,6 +40,16 @@ void rk_pack_b(float *packed, const float *b, int k, int n, int ldb, int transpo
 /// Requires rk_packed_gemm_available().
 void rk_gemm_packed(int m, int n, int k, const float *a, int lda, const float *packed, float *c, int ldc, int accumulate);
 
+/// C (m × n, row stride ldc) = alpha · op(A) · op(B) + beta · C, cache-blocked over packed
+/// blocks of both operands, on the calling thread. op(A) is m × k (A row-major with row stride
+/// lda, stored k × m when transa != 0), op(B) is k × n (stored n × k when transb != 0). beta 0
+/// overwrites C without reading it. Each element's sum runs in a fixed order (k in blocks of 256,
+/// in order), whatever rows of C a call covers, so splitting C among threads changes no result.
+/// Returns 0, or -1 without touching C when this CPU has no kernel for it (rk_cpu_isa() below
+/// RK_ISA_AVX2) or its packing buffers cannot be allocated.
+int rk_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+             float beta, float *c, int ldc);
+
 /// out[j] += Σ_r x[r·ldx + j] for j < columns (R × C, row stride ldx): each column's sum in one
 /// pass over the rows, in the widest build this CPU runs.
 void rk_sum_columns(float *out, const float *x, long rows, int ldx, int columns);
