@@ -13,7 +13,26 @@
 static inline __attribute__((always_inline)) VF RK(splat)(float x) { return (VF){0} + x; }
 
 static inline __attribute__((always_inline)) VF RK(select)(VI mask, VF yes, VF no) {
+#if LANES == 16
+    return (VF)_mm512_mask_blend_ps(_mm512_movepi32_mask((__m512i)mask), (__m512)no, (__m512)yes);
+#elif LANES == 8
+    return (VF)_mm256_blendv_ps((__m256)no, (__m256)yes, (__m256)mask);
+#else
     return (VF)((mask & (VI)yes) | (~mask & (VI)no));
+#endif
+}
+
+/// max(low, x) and min(high, x), NaN kept (the x86 instructions return their second operand when
+/// either is NaN, as the portable compare-and-select does).
+static inline __attribute__((always_inline)) VF RK(clamp)(VF x, float low, float high) {
+#if LANES == 16
+    return (VF)_mm512_min_ps(_mm512_set1_ps(high), _mm512_max_ps(_mm512_set1_ps(low), (__m512)x));
+#elif LANES == 8
+    return (VF)_mm256_min_ps(_mm256_set1_ps(high), _mm256_max_ps(_mm256_set1_ps(low), (__m256)x));
+#else
+    x = RK(select)(x < low, RK(splat)(low), x);
+    return RK(select)(x > high, RK(splat)(high), x);
+#endif
 }
 
 static inline __attribute__((always_inline)) VF RK(load)(const float *p, int lanes) {
@@ -44,9 +63,7 @@ static inline __attribute__((always_inline)) VF RK(reciprocal)(VF x) {
 
 static inline __attribute__((always_inline)) VF RK(exp)(VF x) {
     // exp(x) = 2^n · exp(r), n = round(x / ln 2), r = x − n·ln 2 (ln 2 in two parts).
-    VF low = RK(splat)(-87.33654f), high = RK(splat)(88.37626f);
-    x = RK(select)(x < low, low, x);
-    x = RK(select)(x > high, high, x);
+    x = RK(clamp)(x, -87.33654f, 88.37626f);
     // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits.
     VF shifted = x * 1.44269504f + 12582912.0f;
     VF n = shifted - 12582912.0f;

@@ -7,6 +7,8 @@
 #include "recurrent_cells.h"
 // The streaming steps and the team of threads that runs them.
 #include "recurrent_stream.h"
+// Philox words and dropout masks, vectorised like the kernels.
+#include "recurrent_random.h"
 
 /// Width of a packed column panel.
 #define RK_PANEL 16
