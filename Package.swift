@@ -85,7 +85,7 @@ let package = Package(
             dependencies: ["RecurrentCore"]),
         .testTarget(
             name: "BackendTests",
-            dependencies: ["RecurrentKit", "ReferenceBackend", "TestSupport"]),
+            dependencies: ["RecurrentKit", "ReferenceBackend", "TestSupport", "CRecurrentGEMM"]),
         // CPU against OpenCL in one process (whatever RECURRENT_DEVICE says): per-op parity,
         // Philox streams, whole training runs, device selection and errors.
         .testTarget(

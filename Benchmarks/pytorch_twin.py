@@ -23,11 +23,12 @@ torch.backends.cuda.matmul.allow_tf32 = False (full fp32, the comparison for our
 device the twin says so on stderr and exits with status 4. `peak_mem_mb` is then
 torch.cuda.max_memory_allocated() over the run.
 
-Variants (`lstm+rdrop:...`, `gru+zoneout:...`, `...+wdrop`, `gru+resetbefore:...`): the same step, but the model is the
-variant written as users must write it in PyTorch today, a Python loop over nn.LSTMCell /
-nn.GRUCell steps with the masks as tensors (variant_eager.py), masks drawn in every step. Before
-timing, the parent checks that loop against scripts/variant_fixtures.masked_stack, the stack the
-PyTorch-parity tests check our backends against (JSON "agrees").
+Variants (`lstm+rdrop:...`, `gru+zoneout:...`, `...+wdrop`, `gru+resetbefore:...`, `...+layernorm`): the same
+step, but the model is the variant written as users must write it in PyTorch today, a Python loop
+over nn.LSTMCell / nn.GRUCell steps with the masks as tensors (variant_eager.py), masks drawn in
+every step; layer norm as custom_lstms.py's LayerNormLSTMCell loop. Before timing, the parent
+checks that loop against scripts/variant_fixtures.py (masked_stack, or its layer-norm cells), the
+code the PyTorch-parity tests' fixtures come from (JSON "agrees").
 
 GFLOP/s counts GEMM flops only, with the same formula as the Swift side: for layer l with
 input size I_l (I for l = 0, H otherwise) and G gates (LSTM 4, GRU 3, RNN 1),
@@ -62,7 +63,7 @@ import sys
 import time
 
 CELLS = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
-VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore")   # variant_eager.VARIANTS, for LSTM and GRU (resetbefore: GRU)
+VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore", "layernorm")   # variant_eager.VARIANTS, LSTM and GRU (resetbefore: GRU)
 
 DEFAULT_GRID = [
     ("lstm", 50, 32, 32, 128, 1),
@@ -185,7 +186,10 @@ def run_child(args):
 
     common = dict(input_size=I, hidden_size=H, num_layers=L, batch_first=False,
                   dropout=0.0, bias=True)
-    if base_cell == "lstm":
+    if variant == "layernorm":
+        from variant_eager import LayerNormStack
+        model = LayerNormStack(base_cell, I, H, L)
+    elif base_cell == "lstm":
         model = nn.LSTM(**common)
     elif base_cell == "gru":
         model = nn.GRU(**common)
@@ -201,11 +205,13 @@ def run_child(args):
         lengths = torch.randint(min_length, T + 1, (B,), generator=gen)   # stays on the CPU, as pack_padded_sequence wants
 
     if variant:
-        from variant_eager import draw_masks, eager_stack
+        from variant_eager import draw_masks, eager_stack, layer_norm_stack
 
     def step():
         opt.zero_grad()
-        if variant:
+        if variant == "layernorm":
+            out = layer_norm_stack(model, x)
+        elif variant:
             # The variant as users write it: masks drawn, then the Python loop over the cell steps.
             out = eager_stack(model, base_cell, x, draw_masks(base_cell, variant, T, B, H, L), variant == "resetbefore")
         elif lengths is None:
@@ -293,7 +299,8 @@ def run_parent(args):
             from variant_eager import check_against_fixture_stack
             worst = check_against_fixture_stack(base_cell, variant)
             agreement[cfg[0]] = worst <= 1
-            log(f"pytorch_twin: {cfg[0]} eager loop vs variant_fixtures.masked_stack: "
+            against = "variant_fixtures' layer-norm cells" if variant == "layernorm" else "variant_fixtures.masked_stack"
+            log(f"pytorch_twin: {cfg[0]} eager loop vs {against}: "
                 f"{'agrees' if worst <= 1 else 'DISAGREES'} (worst {worst:.2g} of the tolerance 1e-5 + 1e-4 max|e|)")
     for cfg, precision in ((c, p) for c in configs for p in precisions):
         cmd = [sys.executable, os.path.abspath(__file__), "--child",

@@ -14,22 +14,31 @@ Variants (the same probabilities as recurrent-bench's BenchVariant):
 * ``wdrop``: weight drop p = 0.5 on W_hh: one (G·H, H) mask per batch (AWD-LSTM's WeightDrop).
 * ``resetbefore`` (GRU): the reset gate before the recurrent product (Keras's ``reset_after=False``),
   n = tanh(W_in x + b_in + W_hn (r ⊙ h_{t-1}) + b_hn), the fixtures' step (GRUCell is reset-after).
+* ``layernorm``: the layer-normalised LSTM of PyTorch's benchmarks/fastrnns/custom_lstms.py
+  (layer norm on W_ih x_t and on W_hh h_{t-1}, whose biases are the only biases, and on c_t, whose
+  normalised value is the state), and the GRU with the same two norms before nn.GRU's gates; one
+  step at a time, every product and norm per step as that cell writes them, with F.layer_norm.
+  Its parameters (``LayerNormStack``) carry our names.
 
 `check_against_fixture_stack` runs these steps with given masks against ``masked_stack`` of
-scripts/variant_fixtures.py, the stack the PyTorch-parity tests check our backends against.
+scripts/variant_fixtures.py, the stack the PyTorch-parity tests check our backends against; the
+layer-normalised steps against a stack of that script's ``LayerNormLSTMCell`` / ``LayerNormGRUCell``
+modules, the cells the layer-norm parity fixtures are written with.
 """
 
 import os
 import sys
 
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
-from variant_fixtures import masked_stack, reset_before_gru_cell  # noqa: E402
+from variant_fixtures import (_LN_NAMES, LayerNormGRUCell, LayerNormLSTMCell, masked_stack,  # noqa: E402
+                              reset_before_gru_cell)
 
 # T = time steps, B = batch, I = input size, H = hidden size, L = layers, G = gates.
 
-VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore")
+VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore", "layernorm")
 P_RECURRENT_DROPOUT, P_ZONEOUT, P_WEIGHT_DROP = 0.25, 0.1, 0.5
 GATES = {"lstm": 4, "gru": 3}
 
@@ -98,10 +107,117 @@ def eager_stack(mod, cell, x, masks, reset_before=False):
     return layer_input
 
 
+class LayerNormStack(torch.nn.Module):
+    """The parameters of L layer-normalised LSTM or GRU layers under our names (``weight_ih_l{k}``,
+    ``weight_hh_l{k}``, ``bias_ih_l{k}`` / ``bias_hh_l{k}`` the two norms' biases, ``weight_ln_ih_l{k}``,
+    ``weight_ln_hh_l{k}``, and for an LSTM ``weight_ln_c_l{k}`` / ``bias_ln_c_l{k}``), initialised as
+    our layers are: weights and biases U(−1/√H, 1/√H), gains 1, the c norm's bias 0."""
+
+    def __init__(self, cell, input_size, hidden_size, num_layers):
+        super().__init__()
+        self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
+        G, H, bound = GATES[cell], hidden_size, hidden_size ** -0.5
+
+        def uniform(*shape):
+            return torch.nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
+
+        for k in range(num_layers):
+            setattr(self, f"weight_ih_l{k}", uniform(G * H, input_size if k == 0 else H))
+            setattr(self, f"weight_hh_l{k}", uniform(G * H, H))
+            setattr(self, f"bias_ih_l{k}", uniform(G * H))
+            setattr(self, f"bias_hh_l{k}", uniform(G * H))
+            setattr(self, f"weight_ln_ih_l{k}", torch.nn.Parameter(torch.ones(G * H)))
+            setattr(self, f"weight_ln_hh_l{k}", torch.nn.Parameter(torch.ones(G * H)))
+            if cell == "lstm":
+                setattr(self, f"weight_ln_c_l{k}", torch.nn.Parameter(torch.ones(H)))
+                setattr(self, f"bias_ln_c_l{k}", torch.nn.Parameter(torch.zeros(H)))
+
+    def layer(self, k):
+        """Layer k's parameters by our names without the layer suffix."""
+        return {name[: -len(f"_l{k}")]: p for name, p in self.named_parameters() if name.endswith(f"_l{k}")}
+
+
+def layer_norm_stack(mod, x):
+    """The stack of `mod` (a LayerNormStack) over x (T, B, I), zero initial state, one Python step at a
+    time as custom_lstms.py's LayerNormLSTMCell writes it; returns (T, B, H)."""
+    T, B, _ = x.shape
+    H, lstm = mod.hidden_size, mod.cell == "lstm"
+    width = GATES[mod.cell] * H
+    layer_input = x
+    for k in range(mod.num_layers):
+        p = mod.layer(k)
+        h = x.new_zeros(B, H)
+        c = x.new_zeros(B, H)
+        outs = []
+        for t in range(T):
+            a_i = F.layer_norm(layer_input[t] @ p["weight_ih"].t(), (width,), p["weight_ln_ih"], p["bias_ih"])
+            a_h = F.layer_norm(h @ p["weight_hh"].t(), (width,), p["weight_ln_hh"], p["bias_hh"])
+            if lstm:
+                i, f, g, o = (a_i + a_h).chunk(4, 1)
+                c = F.layer_norm(torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g), (H,), p["weight_ln_c"],
+                                 p["bias_ln_c"])
+                h = torch.sigmoid(o) * torch.tanh(c)
+            else:
+                xr, xz, xn = a_i.chunk(3, 1)
+                hr, hz, hn = a_h.chunk(3, 1)
+                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                h = (1 - z) * torch.tanh(xn + r * hn) + z * h
+            outs.append(h)
+        layer_input = torch.stack(outs)
+    return layer_input
+
+
+def _check_layer_norm(cell, seed, T, B, I, H, L):
+    """`layer_norm_stack` against a stack of the fixtures' layer-norm cell modules holding the same
+    parameters (gains and biases drawn away from 1 and 0), forward and every gradient."""
+    mod = LayerNormStack(cell, I, H, L)
+    with torch.no_grad():
+        for name, p in mod.named_parameters():
+            if "_ln_" in name or name.startswith("bias"):
+                p.copy_((1 + 0.3 * torch.randn_like(p)) if name.startswith("weight") else 0.3 * torch.randn_like(p))
+    make = LayerNormLSTMCell if cell == "lstm" else LayerNormGRUCell
+    cells = [make(I if k == 0 else H, H) for k in range(L)]
+    with torch.no_grad():
+        for k, fixture_cell in enumerate(cells):
+            ours = mod.layer(k)
+            for name, p in fixture_cell.named_parameters():
+                p.copy_(ours[_LN_NAMES[name]])
+
+    def fixture_stack(xi):
+        layer_input = xi
+        for k in range(L):
+            h = c = xi.new_zeros(B, H)
+            outs = []
+            for t in range(T):
+                h, c = cells[k](layer_input[t], h, (h, c))
+                outs.append(h)
+            layer_input = torch.stack(outs)
+        return layer_input
+
+    results = []
+    for run, params in ((lambda xi: layer_norm_stack(mod, xi), list(mod.parameters())),
+                        (fixture_stack, [p for fixture_cell in cells for p in fixture_cell.parameters()])):
+        xi = torch.randn(T, B, I, generator=torch.Generator().manual_seed(seed)).requires_grad_(True)
+        out = run(xi)
+        g = torch.Generator().manual_seed(seed + 1)
+        (out * torch.randn(out.shape, generator=g)).sum().backward()
+        grads = {id(p): p.grad for p in params}
+        # Our parameters in one fixed order: layer by layer, by our names.
+        if run is fixture_stack:
+            named = {f"{_LN_NAMES[n]}_l{k}": grads[id(p)] for k, fc in enumerate(cells) for n, p in fc.named_parameters()}
+        else:
+            named = {n: grads[id(p)] for n, p in mod.named_parameters()}
+        results.append([out.detach(), xi.grad] + [named[n] for n in sorted(named)])
+    return results
+
+
 def check_against_fixture_stack(cell, variant, seed=0, T=5, B=3, I=4, H=6, L=2):
-    """Forward and every gradient of `eager_stack` against scripts/variant_fixtures.masked_stack with
-    the same masks; returns the worst max|a − e| / (1e-5 + 1e-4·max|e|) (≤ 1: agrees)."""
+    """Forward and every gradient of `eager_stack` (`layer_norm_stack`) against
+    scripts/variant_fixtures.masked_stack (a stack of its layer-norm cells) with the same masks;
+    returns the worst max|a − e| / (1e-5 + 1e-4·max|e|) (≤ 1: agrees)."""
     torch.manual_seed(seed)
+    if variant == "layernorm":
+        return _worst(_check_layer_norm(cell, seed, T, B, I, H, L))
     mod = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(I, H, L)
     x = torch.randn(T, B, I)
     masks = draw_masks(cell, variant, T, B, H, L)
@@ -120,6 +236,11 @@ def check_against_fixture_stack(cell, variant, seed=0, T=5, B=3, I=4, H=6, L=2):
         g = torch.Generator().manual_seed(seed + 1)
         (out * torch.randn(out.shape, generator=g)).sum().backward()
         results.append([out.detach(), xi.grad] + [p.grad.clone() for p in mod.parameters()])
+    return _worst(results)
+
+
+def _worst(results):
+    """The worst max|a − e| / (1e-5 + 1e-4·max|e|) over pairs of tensors."""
     worst = 0.0
     for a, e in zip(*results):
         worst = max(worst, float((a - e).abs().max()) / (1e-5 + 1e-4 * float(e.abs().max())))

@@ -15,12 +15,20 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
     case wdrop
     /// GRU only: the reset gate before the recurrent product (Keras's `reset_after=False`).
     case resetbefore
+    /// LSTM and GRU: layer norm on the input and recurrent pre-activations (and on c_t for LSTM).
+    case layernorm
 
     /// The probabilities the benchmark trains with (the PyTorch twin uses the same).
     static let pRecurrentDropout: Float = 0.25, pZoneout: Float = 0.1, pWeightDrop: Float = 0.5
 
-    /// Whether `cell` has this variant (the reset gate is a GRU's).
-    func applies(to cell: RecurrentCell) -> Bool { self != .resetbefore || cell == .gru }
+    /// Whether `cell` has this variant (the reset gate is a GRU's; layer norm is an LSTM's or a GRU's).
+    func applies(to cell: RecurrentCell) -> Bool {
+        switch self {
+        case .resetbefore: return cell == .gru
+        case .layernorm: return cell == .lstm || cell == .gru
+        default: return true
+        }
+    }
 
     /// The network options of this variant for `cell`.
     func variants(for cell: RecurrentCell) -> RecurrentVariants {
@@ -30,6 +38,7 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
         case .zoneout: return RecurrentVariants(zoneout: Self.pZoneout, cellZoneout: cell == .lstm ? Self.pZoneout : 0)
         case .wdrop: return RecurrentVariants(weightDrop: Self.pWeightDrop)
         case .resetbefore: return RecurrentVariants(resetAfter: false)
+        case .layernorm: return RecurrentVariants(layerNorm: true)
         }
     }
 
@@ -41,6 +50,7 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
         case .zoneout: return "zoneout p = \(Self.pZoneout) on h (and c for LSTM), factors per step"
         case .wdrop: return "weight drop p = \(Self.pWeightDrop) on W_hh (one mask per batch)"
         case .resetbefore: return "reset gate before the recurrent product"
+        case .layernorm: return "layer norm on W_ih x, W_hh h (and c_t for LSTM)"
         }
     }
 }

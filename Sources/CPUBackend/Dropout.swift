@@ -1,4 +1,7 @@
-// Inverted dropout with masks from Philox4x32-10 (bit-identical on every backend).
+// Inverted dropout with masks from Philox4x32-10 (bit-identical on every backend): the C kernels
+// of recurrent_random.h, one Philox block per four elements, vectorised, split across cores.
+// N = elements.
+import CRecurrentGEMM
 import RecurrentCore
 
 extension CPUBackend {
@@ -12,11 +15,14 @@ extension CPUBackend {
         let px = try pointer(x, "dropout x")
         let threshold = Philox.dropThreshold(probability: p)
         let keepScale = 1 / (1 - p)
-        for e in 0..<n {
-            let word = Philox.word(seed: seed, stream: stream, index: offset &+ UInt64(e))
-            let m: Float = (word >> 8) >= threshold ? keepScale : 0
-            pm[e] = m
-            py[e] = px[e] * m
+        // Large draws split into one run of whole blocks (4 elements) per core; element e's word
+        // depends only on offset + e, so the split changes no bit.
+        let parts = n >= 1 << 16 ? coreCount : 1
+        let (y, m, x) = (SendablePointer(py), SendablePointer(pm), SendablePointer(px))
+        try runConcurrently(parts) { part in
+            let first = n / 4 * part / parts * 4, end = part + 1 == parts ? n : n / 4 * (part + 1) / parts * 4
+            rk_dropout_forward(y.pointer + first, m.pointer + first, x.pointer + first, end - first,
+                               seed, stream, offset &+ UInt64(first), threshold, keepScale)
         }
     }
 }

@@ -190,8 +190,11 @@ struct StepPlan: Sendable {
             let cellOutput = p.projected.map { $0 + stateRow * h } ?? p.output + row * r
             // With cell zoneout the cell writes c̃_t into the reserve's own part, and c_t is blended below.
             let cellState = (p.zoneCell != nil ? p.candidateCell : p.extra).map { $0 + stateRow * h }
+            // Forward only with x_t W_ihᵀ made in the loop, the gates are the step's scratch: every step
+            // reuses step 0's rows of them, which stay in cache, instead of walking (N, GH) through memory.
+            let gateRow = inference && p.input != nil ? rows.lowerBound : row
             var cellStep = rk_cell_forward(rows: count, hidden: h, gateCount: gateCount, activation: activation,
-                                           inference: inference, gates: p.gates + row * gh, product: nil, biasIH: p.biasIH,
+                                           inference: inference, gates: p.gates + gateRow * gh, product: nil, biasIH: p.biasIH,
                                            biasHH: p.biasHH, previous: previousState, state: cellState,
                                            hiddenOut: cellOutput)
             // With recurrent dropout the product reads h_{t-1} ⊙ mask (b, R); the cell keeps h_{t-1} itself.
