@@ -262,6 +262,11 @@ public protocol Backend: AnyObject, Sendable {
     /// Forward-only Elman RNN step: writes h_t (B, H); `gates` (B, H) is scratch.
     func rnnInferenceStep(hidden: Tensor, gates: Tensor, hiddenProjection: Tensor,
                           biasIH: Tensor, biasHH: Tensor, activation: Activation) throws
+    /// One layer's forward-only step for `batchSize` sequences fed a step at a time (streaming), with
+    /// the weights prepared once; nil (the default): the caller makes each step from `gemm` and the
+    /// inference steps above. See `RecurrentStreamStep`.
+    func makeStreamStep(_ weights: RecurrentWeights, cell: RecurrentCell, inputSize: Int, hiddenSize: Int,
+                        batchSize: Int) throws -> (any RecurrentStreamStep)?
 
     // MARK: Whole recurrent layers (default: Backend+Recurrent.swift)
 

@@ -1,6 +1,7 @@
 // Streaming inference: a stack stepped T times through `RecurrentStream` equals one
 // evaluation-mode pass over the T steps (every step's top output and the final states), for
-// every cell, stacked and projected, from given initial states; `predict` restores the mode.
+// every cell, stacked and projected, from given initial states, at sizes around the CPU stream
+// step's tiles; `predict` restores the mode.
 // T = steps, B = batch, I = input size, H = hidden size, L = layers, P = projection size.
 
 import RecurrentKit
@@ -68,6 +69,39 @@ import TestSupport
         }
         expectClose(outputs, try pass.output.data.toArray(), "\(cell.rawValue) H\(h) B1: stepped outputs")
         expectClose(try stream.state().hidden.toArray(), try pass.state.hidden.toArray(), "\(cell.rawValue) H\(h) B1: final h")
+    }
+
+    /// Sizes around the CPU stream step's tiles: units past the last full 16-unit panel, row tiles of
+    /// 2 and 1, batches above what the step takes (the composed path), layers split between cores
+    /// with an uneven number of panels, and enough steps that the panels are walked both ways.
+    @Test(arguments: [(RecurrentCell.lstm, 4, 301, 300), (.gru, 1, 37, 45), (.rnnTanh, 1, 700, 700), (.lstm, 5, 20, 33),
+                      (.gru, 3, 320, 290), (.rnnRelu, 2, 7, 17), (.lstm, 1, 1, 1)])
+    func oddSizesEqualOnePass(cell: RecurrentCell, batch b: Int, inputSize i: Int, hiddenSize h: Int) throws {
+        let backend = TestDevice.backend
+        let t = 4
+        let rng = RandomSource(seed: 21)
+        let network: RecurrentNetwork = switch cell {
+        case .lstm: try LSTM(inputSize: i, hiddenSize: h, on: backend, rng: rng)
+        case .gru: try GRU(inputSize: i, hiddenSize: h, on: backend, rng: rng)
+        default: try RNN(inputSize: i, hiddenSize: h, nonlinearity: cell == .rnnTanh ? .tanh : .relu, on: backend, rng: rng)
+        }
+        network.eval()
+        var random = TestRandom(seed: 22)
+        let x = random.uniform(count: t * b * i)
+        let state = RecurrentState(
+            hidden: try Tensor(shape: [1, b, h], values: random.uniform(count: b * h), on: backend),
+            cell: cell == .lstm ? try Tensor(shape: [1, b, h], values: random.uniform(count: b * h), on: backend) : nil)
+        let pass = try network(SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend)), initialState: state)
+        let stream = try network.stream(batchSize: b, initialState: state)
+        var outputs: [Float] = []
+        for step in 0..<t {
+            outputs += try stream.step(Tensor(shape: [b, i], values: Array(x[(step * b * i)..<((step + 1) * b * i)]), on: backend)).toArray()
+        }
+        let label = "\(cell.rawValue) B\(b) I\(i) H\(h)"
+        expectClose(outputs, try pass.output.data.toArray(), "\(label): stepped outputs")
+        let final = try stream.state()
+        expectClose(try final.hidden.toArray(), try pass.state.hidden.toArray(), "\(label): final h")
+        if let c = pass.state.cell { expectClose(try #require(final.cell).toArray(), try c.toArray(), "\(label): final c") }
     }
 
     @Test func badStreamsAreRefused() throws {

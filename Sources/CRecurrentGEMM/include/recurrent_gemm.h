@@ -5,6 +5,8 @@
 #include <stddef.h>
 // The cell kernels and fused time-loop steps built on these products.
 #include "recurrent_cells.h"
+// The streaming steps and the team of threads that runs them.
+#include "recurrent_stream.h"
 // Philox words and dropout masks, and layer-norm rows, vectorised like the kernels.
 #include "recurrent_random.h"
 #include "recurrent_layer_norm.h"

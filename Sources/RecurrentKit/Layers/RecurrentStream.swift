@@ -1,8 +1,9 @@
 // Streaming inference: a unidirectional recurrent stack fed one step at a time, its states kept
-// on the device between steps. Per layer and step: x W_ihᵀ and h W_hhᵀ through weights packed
-// once for the stream (where the backend packs), then the forward-only cell step; no allocation
-// after the stream is made, nothing kept for backward. One sequence's large layer splits its gate
-// columns across two cores.
+// on the device between steps. Per layer and step: the backend's own stream step where it has one
+// (`Backend.makeStreamStep`: products, biases and cell in one call, the weights prepared once),
+// else x W_ihᵀ and h W_hhᵀ through weights packed once for the stream (where the backend packs),
+// then the forward-only cell step; no allocation after the stream is made, nothing kept for
+// backward. Without a stream step, one sequence's large layer splits its gate columns across two cores.
 // B = batch (sequences streamed together), I = input size, H = hidden size, L = layers, G = gates,
 // P = LSTM projection size, R = width of h (P when projecting, else H).
 
@@ -37,6 +38,8 @@ public final class RecurrentStream {
     private struct LayerWeights {
         var weights: RecurrentWeights
         var inputWidth: Int
+        /// The backend's own step for this layer (nil: `parts` and the inference cell steps).
+        var streamStep: (any RecurrentStreamStep)?
         /// One part, or for a single sequence on several cores the gate columns in halves run side by side.
         var parts: [ProductPart]
         /// m W_hrᵀ in the packed layout (LSTM projections).
@@ -90,6 +93,11 @@ public final class RecurrentStream {
         let gates = try Tensor.empty([b, gh], on: backend), hiddenProjection = try Tensor.empty([b, gh], on: backend)
         layers = try network.layerParameters.enumerated().map { k, p in
             let width = k == 0 ? network.inputSize : r
+            if let step = try backend.makeStreamStep(p.values, cell: network.cell, inputSize: width, hiddenSize: h, batchSize: b) {
+                return LayerWeights(
+                    weights: p.values, inputWidth: width, streamStep: step, parts: [],
+                    projectionPacked: try p.weightHR.flatMap { try backend.packForRepeatedProducts($0.value, k: h, n: r, transB: .transposed) })
+            }
             // A single sequence's step is one row of products, which no batch split can share out:
             // on several cores, large layers split the gate columns instead (each part's output is
             // contiguous only for B = 1). Small layers stay whole, where a hand-off costs more.
@@ -105,7 +113,7 @@ public final class RecurrentStream {
                     hiddenProjection: halves ? try hiddenProjection.reshaped([gh]).slice(c).reshaped([1, c.count]) : hiddenProjection)
             }
             return LayerWeights(
-                weights: p.values, inputWidth: width, parts: parts,
+                weights: p.values, inputWidth: width, streamStep: nil, parts: parts,
                 projectionPacked: try p.weightHR.flatMap { try backend.packForRepeatedProducts($0.value, k: h, n: r, transB: .transposed) })
         }
         self.backend = backend
@@ -152,6 +160,17 @@ public final class RecurrentStream {
         for (k, layer) in layers.enumerated() {
             let previousHidden = try hidden[read].row(k), newHidden = try hidden[write].row(k)   // (B, R)
             let w = layer.weights
+            if let streamStep = layer.streamStep {
+                // The cell writes m_t (B, H) when projecting, then h_t = m_t W_hrᵀ.
+                let cellOutput = network.projSize > 0 ? scratch! : newHidden
+                try streamStep.step(input: x, previousHidden: previousHidden, previousCell: try cell[read]?.row(k),
+                                    hidden: cellOutput, cell: try cell[write]?.row(k))
+                if let weightHR = w.weightHR {
+                    try Self.product(newHidden, cellOutput, weightHR, layer.projectionPacked, m: b, n: r, k: h, on: backend)
+                }
+                x = newHidden
+                continue
+            }
             let (parts, width, input, backend) = (layer.parts, layer.inputWidth, x, backend)
             try backend.runConcurrently(parts.count) { p in
                 let part = parts[p], n = part.gates.count / b
