@@ -15,12 +15,8 @@ extension CPUBackend {
         let px = try pointer(x, "dropout x")
         let threshold = Philox.dropThreshold(probability: p)
         let keepScale = 1 / (1 - p)
-        // Large draws split into one run of whole blocks (4 elements) per core; element e's word
-        // depends only on offset + e, so the split changes no bit (dropIndicator likewise).
-        let parts = n >= 1 << 16 ? coreCount : 1
         let (y, m, x) = (SendablePointer(py), SendablePointer(pm), SendablePointer(px))
-        try runConcurrently(parts) { part in
-            let first = n / 4 * part / parts * 4, end = part + 1 == parts ? n : n / 4 * (part + 1) / parts * 4
+        try splitPhiloxBlocks(n) { first, end in
             rk_dropout_forward(y.pointer + first, m.pointer + first, x.pointer + first, end - first,
                                seed, stream, offset &+ UInt64(first), threshold, keepScale)
         }
@@ -33,10 +29,18 @@ extension CPUBackend {
         let n = d.count
         let pd = SendablePointer(try pointer(d, "dropIndicator d"))
         let threshold = Philox.dropThreshold(probability: p)
+        try splitPhiloxBlocks(n) { first, end in
+            rk_drop_indicator(pd.pointer + first, end - first, seed, stream, offset &+ UInt64(first), threshold)
+        }
+    }
+
+    /// Runs `body(first, end)` over element ranges of a draw of `n`: one range per core from 2^16
+    /// elements, else one. Every range but the last starts and ends on a whole Philox block (4
+    /// elements); element e's word depends only on offset + e, so the split changes no bit.
+    private func splitPhiloxBlocks(_ n: Int, _ body: @Sendable (_ first: Int, _ end: Int) -> Void) throws {
         let parts = n >= 1 << 16 ? coreCount : 1
         try runConcurrently(parts) { part in
-            let first = n / 4 * part / parts * 4, end = part + 1 == parts ? n : n / 4 * (part + 1) / parts * 4
-            rk_drop_indicator(pd.pointer + first, end - first, seed, stream, offset &+ UInt64(first), threshold)
+            body(n / 4 * part / parts * 4, part + 1 == parts ? n : n / 4 * (part + 1) / parts * 4)
         }
     }
 }
