@@ -1,22 +1,10 @@
 // The cell kernels' bodies (and the bias gradients' column sums), compiled three times by
 // recurrent_cells.c: for AVX-512 (VF = 16 floats), AVX2/FMA (8) and the baseline ISA (4). RK(name)
 // gives each build its own names; VF, VI and LANES are the build's float vector, int vector
-// (GCC/Clang vector extensions) and their length; the vector math is cell_math.h's.
-// A tile's last vector may be partial and is loaded with zeros in the spare lanes, so every element
-// goes through the same arithmetic whatever the width.
+// (GCC/Clang vector extensions) and their length. The vector arithmetic is vector_kernels.h's.
 // Deliberately no include guard: included once per build.
 
-#include "cell_math.h"
-
-// Each kernel's vector body is an always-inline function of (row pointers, j, lanes), called with
-// lanes = LANES for the full vectors of a row and once more for a partial last one, so that the
-// full vectors compile to plain vector loads and stores with no per-load lane test.
-#define RK_COLUMNS(columns, call)                                                                  \
-    do {                                                                                           \
-        int j = 0;                                                                                 \
-        for (; j + LANES <= (columns); j += LANES) call(j, LANES);                                 \
-        if (j < (columns)) call(j, (columns) - j);                                                 \
-    } while (0)
+#include "vector_kernels.h"
 
 // MARK: Forward
 

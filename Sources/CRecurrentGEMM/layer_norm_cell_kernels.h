@@ -1,21 +1,14 @@
 // The bodies of recurrent_layer_norm_cells.h's steps, compiled three times by layer_norm_cells.c:
 // for AVX-512, AVX2/FMA and the baseline ISA. RK(name) gives each build its names; VF, VI and LANES
-// are its float and int vectors and their length (cell_math.h), VD, VH and DL the double vector
+// are its float and int vectors and their length (vector_kernels.h), VD, VH and DL the double vector
 // and the float vector of as many lanes of layer_norm_kernels.h, whose rows normalise here.
 // Per row: the recurrent product's norm into x̂_hh, then one pass over the units for the gates
 // (and c̃), then (LSTM) c̃'s norm and one more pass for h. Backward the mirror, ending with the
 // recurrent norm's backward of the step's hidden-side gate gradients.
 // Deliberately no include guard: included once per build.
 
-#include "cell_math.h"
+#include "vector_kernels.h"
 #include "layer_norm_kernels.h"
-
-#define RK_LN_COLUMNS(columns, call)                                                               \
-    do {                                                                                           \
-        int j = 0;                                                                                 \
-        for (; j + LANES <= (columns); j += LANES) call(j, LANES);                                 \
-        if (j < (columns)) call(j, (columns) - j);                                                 \
-    } while (0)
 
 /// a_k at unit j: (gates_in + b_ih) + (x̂_hh ⊙ γ_hh + b_hh), gate k.
 #define RK_LN_PRE(k) ((RK(load)(g + (k) * h + j, lanes) + RK(load)(s->bias_ih + (k) * h + j, lanes))           \
@@ -64,17 +57,17 @@ static void RK(rk_layer_norm_cell_forward)(int cell, const rk_layer_norm_forward
         RK(rk_layer_norm_rows)(np, s->product_inverse + r, NULL, s->product + (size_t)r * gh, NULL, NULL, 1, gh);
         if (cell == RK_CELL_LSTM) {
 #define RK_AT(j, lanes) RK(ln_lstm_gates_at)(s, g, np, previous, state, j, lanes)
-            RK_LN_COLUMNS(h, RK_AT);
+            RK_COLUMNS(h, RK_AT);
 #undef RK_AT
             // c_t = x̂(c̃) ⊙ γ_c + β_c in place, then h_t = o ⊙ tanh(c_t).
             RK(rk_layer_norm_rows)(s->normalized_cell + (size_t)r * h, s->cell_inverse + r, state, state, s->gain_cell,
                                    s->bias_cell, 1, h);
 #define RK_AT(j, lanes) RK(ln_lstm_hidden_at)(g + 3 * h, state, out, j, lanes)
-            RK_LN_COLUMNS(h, RK_AT);
+            RK_COLUMNS(h, RK_AT);
 #undef RK_AT
         } else {
 #define RK_AT(j, lanes) RK(ln_gru_at)(s, g, np, previous, state, out, j, lanes)
-            RK_LN_COLUMNS(h, RK_AT);
+            RK_COLUMNS(h, RK_AT);
 #undef RK_AT
         }
     }
@@ -130,17 +123,17 @@ static void RK(rk_layer_norm_cell_backward)(int cell, const rk_layer_norm_backwa
         if (cell == RK_CELL_LSTM) {
             float *dco = s->grad_cell_output + k;
 #define RK_AT(j, lanes) RK(ln_lstm_output_at)(s, g, dg, dco, k, j, lanes)
-            RK_LN_COLUMNS(h, RK_AT);
+            RK_COLUMNS(h, RK_AT);
 #undef RK_AT
             // dc̃ through c's norm, into grad_cell for now.
             RK(rk_layer_norm_rows_backward)(s->grad_cell + k, dco, s->normalized_cell + k, s->gain_cell, s->cell_inverse + r, 1, h);
 #define RK_AT(j, lanes) RK(ln_lstm_gates_back_at)(s, g, dg, k, j, lanes)
-            RK_LN_COLUMNS(h, RK_AT);
+            RK_COLUMNS(h, RK_AT);
 #undef RK_AT
         } else {
             dhg = s->grad_gates_hidden + (size_t)r * gh;
 #define RK_AT(j, lanes) RK(ln_gru_back_at)(s, g, dg, dhg, k, j, lanes)
-            RK_LN_COLUMNS(h, RK_AT);
+            RK_COLUMNS(h, RK_AT);
 #undef RK_AT
         }
         // Back through the recurrent norm.
@@ -148,4 +141,4 @@ static void RK(rk_layer_norm_cell_backward)(int cell, const rk_layer_norm_backwa
                                         s->gain_hh, s->product_inverse + r, 1, gh);
     }
 }
-#undef RK_LN_COLUMNS
+#undef RK_COLUMNS

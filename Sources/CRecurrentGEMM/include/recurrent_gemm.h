@@ -11,6 +11,8 @@
 #include "recurrent_random.h"
 #include "recurrent_layer_norm.h"
 #include "recurrent_layer_norm_cells.h"
+// The reset-before GRU's fused steps.
+#include "recurrent_reset_before.h"
 
 /// Width of a packed column panel.
 #define RK_PANEL 16

@@ -1,6 +1,9 @@
-// The vector math of the cell kernels (cell_kernels.h, layer_norm_cell_kernels.h), compiled once per
-// build with them: RK(name) gives each build its own names; VF, VI and LANES are the build's float
-// vector, int vector (GCC/Clang vector extensions) and their length.
+// The vector arithmetic the cell kernels share (splat, select, clamp, partial loads and stores,
+// reciprocal, exp, σ, tanh) and the RK_COLUMNS loop over a row's vectors, for one build: included
+// by cell_kernels.h and gru_reset_before_kernels.h with RK(name), VF, VI and LANES defined (the
+// build's names, float vector, int vector and lanes). The includer #undefs RK_COLUMNS at its end.
+// A tile's last vector may be partial and is loaded with zeros in the spare lanes, so every element
+// goes through the same arithmetic whatever the width.
 // exp and tanh: the minimax polynomials of Cephes' expf and tanhf (S. L. Moshier), about 1 ulp in
 // fp32, as in the backend's other vector math. The reciprocals in σ and tanh are the hardware
 // estimate refined by Newton steps (x·(2 − a·x)) in the AVX-512 (14-bit estimate, one step) and AVX2
@@ -100,3 +103,13 @@ static inline __attribute__((always_inline)) VF RK(tanh)(VF x) {
 static inline __attribute__((always_inline)) VF RK(load_or_zero)(const float *p, int lanes) {
     return p ? RK(load)(p, lanes) : RK(splat)(0.0f);
 }
+
+// Each kernel's vector body is an always-inline function of (row pointers, j, lanes), called with
+// lanes = LANES for the full vectors of a row and once more for a partial last one, so that the
+// full vectors compile to plain vector loads and stores with no per-load lane test.
+#define RK_COLUMNS(columns, call)                                                                  \
+    do {                                                                                           \
+        int j = 0;                                                                                 \
+        for (; j + LANES <= (columns); j += LANES) call(j, LANES);                                 \
+        if (j < (columns)) call(j, (columns) - j);                                                 \
+    } while (0)
