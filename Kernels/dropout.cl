@@ -11,3 +11,12 @@ kernel ONE_DIMENSIONAL void dropout_forward(global float* y, ulong y_offset, glo
     mask[mask_offset + e] = m;
     y[y_offset + e] = x[x_offset + e] * m;
 }
+
+// Zoneout's factors (OpenCLBackend/Dropout.swift): d (N) = 1 where dropout_forward with the same
+// draw drops element e (philox_word(seed, stream, offset + e) >> 8 < threshold), else 0.
+kernel ONE_DIMENSIONAL void drop_indicator(global float* d, ulong d_offset, ulong n, ulong seed, ulong stream, ulong offset,
+                                           uint threshold) {
+    ulong e = get_global_id(0);
+    if (e >= n) return;
+    d[d_offset + e] = (philox_word(seed, stream, offset + e) >> 8) < threshold ? 1.0f : 0.0f;
+}

@@ -1,5 +1,5 @@
-// Inverted dropout with Philox masks computed on the device (Kernels/dropout.cl), bit-identical
-// with the CPU backend's.
+// Inverted dropout, and zoneout's drop indicator, with Philox masks computed on the device
+// (Kernels/dropout.cl), bit-identical with the CPU backend's.
 import RecurrentCore
 
 extension OpenCLBackend {
@@ -14,6 +14,17 @@ extension OpenCLBackend {
         try launch(.dropoutForward, items: n,
                    [.tensor(y), .tensor(mask), .tensor(x), .count(n), .ulong(seed), .ulong(stream), .ulong(offset),
                     .uint(Philox.dropThreshold(probability: p)), .float(1 / (1 - p))])
+    }
+
+    /// Zoneout's factors in one launch: `d[e] = 1` where `dropoutForward` with the same draw drops
+    /// element e, else 0 (the CPU's and the reference's bits).
+    public func dropIndicator(_ d: Tensor, probability p: Float, seed: UInt64, stream: UInt64, offset: UInt64) throws {
+        guard p >= 0, p < 1 else {
+            throw RecurrentError.invalidArgument(name: "zoneout probability", expected: "a value in [0, 1)", got: "\(p)")
+        }
+        try launch(.dropIndicator, items: d.count,
+                   [.tensor(d), .count(d.count), .ulong(seed), .ulong(stream), .ulong(offset),
+                    .uint(Philox.dropThreshold(probability: p))])
     }
 
     /// `words[e] = Philox.word(seed, stream, offset + e)` computed on the device, read back: the

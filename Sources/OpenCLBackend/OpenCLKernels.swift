@@ -10,7 +10,7 @@ enum Kernel: Int, CaseIterable, Sendable {
     // reduction.cl, loss.cl
     case reduceBlocks, reduceFinish, mseBlocks, softmaxCrossEntropyRows
     // optimizer.cl, dropout.cl, philox.cl
-    case sgdUpdate, adamUpdate, dropoutForward, philoxWords
+    case sgdUpdate, adamUpdate, dropoutForward, dropIndicator, philoxWords
     // embedding.cl
     case embeddingForward, embeddingBackward, gatherRows, scatterAddRows
     // attention.cl
@@ -22,7 +22,7 @@ enum Kernel: Int, CaseIterable, Sendable {
     // layer_norm_cell.cl: layer normalisation and the layer-normalised LSTM step
     case layerNormForward, layerNormBackward, layerNormLstmForwardStep, layerNormLstmBackwardStep
     // time_loop.cl: one launch per step, the recurrent product fused with the cell
-    case stepForward, stepBackward, hiddenGradient
+    case stepForward, stepBackward, hiddenGradient, zoneoutBlend
     // persistent.cl: one launch per layer and direction
     case persistentForward, persistentBackward
 

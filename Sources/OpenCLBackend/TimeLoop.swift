@@ -1,9 +1,10 @@
 // The OpenCL backend's recurrent time loop (overrides of Backend.recurrentForwardSteps and
 // recurrentBackwardSteps), as the tuning table or RECURRENT_OPENCL_TIME_LOOP chooses:
 //   gemm        the shared per-step loop (a product with W_hh, then the cell kernel);
-//   fused       one launch per step (Kernels/time_loop.cl), forward and backward, plus with an
-//               LSTM projection one CLBlast GEMM per step forward (h_t = m_t W_hrᵀ) and one
-//               hidden_gradient launch per step backward (dh_t, which dm_t = dh_t W_hr needs whole);
+//   fused       one launch per step (Kernels/time_loop.cl), forward and backward, zoneout blended
+//               and split inside it, plus with an LSTM projection one CLBlast GEMM per step forward
+//               (h_t = m_t W_hrᵀ; with zoneout one zoneout_blend after it) and one hidden_gradient
+//               launch per step backward (dh_t, which dm_t = dh_t W_hr needs whole);
 //   persistent  one launch per layer and direction (Kernels/persistent.cl) where
 //               `persistentChoice` allows, else fused.
 // Backward ends with one hidden_gradient launch for dh_0 when the initial state has a gradient.
@@ -66,9 +67,9 @@ public enum PersistentChoice: Sendable, Equatable {
 
 extension OpenCLBackend {
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        // Zoneout and a reset-before GRU run on the shared per-step loop: the step kernels do not blend
-        // states, nor wait for r before the n gate's product.
-        if loop.io.zoneout != nil || loop.shape.resetBefore { return try perStepRecurrentForwardSteps(loop) }
+        // A reset-before GRU runs on the shared per-step loop: the step kernels do not wait for r before
+        // the n gate's product.
+        if loop.shape.resetBefore { return try perStepRecurrentForwardSteps(loop) }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentForwardSteps(loop)
         case .fused: try fusedForwardSteps(loop)
@@ -84,7 +85,7 @@ extension OpenCLBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
-        if loop.io.zoneout != nil || loop.shape.resetBefore { return try perStepRecurrentBackwardSteps(loop) }
+        if loop.shape.resetBefore { return try perStepRecurrentBackwardSteps(loop) }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentBackwardSteps(loop)
         case .fused: try fusedBackwardSteps(loop)
@@ -106,7 +107,7 @@ extension OpenCLBackend {
     }
 
     /// Whether a layer of `shape` may run persistent with `tuning` on a device with `limits`.
-    /// Refused for variable-length batches, projections, a batch or hidden size past the tuning's
+    /// Refused for variable-length batches, projections, zoneout, a reset-before GRU, a batch or hidden size past the tuning's
     /// cut-offs, groups larger than the device allows or local memory it lacks, more groups than
     /// the device holds at once (where it does not guarantee that the groups of a launch progress
     /// together, as PoCL does not, that is more than one), and, where the tuning says so (GPUs),
@@ -117,6 +118,10 @@ extension OpenCLBackend {
         let (b, h, g) = (shape.batchSize, shape.hiddenSize, shape.cell.gateCount)
         if shape.isPacked { return .refused("variable-length batches run the fused step kernels") }
         if shape.projectionSize != nil { return .refused("LSTM projections run the fused step kernels") }
+        if shape.zoneout { return .refused("zoneout runs the fused step kernels (the persistent ones do not blend states)") }
+        if shape.resetBefore {
+            return .refused("a GRU with the reset gate before the product runs the fused step kernels (the persistent ones do not wait for r)")
+        }
         if b > t.persistentMaxBatch {
             return .refused("batch \(b) is above the persistent cut-off \(t.persistentMaxBatch) for \(limits.name)")
         }
@@ -184,6 +189,10 @@ extension OpenCLBackend {
                                                                   : try loop.stepState(loop.extra!, step: step - 1, 0..<rows)
             let hidden = try stepRows(loop.output, offsets, step, rows)                       // (B_t, R)
             let cellOutput = try loop.projected.map { try loop.stepState($0, step: step, 0..<rows) } ?? hidden  // (B_t, H)
+            // Zoneout's factors of this step: h's (B_t, R), blended in the step kernel unless a projection
+            // makes h_t after it; c's (B_t, H), with c̃_t kept in the reserve's candidate part.
+            let zoneHidden = try io.zoneout.map { try stepRows($0.hidden, offsets, step, rows) }
+            let zoneCell = try io.zoneout?.cell.map { try stepRows($0, offsets, step, rows) }
             let range = stepRange(columns: h, rows: rows)
             try launch(.stepForward, global: range.global, local: range.local,
                        [.tensor(cellOutput), .tensor(stepRows(loop.gates, offsets, step, rows)),       // (B_t, H) (B_t, GH)
@@ -191,12 +200,18 @@ extension OpenCLBackend {
                         .optional(previousHidden),                                                      // (B_t, R)
                         .optional(stateRows(io.hiddenMask, batch: b, rows, width: r)),                  // (B_t, R)
                         .optional(previousCell),                                                        // (B_t, H)
+                        .optional(loop.projected == nil ? zoneHidden : nil), .optional(zoneCell),       // (B_t, H) ×2
+                        .optional(loop.candidateCell.map { try loop.stepState($0, step: step, 0..<rows) }),  // (B_t, H)
                         .tensor(w.weightHH), .tensor(w.biasIH), .tensor(w.biasHH),                     // (GH, R) (GH) (GH)
                         .size(rows), .size(h), .size(r), .int(s.cell.kernelCode)],
                        what: "step \(step) of \(t), \(rows) rows")
             if let weightHR = w.weightHR, loop.projected != nil {
                 // h_t = m_t W_hrᵀ: (B_t, H) × (H, P), a separate CLBlast launch.
                 try gemm(hidden, cellOutput, weightHR, GEMMShape(m: rows, n: r, k: h, transB: .transposed))
+                if let zoneHidden {
+                    try launch(.zoneoutBlend, items: rows * r,
+                               [.tensor(hidden), .optional(previousHidden), .tensor(zoneHidden), .count(rows * r)])
+                }
             }
         }
     }
@@ -208,6 +223,8 @@ extension OpenCLBackend {
         let gradOutput = try io.gradOutput?.reshaped([s.rowCount, r])                          // (N, R)
         // LSTM: dc ⊙ f, GRU: dh ⊙ z of the later step, per row (B, H); RNN carries nothing.
         let carry = s.cell == .lstm || s.cell == .gru ? try Tensor.empty([b, h], on: self) : nil
+        // Zoneout: d ⊙ dh of the later step (B, R), which goes to h_{t-1} directly.
+        let zoneCarry = io.zoneout != nil ? try Tensor.empty([b, r], on: self) : nil
         for step in stride(from: t - 1, through: 0, by: -1) {
             let rows = s.rows(atStep: step)
             let continuing = step + 1 < t ? s.rows(atStep: step + 1) : 0
@@ -221,6 +238,8 @@ extension OpenCLBackend {
                                                                    : try stepRows(loop.output, offsets, step - 1, rows)
             let previousCell = s.cell != .lstm ? nil : step == 0 ? try stateRows(io.initialCell, batch: b, rows, width: h)
                                                                   : try stepRows(loop.extra!, offsets, step - 1, rows)
+            let zoneHidden = try io.zoneout.map { try stepRows($0.hidden, offsets, step, rows) }   // (B_t, R)
+            let zoneCell = try io.zoneout?.cell.map { try stepRows($0, offsets, step, rows) }      // (B_t, H)
             // The product the step kernel makes: dh_t from dG_{t+1} W_hh, or with a projection
             // dm_t = dh_t W_hr after a launch that makes dh_t (B_t, P) whole.
             var a = later, aRows = continuing, k = gh, weight = w.weightHH, givenProjected = false
@@ -229,7 +248,8 @@ extension OpenCLBackend {
                 let range = stepRange(columns: r, rows: rows)
                 try launch(.hiddenGradient, global: range.global, local: range.local,
                            [.tensor(gradStep), .tensor(later), .size(continuing), .size(gh), .tensor(w.weightHH),
-                            .optional(nil), .optional(mask), .optional(finalHidden), .optional(dy), .size(rows), .size(r)],
+                            .optional(nil), .optional(zoneCarry), .optional(zoneHidden), .optional(mask),
+                            .optional(finalHidden), .optional(dy), .size(rows), .size(r)],
                            what: "dh of step \(step)")
                 (a, aRows, k, weight, givenProjected) = (gradStep, rows, r, weightHR, true)
             }
@@ -238,26 +258,30 @@ extension OpenCLBackend {
                        [.tensor(dGx), .tensor(dGh), .tensor(carry ?? dGx),
                         .tensor(a), .size(aRows), .size(k), .tensor(weight), .flag(givenProjected), .size(continuing),
                         .optional(givenProjected ? nil : mask),
+                        .optional(givenProjected ? nil : zoneCarry), .optional(givenProjected ? nil : zoneHidden),
+                        .optional(zoneCell),
                         .optional(givenProjected ? nil : dy), .optional(givenProjected ? nil : finalHidden),
                         .optional(try stateRows(io.gradFinalCell, batch: b, rows, width: h)),
                         .tensor(stepRows(loop.gates, offsets, step, rows)),
-                        .optional(loop.extra.map { try stepRows($0, offsets, step, rows) }),
+                        // tanh reads c̃_t: c_t unless zoneout kept c̃_t apart.
+                        .optional((loop.candidateCell ?? loop.extra).map { try stepRows($0, offsets, step, rows) }),
                         .optional(previousHidden), .optional(previousCell),
                         .size(rows), .size(h), .size(r), .int(s.cell.kernelCode)],
                        what: "step \(step) of \(t), \(rows) rows")
         }
-        try finishInitialStateGradients(loop, carry: carry)
+        try finishInitialStateGradients(loop, carry: carry, zoneCarry: zoneCarry)
     }
 
-    /// dh_0 = dG_0 W_hh (+ GRU's dh ⊙ z) and dc_0 for the initial states, where asked.
-    private func finishInitialStateGradients(_ loop: RecurrentBackwardLoop, carry: Tensor?) throws {
+    /// dh_0 = dG_0 W_hh (+ GRU's dh ⊙ z, + zoneout's d ⊙ dh_1) and dc_0 for the initial states, where asked.
+    private func finishInitialStateGradients(_ loop: RecurrentBackwardLoop, carry: Tensor?, zoneCarry: Tensor?) throws {
         let (io, w, s) = (loop.io, loop.weights, loop.shape)
         let (b, r, gh) = (s.batchSize, s.outputSize, s.gateWidth)
         if let gradInitialHidden = io.gradInitialHidden {
             let range = stepRange(columns: r, rows: b)
             try launch(.hiddenGradient, global: range.global, local: range.local,
                        [.tensor(gradInitialHidden), .tensor(loop.gradGatesHidden.slice(0..<b)), .size(b), .size(gh),
-                        .tensor(w.weightHH), .optional(s.cell == .gru ? carry : nil), .optional(io.hiddenMask),
+                        .tensor(w.weightHH), .optional(s.cell == .gru ? carry : nil), .optional(zoneCarry), .optional(nil),
+                        .optional(io.hiddenMask),
                         .optional(nil), .optional(nil), .size(b), .size(r)],
                        what: "dh of the initial state")
         }
