@@ -13,6 +13,8 @@
 #include "recurrent_layer_norm_cells.h"
 // The reset-before GRU's fused steps.
 #include "recurrent_reset_before.h"
+// The Adam update and the squared error.
+#include "recurrent_training.h"
 
 /// Width of a packed column panel.
 #define RK_PANEL 16
