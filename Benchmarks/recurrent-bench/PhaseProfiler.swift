@@ -133,8 +133,8 @@ final class PhaseProfiler: Backend {
                                    zoneout: u(io.zoneout))
         (l.weights, l.norm, l.reserve, l.output, l.gradOutput) = (u(loop.weights), u(loop.norm), u(loop.reserve), u(loop.output),
                                                                   u(loop.gradOutput))
-        (l.gradGates, l.gradHiddenGates, l.gradProducts, l.gradCells) = (u(loop.gradGates), u(loop.gradHiddenGates),
-                                                                          u(loop.gradProducts), u(loop.gradCells))
+        (l.gradients, l.gradNorm, l.gradGates, l.gradProducts) = (u(loop.gradients), u(loop.gradNorm), u(loop.gradGates),
+                                                                  u(loop.gradProducts))
         try timed(.backwardLoop) { try inner.layerNormBackwardSteps(l) }
     }
 

@@ -3,9 +3,11 @@
 // one worker per row block of the batch (`batchBlocks`) runs every step of the sequence, with W_hh
 // packed once per pass. Forward per step: h̄_{t-1} W_hhᵀ (rk_gemm_packed) into the block's own
 // (b, G·H) scratch, which stays in its core's cache, then one C call for all of the block's rows
-// (rk_layer_norm_cell_forward: the recurrent norm, the gates, c̃'s norm and h_t). Backward per
-// step: one C call (the cell's gradients, c's norm and the recurrent norm backward), then
-// dh_{t-1} = dĜ_h W_hh (rk_gemm_packed), ⊙ the recurrent dropout mask, plus GRU's z ⊙ dh_t.
+// (rk_layer_norm_cell_forward: the input norm of x_t W_ihᵀ, the recurrent norm, the gates, c̃'s
+// norm and h_t). Backward per step: one C call (the cell's gradients, c's norm, the recurrent and
+// the input norms backward, and the rows' parts of the biases' and gains' column sums, into sums
+// of the block's own that are added up after the loop), then dh_{t-1} = dĜ_h W_hh
+// (rk_gemm_packed), ⊙ the recurrent dropout mask, plus GRU's z ⊙ dh_t.
 // Without AVX2/FMA, or with RECURRENT_PACKED_WEIGHTS=0, the shared per-step loop runs instead.
 // The reserve's layout is the shared loop's (LayerNormReserve); forward only writes it all too.
 // T = time steps, B = batch, N = rows, H = hidden size, G = gates.
@@ -46,9 +48,7 @@ extension CPUBackend {
                                       initialHidden: io.initialHidden, initialCell: io.initialCell, hiddenMask: io.hiddenMask,
                                       self, op)
         p.gradGates = try pointer(loop.gradGates, op)
-        p.gradHiddenGates = try pointer(loop.gradHiddenGates, op)
         p.gradProducts = try pointer(loop.gradProducts, op)
-        p.gradCells = try loop.gradCells.map { try pointer($0, op) }
         p.gradOutput = try loop.gradOutput.map { try pointer($0, op) }
         p.gradFinalHidden = try io.gradFinalHidden.map { try pointer($0, op) }
         p.gradFinalCell = try io.gradFinalCell.map { try pointer($0, op) }
@@ -57,13 +57,33 @@ extension CPUBackend {
         let pointers = p
         let plan = StepPlan(s, mode: .training)
         let blocks = batchBlocks(s)
-        try withExtendedLifetime(packed) {
+        // Each block's column sums: b_ih, b_hh (GRU), γ_ih, γ_hh (GH each), γ_c, β_c (H each).
+        let sumWidth = 4 * gh + 2 * h
+        let sums = try Tensor.empty([blocks.count * sumWidth], on: self)
+        try fill(sums, with: 0)
+        let pointerSums = SendablePointer(try pointer(sums, op))
+        try withExtendedLifetime((packed, sums)) {
             try runConcurrently(blocks.count) { part in
-                // Per block: dh and dc carried from step t+1, and dĜ_h W_hh (b, H) each.
-                let carried = try Tensor.empty([blocks[part].count * 3 * h], on: self)
+                // Per block: dh and dc carried from step t+1, dĜ_h W_hh and dc_t (b, H) each, and GRU's
+                // hidden-side gradients after the norm (b, GH), which only this step reads.
+                let carried = try Tensor.empty([blocks[part].count * (4 * h + (plan.isLSTM ? 0 : gh))], on: self)
                 try withExtendedLifetime(carried) {
-                    plan.layerNormBackward(rows: blocks[part], pointers, carried: try self.pointer(carried, op))
+                    plan.layerNormBackward(rows: blocks[part], pointers, carried: try self.pointer(carried, op),
+                                           sums: pointerSums.pointer + part * sumWidth)
                 }
+            }
+        }
+        // The blocks' sums into the gradients, block by block (an LSTM's b_hh gets b_ih's: the same dL/da).
+        let g = loop.gradients, gradNorm = loop.gradNorm
+        let targets: [(Tensor?, Int, Int)] = [(g.biasIH, 0, gh), (g.biasHH, s.cell == .lstm ? 0 : gh, gh), (gradNorm.gainIH, 2 * gh, gh),
+                                              (gradNorm.gainHH, 3 * gh, gh), (gradNorm.gainCell, 4 * gh, h),
+                                              (gradNorm.biasCell, 4 * gh + h, h)]
+        for (target, start, width) in targets {
+            guard let target else { continue }
+            let out = try pointer(target, count: width, op)
+            for part in blocks.indices {
+                let sum = pointerSums.pointer + part * sumWidth + start
+                for j in 0..<width { out[j] += sum[j] }
             }
         }
     }
@@ -76,14 +96,14 @@ struct LayerNormPointers: @unchecked Sendable {
     typealias Pointer = UnsafeMutablePointer<Float>
     /// The reserve's parts (LayerNormReserve); `normalizedCell` and `deviationCell` nil for GRU.
     var gates: Pointer, extra: Pointer, normalizedHH: Pointer, deviationHH: Pointer
-    var normalizedCell: Pointer?, deviationCell: Pointer?
+    var normalizedCell: Pointer?, deviationCell: Pointer?, normalizedIH: Pointer, deviationIH: Pointer, gainIH: Pointer
     var output: Pointer, initialHidden: Pointer?, initialCell: Pointer?
     var biasIH: Pointer, biasHH: Pointer, gainHH: Pointer, gainCell: Pointer?, biasCell: Pointer?
     /// Forward: W_hhᵀ (H, GH); backward: W_hh (GH, H); both from rk_pack_b.
     var packedHH: Pointer
     /// (B, H) recurrent dropout mask (nil: none).
     var hiddenMask: Pointer?
-    var gradGates: Pointer? = nil, gradHiddenGates: Pointer? = nil, gradProducts: Pointer? = nil, gradCells: Pointer? = nil
+    var gradGates: Pointer? = nil, gradProducts: Pointer? = nil
     var gradOutput: Pointer? = nil, gradFinalHidden: Pointer? = nil, gradFinalCell: Pointer? = nil
     var gradInitialHidden: Pointer? = nil, gradInitialCell: Pointer? = nil
 
@@ -99,6 +119,7 @@ struct LayerNormPointers: @unchecked Sendable {
         gainCell = try norm.gainCell.map(pointer); biasCell = try norm.biasCell.map(pointer)
         self.packedHH = try pointer(packedHH)
         self.hiddenMask = try hiddenMask.map(pointer)
+        normalizedIH = try pointer(v.normalizedIH); deviationIH = try pointer(v.deviationIH); gainIH = try pointer(norm.gainIH)
     }
 }
 
@@ -125,7 +146,8 @@ extension StepPlan {
                 product.update(repeating: 0, count: count * gh)
             }
             var cellStep = rk_layer_norm_forward(
-                rows: Int32(count), hidden: Int32(h), gates: p.gates + row * gh, product: product,
+                rows: Int32(count), hidden: Int32(h), gates: p.gates + row * gh, normalized_input: p.normalizedIH + row * gh,
+                input_inverse: p.deviationIH + row, gain_ih: p.gainIH, product: product,
                 normalized_product: p.normalizedHH + row * gh, product_inverse: p.deviationHH + row,
                 gain_hh: p.gainHH, bias_ih: p.biasIH, bias_hh: p.biasHH, previous: isLSTM ? previousCell : previousHidden,
                 state: p.extra + row * h, normalized_cell: p.normalizedCell.map { $0 + row * h },
@@ -136,10 +158,13 @@ extension StepPlan {
     }
 
     /// Every backward step of a layer-normalised layer for batch rows `rows`, last step first;
-    /// `carried` holds (b, 3H) floats.
-    func layerNormBackward(rows: Range<Int>, _ p: LayerNormPointers, carried: UnsafeMutablePointer<Float>) {
+    /// `carried` holds (b, 4H) floats, (b, GH) more for GRU; `sums` (4·GH + 2H, zeros on entry) gets the block's column
+    /// sums for b_ih, b_hh (GRU), γ_ih, γ_hh, γ_c and β_c (LSTM).
+    func layerNormBackward(rows: Range<Int>, _ p: LayerNormPointers, carried: UnsafeMutablePointer<Float>,
+                           sums: UnsafeMutablePointer<Float>) {
         let (h, gh, first) = (hidden, gateCount * hidden, rows.lowerBound)
         let gradHidden = carried, gradCell = carried + rows.count * h, product = gradCell + rows.count * h
+        let gradCellOutput = product + rows.count * h, gradHiddenGates = gradCellOutput + rows.count * h
         for step in stride(from: steps - 1, through: 0, by: -1) {
             let end = min(rows.upperBound, sizes[step])
             if end <= first { continue }
@@ -160,8 +185,11 @@ extension StepPlan {
                 product_inverse: p.deviationHH + row, gain_hh: p.gainHH, normalized_cell: p.normalizedCell.map { $0 + row * h },
                 cell_inverse: p.deviationCell.map { $0 + row }, gain_cell: p.gainCell,
                 grad_output: p.gradOutput.map { $0 + row * h }, grad_hidden: gradHidden, grad_cell: isLSTM ? gradCell : nil,
-                grad_gates: p.gradGates! + row * gh, grad_gates_hidden: isLSTM ? nil : p.gradHiddenGates! + row * gh,
-                grad_cell_output: p.gradCells.map { $0 + row * h }, grad_product: gradProducts)
+                grad_gates: p.gradGates! + row * gh, grad_gates_hidden: isLSTM ? nil : gradHiddenGates,
+                grad_cell_output: isLSTM ? gradCellOutput : nil, grad_product: gradProducts,
+                normalized_input: p.normalizedIH + row * gh, input_inverse: p.deviationIH + row, gain_ih: p.gainIH,
+                sum_bias_ih: sums, sum_bias_hh: isLSTM ? nil : sums + gh, sum_gain_ih: sums + 2 * gh, sum_gain_hh: sums + 3 * gh,
+                sum_gain_cell: isLSTM ? sums + 4 * gh : nil, sum_bias_cell: isLSTM ? sums + 4 * gh + h : nil)
             rk_layer_norm_cell_backward(cell, &cellStep)
             // dh_{t-1} = (dĜ_h W_hh) ⊙ mask [+ GRU's z ⊙ dh_t, which the step left in gradHidden]: (b, GH) × (GH, H),
             // not needed at step 0 unless dh_0 is asked for.

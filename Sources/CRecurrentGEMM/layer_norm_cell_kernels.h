@@ -54,6 +54,9 @@ static void RK(rk_layer_norm_cell_forward)(int cell, const rk_layer_norm_forward
         float *g = s->gates + (size_t)r * gh, *np = s->normalized_product + (size_t)r * gh;
         const float *previous = s->previous ? s->previous + (size_t)r * h : NULL;
         float *state = s->state + (size_t)r * h, *out = s->hidden_out + (size_t)r * h;
+        if (s->normalized_input) {
+            RK(rk_layer_norm_rows)(s->normalized_input + (size_t)r * gh, s->input_inverse + r, g, g, s->gain_ih, NULL, 1, gh);
+        }
         RK(rk_layer_norm_rows)(np, s->product_inverse + r, NULL, s->product + (size_t)r * gh, NULL, NULL, 1, gh);
         if (cell == RK_CELL_LSTM) {
 #define RK_AT(j, lanes) RK(ln_lstm_gates_at)(s, g, np, previous, state, j, lanes)
@@ -114,6 +117,28 @@ static inline __attribute__((always_inline)) void RK(ln_gru_back_at)(const rk_la
     RK(store)(s->grad_hidden + k + j, dh * z, lanes);
 }
 
+/// sum += v over `lanes` floats.
+static inline __attribute__((always_inline)) void RK(ln_add)(float *sum, VF v, int lanes) {
+    RK(store)(sum, RK(load)(sum, lanes) + v, lanes);
+}
+
+/// One row's part of the column sums of `rk_layer_norm_backward` over the G·H columns.
+static inline __attribute__((always_inline)) void RK(ln_sums)(const rk_layer_norm_backward *s, const float *dg, const float *dhg,
+                                                             int r, int gh) {
+    const float *ni = s->normalized_input ? s->normalized_input + (size_t)r * gh : NULL;
+    const float *nh = s->normalized_product + (size_t)r * gh;
+#define RK_AT(j, lanes)                                                                            \
+    do {                                                                                           \
+        VF d = RK(load)(dg + j, lanes), e = RK(load)(dhg + j, lanes);                              \
+        if (s->sum_bias_ih) RK(ln_add)(s->sum_bias_ih + j, d, lanes);                              \
+        if (s->sum_bias_hh) RK(ln_add)(s->sum_bias_hh + j, e, lanes);                              \
+        if (s->sum_gain_ih && ni) RK(ln_add)(s->sum_gain_ih + j, d * RK(load)(ni + j, lanes), lanes); \
+        if (s->sum_gain_hh) RK(ln_add)(s->sum_gain_hh + j, e * RK(load)(nh + j, lanes), lanes);    \
+    } while (0)
+    RK_COLUMNS(gh, RK_AT);
+#undef RK_AT
+}
+
 static void RK(rk_layer_norm_cell_backward)(int cell, const rk_layer_norm_backward *s) {
     int h = s->hidden, gh = (cell == RK_CELL_LSTM ? 4 : 3) * h;
     for (int r = 0; r < s->rows; r++) {
@@ -136,9 +161,24 @@ static void RK(rk_layer_norm_cell_backward)(int cell, const rk_layer_norm_backwa
             RK_COLUMNS(h, RK_AT);
 #undef RK_AT
         }
-        // Back through the recurrent norm.
+        RK(ln_sums)(s, dg, dhg, r, gh);
+        if (cell == RK_CELL_LSTM && s->sum_gain_cell) {
+            const float *dco = s->grad_cell_output + k, *nc = s->normalized_cell + k;
+#define RK_AT(j, lanes)                                                                            \
+    do {                                                                                           \
+        VF d = RK(load)(dco + j, lanes);                                                           \
+        RK(ln_add)(s->sum_gain_cell + j, d * RK(load)(nc + j, lanes), lanes);                      \
+        RK(ln_add)(s->sum_bias_cell + j, d, lanes);                                                \
+    } while (0)
+            RK_COLUMNS(h, RK_AT);
+#undef RK_AT
+        }
+        // Back through the recurrent norm, then (an LSTM's dhg is dg) through the input norm in place.
         RK(rk_layer_norm_rows_backward)(s->grad_product + (size_t)r * gh, dhg, s->normalized_product + (size_t)r * gh,
                                         s->gain_hh, s->product_inverse + r, 1, gh);
+        if (s->normalized_input) {
+            RK(rk_layer_norm_rows_backward)(dg, dg, s->normalized_input + (size_t)r * gh, s->gain_ih, s->input_inverse + r, 1, gh);
+        }
     }
 }
 #undef RK_COLUMNS

@@ -6,16 +6,16 @@
 //   LSTM: i, f, g, o from a_t as PyTorch's; c̃_t = f ⊙ c_{t-1} + i ⊙ g; c_t = x̂(c̃_t) ⊙ γ_c + β_c;
 //         h_t = o ⊙ tanh(c_t) (c_t, normalised, is the state carried on)
 //   GRU:  r, z, n from a_t as PyTorch's (n = tanh(a_in + r ⊙ a_hn)), h_t = n + z ⊙ (h_{t-1} − n)
-// h̄ is h_{t-1} (⊙ mask with recurrent dropout). The input side is normalised for the whole sequence
-// before the time loop, the recurrent side per step after its product: an LSTM's one cell kernel per
-// step normalises the product, applies the gates, normalises c̃ and updates the state (a GRU's norm
-// is its own launch before PyTorch's GRU step). Backward per step: the cell's gate gradients, the recurrent norm's
-// backward, dh_{t-1} = dĜ_h W_hh; then the input norm's backward and the whole-sequence GEMMs; the
-// gains' gradients are column sums of dy ⊙ x̂.
+// h̄ is h_{t-1} (⊙ mask with recurrent dropout). x W_ihᵀ is one GEMM for the whole sequence before
+// the time loop, the dW and dX GEMMs follow the backward one; what lies between is the time loop's
+// (`layerNormForwardSteps`, `layerNormBackwardSteps`, overridable per backend). The shared per-step
+// loops here: the input norm for the whole sequence, then per step the recurrent product and an
+// LSTM's one cell kernel that normalises the product, applies the gates, normalises c̃ and updates
+// the state (a GRU's norm is its own launch before PyTorch's GRU step). Backward per step: the
+// cell's gate gradients, the recurrent norm's backward, dh_{t-1} = dĜ_h W_hh; then the biases' and
+// the gains' gradients (column sums of dy and dy ⊙ x̂) and the input norm's backward.
 // Reserve: gates (N, G·H), the extra state (N, H: c_t, or GRU's a_hn), x̂_ih and x̂_hh (N, G·H),
 // 1/σ of each (N), then for an LSTM ĉ_t (N, H) and its 1/σ (N). Forward only keeps the same layout.
-// The time loops (`layerNormForwardSteps`, `layerNormBackwardSteps`) are overridable per backend;
-// the per-step ones here are the default.
 // T = time steps, B = batch, N = rows, I = input size, H = hidden size, G = gates, R = H.
 
 /// Views of a layer-normalised layer's reserve (`RecurrentLayerShape.layerNormReserveCount`).
@@ -47,8 +47,8 @@ public struct LayerNormReserve: Sendable {
 }
 
 /// What a layer-normalised layer's forward time loop works on (`Backend.layerNormForwardSteps`): on
-/// entry `reserve.gates` holds LN_ih(x_t W_ihᵀ) (gain, no bias) and x̂_ih is kept; the loop writes
-/// every step's recurrent norm, gates, states and `output`.
+/// entry `reserve.gates` holds x_t W_ihᵀ of every step; the loop writes the input norm (x̂_ih and
+/// its 1/σ, the gates normalised with γ_ih), every step's recurrent norm, gates, states and `output`.
 public struct LayerNormForwardLoop: Sendable {
     /// The layer's tensors, as `recurrentForward` got them (already validated).
     public var io: RecurrentForwardIO
@@ -61,7 +61,8 @@ public struct LayerNormForwardLoop: Sendable {
 }
 
 /// What a layer-normalised layer's backward time loop works on (`Backend.layerNormBackwardSteps`):
-/// the forward tensors, and the per-step gradients it writes for the whole-sequence parts after it.
+/// the forward tensors, the per-step gradients it writes for the weight-gradient GEMMs after it, and
+/// the gradients of the biases and the norms' parameters, which it accumulates.
 public struct LayerNormBackwardLoop: Sendable {
     /// The layer's tensors, as `recurrentBackward` got them (already validated).
     public var io: RecurrentBackwardIO
@@ -71,13 +72,12 @@ public struct LayerNormBackwardLoop: Sendable {
     public var reserve: LayerNormReserve
     /// (N, H) the forward output and dy (nil: zero).
     public var output: Tensor, gradOutput: Tensor?
-    /// (N, G·H) written: dL/da_t of the input side (after its norm), and of the recurrent side after
-    /// its norm (the same tensor for an LSTM; GRU's reset gate scales a_hn).
-    public var gradGates: Tensor, gradHiddenGates: Tensor
-    /// (N, G·H) written: the recurrent side's gradient before its norm, dL/d(h̄ W_hhᵀ).
+    /// The layer's parameter gradients: `biasIH`, `biasHH` and `layerNorm`'s accumulate here.
+    public var gradients: RecurrentWeights, gradNorm: RecurrentLayerNormWeights
+    /// (N, G·H) written: the gradient of x_t W_ihᵀ (through the input norm), for dW_ih and dX.
+    public var gradGates: Tensor
+    /// (N, G·H) written: the recurrent side's gradient before its norm, dL/d(h̄ W_hhᵀ), for dW_hh.
     public var gradProducts: Tensor
-    /// (N, H) written for an LSTM: dc_t, for c's gain and bias; nil for GRU.
-    public var gradCells: Tensor?
 }
 
 extension Backend {
@@ -89,10 +89,8 @@ extension Backend {
         let v = try LayerNormReserve(io.reserve, s)
         let output = try io.output.reshaped([n, h])                        // (N, H)
         let offsets = s.stepOffsets
-        // LN_ih(x W_ihᵀ) for all steps at once: (N, I) × (I, GH), normalised row by row in place.
+        // x W_ihᵀ for all steps at once: (N, I) × (I, GH); the time loop normalises it.
         try gemm(v.gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
-        try layerNormForward(output: v.gates, normalized: v.normalizedIH, inverseDeviation: v.deviationIH, input: v.gates,
-                             gain: norm.gainIH, bias: nil)
         try layerNormForwardSteps(LayerNormForwardLoop(io: io, weights: w, norm: norm, shape: s, reserve: v, output: output))
         // Each sequence's final state is at its own last step.
         for step in 0..<t {
@@ -114,12 +112,15 @@ extension Backend {
     public func layerNormBackwardSteps(_ loop: LayerNormBackwardLoop) throws { try perStepLayerNormBackwardSteps(loop) }
 
     /// The per-step forward time loop of a layer-normalised layer, also for backends that override
-    /// `layerNormForwardSteps` and fall back to it: per step for the whole batch one `gemm` and the
-    /// cell's ops (an LSTM's one fused step; a GRU's norm, then its step).
+    /// `layerNormForwardSteps` and fall back to it: the input norm for the whole sequence, then per
+    /// step for the whole batch one `gemm` and the cell's ops (an LSTM's one fused step; a GRU's
+    /// norm, then its step).
     public func perStepLayerNormForwardSteps(_ loop: LayerNormForwardLoop) throws {
         let (io, w, norm, s, v, output) = (loop.io, loop.weights, loop.norm, loop.shape, loop.reserve, loop.output)
         let (t, h, gh) = (s.sequenceLength, s.hiddenSize, s.gateWidth)
         let offsets = s.stepOffsets
+        try layerNormForward(output: v.gates, normalized: v.normalizedIH, inverseDeviation: v.deviationIH, input: v.gates,
+                             gain: norm.gainIH, bias: nil)
         let projection = try Tensor.empty([s.batchSize, gh], on: self)   // (B, GH) LN_hh(h̄ W_hhᵀ)
         let masked = try io.hiddenMask.map { _ in try Tensor.empty([s.batchSize, h], on: self) }   // (B, H) h̄
         for step in 0..<t {
@@ -165,37 +166,14 @@ extension Backend {
             throw RecurrentError.invalidState("layer norm backward: no gains")
         }
         let (n, i, h, gh) = (s.rowCount, s.inputSize, s.hiddenSize, s.gateWidth)
-        let lstm = s.cell == .lstm
         let v = try LayerNormReserve(io.reserve, s)
         let input = try io.input.reshaped([n, i]), output = try io.output.reshaped([n, h])
-        // dL/da_t (N, GH): the input side's post-norm gradient; the recurrent side's post-norm
-        // gradient (GRU: its own, the reset gate scales a_hn), and the recurrent pre-norm gradient.
-        let gradGates = try Tensor.empty([n, gh], on: self)
-        let gradHiddenGates = lstm ? gradGates : try Tensor.empty([n, gh], on: self)
-        let gradProducts = try Tensor.empty([n, gh], on: self)
-        let gradCells = lstm ? try Tensor.empty([n, h], on: self) : nil    // (N, H) dc_t, for c's gain and bias
+        // (N, GH) the gradients of x W_ihᵀ and of h̄ W_hhᵀ.
+        let gradGates = try Tensor.empty([n, gh], on: self), gradProducts = try Tensor.empty([n, gh], on: self)
         try layerNormBackwardSteps(LayerNormBackwardLoop(
             io: io, weights: w, norm: norm, shape: s, reserve: v, output: output, gradOutput: try io.gradOutput?.reshaped([n, h]),
-            gradGates: gradGates, gradHiddenGates: gradHiddenGates, gradProducts: gradProducts, gradCells: gradCells))
-
-        // Biases and gains: column sums of the post-norm gradients, and of them ⊙ x̂.
-        let scratch = try Tensor.empty([n, gh], on: self)
-        func addGain(_ gain: Tensor, _ grad: Tensor, _ normalized: Tensor, width: Int) throws {
-            let part = try scratch.reshaped([n * gh]).slice(0..<(n * width)).reshaped([n, width])
-            try multiply(part, grad, normalized)
-            try sumColumns(gain, part, accumulate: true)
-        }
-        try sumColumns(g.biasIH, gradGates, accumulate: true)
-        try sumColumns(g.biasHH, gradHiddenGates, accumulate: true)
-        try addGain(gradNorm.gainIH, gradGates, v.normalizedIH, width: gh)
-        try addGain(gradNorm.gainHH, gradHiddenGates, v.normalizedHH, width: gh)
-        if let gradCells, let normalizedCell = v.normalizedCell, let gainCell = gradNorm.gainCell, let biasCell = gradNorm.biasCell {
-            try addGain(gainCell, gradCells, normalizedCell, width: h)
-            try sumColumns(biasCell, gradCells, accumulate: true)
-        }
-        // Through the input norm for the whole sequence, then dW_ih += dXᵀ X and dX = dA_x W_ih.
-        try layerNormBackward(gradInput: gradGates, gradOutput: gradGates, normalized: v.normalizedIH,
-                              inverseDeviation: v.deviationIH, gain: norm.gainIH)
+            gradients: g, gradNorm: gradNorm, gradGates: gradGates, gradProducts: gradProducts))
+        // dW_ih += dXᵀ X and dX = dA_x W_ih, dA_x the gradient of x W_ihᵀ.
         try gemm(g.weightIH, gradGates, input, GEMMShape(m: gh, n: i, k: n, transA: .transposed, beta: 1))
         if let gradInput = io.gradInput { try gemm(gradInput, gradGates, w.weightIH, GEMMShape(m: n, n: i, k: gh)) }
         // dW_hh += Σ_t dA_h,tᵀ h̄_{t-1}: (GH, N) × (N, H).
@@ -204,13 +182,17 @@ extension Backend {
 
     /// The per-step backward time loop of a layer-normalised layer, the mirror of
     /// `perStepLayerNormForwardSteps`: per step the cell's gate gradients, the recurrent norm's
-    /// backward and dh_{t-1} = dĜ_h W_hh; the gradients of the initial states at the end.
+    /// backward and dh_{t-1} = dĜ_h W_hh; then the gradients of the initial states, the biases' and
+    /// the gains' (column sums), and the input norm's backward for the whole sequence.
     public func perStepLayerNormBackwardSteps(_ loop: LayerNormBackwardLoop) throws {
         let (io, w, norm, s, v, output) = (loop.io, loop.weights, loop.norm, loop.shape, loop.reserve, loop.output)
-        let (gradGates, gradHiddenGates, gradProducts, gradCells) = (loop.gradGates, loop.gradHiddenGates, loop.gradProducts,
-                                                                     loop.gradCells)
-        let (t, b, h, gh) = (s.sequenceLength, s.batchSize, s.hiddenSize, s.gateWidth)
+        let (gradGates, gradProducts) = (loop.gradGates, loop.gradProducts)
+        let (t, n, b, h, gh) = (s.sequenceLength, s.rowCount, s.batchSize, s.hiddenSize, s.gateWidth)
         let lstm = s.cell == .lstm
+        // dL/da_t (N, GH) is `gradGates` until the input norm's backward at the end; the recurrent side's
+        // after its norm (GRU: its own, the reset gate scales a_hn); dc_t (N, H), for c's gain and bias.
+        let gradHiddenGates = lstm ? gradGates : try Tensor.empty([n, gh], on: self)
+        let gradCells = lstm ? try Tensor.empty([n, h], on: self) : nil
         let offsets = s.stepOffsets
         let gradHidden = try Tensor.empty([b, h], on: self), gradCell = try Tensor.empty([b, h], on: self)  // carried
         for step in stride(from: t - 1, through: 0, by: -1) {
@@ -259,5 +241,25 @@ extension Backend {
         }
         if let gradInitialHidden = io.gradInitialHidden { try copy(gradHidden, to: gradInitialHidden.reshaped([b, h])) }
         if let gradInitialCell = io.gradInitialCell, lstm { try copy(gradCell, to: gradInitialCell.reshaped([b, h])) }
+
+        // Biases and gains: column sums of the post-norm gradients, and of them ⊙ x̂.
+        let (g, gradNorm) = (loop.gradients, loop.gradNorm)
+        let scratch = try Tensor.empty([n, gh], on: self)
+        func addGain(_ gain: Tensor, _ grad: Tensor, _ normalized: Tensor, width: Int) throws {
+            let part = try scratch.reshaped([n * gh]).slice(0..<(n * width)).reshaped([n, width])
+            try multiply(part, grad, normalized)
+            try sumColumns(gain, part, accumulate: true)
+        }
+        try sumColumns(g.biasIH, gradGates, accumulate: true)
+        try sumColumns(g.biasHH, gradHiddenGates, accumulate: true)
+        try addGain(gradNorm.gainIH, gradGates, v.normalizedIH, width: gh)
+        try addGain(gradNorm.gainHH, gradHiddenGates, v.normalizedHH, width: gh)
+        if let gradCells, let normalizedCell = v.normalizedCell, let gainCell = gradNorm.gainCell, let biasCell = gradNorm.biasCell {
+            try addGain(gainCell, gradCells, normalizedCell, width: h)
+            try sumColumns(biasCell, gradCells, accumulate: true)
+        }
+        // Through the input norm for the whole sequence.
+        try layerNormBackward(gradInput: gradGates, gradOutput: gradGates, normalized: v.normalizedIH,
+                              inverseDeviation: v.deviationIH, gain: norm.gainIH)
     }
 }

@@ -85,7 +85,8 @@ import Testing
         let previous = random.uniform(count: rows * h), gainCell = random.uniform(count: h, low: 0.5, high: 1.5)
         let biasCell = random.uniform(count: h, low: -0.5, high: 0.5)
         let gradOutput = random.uniform(count: rows * h), gradHiddenIn = random.uniform(count: rows * h)
-        let gradCellIn = random.uniform(count: rows * h)
+        let gradCellIn = random.uniform(count: rows * h), gainIH = random.uniform(count: gh, low: 0.5, high: 1.5)
+        let sumsIn = random.uniform(count: 4 * gh + 2 * h)
 
         /// Every tensor a build writes, by name.
         func run(_ build: Int32) -> [(String, [Float])] {
@@ -101,28 +102,33 @@ import Testing
             func unwritten(_ count: Int) -> UnsafeMutablePointer<Float> { buffer([Float](repeating: .nan, count: count)) }
             let gates = buffer(gatesIn), normalizedProduct = unwritten(rows * gh), productInverse = unwritten(rows)
             let state = unwritten(rows * h), normalizedCell = unwritten(rows * h), cellInverse = unwritten(rows)
-            let hidden = unwritten(rows * h)
+            let hidden = unwritten(rows * h), normalizedInput = unwritten(rows * gh), inputInverse = unwritten(rows)
             var forward = rk_layer_norm_forward(
-                rows: Int32(rows), hidden: Int32(h), gates: gates, product: buffer(product), normalized_product: normalizedProduct,
+                rows: Int32(rows), hidden: Int32(h), gates: gates, normalized_input: normalizedInput, input_inverse: inputInverse,
+                gain_ih: buffer(gainIH), product: buffer(product), normalized_product: normalizedProduct,
                 product_inverse: productInverse, gain_hh: buffer(gainHH), bias_ih: buffer(biasIH), bias_hh: buffer(biasHH),
                 previous: buffer(previous), state: state, normalized_cell: normalizedCell, cell_inverse: cellInverse,
                 gain_cell: buffer(gainCell), bias_cell: buffer(biasCell), hidden_out: hidden)
             rk_layer_norm_cell_forward_build(build, cell, &forward)
             let gradHidden = buffer(gradHiddenIn), gradCell = buffer(gradCellIn)
             let gradGates = unwritten(rows * gh), gradGatesHidden = unwritten(rows * gh)
-            let gradCellOutput = unwritten(rows * h), gradProduct = unwritten(rows * gh)
+            let gradCellOutput = unwritten(rows * h), gradProduct = unwritten(rows * gh), sums = buffer(sumsIn)
             var backward = rk_layer_norm_backward(
                 rows: Int32(rows), hidden: Int32(h), gates: gates, state: state, previous: forward.previous,
                 normalized_product: normalizedProduct, product_inverse: productInverse, gain_hh: forward.gain_hh,
                 normalized_cell: normalizedCell, cell_inverse: cellInverse, gain_cell: forward.gain_cell,
                 grad_output: buffer(gradOutput), grad_hidden: gradHidden, grad_cell: gradCell, grad_gates: gradGates,
-                grad_gates_hidden: gradGatesHidden, grad_cell_output: gradCellOutput, grad_product: gradProduct)
+                grad_gates_hidden: gradGatesHidden, grad_cell_output: gradCellOutput, grad_product: gradProduct,
+                normalized_input: normalizedInput, input_inverse: inputInverse, gain_ih: forward.gain_ih, sum_bias_ih: sums,
+                sum_bias_hh: lstm ? nil : sums + gh, sum_gain_ih: sums + 2 * gh, sum_gain_hh: sums + 3 * gh,
+                sum_gain_cell: lstm ? sums + 4 * gh : nil, sum_bias_cell: lstm ? sums + 4 * gh + h : nil)
             rk_layer_norm_cell_backward_build(build, cell, &backward)
             func values(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
             var written = [("gates", values(gates, rows * gh)), ("x̂_hh", values(normalizedProduct, rows * gh)),
                            ("1/σ_hh", values(productInverse, rows)), ("state", values(state, rows * h)),
                            ("h", values(hidden, rows * h)), ("dh", values(gradHidden, rows * h)), ("dG", values(gradGates, rows * gh)),
-                           ("dG before the norm", values(gradProduct, rows * gh))]
+                           ("dG before the norm", values(gradProduct, rows * gh)), ("x̂_ih", values(normalizedInput, rows * gh)),
+                           ("1/σ_ih", values(inputInverse, rows)), ("column sums", values(sums, 4 * gh + 2 * h))]
             written += lstm
                 ? [("x̂_c", values(normalizedCell, rows * h)), ("1/σ_c", values(cellInverse, rows)),
                    ("dc_{t-1}", values(gradCell, rows * h)), ("dc_t", values(gradCellOutput, rows * h))]

@@ -13,8 +13,13 @@
 /// One forward step of `rows` rows of a layer-normalised cell (`cell`: RK_CELL_LSTM or RK_CELL_GRU).
 typedef struct rk_layer_norm_forward {
     int rows, hidden;
-    /// (B, G·H) in: LN_ih(x_t W_ihᵀ); out: the gates after their nonlinearities (i f g o; r z n).
+    /// (B, G·H) in: x_t W_ihᵀ, or LN_ih of it when `normalized_input` is NULL; out: the gates after
+    /// their nonlinearities (i f g o; r z n).
     float *gates;
+    /// (B, G·H) and (B) written: x̂ of x_t W_ihᵀ and its 1/σ, normalised here with `gain_ih` (G·H);
+    /// NULL: `gates` holds LN_ih(x_t W_ihᵀ) already.
+    float *normalized_input, *input_inverse;
+    const float *gain_ih;
     /// (B, G·H) h̄_{t-1} W_hhᵀ (zeros for no h_{t-1}); read only.
     const float *product;
     /// (B, G·H) and (B) written: x̂ of `product` and its 1/σ.
@@ -54,6 +59,13 @@ typedef struct rk_layer_norm_backward {
     float *grad_cell_output;
     /// (B, G·H) written: the gradient of `product`, through the recurrent norm.
     float *grad_product;
+    /// With `normalized_input` (B, G·H), its 1/σ (B) and `gain_ih` (G·H) (else NULL): `grad_gates` is
+    /// then carried back through the input norm in place (the gradient of x_t W_ihᵀ), after the sums.
+    const float *normalized_input, *input_inverse, *gain_ih;
+    /// Column sums the step adds its rows to (each NULL: skipped): (G·H) of dL/da (b_ih; an LSTM's
+    /// b_hh too), of the recurrent side's after its norm (GRU's b_hh), of dL/da ⊙ x̂_ih (γ_ih) and
+    /// of the recurrent side's ⊙ x̂_hh (γ_hh); (H) of dc_t ⊙ x̂_c (γ_c) and of dc_t (β_c).
+    float *sum_bias_ih, *sum_bias_hh, *sum_gain_ih, *sum_gain_hh, *sum_gain_cell, *sum_bias_cell;
 } rk_layer_norm_backward;
 
 /// One forward / backward step in the widest build this CPU runs.
