@@ -22,10 +22,7 @@ void reset_before_gates(global float* gates, ulong gates_offset, global float* r
                         global const float* hidden_mask, ulong hidden_mask_offset, int has_hidden_mask,
                         global const float* w_hh, ulong w_hh_offset, global const float* bias_ih, ulong bias_ih_offset,
                         global const float* bias_hh, ulong bias_hh_offset, uint b, uint h) {
-    local float a_tile[STEP_ROWS * STEP_K];
-    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
-    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
-    uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
+    STEP_TILE(j)
     global const float* hp = previous_hidden + previous_hidden_offset;
     global const float* mask = hidden_mask + hidden_mask_offset;
     float acc[GATES_MAX] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -55,10 +52,7 @@ void reset_before_forward(global float* out, ulong out_offset, global float* gat
                           global const float* zone_hidden, ulong zone_hidden_offset, int has_zone_hidden,
                           global const float* w_hh, ulong w_hh_offset, global const float* bias_ih, ulong bias_ih_offset,
                           global const float* bias_hh, ulong bias_hh_offset, uint b, uint h) {
-    local float a_tile[STEP_ROWS * STEP_K];
-    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
-    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
-    uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
+    STEP_TILE(j)
     float acc[GATES_MAX] = {0.0f, 0.0f, 0.0f, 0.0f};
     // Without h_{t-1}, r ⊙ h̄ is zero: no product. W_hn is the last H rows of W_hh.
     if (has_previous_hidden) {
@@ -98,10 +92,7 @@ void reset_before_backward(global float* grad_gates, ulong grad_gates_offset,
                            global const float* gates, ulong gates_offset,
                            global const float* previous_hidden, ulong previous_hidden_offset, int has_previous_hidden,
                            global const float* w_hh, ulong w_hh_offset, uint b, uint h) {
-    local float a_tile[STEP_ROWS * STEP_K];
-    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
-    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
-    uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
+    STEP_TILE(j)
     float acc[GATES_MAX] = {0.0f, 0.0f, 0.0f, 0.0f};
     // The last step has no later one: every group skips the product alike. d(r, z) is the first 2H
     // columns of each gate-gradient row.
@@ -138,10 +129,7 @@ void reset_before_reset_gradient(global float* grad_gates, ulong grad_gates_offs
                                  global const float* previous_hidden, ulong previous_hidden_offset, int has_previous_hidden,
                                  global const float* mask, ulong mask_offset, int has_mask,
                                  global const float* w_hh, ulong w_hh_offset, uint b, uint h) {
-    local float a_tile[STEP_ROWS * STEP_K];
-    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
-    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
-    uint row = row0 + get_local_id(1), c = col0 + get_local_id(0);
+    STEP_TILE(c)
     float acc[GATES_MAX];
     // Reads the n block (columns 2H..3H) of the rows, writes only the r block: no overlap.
     tile_product(acc, 1, a_tile, w_tile, grad_gates + grad_gates_offset + 2 * h, grad_gates, 0, b, h, 3 * h,
@@ -162,10 +150,7 @@ void reset_before_initial_gradient(global float* out, ulong out_offset, global c
                                    global const float* carry, ulong carry_offset,
                                    global const float* mask, ulong mask_offset, int has_mask,
                                    global const float* w_hh, ulong w_hh_offset, uint b, uint h) {
-    local float a_tile[STEP_ROWS * STEP_K];
-    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
-    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
-    uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
+    STEP_TILE(j)
     float acc[GATES_MAX];
     tile_product(acc, 1, a_tile, w_tile, grad_gates + grad_gates_offset, grad_gates, 0, b, 2 * h, 3 * h, w_hh + w_hh_offset, h,
                  0, h, 0, row0, col0);
