@@ -1,7 +1,8 @@
 // Cell steps of a GRU with the reset gate before the recurrent product (Cho et al. 2014; Keras's
 // `reset_after=False`), PyTorch's gate order r, z, n and weights, eight units at a time:
 // n = tanh(W_in x + b_in + W_hn (r ⊙ h̄) + b_hn), h' = n + z ⊙ (h − n), h̄ what the products read.
-// The shared time loop runs them around the n gate's own product (Backend+ResetBeforeGRU.swift).
+// The shared time loop runs them around the n gate's own product (Backend+ResetBeforeGRU.swift) where
+// the CPU's fused loop (ResetBeforeSteps.swift) does not: without AVX2/FMA or with RECURRENT_PACKED_WEIGHTS=0.
 // B = batch, H = hidden size; gates are rows of 3H: [r | z | n].
 import RecurrentCore
 

@@ -28,13 +28,13 @@ extension CPUBackend {
     }
 
     /// Whether `recurrentForwardSteps` runs the fused loop for this pass (else the shared per-step loop).
-    /// A reset-before GRU takes the per-step loop: the fused cell kernels do not wait for r before the
-    /// n gate's product.
+    /// A reset-before GRU runs its own fused loop (ResetBeforeSteps.swift): its n gate's product waits for r.
     func runsFusedForward(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
         fusesTimeLoop && !shape.resetBefore && !shape.layerNorm
     }
 
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
+        if fusesTimeLoop, loop.shape.resetBefore, !loop.shape.layerNorm { return try resetBeforeForwardSteps(loop) }
         guard runsFusedForward(loop.io, loop.shape) else { return try perStepRecurrentForwardSteps(loop) }
         let (w, s) = (loop.weights, loop.shape)
         let (h, r, g) = (s.hiddenSize, s.outputSize, s.cell.gateCount)
@@ -75,6 +75,7 @@ extension CPUBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
+        if fusesTimeLoop, loop.shape.resetBefore, !loop.shape.layerNorm { return try resetBeforeBackwardSteps(loop) }
         guard fusesTimeLoop, !loop.shape.resetBefore,
               let packedHH = try packForRepeatedProducts(loop.weights.weightHH, k: loop.shape.gateWidth,
                                                          n: loop.shape.outputSize, transB: .none)

@@ -10,6 +10,8 @@
 // Philox words and dropout masks, and layer-norm rows, vectorised like the kernels.
 #include "recurrent_random.h"
 #include "recurrent_layer_norm.h"
+// The reset-before GRU's fused steps.
+#include "recurrent_reset_before.h"
 
 /// Width of a packed column panel.
 #define RK_PANEL 16
