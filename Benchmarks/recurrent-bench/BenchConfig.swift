@@ -53,7 +53,7 @@ struct BenchConfig: Hashable, Codable, Sendable {
 
     /// The default grid: LSTM and GRU small, medium and large; RNN (tanh) medium; with "varlen",
     /// LSTM and GRU on variable lengths beside the same batch padded; with "variants", LSTM and GRU
-    /// T100 B64 I128 H256 L1 plain and with each `BenchVariant` that applies.
+    /// T50 B32 I32 H128 L1 and T100 B64 I128 H256 L1, plain and with each `BenchVariant` that applies.
     static func grid(cells: [RecurrentCell], sizes: [String]) -> [BenchConfig] {
         let shapes: [(String, Int, Int, Int, Int, Int)] = [
             ("small", 50, 32, 32, 128, 1), ("medium", 100, 64, 128, 256, 2), ("large", 100, 128, 512, 512, 1),
@@ -66,10 +66,14 @@ struct BenchConfig: Hashable, Codable, Sendable {
                 configs.append(BenchConfig(cell: cell, t: 100, b: 64, i: 128, h: 256, layers: 1, size: "varlen", minimumLength: 10))
             }
         }
+        // Each variant at the small size (per-step costs dominate, as in PyTorch's eager loops) and at
+        // T100 B64 I128 H256 L1 (the products dominate), beside the plain cell of the same shape.
         if sizes.contains("variants") {
-            for cell in cells where cell == .lstm || cell == .gru {
-                for variant in BenchVariant.allCases where variant.applies(to: cell) {
-                    configs.append(BenchConfig(cell: cell, t: 100, b: 64, i: 128, h: 256, layers: 1, size: "variants", variant: variant))
+            for (t, b, i, h) in [(50, 32, 32, 128), (100, 64, 128, 256)] {
+                for cell in cells where cell == .lstm || cell == .gru {
+                    for variant in BenchVariant.allCases where variant.applies(to: cell) {
+                        configs.append(BenchConfig(cell: cell, t: t, b: b, i: i, h: h, layers: 1, size: "variants", variant: variant))
+                    }
                 }
             }
         }

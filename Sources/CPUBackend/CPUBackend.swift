@@ -55,6 +55,8 @@ extension BlockCache where Segment == HostBlock {
 public final class CPUBackend: Backend {
     public let name = "cpu"
     let cache = BufferCache.host()
+    /// The threads `runConcurrently` and large GEMMs split their work over.
+    let workers = WorkerTeam(threads: coreCount)
 
     /// Whether the recurrent time loop multiplies by weights packed once per sequence (AVX2/FMA
     /// CPUs; `RECURRENT_PACKED_WEIGHTS=0` turns it off, for comparisons).

@@ -17,16 +17,18 @@ extension CPUBackend {
     /// while the cell kernels wait on one core.
     public var batchParallelism: Int { coreCount }
 
-    /// Runs the parts on Dispatch's worker threads; rethrows the first error.
+    /// Runs the parts on the backend's worker team (WorkerTeam.swift), or on Dispatch's threads
+    /// when the team is busy; rethrows the first error.
     public func runConcurrently(_ count: Int, _ body: @Sendable (Int) throws -> Void) throws {
         guard count > 1 else {
             for part in 0..<count { try body(part) }
             return
         }
         let errors = Locked<[any Error]>([])
-        DispatchQueue.concurrentPerform(iterations: count) { part in
+        let run: @Sendable (Int) -> Void = { part in
             do { try body(part) } catch { errors.withLock { $0.append(error) } }
         }
+        if !workers.run(count, run) { DispatchQueue.concurrentPerform(iterations: count, execute: run) }
         if let first = errors.withLock({ $0.first }) { throw first }
     }
 
@@ -54,7 +56,11 @@ extension CPUBackend {
                             pa, Int32(s.lda), pb, Int32(s.ldb), s.beta, pc, Int32(s.ldc))
             }
         }
-        if parts > 1 { DispatchQueue.concurrentPerform(iterations: parts, execute: call) } else { call(0) }
+        if parts > 1 {
+            if !workers.run(parts, call) { DispatchQueue.concurrentPerform(iterations: parts, execute: call) }
+        } else {
+            call(0)
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 // Losses with their gradients in one pass. N = rows, C = classes.
+import CRecurrentGEMM
 import Foundation
 import RecurrentCore
 
@@ -6,13 +7,17 @@ extension CPUBackend {
     public func meanSquaredError(loss: Tensor, gradient: Tensor, prediction: Tensor, target: Tensor, scale: Float) throws {
         let n = prediction.count
         let pl = try pointer(loss, count: 1, "meanSquaredError loss")
-        let pg = try pointer(gradient, count: n, "meanSquaredError gradient")
-        let pp = try pointer(prediction, "meanSquaredError prediction"), pt = try pointer(target, count: n, "meanSquaredError target")
-        pl[0] = scale * blockedSum(count: n) { i in
-            let d = pp[i] - pt[i]
-            return d * d
+        let pg = SendablePointer(try pointer(gradient, count: n, "meanSquaredError gradient"))
+        let pp = SendablePointer(try pointer(prediction, "meanSquaredError prediction"))
+        let pt = SendablePointer(try pointer(target, count: n, "meanSquaredError target"))
+        // rk_squared_error (recurrent_training.h) per part; the parts' double sums added in order.
+        let parts = Locked<[Int: Double]>([:])
+        try splitRows(n, width: 1) { r in
+            let sum = rk_squared_error(pg.pointer + r.lowerBound, pp.pointer + r.lowerBound, pt.pointer + r.lowerBound, r.count, scale)
+            parts.withLock { $0[r.lowerBound] = sum }
         }
-        for i in 0..<n { pg[i] = 2 * scale * (pp[i] - pt[i]) }
+        let total = parts.withLock { $0.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value } }
+        pl[0] = Float(Double(scale) * total)
     }
 
     public func softmaxCrossEntropy(loss: Tensor, gradient: Tensor, logits: Tensor, targets: Tensor, scale: Float) throws {

@@ -1,4 +1,5 @@
-// Optimizer updates, in place, PyTorch's update order.
+// Optimizer updates, in place, PyTorch's update order; Adam's in C (recurrent_training.h).
+import CRecurrentGEMM
 import RecurrentCore
 
 extension CPUBackend {
@@ -23,17 +24,17 @@ extension CPUBackend {
 
     public func adamUpdate(_ param: Tensor, gradient: Tensor, m: Tensor, v: Tensor, _ h: AdamHyperparameters) throws {
         let n = param.count
-        let pp = try pointer(param, "adamUpdate param"), pg = try pointer(gradient, count: n, "adamUpdate gradient")
-        let pm = try pointer(m, count: n, "adamUpdate m"), pv = try pointer(v, count: n, "adamUpdate v")
-        let stepSize = h.learningRate / h.biasCorrection1
-        let decay = 1 - h.learningRate * h.weightDecay
-        for i in 0..<n {
-            var g = pg[i]
-            if h.decoupledWeightDecay { pp[i] *= decay } else if h.weightDecay != 0 { g += h.weightDecay * pp[i] }
-            pm[i] += (g - pm[i]) * (1 - h.beta1)
-            pv[i] = pv[i] * h.beta2 + (1 - h.beta2) * g * g
-            let denom = pv[i].squareRoot() / h.biasCorrection2Sqrt + h.epsilon
-            pp[i] -= stepSize * (pm[i] / denom)
+        let pp = SendablePointer(try pointer(param, "adamUpdate param"))
+        let pg = SendablePointer(try pointer(gradient, count: n, "adamUpdate gradient"))
+        let pm = SendablePointer(try pointer(m, count: n, "adamUpdate m")), pv = SendablePointer(try pointer(v, count: n, "adamUpdate v"))
+        let c = rk_adam(step_size: h.learningRate / h.biasCorrection1, bias_correction2_sqrt: h.biasCorrection2Sqrt,
+                                beta1: h.beta1, beta2: h.beta2, epsilon: h.epsilon, weight_decay: h.weightDecay,
+                                decay: 1 - h.learningRate * h.weightDecay, decoupled: h.decoupledWeightDecay ? 1 : 0)
+        // Elementwise (rk_adam_update, recurrent_training.h): split across cores when large.
+        try splitRows(n, width: 1) { r in
+            var k = c
+            rk_adam_update(pp.pointer + r.lowerBound, pg.pointer + r.lowerBound, pm.pointer + r.lowerBound,
+                           pv.pointer + r.lowerBound, r.count, &k)
         }
     }
 }
