@@ -62,11 +62,7 @@ final class PhaseProfiler: Backend {
     private func u(_ z: RecurrentZoneout?) -> RecurrentZoneout? { z.map { RecurrentZoneout(hidden: u($0.hidden), cell: u($0.cell)) } }
     private func u(_ w: RecurrentWeights) -> RecurrentWeights {
         RecurrentWeights(weightIH: u(w.weightIH), weightHH: u(w.weightHH), biasIH: u(w.biasIH), biasHH: u(w.biasHH),
-                         weightHR: u(w.weightHR),
-                         layerNorm: w.layerNorm.map {
-                             RecurrentLayerNormWeights(gainIH: u($0.gainIH), gainHH: u($0.gainHH), gainCell: u($0.gainCell),
-                                                       biasCell: u($0.biasCell))
-                         })
+                         weightHR: u(w.weightHR), layerNorm: w.layerNorm.map { u($0) })
     }
 
     func projectsInputInTimeLoop(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
@@ -101,6 +97,45 @@ final class PhaseProfiler: Backend {
         l.candidateCell = u(loop.candidateCell)
         (l.gradGatesInput, l.gradGatesHidden, l.gradOutputs) = (u(loop.gradGatesInput), u(loop.gradGatesHidden), u(loop.gradOutputs))
         try timed(.backwardLoop) { try inner.recurrentBackwardSteps(l) }
+    }
+
+    private func u(_ v: LayerNormReserve) -> LayerNormReserve {
+        var r = v
+        (r.gates, r.extra, r.normalizedIH, r.normalizedHH) = (u(v.gates), u(v.extra), u(v.normalizedIH), u(v.normalizedHH))
+        (r.deviationIH, r.deviationHH, r.normalizedCell, r.deviationCell) = (u(v.deviationIH), u(v.deviationHH), u(v.normalizedCell),
+                                                                            u(v.deviationCell))
+        return r
+    }
+    private func u(_ n: RecurrentLayerNormWeights) -> RecurrentLayerNormWeights {
+        RecurrentLayerNormWeights(gainIH: u(n.gainIH), gainHH: u(n.gainHH), gainCell: u(n.gainCell), biasCell: u(n.biasCell))
+    }
+
+    func layerNormForwardSteps(_ loop: LayerNormForwardLoop) throws {
+        if perStepLoops { return try perStepLayerNormForwardSteps(loop) }
+        var l = loop
+        let io = loop.io
+        l.io = RecurrentForwardIO(output: u(io.output), finalHidden: u(io.finalHidden), finalCell: u(io.finalCell),
+                                  reserve: u(io.reserve), input: u(io.input), initialHidden: u(io.initialHidden),
+                                  initialCell: u(io.initialCell), mode: io.mode, hiddenMask: u(io.hiddenMask), zoneout: u(io.zoneout))
+        (l.weights, l.norm, l.reserve, l.output) = (u(loop.weights), u(loop.norm), u(loop.reserve), u(loop.output))
+        try timed(.forwardLoop) { try inner.layerNormForwardSteps(l) }
+    }
+
+    func layerNormBackwardSteps(_ loop: LayerNormBackwardLoop) throws {
+        if perStepLoops { return try perStepLayerNormBackwardSteps(loop) }
+        var l = loop
+        let io = loop.io
+        l.io = RecurrentBackwardIO(gradInput: u(io.gradInput), gradInitialHidden: u(io.gradInitialHidden),
+                                   gradInitialCell: u(io.gradInitialCell), gradOutput: u(io.gradOutput),
+                                   gradFinalHidden: u(io.gradFinalHidden), gradFinalCell: u(io.gradFinalCell),
+                                   input: u(io.input), output: u(io.output), initialHidden: u(io.initialHidden),
+                                   initialCell: u(io.initialCell), reserve: u(io.reserve), hiddenMask: u(io.hiddenMask),
+                                   zoneout: u(io.zoneout))
+        (l.weights, l.norm, l.reserve, l.output, l.gradOutput) = (u(loop.weights), u(loop.norm), u(loop.reserve), u(loop.output),
+                                                                  u(loop.gradOutput))
+        (l.gradGates, l.gradHiddenGates, l.gradProducts, l.gradCells) = (u(loop.gradGates), u(loop.gradHiddenGates),
+                                                                          u(loop.gradProducts), u(loop.gradCells))
+        try timed(.backwardLoop) { try inner.layerNormBackwardSteps(l) }
     }
 
     func allocate(count: Int) throws -> any DeviceBuffer { try inner.allocate(count: count) }

@@ -295,7 +295,7 @@ struct StepPlan: Sendable {
         if isLSTM { p.gradInitialCell.map { ($0 + first * h).update(from: gradCell, count: rows.count * h) } }
     }
 
-    private func copyOrZero(_ source: UnsafeMutablePointer<Float>?, to destination: UnsafeMutablePointer<Float>, count: Int) {
+    func copyOrZero(_ source: UnsafeMutablePointer<Float>?, to destination: UnsafeMutablePointer<Float>, count: Int) {
         if let source { destination.update(from: source, count: count) } else { destination.update(repeating: 0, count: count) }
     }
 }

@@ -14,16 +14,18 @@
 // gains' gradients are column sums of dy ⊙ x̂.
 // Reserve: gates (N, G·H), the extra state (N, H: c_t, or GRU's a_hn), x̂_ih and x̂_hh (N, G·H),
 // 1/σ of each (N), then for an LSTM ĉ_t (N, H) and its 1/σ (N). Forward only keeps the same layout.
+// The time loops (`layerNormForwardSteps`, `layerNormBackwardSteps`) are overridable per backend;
+// the per-step ones here are the default.
 // T = time steps, B = batch, N = rows, I = input size, H = hidden size, G = gates, R = H.
 
 /// Views of a layer-normalised layer's reserve (`RecurrentLayerShape.layerNormReserveCount`).
-struct LayerNormReserve {
+public struct LayerNormReserve: Sendable {
     /// (N, G·H) post-activation gates; (N, H) c_t or GRU's a_hn.
-    var gates: Tensor, extra: Tensor
+    public var gates: Tensor, extra: Tensor
     /// (N, G·H) x̂ of the input and recurrent pre-activations, (N) their 1/σ.
-    var normalizedIH: Tensor, normalizedHH: Tensor, deviationIH: Tensor, deviationHH: Tensor
+    public var normalizedIH: Tensor, normalizedHH: Tensor, deviationIH: Tensor, deviationHH: Tensor
     /// (N, H) ĉ_t and (N) its 1/σ (LSTM), else nil.
-    var normalizedCell: Tensor?, deviationCell: Tensor?
+    public var normalizedCell: Tensor?, deviationCell: Tensor?
 
     init(_ reserve: Tensor, _ s: RecurrentLayerShape) throws {
         let (n, h, gh) = (s.rowCount, s.hiddenSize, s.gateWidth)
@@ -44,6 +46,40 @@ struct LayerNormReserve {
     }
 }
 
+/// What a layer-normalised layer's forward time loop works on (`Backend.layerNormForwardSteps`): on
+/// entry `reserve.gates` holds LN_ih(x_t W_ihᵀ) (gain, no bias) and x̂_ih is kept; the loop writes
+/// every step's recurrent norm, gates, states and `output`.
+public struct LayerNormForwardLoop: Sendable {
+    /// The layer's tensors, as `recurrentForward` got them (already validated).
+    public var io: RecurrentForwardIO
+    public var weights: RecurrentWeights
+    public var norm: RecurrentLayerNormWeights
+    public var shape: RecurrentLayerShape
+    public var reserve: LayerNormReserve
+    /// (N, H) h_t of every step.
+    public var output: Tensor
+}
+
+/// What a layer-normalised layer's backward time loop works on (`Backend.layerNormBackwardSteps`):
+/// the forward tensors, and the per-step gradients it writes for the whole-sequence parts after it.
+public struct LayerNormBackwardLoop: Sendable {
+    /// The layer's tensors, as `recurrentBackward` got them (already validated).
+    public var io: RecurrentBackwardIO
+    public var weights: RecurrentWeights
+    public var norm: RecurrentLayerNormWeights
+    public var shape: RecurrentLayerShape
+    public var reserve: LayerNormReserve
+    /// (N, H) the forward output and dy (nil: zero).
+    public var output: Tensor, gradOutput: Tensor?
+    /// (N, G·H) written: dL/da_t of the input side (after its norm), and of the recurrent side after
+    /// its norm (the same tensor for an LSTM; GRU's reset gate scales a_hn).
+    public var gradGates: Tensor, gradHiddenGates: Tensor
+    /// (N, G·H) written: the recurrent side's gradient before its norm, dL/d(h̄ W_hhᵀ).
+    public var gradProducts: Tensor
+    /// (N, H) written for an LSTM: dc_t, for c's gain and bias; nil for GRU.
+    public var gradCells: Tensor?
+}
+
 extension Backend {
     /// The forward pass of a layer-normalised layer (see the file's opening comment); `io` and `w`
     /// already checked against `s`.
@@ -57,6 +93,33 @@ extension Backend {
         try gemm(v.gates, io.input, w.weightIH, GEMMShape(m: n, n: gh, k: i, transB: .transposed))
         try layerNormForward(output: v.gates, normalized: v.normalizedIH, inverseDeviation: v.deviationIH, input: v.gates,
                              gain: norm.gainIH, bias: nil)
+        try layerNormForwardSteps(LayerNormForwardLoop(io: io, weights: w, norm: norm, shape: s, reserve: v, output: output))
+        // Each sequence's final state is at its own last step.
+        for step in 0..<t {
+            let ending = (step + 1 < t ? s.rows(atStep: step + 1) : 0)..<s.rows(atStep: step)
+            guard !ending.isEmpty else { continue }
+            if let finalHidden = io.finalHidden {
+                try copy(stepRows(output, offsets, step, ending), to: stateRows(finalHidden, s, ending, width: h))
+            }
+            if let finalCell = io.finalCell, s.cell == .lstm {
+                try copy(stepRows(v.extra, offsets, step, ending), to: stateRows(finalCell, s, ending, width: h))
+            }
+        }
+    }
+
+    /// The default forward time loop of a layer-normalised layer (`perStepLayerNormForwardSteps`).
+    public func layerNormForwardSteps(_ loop: LayerNormForwardLoop) throws { try perStepLayerNormForwardSteps(loop) }
+
+    /// The default backward time loop of a layer-normalised layer (`perStepLayerNormBackwardSteps`).
+    public func layerNormBackwardSteps(_ loop: LayerNormBackwardLoop) throws { try perStepLayerNormBackwardSteps(loop) }
+
+    /// The per-step forward time loop of a layer-normalised layer, also for backends that override
+    /// `layerNormForwardSteps` and fall back to it: per step for the whole batch one `gemm` and the
+    /// cell's ops (an LSTM's one fused step; a GRU's norm, then its step).
+    public func perStepLayerNormForwardSteps(_ loop: LayerNormForwardLoop) throws {
+        let (io, w, norm, s, v, output) = (loop.io, loop.weights, loop.norm, loop.shape, loop.reserve, loop.output)
+        let (t, h, gh) = (s.sequenceLength, s.hiddenSize, s.gateWidth)
+        let offsets = s.stepOffsets
         let projection = try Tensor.empty([s.batchSize, gh], on: self)   // (B, GH) LN_hh(h̄ W_hhᵀ)
         let masked = try io.hiddenMask.map { _ in try Tensor.empty([s.batchSize, h], on: self) }   // (B, H) h̄
         for step in 0..<t {
@@ -93,17 +156,6 @@ extension Backend {
                                    previousHidden: previousHidden)
             }
         }
-        // Each sequence's final state is at its own last step.
-        for step in 0..<t {
-            let ending = (step + 1 < t ? s.rows(atStep: step + 1) : 0)..<s.rows(atStep: step)
-            guard !ending.isEmpty else { continue }
-            if let finalHidden = io.finalHidden {
-                try copy(stepRows(output, offsets, step, ending), to: stateRows(finalHidden, s, ending, width: h))
-            }
-            if let finalCell = io.finalCell, s.cell == .lstm {
-                try copy(stepRows(v.extra, offsets, step, ending), to: stateRows(finalCell, s, ending, width: h))
-            }
-        }
     }
 
     /// The backward pass of a layer-normalised layer; parameter gradients accumulate.
@@ -112,18 +164,54 @@ extension Backend {
         guard let norm = w.layerNorm, let gradNorm = g.layerNorm else {
             throw RecurrentError.invalidState("layer norm backward: no gains")
         }
-        let (t, n, b, i, h, gh) = (s.sequenceLength, s.rowCount, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
+        let (n, i, h, gh) = (s.rowCount, s.inputSize, s.hiddenSize, s.gateWidth)
         let lstm = s.cell == .lstm
         let v = try LayerNormReserve(io.reserve, s)
         let input = try io.input.reshaped([n, i]), output = try io.output.reshaped([n, h])
-        let gradOutput = try io.gradOutput?.reshaped([n, h])
-        let offsets = s.stepOffsets
         // dL/da_t (N, GH): the input side's post-norm gradient; the recurrent side's post-norm
         // gradient (GRU: its own, the reset gate scales a_hn), and the recurrent pre-norm gradient.
         let gradGates = try Tensor.empty([n, gh], on: self)
         let gradHiddenGates = lstm ? gradGates : try Tensor.empty([n, gh], on: self)
         let gradProducts = try Tensor.empty([n, gh], on: self)
         let gradCells = lstm ? try Tensor.empty([n, h], on: self) : nil    // (N, H) dc_t, for c's gain and bias
+        try layerNormBackwardSteps(LayerNormBackwardLoop(
+            io: io, weights: w, norm: norm, shape: s, reserve: v, output: output, gradOutput: try io.gradOutput?.reshaped([n, h]),
+            gradGates: gradGates, gradHiddenGates: gradHiddenGates, gradProducts: gradProducts, gradCells: gradCells))
+
+        // Biases and gains: column sums of the post-norm gradients, and of them ⊙ x̂.
+        let scratch = try Tensor.empty([n, gh], on: self)
+        func addGain(_ gain: Tensor, _ grad: Tensor, _ normalized: Tensor, width: Int) throws {
+            let part = try scratch.reshaped([n * gh]).slice(0..<(n * width)).reshaped([n, width])
+            try multiply(part, grad, normalized)
+            try sumColumns(gain, part, accumulate: true)
+        }
+        try sumColumns(g.biasIH, gradGates, accumulate: true)
+        try sumColumns(g.biasHH, gradHiddenGates, accumulate: true)
+        try addGain(gradNorm.gainIH, gradGates, v.normalizedIH, width: gh)
+        try addGain(gradNorm.gainHH, gradHiddenGates, v.normalizedHH, width: gh)
+        if let gradCells, let normalizedCell = v.normalizedCell, let gainCell = gradNorm.gainCell, let biasCell = gradNorm.biasCell {
+            try addGain(gainCell, gradCells, normalizedCell, width: h)
+            try sumColumns(biasCell, gradCells, accumulate: true)
+        }
+        // Through the input norm for the whole sequence, then dW_ih += dXᵀ X and dX = dA_x W_ih.
+        try layerNormBackward(gradInput: gradGates, gradOutput: gradGates, normalized: v.normalizedIH,
+                              inverseDeviation: v.deviationIH, gain: norm.gainIH)
+        try gemm(g.weightIH, gradGates, input, GEMMShape(m: gh, n: i, k: n, transA: .transposed, beta: 1))
+        if let gradInput = io.gradInput { try gemm(gradInput, gradGates, w.weightIH, GEMMShape(m: n, n: i, k: gh)) }
+        // dW_hh += Σ_t dA_h,tᵀ h̄_{t-1}: (GH, N) × (N, H).
+        try gemm(g.weightHH, gradProducts, productInputs(io, output, s), GEMMShape(m: gh, n: h, k: n, transA: .transposed, beta: 1))
+    }
+
+    /// The per-step backward time loop of a layer-normalised layer, the mirror of
+    /// `perStepLayerNormForwardSteps`: per step the cell's gate gradients, the recurrent norm's
+    /// backward and dh_{t-1} = dĜ_h W_hh; the gradients of the initial states at the end.
+    public func perStepLayerNormBackwardSteps(_ loop: LayerNormBackwardLoop) throws {
+        let (io, w, norm, s, v, output) = (loop.io, loop.weights, loop.norm, loop.shape, loop.reserve, loop.output)
+        let (gradGates, gradHiddenGates, gradProducts, gradCells) = (loop.gradGates, loop.gradHiddenGates, loop.gradProducts,
+                                                                     loop.gradCells)
+        let (t, b, h, gh) = (s.sequenceLength, s.batchSize, s.hiddenSize, s.gateWidth)
+        let lstm = s.cell == .lstm
+        let offsets = s.stepOffsets
         let gradHidden = try Tensor.empty([b, h], on: self), gradCell = try Tensor.empty([b, h], on: self)  // carried
         for step in stride(from: t - 1, through: 0, by: -1) {
             let active = 0..<s.rows(atStep: step)
@@ -142,7 +230,7 @@ extension Backend {
                     try fill(gradCell.slice(starting), with: 0)
                 }
             }
-            let dh = try gradHidden.slice(active), dy = try gradOutput.map { try stepRows($0, offsets, step, active) }
+            let dh = try gradHidden.slice(active), dy = try loop.gradOutput.map { try stepRows($0, offsets, step, active) }
             let previousHidden = step == 0
                 ? try stateRows(io.initialHidden, s, active, width: h) : try stepRows(output, offsets, step - 1, active)
             if lstm, let gradCells, let normalizedCell = v.normalizedCell, let deviationCell = v.deviationCell,
@@ -171,28 +259,5 @@ extension Backend {
         }
         if let gradInitialHidden = io.gradInitialHidden { try copy(gradHidden, to: gradInitialHidden.reshaped([b, h])) }
         if let gradInitialCell = io.gradInitialCell, lstm { try copy(gradCell, to: gradInitialCell.reshaped([b, h])) }
-
-        // Biases and gains: column sums of the post-norm gradients, and of them ⊙ x̂.
-        let scratch = try Tensor.empty([n, gh], on: self)
-        func addGain(_ gain: Tensor, _ grad: Tensor, _ normalized: Tensor, width: Int) throws {
-            let part = try scratch.reshaped([n * gh]).slice(0..<(n * width)).reshaped([n, width])
-            try multiply(part, grad, normalized)
-            try sumColumns(gain, part, accumulate: true)
-        }
-        try sumColumns(g.biasIH, gradGates, accumulate: true)
-        try sumColumns(g.biasHH, gradHiddenGates, accumulate: true)
-        try addGain(gradNorm.gainIH, gradGates, v.normalizedIH, width: gh)
-        try addGain(gradNorm.gainHH, gradHiddenGates, v.normalizedHH, width: gh)
-        if let gradCells, let normalizedCell = v.normalizedCell, let gainCell = gradNorm.gainCell, let biasCell = gradNorm.biasCell {
-            try addGain(gainCell, gradCells, normalizedCell, width: h)
-            try sumColumns(biasCell, gradCells, accumulate: true)
-        }
-        // Through the input norm for the whole sequence, then dW_ih += dXᵀ X and dX = dA_x W_ih.
-        try layerNormBackward(gradInput: gradGates, gradOutput: gradGates, normalized: v.normalizedIH,
-                              inverseDeviation: v.deviationIH, gain: norm.gainIH)
-        try gemm(g.weightIH, gradGates, input, GEMMShape(m: gh, n: i, k: n, transA: .transposed, beta: 1))
-        if let gradInput = io.gradInput { try gemm(gradInput, gradGates, w.weightIH, GEMMShape(m: n, n: i, k: gh)) }
-        // dW_hh += Σ_t dA_h,tᵀ h̄_{t-1}: (GH, N) × (N, H).
-        try gemm(g.weightHH, gradProducts, productInputs(io, output, s), GEMMShape(m: gh, n: h, k: n, transA: .transposed, beta: 1))
     }
 }

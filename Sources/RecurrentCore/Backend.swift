@@ -288,6 +288,14 @@ public protocol Backend: AnyObject, Sendable {
     /// The time loop inside `recurrentBackward`, before the whole-sequence weight-gradient GEMMs:
     /// every step's gate gradients and dh_{t-1}, and the gradients of the initial states.
     func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws
+    /// The time loop inside a layer-normalised layer's forward pass (`RecurrentLayerShape.layerNorm`),
+    /// after the input side's GEMM and norm: every step's recurrent product and norm, gates and
+    /// states. The default runs `gemm` and the cell's ops per step for the whole batch.
+    func layerNormForwardSteps(_ loop: LayerNormForwardLoop) throws
+    /// The time loop inside a layer-normalised layer's backward pass, before the whole-sequence
+    /// sums and GEMMs: every step's gradients after and before the norms, dh_{t-1}, and the
+    /// gradients of the initial states.
+    func layerNormBackwardSteps(_ loop: LayerNormBackwardLoop) throws
 
     /// One layer, one direction, over a whole sequence. See `RecurrentLayerShape` for layouts.
     func recurrentForward(_ io: RecurrentForwardIO, _ weights: RecurrentWeights, _ shape: RecurrentLayerShape) throws

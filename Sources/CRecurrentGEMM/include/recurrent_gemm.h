@@ -7,11 +7,14 @@
 #include "recurrent_cells.h"
 // The streaming steps and the team of threads that runs them.
 #include "recurrent_stream.h"
-// Philox words and dropout masks, and layer-norm rows, vectorised like the kernels.
+// Philox words and dropout masks, and layer-norm rows and cells, vectorised like the kernels.
 #include "recurrent_random.h"
 #include "recurrent_layer_norm.h"
+#include "recurrent_layer_norm_cells.h"
 // The reset-before GRU's fused steps.
 #include "recurrent_reset_before.h"
+// The Adam update and the squared error.
+#include "recurrent_training.h"
 
 /// Width of a packed column panel.
 #define RK_PANEL 16
