@@ -54,7 +54,7 @@ let package = Package(
             exclude: ["README.md"],
             resources: ["common.cl", "philox.cl", "elementwise.cl", "reduction.cl", "loss.cl", "optimizer.cl",
                         "dropout.cl", "embedding.cl", "attention.cl", "lstm.cl", "gru.cl", "gru_reset_before.cl",
-                        "layer_norm_cell.cl", "rnn.cl", "time_loop.cl", "persistent.cl"].map { .embedInCode($0) }),
+                        "layer_norm_cell.cl", "rnn.cl", "time_loop.cl", "time_loop_reset_before.cl", "persistent.cl"].map { .embedInCode($0) }),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),

@@ -20,6 +20,7 @@ public enum KernelSources {
         ("layer_norm_cell.cl", PackageResources.layer_norm_cell_cl),
         ("rnn.cl", PackageResources.rnn_cl),
         ("time_loop.cl", PackageResources.time_loop_cl),
+        ("time_loop_reset_before.cl", PackageResources.time_loop_reset_before_cl),
         ("persistent.cl", PackageResources.persistent_cl),
     ].map { ($0.0, String(decoding: $0.1, as: UTF8.self)) }
 

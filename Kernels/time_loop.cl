@@ -19,6 +19,14 @@
 #define GATES_MAX 4
 #define STEP_GROUP (STEP_UNITS * STEP_ROWS)
 
+// The opening of a step kernel: the local tiles tile_product stages into, the group's first row and
+// unit (row0, col0) and the (row, unit) this work-item owns.
+#define STEP_TILE(unit)                                                                            \
+    local float a_tile[STEP_ROWS * STEP_K];                                                        \
+    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];                                     \
+    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;                  \
+    uint row = row0 + get_local_id(1), unit = col0 + get_local_id(0);
+
 inline int cell_gates(int cell) { return cell == CELL_LSTM ? 4 : (cell == CELL_GRU ? 3 : 1); }
 
 // acc[g] = Σ_k a[row, k] · w(g, column, k) for this work-item's (row, column) of the group's
@@ -121,10 +129,7 @@ void step_forward(global float* out, ulong out_offset, global float* gates, ulon
                   global float* candidate, ulong candidate_offset, int has_candidate,
                   global const float* w_hh, ulong w_hh_offset, global const float* bias_ih, ulong bias_ih_offset,
                   global const float* bias_hh, ulong bias_hh_offset, uint b, uint h, uint r, int cell) {
-    local float a_tile[STEP_ROWS * STEP_K];
-    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
-    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
-    uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
+    STEP_TILE(j)
     float acc[GATES_MAX] = {0.0f, 0.0f, 0.0f, 0.0f};
     // h_0 = 0 has no product; every group takes the same branch. With recurrent dropout the
     // product reads h_{t-1} ⊙ mask (B, R); the GRU's z ⊙ h_{t-1} below reads h_{t-1} itself.
@@ -180,10 +185,7 @@ void hidden_gradient(global float* out, ulong out_offset,
                      global const float* grad_final, ulong grad_final_offset, int has_grad_final,
                      global const float* grad_output, ulong grad_output_offset, int has_grad_output,
                      uint b, uint width) {
-    local float a_tile[STEP_ROWS * STEP_K];
-    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
-    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
-    uint row = row0 + get_local_id(1), c = col0 + get_local_id(0);
+    STEP_TILE(c)
     float acc[GATES_MAX];
     tile_product(acc, 1, a_tile, w_tile, grad_gates + grad_gates_offset, grad_gates, 0, continuing, kdim, kdim, w + w_offset,
                  width, 0, width, 0, row0, col0);
@@ -229,10 +231,7 @@ void step_backward(global float* grad_gates_input, ulong grad_gates_input_offset
                    global const float* previous_hidden, ulong previous_hidden_offset, int has_previous_hidden,
                    global const float* previous_cell, ulong previous_cell_offset, int has_previous_cell,
                    uint b, uint h, uint r, int cell) {
-    local float a_tile[STEP_ROWS * STEP_K];
-    local float w_tile[GATES_MAX * STEP_UNITS * (STEP_K + 1)];
-    uint row0 = get_group_id(1) * STEP_ROWS, col0 = get_group_id(0) * STEP_UNITS;
-    uint row = row0 + get_local_id(1), j = col0 + get_local_id(0);
+    STEP_TILE(j)
     float acc[GATES_MAX] = {0.0f, 0.0f, 0.0f, 0.0f};
     // The last step has no later one: every group skips the product alike.
     if (a_rows > 0) {

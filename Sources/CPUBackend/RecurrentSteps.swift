@@ -198,14 +198,10 @@ struct StepPlan: Sendable {
                                            inference: inference, gates: p.gates + gateRow * gh, product: nil, biasIH: p.biasIH,
                                            biasHH: p.biasHH, previous: previousState, state: cellState,
                                            hiddenOut: cellOutput)
-            // With recurrent dropout the product reads h_{t-1} ⊙ mask (b, R); the cell keeps h_{t-1} itself.
-            var productInput = previousHidden
-            if let previousHidden, let masked, let mask = p.hiddenMask.map({ $0 + rows.lowerBound * r }) {
-                for k in 0..<(count * r) { masked[k] = previousHidden[k] * mask[k] }
-                productInput = masked
-            }
-            rk_forward_step(cell, &cellStep, productInput, Int32(r), p.packedHH, p.input.map { $0 + row * inputSize },
-                            Int32(inputSize), p.packedIH)
+            // With recurrent dropout the product reads h_{t-1} ⊙ mask (b, R), made into `masked` by the C
+            // step; the cell keeps h_{t-1} itself.
+            rk_forward_step(cell, &cellStep, previousHidden, Int32(r), p.packedHH, p.input.map { $0 + row * inputSize },
+                            Int32(inputSize), p.packedIH, p.hiddenMask.map { $0 + rows.lowerBound * r }, masked)
             if let packedHR = p.packedHR {
                 rk_gemm_packed(Int32(count), Int32(r), Int32(h), cellOutput, Int32(h), packedHR, p.output + row * r, Int32(r), 0)
             }
@@ -286,20 +282,11 @@ struct StepPlan: Sendable {
                 gradCell: isLSTM ? gradCell : nil, gradGates: p.gradGatesInput! + row * gh,
                 gradGatesHidden: cell == Int32(RK_CELL_GRU) ? p.gradGatesHidden! + row * gh : nil)
             // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R), not needed at step 0 unless dh_0 is asked for.
+            // Recurrent dropout: dh_{t-1} = mask ⊙ (dG_t W_hh) [+ GRU's z ⊙ dh_t, which the cell leaves in
+            // gradHidden], tile by tile in the C step.
             let product = step > 0 || p.gradInitialHidden != nil
-            if product, let mask = p.hiddenMask.map({ $0 + first * r }) {
-                // Recurrent dropout: dh_{t-1} = mask ⊙ (dG_t W_hh) [+ GRU's z ⊙ dh_t, which the cell leaves in gradHidden].
-                rk_backward_step(cell, &cellStep, nil, Int32(r), gradHidden)
-                let dg = (cell == Int32(RK_CELL_GRU) ? p.gradGatesHidden! : p.gradGatesInput!) + row * gh
-                rk_gemm_packed(Int32(count), Int32(r), Int32(gh), dg, Int32(gh), p.packedHH, maskedProduct, Int32(r), 0)
-                if cell == Int32(RK_CELL_GRU) {
-                    for k in 0..<(count * r) { gradHidden[k] += maskedProduct[k] * mask[k] }
-                } else {
-                    for k in 0..<(count * r) { gradHidden[k] = maskedProduct[k] * mask[k] }
-                }
-            } else {
-                rk_backward_step(cell, &cellStep, product ? p.packedHH : nil, Int32(r), gradHidden)
-            }
+            rk_backward_step(cell, &cellStep, product ? p.packedHH : nil, Int32(r), gradHidden,
+                             p.hiddenMask.map { $0 + first * r }, maskedProduct)
             // Zoneout's direct parts: dh_{t-1} += d ⊙ dh_t, dc_{t-1} = f ⊙ dc̃_t + d_c ⊙ dc_t.
             if p.zoneHidden != nil, product { for k in 0..<(count * r) { gradHidden[k] += zoned[k] } }
             if p.zoneCell != nil { for k in 0..<(count * h) { gradCell[k] += zonedCell[k] } }

@@ -5,14 +5,8 @@
 // B = rows, H = hidden size.
 #include "recurrent_reset_before.h"
 #include "recurrent_gemm.h"
+#include "isa_builds.h"
 #include <string.h>
-
-typedef float rk_f4 __attribute__((vector_size(16)));
-typedef int rk_i4 __attribute__((vector_size(16)));
-typedef float rk_f8 __attribute__((vector_size(32)));
-typedef int rk_i8 __attribute__((vector_size(32)));
-typedef float rk_f16 __attribute__((vector_size(64)));
-typedef int rk_i16 __attribute__((vector_size(64)));
 
 /// C (m × n) (+)= A (m × k) · packed op(B) (rk_pack_b's panels), one multiply-add at a time.
 static void rk_rb_gemm_portable(int m, int n, int k, const float *a, int lda, const float *packed, float *c, int ldc,
@@ -75,17 +69,7 @@ static void rk_rb_gemm_portable(int m, int n, int k, const float *a, int lda, co
 #undef RK_RB_GEMM
 #pragma clang attribute pop
 
-#define RK_RB_DISPATCH(name, type)                                                                 \
-    void name(const type *s) {                                                                     \
-        int isa = rk_cpu_isa();                                                                    \
-        if (isa >= RK_ISA_AVX512) name##_avx512(s);                                                \
-        else if (isa >= RK_ISA_AVX2) name##_avx2(s);                                               \
-        else name##_portable(s);                                                                   \
-    }
-#else
-#define RK_RB_DISPATCH(name, type) \
-    void name(const type *s) { name##_portable(s); }
 #endif
 
-RK_RB_DISPATCH(rk_reset_before_forward_step, rk_reset_before_forward)
-RK_RB_DISPATCH(rk_reset_before_backward_step, rk_reset_before_backward)
+RK_DISPATCH(rk_reset_before_forward_step, rk_reset_before_forward)
+RK_DISPATCH(rk_reset_before_backward_step, rk_reset_before_backward)

@@ -5,14 +5,8 @@
 // B = rows, H = hidden size, G = gates, K = width of h_{t-1}.
 #include "recurrent_cells.h"
 #include "recurrent_gemm.h"
+#include "isa_builds.h"
 #include <string.h>
-
-typedef float rk_f4 __attribute__((vector_size(16)));
-typedef int rk_i4 __attribute__((vector_size(16)));
-typedef float rk_f8 __attribute__((vector_size(32)));
-typedef int rk_i8 __attribute__((vector_size(32)));
-typedef float rk_f16 __attribute__((vector_size(64)));
-typedef int rk_i16 __attribute__((vector_size(64)));
 
 #define RK(name) name##_portable
 #define VF rk_f4
@@ -51,16 +45,6 @@ typedef int rk_i16 __attribute__((vector_size(64)));
 #undef LANES
 #pragma clang attribute pop
 
-#define RK_DISPATCH(name, type)                                                                    \
-    void name(const type *s) {                                                                     \
-        int isa = rk_cpu_isa();                                                                    \
-        if (isa >= RK_ISA_AVX512) name##_avx512(s);                                                \
-        else if (isa >= RK_ISA_AVX2) name##_avx2(s);                                               \
-        else name##_portable(s);                                                                   \
-    }
-#else
-#define RK_DISPATCH(name, type) \
-    void name(const type *s) { name##_portable(s); }
 #endif
 
 RK_DISPATCH(rk_lstm_forward, rk_cell_forward)
@@ -124,21 +108,25 @@ void rk_pack_gates(float *packed, const float *weight_hh, int k, int gates, int 
 #undef RK_STEP_GEMM
 
 void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh,
-                     const float *input, int input_k, const float *packed_ih) {
-    if (rk_cpu_isa() >= RK_ISA_AVX512) rk_forward_step_avx512(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih);
-    else rk_forward_step_avx2(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih);
+                     const float *input, int input_k, const float *packed_ih, const float *mask, float *masked) {
+    if (rk_cpu_isa() >= RK_ISA_AVX512)
+        rk_forward_step_avx512(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih, mask, masked);
+    else rk_forward_step_avx2(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih, mask, masked);
 }
 
-void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous) {
-    if (rk_cpu_isa() >= RK_ISA_AVX512) rk_backward_step_avx512(cell, step, packed_hh, k, grad_previous);
-    else rk_backward_step_avx2(cell, step, packed_hh, k, grad_previous);
+void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous,
+                      const float *mask, float *masked_product) {
+    if (rk_cpu_isa() >= RK_ISA_AVX512) rk_backward_step_avx512(cell, step, packed_hh, k, grad_previous, mask, masked_product);
+    else rk_backward_step_avx2(cell, step, packed_hh, k, grad_previous, mask, masked_product);
 }
 #else
 void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh,
-                     const float *input, int input_k, const float *packed_ih) {
+                     const float *input, int input_k, const float *packed_ih, const float *mask, float *masked) {
     (void)cell; (void)step; (void)previous_hidden; (void)k; (void)packed_hh; (void)input; (void)input_k; (void)packed_ih;
+    (void)mask; (void)masked;
 }
-void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous) {
-    (void)cell; (void)step; (void)packed_hh; (void)k; (void)grad_previous;
+void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous,
+                      const float *mask, float *masked_product) {
+    (void)cell; (void)step; (void)packed_hh; (void)k; (void)grad_previous; (void)mask; (void)masked_product;
 }
 #endif

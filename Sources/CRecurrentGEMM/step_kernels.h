@@ -14,8 +14,14 @@
 
 static RK_STEP_TARGET void RK(rk_forward_step)(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
                                                const float *packed_hh, const float *input, int input_k,
-                                               const float *packed_ih) {
+                                               const float *packed_ih, const float *mask, float *masked) {
     int h = step->hidden, gates = step->gate_row / h, per_gate = rk_panels(h);
+    if (previous_hidden && mask) {
+        // Recurrent dropout: the products read h_{t-1} ⊙ mask (B, K); the cell keeps h_{t-1} itself.
+        size_t count = (size_t)step->rows * k;
+        for (size_t i = 0; i < count; i++) masked[i] = previous_hidden[i] * mask[i];
+        previous_hidden = masked;
+    }
     size_t gate_panels = rk_packed_size(k, h), input_panels = packed_ih ? rk_packed_size(input_k, h) : 0;
     float edge[RK_STEP_TILE];
     // scratch[g][tile][row][units]: the tiles of h_{t-1} W_hhᵀ for gate g over a chunk of
@@ -82,7 +88,7 @@ static RK_STEP_TARGET void RK(rk_forward_step)(int cell, const rk_cell_forward *
 }
 
 static RK_STEP_TARGET void RK(rk_backward_step)(int cell, const rk_cell_backward *step, const float *packed_hh, int k,
-                                                float *grad_previous) {
+                                                float *grad_previous, const float *mask, float *masked_product) {
     int gh = step->gate_row;
     for (int r = 0; r < step->rows; r += RK_STEP_ROWS) {
         int rows = step->rows - r < RK_STEP_ROWS ? step->rows - r : RK_STEP_ROWS;
@@ -105,7 +111,18 @@ static RK_STEP_TARGET void RK(rk_backward_step)(int cell, const rk_cell_backward
         if (packed_hh) {
             // dh_{t-1} (rows, K) (+)= dG (rows, G·H) · W_hh (G·H, K), dG still in L1.
             const float *dg = cell == RK_CELL_GRU ? tile.grad_gates_hidden : tile.grad_gates;
-            RK_STEP_GEMM(rows, k, gh, dg, gh, packed_hh, grad_previous + (size_t)r * k, k, cell == RK_CELL_GRU);
+            float *out = grad_previous + (size_t)r * k;
+            if (!mask) {
+                RK_STEP_GEMM(rows, k, gh, dg, gh, packed_hh, out, k, cell == RK_CELL_GRU);
+            } else {
+                // Recurrent dropout: the product's part meets the mask, GRU's direct z ⊙ dh does not.
+                float *product = masked_product + (size_t)r * k;
+                const float *m = mask + (size_t)r * k;
+                size_t count = (size_t)rows * k;
+                RK_STEP_GEMM(rows, k, gh, dg, gh, packed_hh, product, k, 0);
+                if (cell == RK_CELL_GRU) for (size_t i = 0; i < count; i++) out[i] += product[i] * m[i];
+                else for (size_t i = 0; i < count; i++) out[i] = product[i] * m[i];
+            }
         }
     }
 }

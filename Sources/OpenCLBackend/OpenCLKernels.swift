@@ -23,6 +23,8 @@ enum Kernel: Int, CaseIterable, Sendable {
     case layerNormForward, layerNormBackward, layerNormLstmForwardStep, layerNormLstmBackwardStep
     // time_loop.cl: one launch per step, the recurrent product fused with the cell
     case stepForward, stepBackward, hiddenGradient, zoneoutBlend
+    // time_loop_reset_before.cl: a reset-before GRU's fused steps, two launches each way
+    case resetBeforeGates, resetBeforeForward, resetBeforeBackward, resetBeforeResetGradient, resetBeforeInitialGradient
     // persistent.cl: one launch per layer and direction
     case persistentForward, persistentBackward
 

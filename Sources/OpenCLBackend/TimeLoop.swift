@@ -7,6 +7,7 @@
 //               launch per step backward (dh_t, which dm_t = dh_t W_hr needs whole);
 //   persistent  one launch per layer and direction (Kernels/persistent.cl) where
 //               `persistentChoice` allows, else fused.
+// A reset-before GRU runs its own fused steps (TimeLoopResetBefore.swift) unless the loop is gemm.
 // Backward ends with one hidden_gradient launch for dh_0 when the initial state has a gradient.
 // T = steps, B = batch, B_t = rows at step t, N = rows, H = hidden size, R = width of h
 // (P with a projection), G = gates.
@@ -67,9 +68,10 @@ public enum PersistentChoice: Sendable, Equatable {
 
 extension OpenCLBackend {
     public func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
-        // A reset-before GRU runs on the shared per-step loop: the step kernels do not wait for r before
-        // the n gate's product.
-        if loop.shape.resetBefore { return try perStepRecurrentForwardSteps(loop) }
+        // A reset-before GRU has its own fused steps (TimeLoopResetBefore.swift), two launches each.
+        if loop.shape.resetBefore {
+            return tuning.timeLoop == .gemm ? try perStepRecurrentForwardSteps(loop) : try resetBeforeForwardSteps(loop)
+        }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentForwardSteps(loop)
         case .fused: try fusedForwardSteps(loop)
@@ -85,7 +87,9 @@ extension OpenCLBackend {
     }
 
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
-        if loop.shape.resetBefore { return try perStepRecurrentBackwardSteps(loop) }
+        if loop.shape.resetBefore {
+            return tuning.timeLoop == .gemm ? try perStepRecurrentBackwardSteps(loop) : try resetBeforeBackwardSteps(loop)
+        }
         switch tuning.timeLoop {
         case .gemm: try perStepRecurrentBackwardSteps(loop)
         case .fused: try fusedBackwardSteps(loop)
@@ -160,18 +164,18 @@ extension OpenCLBackend {
     // MARK: Fused: one launch per step
 
     /// Global and local sizes of a step kernel over `columns` × `rows`.
-    private func stepRange(columns: Int, rows: Int) -> (global: [Int], local: [Int]) {
+    func stepRange(columns: Int, rows: Int) -> (global: [Int], local: [Int]) {
         let (u, r) = (tuning.stepUnits, tuning.stepRows)
         return ([(columns + u - 1) / u * u, (rows + r - 1) / r * r], [u, r])
     }
 
     /// Rows 0..<rows of step `step` of an (N, ·) tensor.
-    private func stepRows(_ x: Tensor, _ offsets: [Int], _ step: Int, _ rows: Int) throws -> Tensor {
+    func stepRows(_ x: Tensor, _ offsets: [Int], _ step: Int, _ rows: Int) throws -> Tensor {
         try x.slice(offsets[step]..<(offsets[step] + rows))
     }
 
     /// Rows 0..<rows of a (B, width) state.
-    private func stateRows(_ state: Tensor?, batch: Int, _ rows: Int, width: Int) throws -> Tensor? {
+    func stateRows(_ state: Tensor?, batch: Int, _ rows: Int, width: Int) throws -> Tensor? {
         try state?.reshaped([batch, width]).slice(0..<rows)
     }
 

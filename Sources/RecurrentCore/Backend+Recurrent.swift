@@ -521,7 +521,9 @@ extension Backend {
 extension Backend {
     /// What every step's recurrent product read, (N, R): step t's rows are the first batchSizes[t] rows
     /// of step t−1's output (h_0, or zeros, for step 0), ⊙ the recurrent dropout mask where there is
-    /// one; gathered so that a single GEMM gives dW_hh for every step.
+    /// one; gathered so that a single GEMM gives dW_hh for every step. Without variable lengths that
+    /// is a few whole-tensor ops (the outputs shifted by one step, the mask tiled over the steps)
+    /// rather than two per step.
     func productInputs(_ io: RecurrentBackwardIO, _ output: Tensor, _ s: RecurrentLayerShape) throws -> Tensor {
         let (t, n, b, r, offsets) = (s.sequenceLength, s.rowCount, s.batchSize, s.outputSize, s.stepOffsets)
         let previous = try Tensor.empty([n, r], on: self)                                        // (N, R)
@@ -530,11 +532,33 @@ extension Backend {
         } else {
             try fill(previous.slice(0..<b), with: 0)
         }
-        for step in 1..<max(t, 1) {
-            let active = 0..<s.rows(atStep: step)
-            try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
+        let uniform = !s.isPacked && t > 1
+        if uniform {
+            try copy(output.slice(0..<(n - b)), to: previous.slice(b..<n))    // steps 1..<T read outputs 0..<T−1
+        } else {
+            for step in 1..<max(t, 1) {
+                let active = 0..<s.rows(atStep: step)
+                try copy(stepRows(output, offsets, step - 1, active), to: stepRows(previous, offsets, step, active))
+            }
         }
-        if let mask = io.hiddenMask {
+        guard let mask = io.hiddenMask else { return previous }
+        if uniform {
+            // The (B, R) mask tiled over up to 8 steps by doubling (at most 3 copies), then one product
+            // per 8 steps.
+            let span = min(t, 8) * b
+            let tiled = try Tensor.empty([span, r], on: self)                                    // (8B, R)
+            try copy(mask.reshaped([b, r]), to: tiled.slice(0..<b))
+            var filled = b
+            while filled < span {
+                let count = min(filled, span - filled)
+                try copy(tiled.slice(0..<count), to: tiled.slice(filled..<(filled + count)))
+                filled += count
+            }
+            for start in stride(from: 0, to: n, by: span) {
+                let rows = try previous.slice(start..<min(n, start + span))
+                try multiply(rows, rows, tiled.slice(0..<rows.shape[0]))
+            }
+        } else {
             for step in 0..<t {
                 let active = 0..<s.rows(atStep: step), rows = try stepRows(previous, offsets, step, active)
                 try multiply(rows, rows, stateRows(mask, s, active, width: r))

@@ -139,7 +139,7 @@ struct FusedVariantTests {
     }
 
     /// Without a projection zoneout adds no launch to the fused loop: as many launches as the plain
-    /// cell, forward and backward.
+    /// cell, forward and backward. A reset-before GRU takes two launches per step each way.
     @Test func launchesPerStep() throws {
         let t = 6
         func launches(_ s: RecurrentLayerShape) throws -> Int {
@@ -155,6 +155,9 @@ struct FusedVariantTests {
             let zoned = try launches(shape(cell, zoneout: true)), plain = try launches(shape(cell))
             #expect(zoned == plain, "\(cell.rawValue) with zoneout: \(zoned) launches, plain \(plain)")
         }
+        // A reset-before GRU: two per step each way against the plain GRU's one, and dW_hn's GEMM.
+        let before = try launches(shape(.gru, resetBefore: true)), after = try launches(shape(.gru))
+        #expect(before == after + 2 * t + 1, "reset before \(before) launches, reset after \(after)")
     }
 
     /// Weights of 0.1 for `s`.

@@ -1,8 +1,9 @@
 // The reset-before GRU's time loop on the device under test (on the CPU with AVX2, its own fused
 // loop) against the reference, on shapes that stress it: hidden sizes that are not multiples of a
 // vector or a 16-wide panel (13, 37), odd batches over two row blocks, variable lengths, recurrent
-// dropout with zoneout, forward only, and a bidirectional stack. Forward, reserve and every gradient
-// within abs 1e-5 + rel 1e-4.
+// dropout with zoneout, forward only, and a bidirectional stack; and recurrent dropout over more
+// steps than dW_hh's tiled mask spans, every cell. Forward, reserve and every gradient within
+// abs 1e-5 + rel 1e-4.
 // T = time steps, B = batch, I = input size, H = hidden size, N = rows.
 
 import RecurrentKit
@@ -41,6 +42,17 @@ import Testing
 
     @Test(arguments: cases)
     func trainingMatchesReference(_ c: RecurrentCase) throws {
+        try RecurrentLayerTests.expectLayerMatchesReference(c)
+    }
+
+    /// Recurrent dropout over more steps than dW_hh's tiled mask spans (8): the product inputs are
+    /// masked 8 steps at a time, the last span partial; every cell, and the reset-before GRU.
+    @Test(arguments: [RecurrentCell.lstm, .gru, .rnnTanh].map { cell in
+        RecurrentCase(cell: cell, t: 11, b: 17, i: 3, h: 13, initialState: true, finalGradients: true,
+                      gradOutput: true, inputGradients: true, hiddenMask: true)
+    } + [RecurrentCase(cell: .gru, t: 11, b: 17, i: 3, h: 13, initialState: false, finalGradients: true,
+                       gradOutput: true, inputGradients: true, hiddenMask: true, resetBefore: true)])
+    func recurrentDropoutOverManySteps(_ c: RecurrentCase) throws {
         try RecurrentLayerTests.expectLayerMatchesReference(c)
     }
 

@@ -87,13 +87,17 @@ void rk_pack_gates(float *packed, const float *weight_hh, int k, int gates, int 
 /// them at once. With packed_ih (W_ih packed by rk_pack_gates with K = input_k) the step first
 /// writes x_t W_ihᵀ (input (B, input_k)) into the tile's rows of `step->gates`, which then need not
 /// hold it on entry; NULL: they do. `step` describes the whole block (columns = H); its product
-/// fields are ignored.
+/// fields are ignored. With a recurrent dropout `mask` (B, K; NULL: none) the products read
+/// h_{t-1} ⊙ mask, written first to `masked` (B, K).
 void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
-                     const float *packed_hh, const float *input, int input_k, const float *packed_ih);
+                     const float *packed_hh, const float *input, int input_k, const float *packed_ih,
+                     const float *mask, float *masked);
 
 /// One backward step of a row block (needs rk_packed_gemm_available()): per tile of up to 6 rows,
 /// the cell's gate gradients, then, while they are in L1, dh_{t-1} (B, K) = dG W_hh for those rows
 /// into grad_previous (added for GRU, whose cell step wrote z ⊙ dh there), where dG is the hidden
 /// side's gradients and packed_hh is W_hh as stored (G·H × K) packed by rk_pack_b. A NULL
-/// packed_hh skips the product.
-void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous);
+/// packed_hh skips the product. With a recurrent dropout `mask` (B, K; NULL: none) the product's
+/// part is mask ⊙ (dG W_hh), each tile of it made in `masked_product` (B, K) and applied while in L1.
+void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous,
+                      const float *mask, float *masked_product);
