@@ -101,20 +101,7 @@ static inline __attribute__((always_inline)) void RK(ln_lstm_gates_back_at)(cons
 
 static inline __attribute__((always_inline)) void RK(ln_gru_back_at)(const rk_layer_norm_backward *s, const float *g, float *dx,
                                                                     float *dhg, size_t k, int j, int lanes) {
-    int h = s->hidden;
-    VF r = RK(load)(g + j, lanes), z = RK(load)(g + h + j, lanes), n = RK(load)(g + 2 * h + j, lanes);
-    VF dh = RK(load_or_zero)(s->grad_output ? s->grad_output + k + j : NULL, lanes) + RK(load)(s->grad_hidden + k + j, lanes);
-    VF h_prev = RK(load_or_zero)(s->previous ? s->previous + k + j : NULL, lanes);
-    VF dn = dh * (1.0f - z) * (1.0f - n * n);
-    VF dz = dh * (h_prev - n) * z * (1.0f - z);
-    VF dr = dn * RK(load)(s->state + k + j, lanes) * r * (1.0f - r);
-    RK(store)(dx + j, dr, lanes);
-    RK(store)(dx + h + j, dz, lanes);
-    RK(store)(dx + 2 * h + j, dn, lanes);
-    RK(store)(dhg + j, dr, lanes);
-    RK(store)(dhg + h + j, dz, lanes);
-    RK(store)(dhg + 2 * h + j, dn * r, lanes);
-    RK(store)(s->grad_hidden + k + j, dh * z, lanes);
+    RK(gru_gate_gradients_at)(g, dx, dhg, s->grad_output, s->grad_hidden, s->previous, s->state, s->hidden, k, j, lanes);
 }
 
 /// sum += v over `lanes` floats.

@@ -1,6 +1,7 @@
 // The vector arithmetic the cell kernels share (splat, select, clamp, partial loads and stores,
-// reciprocal, exp, σ, tanh) and the RK_COLUMNS loop over a row's vectors, for one build: included
-// by cell_kernels.h and gru_reset_before_kernels.h with RK(name), VF, VI and LANES defined (the
+// reciprocal, exp, σ, tanh), a GRU's gate gradients at one vector, and the RK_COLUMNS loop over a
+// row's vectors, for one build: included by cell_kernels.h, gru_reset_before_kernels.h and
+// layer_norm_cell_kernels.h with RK(name), VF, VI and LANES defined (the
 // build's names, float vector, int vector and lanes). The includer #undefs RK_COLUMNS at its end.
 // A tile's last vector may be partial and is loaded with zeros in the spare lanes, so every element
 // goes through the same arithmetic whatever the width.
@@ -102,6 +103,30 @@ static inline __attribute__((always_inline)) VF RK(tanh)(VF x) {
 /// Loads an optional operand (NULL: zeros).
 static inline __attribute__((always_inline)) VF RK(load_or_zero)(const float *p, int lanes) {
     return p ? RK(load)(p, lanes) : RK(splat)(0.0f);
+}
+
+/// A GRU's gate gradients at units j ..< j + lanes of one row (PyTorch's reset-after equations):
+/// from dh = dy + dh_{t+1} and the post-activation gates g = [r | z | n], the input side's
+/// (dr, dz, dn) into dx, the hidden side's (dr, dz, dn ⊙ r) into dhg, both in one pass, and
+/// z ⊙ dh (the direct part of dh_{t-1}) over dh_{t+1}. `state` is W_hn h_{t-1} + b_hn; `k` is the
+/// row's offset in the (B, H) operands; NULL dy and h_{t-1} are zeros.
+static inline __attribute__((always_inline)) void RK(gru_gate_gradients_at)(const float *g, float *dx, float *dhg,
+                                                                           const float *grad_output, float *grad_hidden,
+                                                                           const float *previous, const float *state,
+                                                                           int h, size_t k, int j, int lanes) {
+    VF r = RK(load)(g + j, lanes), z = RK(load)(g + h + j, lanes), n = RK(load)(g + 2 * h + j, lanes);
+    VF dh = RK(load_or_zero)(grad_output ? grad_output + k + j : NULL, lanes) + RK(load)(grad_hidden + k + j, lanes);
+    VF h_prev = RK(load_or_zero)(previous ? previous + k + j : NULL, lanes);
+    VF dn = dh * (1.0f - z) * (1.0f - n * n);
+    VF dz = dh * (h_prev - n) * z * (1.0f - z);
+    VF dr = dn * RK(load)(state + k + j, lanes) * r * (1.0f - r);
+    RK(store)(dx + j, dr, lanes);
+    RK(store)(dx + h + j, dz, lanes);
+    RK(store)(dx + 2 * h + j, dn, lanes);
+    RK(store)(dhg + j, dr, lanes);
+    RK(store)(dhg + h + j, dz, lanes);
+    RK(store)(dhg + 2 * h + j, dn * r, lanes);
+    RK(store)(grad_hidden + k + j, dh * z, lanes);
 }
 
 // Each kernel's vector body is an always-inline function of (row pointers, j, lanes), called with
