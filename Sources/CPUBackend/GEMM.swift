@@ -32,6 +32,13 @@ extension CPUBackend {
         if let first = errors.withLock({ $0.first }) { throw first }
     }
 
+    /// Runs `body` over row ranges of `rows` rows of `width` values: one range per core when there
+    /// are 2^15 values or more, else one.
+    func splitRows(_ rows: Int, width: Int, _ body: @Sendable (Range<Int>) -> Void) throws {
+        let parts = rows * width >= 1 << 15 ? max(1, min(coreCount, rows)) : 1
+        try runConcurrently(parts) { part in body((rows * part / parts)..<(rows * (part + 1) / parts)) }
+    }
+
     public func gemm(_ c: Tensor, _ a: Tensor, _ b: Tensor, _ s: GEMMShape) throws {
         try s.validate(a: a, b: b, c: c)
         let pa = try pointer(a, "gemm A"), pb = try pointer(b, "gemm B"), pc = try pointer(c, "gemm C")

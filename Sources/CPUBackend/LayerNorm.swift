@@ -7,13 +7,6 @@ import CRecurrentGEMM
 import RecurrentCore
 
 extension CPUBackend {
-    /// Runs `body` over row ranges of `rows` rows of `width` values: one range per core when there
-    /// are 2^15 values or more, else one.
-    func splitRows(_ rows: Int, width: Int, _ body: @Sendable (Range<Int>) -> Void) throws {
-        let parts = rows * width >= 1 << 15 ? max(1, min(coreCount, rows)) : 1
-        try runConcurrently(parts) { part in body((rows * part / parts)..<(rows * (part + 1) / parts)) }
-    }
-
     public func layerNormForward(output: Tensor, normalized: Tensor, inverseDeviation: Tensor, input: Tensor, gain: Tensor,
                                  bias: Tensor?) throws {
         let op = "layerNormForward", w = gain.count
