@@ -170,9 +170,6 @@ import TestSupport
         #expect(throws: RecurrentError.self) {
             _ = try Self.make(.gru, inputSize: 2, hiddenSize: 3, layers: 1, variants: RecurrentVariants(cellZoneout: 0.2))
         }
-        // Streams run their own cell steps, which do not blend states: zoneout is refused, not ignored.
-        let zoned = try Self.make(.lstm, inputSize: 2, hiddenSize: 3, layers: 1, variants: RecurrentVariants(zoneout: 0.2))
-        #expect(throws: RecurrentError.self) { _ = try zoned.stream(batchSize: 1) }
         // One mask per sequence: stepping in training would draw a new mask every step.
         let net = try Self.make(.lstm, inputSize: 2, hiddenSize: 3, layers: 1, variants: RecurrentVariants(recurrentDropout: 0.2))
         let error = #expect(throws: RecurrentError.self) {
