@@ -19,12 +19,12 @@ extension CPUBackend {
     /// The fused loop makes x_t W_ihᵀ per tile just before the cell reads it (W_ih packed once per
     /// pass like W_hh): no whole-sequence GEMM writes the (N, GH) gates for the loop to read back,
     /// and each worker's rows of them stay in its own core's caches (the whole-sequence GEMM splits
-    /// the rows by time, the loop by batch). Forward only always; in training from 64 inputs, where
-    /// it measured faster (GRU T100 B64 I128 H256 L2: input GEMM + forward loop 61.0 → 53.6 ms); at
-    /// I = 32 the short products measured no faster than the GEMM.
+    /// the rows by time, the loop by batch). GRU T100 B64 I128 H256 L2: input GEMM + forward loop
+    /// 61.0 → 53.6 ms. At I = 32 too, in 8 interleaved quiet pairs at T50 B32 H128 (median ms/step:
+    /// LSTM 5.9 → 5.67, GRU 4.64 → 4.34), and on one core without the other's noise (LSTM forward
+    /// loop of 32 rows, best of 20: 2.61 ms reading the GEMM's gates from memory, 2.26 ms making them).
     public func projectsInputInTimeLoop(_ io: RecurrentForwardIO, _ shape: RecurrentLayerShape) -> Bool {
-        runsFusedForward(io, shape) && (io.mode == .inference || shape.inputSize >= 64) && shape.inputSize > 0
-            && shape.inputSize <= Int(Int32.max)
+        runsFusedForward(io, shape) && shape.inputSize > 0 && shape.inputSize <= Int(Int32.max)
     }
 
     /// Whether `recurrentForwardSteps` runs the fused loop for this pass (else the shared per-step loop).

@@ -79,8 +79,9 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
             // Packed with row blocks side by side: 34 sequences of lengths 1…7, blocks balanced by tokens.
             RecurrentCase(cell: cell, t: 7, b: 34, i: 3, h: 6, initialState: true, finalGradients: true,
                           gradOutput: true, inputGradients: true, batchSizes: [34, 30, 25, 20, 14, 9, 4]),
-            // 64 inputs or more: the CPU's fused loop makes x_t W_ihᵀ per tile in training too, uniform
-            // and packed, over row blocks and partial row and column tiles.
+            // The CPU's fused loop makes x_t W_ihᵀ per tile in training (at every input size, these
+            // cases among them): input widths past a 16-wide panel, uniform and packed, over row
+            // blocks and partial row and column tiles.
             RecurrentCase(cell: cell, t: 3, b: 19, i: 67, h: 45, initialState: true, finalGradients: true,
                           gradOutput: true, inputGradients: true),
             RecurrentCase(cell: cell, t: 4, b: 18, i: 64, h: 9, initialState: false, finalGradients: true,
