@@ -22,6 +22,8 @@ h̄ = h_{t-1} ⊙ M_h what the products read; r and z as nn.GRU's.
 Layer-normalised cells (Ba et al. 2016): ``LayerNormLSTMCell`` in the style of PyTorch's
 benchmarks/fastrnns/custom_lstms.py (``nn.LayerNorm`` on W_ih x, on W_hh h and on c_t, whose
 normalised value is the state) and ``LayerNormGRUCell`` (the same two norms, then nn.GRU's gates).
+Zoneout composes with them as with the plain cells: the cell gives h̃_t and (LSTM) the normalised
+c̃_t, then ``h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t)`` and ``c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t)``.
 Our names: ``layernorm_i.weight`` is ``weight_ln_ih_l{k}``, ``layernorm_i.bias`` ``bias_ih_l{k}``,
 ``layernorm_h.weight``/``.bias`` ``weight_ln_hh_l{k}``/``bias_hh_l{k}``, ``layernorm_c.weight``/``.bias``
 ``weight_ln_c_l{k}``/``bias_ln_c_l{k}``; ``weight_ih``/``weight_hh`` as nn.LSTM's/nn.GRU's.
@@ -245,6 +247,13 @@ def gen_variants(out_dir, write_fixture, make_rnn):
     layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_lstm_dropout.json", 7032, "lstm", 2, p_hidden=0.3)
     layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_gru_bi_packed.json", 7033, "gru", 2,
                        bidirectional=True, lengths=[2, 5, 3], T=5, B=3, p_hidden=0.3)
+    # With zoneout: bidirectional, variable lengths and recurrent dropout; and in evaluation (the expectation).
+    layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_zoneout_lstm_bi_packed.json", 7034, "lstm", 2,
+                       bidirectional=True, lengths=[4, 6, 1, 3], T=6, B=4, p_hidden=0.3, zoneout=(0.3, 0.5))
+    layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_zoneout_gru_bi_packed.json", 7035, "gru", 2,
+                       bidirectional=True, lengths=[2, 5, 3], T=5, B=3, p_hidden=0.3, zoneout=(0.4, 0.0), H=7)
+    layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_zoneout_lstm_eval.json", 7036, "lstm", 2,
+                       lengths=[5, 2, 4], zoneout=(0.2, 0.4), evaluation=True)
 
 
 class LayerNormLSTMCell(nn.Module):
@@ -293,9 +302,10 @@ _LN_NAMES = {"weight_ih": "weight_ih", "weight_hh": "weight_hh", "layernorm_i.we
 
 
 def layer_norm_fixture(out_dir, write_fixture, filename, file_seed, cell, num_layers, *, bidirectional=False,
-                       lengths=None, p_hidden=0.0, T=5, B=3, I=4, H=5):
+                       lengths=None, p_hidden=0.0, zoneout=None, evaluation=False, T=5, B=3, I=4, H=5):
     """One file: a stack of layer-normalised cells (gains and biases drawn away from nn.LayerNorm's
-    ones and zeros), recurrent dropout masks passed in, forward, backward, write."""
+    ones and zeros), recurrent dropout masks and zoneout factors (0 or 1; with `evaluation` p everywhere
+    and no recurrent dropout) passed in, forward, backward, write."""
     torch.manual_seed(file_seed)
     is_lstm = cell == "lstm"
     L, D = num_layers, 2 if bidirectional else 1
@@ -310,6 +320,17 @@ def layer_norm_fixture(out_dir, write_fixture, filename, file_seed, cell, num_la
     h0 = (torch.randn(L * D, B, H) * 0.5).requires_grad_(True)
     c0 = (torch.randn(L * D, B, H) * 0.5).requires_grad_(True) if is_lstm else None
     hidden_masks = (torch.rand(L * D, B, H) >= p_hidden).float() / (1 - p_hidden)
+    if evaluation:
+        hidden_masks = torch.ones(L * D, B, H)
+    zone_h = zone_c = None
+    if zoneout is not None:
+        p_h, p_c = zoneout
+        if evaluation:
+            zone_h = [torch.full((T, B, H), p_h) for _ in range(L * D)]
+            zone_c = [torch.full((T, B, H), p_c) for _ in range(L * D)]
+        else:
+            zone_h = [(torch.rand(T, B, H) < p_h).float() for _ in range(L * D)]
+            zone_c = [(torch.rand(T, B, H) < p_c).float() for _ in range(L * D)]
     lengths_ = lengths if lengths is not None else [T] * B
     active = torch.tensor([[1.0 if t < n else 0.0 for n in lengths_] for t in range(T)]).unsqueeze(2)
     layer_input, h_n, c_n = x, [], []
@@ -322,6 +343,10 @@ def layer_norm_fixture(out_dir, write_fixture, filename, file_seed, cell, num_la
             for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
                 a = active[t]
                 h_new, c_new = cells[index](layer_input[t], h * hidden_masks[index], (h, c))
+                if zone_h is not None:
+                    h_new = h_new + zone_h[index][t] * (h - h_new)
+                    if is_lstm:
+                        c_new = c_new + zone_c[index][t] * (c - c_new)
                 h = a * h_new + (1 - a) * h
                 if is_lstm:
                     c = a * c_new + (1 - a) * c
@@ -346,12 +371,19 @@ def layer_norm_fixture(out_dir, write_fixture, filename, file_seed, cell, num_la
     for index, c in enumerate(cells):
         sfx = f"_l{index // D}" + ("_reverse" if index % D == 1 else "")
         tensors["mask.weight_hh" + sfx] = torch.ones(G * H, H)
+        if zone_h is not None:
+            tensors["zoneout.hidden" + sfx] = zone_h[index]
+            if is_lstm:
+                tensors["zoneout.cell" + sfx] = zone_c[index]
         for name, p in c.named_parameters():
             tensors[_LN_NAMES[name] + sfx] = p
             tensors["grad." + _LN_NAMES[name] + sfx] = p.grad
     meta = {"cell": cell, "input_size": I, "hidden_size": H, "num_layers": L, "seq_len": T, "batch": B,
             "bidirectional": bidirectional, "has_initial_state": True, "batch_first": False, "seed": file_seed,
-            "recurrent_dropout": p_hidden, "weight_drop": 0, "evaluation": False, "layer_norm": True}
+            "recurrent_dropout": 0 if evaluation else p_hidden, "weight_drop": 0, "evaluation": evaluation,
+            "layer_norm": True}
+    if zoneout is not None:
+        meta["zoneout"], meta["cell_zoneout"] = zoneout
     if lengths is not None:
         tensors["lengths"] = torch.tensor(lengths, dtype=torch.float32)
         meta["lengths"] = list(lengths)

@@ -7,7 +7,10 @@
 // norm and h_t). Backward per step: one C call (the cell's gradients, c's norm, the recurrent and
 // the input norms backward, and the rows' parts of the biases' and gains' column sums, into sums
 // of the block's own that are added up after the loop), then dh_{t-1} = dĜ_h W_hh
-// (rk_gemm_packed), ⊙ the recurrent dropout mask, plus GRU's z ⊙ dh_t.
+// (rk_gemm_packed), ⊙ the recurrent dropout mask, plus GRU's z ⊙ dh_t. Zoneout blends in the same
+// worker right after each step's C call (c_t from the c̃_t the step wrote to the reserve's candidate
+// part, and h_t in place), and backward splits dh_t and dc_t before it and adds the direct parts
+// d ⊙ dh_t and d_c ⊙ dc_t to dh_{t-1} and dc_{t-1} after it.
 // Without AVX2/FMA, or with RECURRENT_PACKED_WEIGHTS=0, the shared per-step loop runs instead.
 // The reserve's layout is the shared loop's (LayerNormReserve); forward only writes it all too.
 // T = time steps, B = batch, N = rows, H = hidden size, G = gates.
@@ -24,7 +27,7 @@ extension CPUBackend {
         let op = "layerNormForwardSteps"
         let p = try LayerNormPointers(loop.reserve, loop.norm, w, output: loop.output, packedHH: packed.storage,
                                       initialHidden: loop.io.initialHidden, initialCell: loop.io.initialCell,
-                                      hiddenMask: loop.io.hiddenMask, self, op)
+                                      hiddenMask: loop.io.hiddenMask, zoneout: loop.io.zoneout, self, op)
         let plan = StepPlan(s, mode: .training)
         let blocks = batchBlocks(s)
         try withExtendedLifetime(packed) {
@@ -46,7 +49,7 @@ extension CPUBackend {
         let op = "layerNormBackwardSteps"
         var p = try LayerNormPointers(loop.reserve, loop.norm, w, output: loop.output, packedHH: packed.storage,
                                       initialHidden: io.initialHidden, initialCell: io.initialCell, hiddenMask: io.hiddenMask,
-                                      self, op)
+                                      zoneout: io.zoneout, self, op)
         p.gradGates = try pointer(loop.gradGates, op)
         p.gradProducts = try pointer(loop.gradProducts, op)
         p.gradOutput = try loop.gradOutput.map { try pointer($0, op) }
@@ -64,9 +67,11 @@ extension CPUBackend {
         let pointerSums = SendablePointer(try pointer(sums, op))
         try withExtendedLifetime((packed, sums)) {
             try runConcurrently(blocks.count) { part in
-                // Per block: dh and dc carried from step t+1, dĜ_h W_hh and dc_t (b, H) each, and GRU's
-                // hidden-side gradients after the norm (b, GH), which only this step reads.
-                let carried = try Tensor.empty([blocks[part].count * (4 * h + (plan.isLSTM ? 0 : gh))], on: self)
+                // Per block: dh and dc carried from step t+1, dĜ_h W_hh and dc_t (b, H) each, GRU's
+                // hidden-side gradients after the norm (b, GH), which only this step reads, and with
+                // zoneout d ⊙ dh_t and d_c ⊙ dc_t (b, H) each.
+                let width = 4 * h + (plan.isLSTM ? 0 : gh) + (pointers.zoneHidden == nil ? 0 : 2 * h)
+                let carried = try Tensor.empty([blocks[part].count * width], on: self)
                 try withExtendedLifetime(carried) {
                     plan.layerNormBackward(rows: blocks[part], pointers, carried: try self.pointer(carried, op),
                                            sums: pointerSums.pointer + part * sumWidth)
@@ -103,12 +108,15 @@ struct LayerNormPointers: @unchecked Sendable {
     var packedHH: Pointer
     /// (B, H) recurrent dropout mask (nil: none).
     var hiddenMask: Pointer?
+    /// (N, H) zoneout factors of h and (LSTM) c, and the reserve's c̃_t (LSTM); nil without zoneout.
+    var zoneHidden: Pointer?, zoneCell: Pointer?, candidateCell: Pointer?
     var gradGates: Pointer? = nil, gradProducts: Pointer? = nil
     var gradOutput: Pointer? = nil, gradFinalHidden: Pointer? = nil, gradFinalCell: Pointer? = nil
     var gradInitialHidden: Pointer? = nil, gradInitialCell: Pointer? = nil
 
     init(_ v: LayerNormReserve, _ norm: RecurrentLayerNormWeights, _ w: RecurrentWeights, output: Tensor, packedHH: Tensor,
-         initialHidden: Tensor?, initialCell: Tensor?, hiddenMask: Tensor?, _ backend: CPUBackend, _ op: String) throws {
+         initialHidden: Tensor?, initialCell: Tensor?, hiddenMask: Tensor?, zoneout: RecurrentZoneout?, _ backend: CPUBackend,
+         _ op: String) throws {
         let pointer = { (x: Tensor) in try backend.pointer(x, op) }
         gates = try pointer(v.gates); extra = try pointer(v.extra)
         normalizedHH = try pointer(v.normalizedHH); deviationHH = try pointer(v.deviationHH)
@@ -119,6 +127,9 @@ struct LayerNormPointers: @unchecked Sendable {
         gainCell = try norm.gainCell.map(pointer); biasCell = try norm.biasCell.map(pointer)
         self.packedHH = try pointer(packedHH)
         self.hiddenMask = try hiddenMask.map(pointer)
+        zoneHidden = try zoneout.map { try pointer($0.hidden) }
+        zoneCell = try zoneout?.cell.map(pointer)
+        candidateCell = try v.candidateCell.map(pointer)
         normalizedIH = try pointer(v.normalizedIH); deviationIH = try pointer(v.deviationIH); gainIH = try pointer(norm.gainIH)
     }
 }
@@ -150,10 +161,29 @@ extension StepPlan {
                 input_inverse: p.deviationIH + row, gain_ih: p.gainIH, product: product,
                 normalized_product: p.normalizedHH + row * gh, product_inverse: p.deviationHH + row,
                 gain_hh: p.gainHH, bias_ih: p.biasIH, bias_hh: p.biasHH, previous: isLSTM ? previousCell : previousHidden,
-                state: p.extra + row * h, normalized_cell: p.normalizedCell.map { $0 + row * h },
+                state: (p.candidateCell ?? p.extra) + row * h, normalized_cell: p.normalizedCell.map { $0 + row * h },
                 cell_inverse: p.deviationCell.map { $0 + row }, gain_cell: p.gainCell, bias_cell: p.biasCell,
                 hidden_out: p.output + row * h)
             rk_layer_norm_cell_forward(cell, &cellStep)
+            // Zoneout: c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t), h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) (no previous state: zeros).
+            let units = count * h
+            if let factors = p.zoneCell.map({ $0 + row * h }), let candidate = p.candidateCell.map({ $0 + row * h }) {
+                blend(p.extra + row * h, candidate, previous: previousCell, factors: factors, count: units)
+            }
+            if let factors = p.zoneHidden.map({ $0 + row * h }) {
+                let hidden = p.output + row * h
+                blend(hidden, hidden, previous: previousHidden, factors: factors, count: units)
+            }
+        }
+    }
+
+    /// out = x + d ⊙ (previous − x) over `count` floats (previous nil: zeros); `out` may be `x`.
+    private func blend(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, previous: UnsafePointer<Float>?,
+                       factors d: UnsafePointer<Float>, count: Int) {
+        if let previous {
+            for k in 0..<count { out[k] = x[k] + d[k] * (previous[k] - x[k]) }
+        } else {
+            for k in 0..<count { out[k] = x[k] - d[k] * x[k] }
         }
     }
 
@@ -165,6 +195,7 @@ extension StepPlan {
         let (h, gh, first) = (hidden, gateCount * hidden, rows.lowerBound)
         let gradHidden = carried, gradCell = carried + rows.count * h, product = gradCell + rows.count * h
         let gradCellOutput = product + rows.count * h, gradHiddenGates = gradCellOutput + rows.count * h
+        let zoned = gradHiddenGates + (isLSTM ? 0 : rows.count * gh), zonedCell = zoned + rows.count * h
         for step in stride(from: steps - 1, through: 0, by: -1) {
             let end = min(rows.upperBound, sizes[step])
             if end <= first { continue }
@@ -179,31 +210,54 @@ extension StepPlan {
             let previousHidden = step == 0 ? p.initialHidden.map { $0 + first * h } : p.output + earlier * h
             let previousCell = step == 0 ? p.initialCell.map { $0 + first * h } : p.extra + earlier * h
             let gradProducts = p.gradProducts! + row * gh
+            // Zoneout: dh_t = dy_t + dh_{t+1} whole, d ⊙ dh_t goes to h_{t-1} and dh̃_t = dh_t − d ⊙ dh_t to the
+            // cell; likewise d_c ⊙ dc_t to c_{t-1} and dc_t − d_c ⊙ dc_t through the cell.
+            var gradOutput = p.gradOutput.map { $0 + row * h }
+            let units = count * h
+            if let factors = p.zoneHidden.map({ $0 + row * h }) {
+                for k in 0..<units {
+                    let total = gradHidden[k] + (gradOutput?[k] ?? 0)
+                    zoned[k] = factors[k] * total
+                    gradHidden[k] = total - zoned[k]
+                }
+                gradOutput = nil
+            }
+            let cellFactors = isLSTM ? p.zoneCell.map { $0 + row * h } : nil
+            if let cellFactors {
+                for k in 0..<units {
+                    zonedCell[k] = cellFactors[k] * gradCell[k]
+                    gradCell[k] -= zonedCell[k]
+                }
+            }
             var cellStep = rk_layer_norm_backward(
-                rows: Int32(count), hidden: Int32(h), gates: p.gates + row * gh, state: p.extra + row * h,
+                rows: Int32(count), hidden: Int32(h), gates: p.gates + row * gh,
+                state: (isLSTM ? p.candidateCell ?? p.extra : p.extra) + row * h,
                 previous: isLSTM ? previousCell : previousHidden, normalized_product: p.normalizedHH + row * gh,
                 product_inverse: p.deviationHH + row, gain_hh: p.gainHH, normalized_cell: p.normalizedCell.map { $0 + row * h },
                 cell_inverse: p.deviationCell.map { $0 + row }, gain_cell: p.gainCell,
-                grad_output: p.gradOutput.map { $0 + row * h }, grad_hidden: gradHidden, grad_cell: isLSTM ? gradCell : nil,
+                grad_output: gradOutput, grad_hidden: gradHidden, grad_cell: isLSTM ? gradCell : nil,
                 grad_gates: p.gradGates! + row * gh, grad_gates_hidden: isLSTM ? nil : gradHiddenGates,
                 grad_cell_output: isLSTM ? gradCellOutput : nil, grad_product: gradProducts,
                 normalized_input: p.normalizedIH + row * gh, input_inverse: p.deviationIH + row, gain_ih: p.gainIH,
                 sum_bias_ih: sums, sum_bias_hh: isLSTM ? nil : sums + gh, sum_gain_ih: sums + 2 * gh, sum_gain_hh: sums + 3 * gh,
                 sum_gain_cell: isLSTM ? sums + 4 * gh : nil, sum_bias_cell: isLSTM ? sums + 4 * gh + h : nil)
             rk_layer_norm_cell_backward(cell, &cellStep)
-            // dh_{t-1} = (dĜ_h W_hh) ⊙ mask [+ GRU's z ⊙ dh_t, which the step left in gradHidden]: (b, GH) × (GH, H),
-            // not needed at step 0 unless dh_0 is asked for.
+            if cellFactors != nil { for k in 0..<units { gradCell[k] += zonedCell[k] } }   // dc_{t-1} = f ⊙ dc̃_t + d_c ⊙ dc_t
+            // dh_{t-1} = (dĜ_h W_hh) ⊙ mask [+ GRU's z ⊙ dh_t, which the step left in gradHidden] [+ d ⊙ dh_t]:
+            // (b, GH) × (GH, H), not needed at step 0 unless dh_0 is asked for.
             guard step > 0 || p.gradInitialHidden != nil else { continue }
             let direct = p.hiddenMask != nil || !isLSTM
             rk_gemm_packed(Int32(count), Int32(h), Int32(gh), gradProducts, Int32(gh), p.packedHH, direct ? product : gradHidden,
                            Int32(h), 0)
-            guard direct else { continue }
-            let mask = p.hiddenMask.map { $0 + first * h }
-            switch (isLSTM, mask) {
-            case (true, let mask?): for k in 0..<(count * h) { gradHidden[k] = product[k] * mask[k] }
-            case (false, let mask?): for k in 0..<(count * h) { gradHidden[k] += product[k] * mask[k] }
-            default: for k in 0..<(count * h) { gradHidden[k] += product[k] }
+            if direct {
+                let mask = p.hiddenMask.map { $0 + first * h }
+                switch (isLSTM, mask) {
+                case (true, let mask?): for k in 0..<units { gradHidden[k] = product[k] * mask[k] }
+                case (false, let mask?): for k in 0..<units { gradHidden[k] += product[k] * mask[k] }
+                default: for k in 0..<units { gradHidden[k] += product[k] }
+                }
             }
+            if p.zoneHidden != nil { for k in 0..<units { gradHidden[k] += zoned[k] } }
         }
         p.gradInitialHidden.map { ($0 + first * h).update(from: gradHidden, count: rows.count * h) }
         if isLSTM { p.gradInitialCell.map { ($0 + first * h).update(from: gradCell, count: rows.count * h) } }

@@ -3,9 +3,12 @@
 // passes every backend shares (`recurrentForward`/`recurrentBackward` come here for such a shape).
 // With LN(x) = x̂ ⊙ γ over each row of G·H, x̂ = (x − μ)/σ, σ = √(var + 1e-5):
 //   a_t = LN_ih(W_ih x_t) + b_ih + LN_hh(W_hh h̄_{t-1}) + b_hh      (G·H; b_ih, b_hh are the norms' biases)
-//   LSTM: i, f, g, o from a_t as PyTorch's; c̃_t = f ⊙ c_{t-1} + i ⊙ g; c_t = x̂(c̃_t) ⊙ γ_c + β_c;
+//   LSTM: i, f, g, o from a_t as PyTorch's; c_t = x̂(f ⊙ c_{t-1} + i ⊙ g) ⊙ γ_c + β_c;
 //         h_t = o ⊙ tanh(c_t) (c_t, normalised, is the state carried on)
 //   GRU:  r, z, n from a_t as PyTorch's (n = tanh(a_in + r ⊙ a_hn)), h_t = n + z ⊙ (h_{t-1} − n)
+//   Zoneout, as the plain cells: with the cell's c̃_t, h̃_t from the equations above, c_t = c̃_t + d_c ⊙
+//   (c_{t-1} − c̃_t) and h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t), h̃_t = o ⊙ tanh(c̃_t); the step writes c̃_t to
+//   the reserve's candidate part and the blends follow it.
 // h̄ is h_{t-1} (⊙ mask with recurrent dropout). x W_ihᵀ is one GEMM for the whole sequence before
 // the time loop, the dW and dX GEMMs follow the backward one; what lies between is the time loop's
 // (`layerNormForwardSteps`, `layerNormBackwardSteps`, overridable per backend). The shared per-step
@@ -14,7 +17,8 @@
 // the state (a GRU's norm is its own launch before PyTorch's GRU step). Backward per step: the
 // cell's gate gradients, the recurrent norm's backward, dh_{t-1} = dĜ_h W_hh; then the biases' and
 // the gains' gradients (column sums of dy and dy ⊙ x̂) and the input norm's backward.
-// Reserve: gates (N, G·H), the extra state (N, H: c_t, or GRU's a_hn), x̂_ih and x̂_hh (N, G·H),
+// Reserve: gates (N, G·H), the extra state (N, H: c_t, or GRU's a_hn), an LSTM with zoneout's c̃_t
+// (N, H), x̂_ih and x̂_hh (N, G·H),
 // 1/σ of each (N), then for an LSTM ĉ_t (N, H) and its 1/σ (N). Forward only keeps the same layout.
 // T = time steps, B = batch, N = rows, I = input size, H = hidden size, G = gates, R = H.
 
@@ -22,6 +26,8 @@
 public struct LayerNormReserve: Sendable {
     /// (N, G·H) post-activation gates; (N, H) c_t or GRU's a_hn.
     public var gates: Tensor, extra: Tensor
+    /// (N, H) c̃_t, the cell state before zoneout (an LSTM with zoneout), else nil.
+    public var candidateCell: Tensor?
     /// (N, G·H) x̂ of the input and recurrent pre-activations, (N) their 1/σ.
     public var normalizedIH: Tensor, normalizedHH: Tensor, deviationIH: Tensor, deviationHH: Tensor
     /// (N, H) ĉ_t and (N) its 1/σ (LSTM), else nil.
@@ -37,6 +43,7 @@ public struct LayerNormReserve: Sendable {
         }
         gates = try take(n, gh)
         extra = try take(n, h)
+        candidateCell = s.keepsCandidateCell ? try take(n, h) : nil
         normalizedIH = try take(n, gh)
         normalizedHH = try take(n, gh)
         deviationIH = try take(n, 1)
@@ -123,6 +130,7 @@ extension Backend {
                              gain: norm.gainIH, bias: nil)
         let projection = try Tensor.empty([s.batchSize, gh], on: self)   // (B, GH) LN_hh(h̄ W_hhᵀ)
         let masked = try io.hiddenMask.map { _ in try Tensor.empty([s.batchSize, h], on: self) }   // (B, H) h̄
+        let zoneScratch = try io.zoneout.map { _ in try Tensor.empty([s.batchSize, h], on: self) }  // (B, H)
         for step in 0..<t {
             let active = 0..<s.rows(atStep: step)
             let rows = { (x: Tensor) in try self.stepRows(x, offsets, step, active) }
@@ -143,18 +151,29 @@ extension Backend {
                 // One kernel: the recurrent norm, the gates, c's norm and the state.
                 let previousCell = step == 0
                     ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(v.extra, offsets, step - 1, active)
-                try layerNormLSTMForwardStep(hidden: rows(output), cell: rows(v.extra), normalizedCell: rows(normalizedCell),
+                // With zoneout the step writes c̃_t, and c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t) follows.
+                let stepCell = try v.candidateCell.map(rows) ?? rows(v.extra)
+                try layerNormLSTMForwardStep(hidden: rows(output), cell: stepCell, normalizedCell: rows(normalizedCell),
                                              cellInverseDeviation: rows(deviationCell), normalizedProjection: rows(v.normalizedHH),
                                              projectionInverseDeviation: rows(v.deviationHH), gates: rows(v.gates),
                                              hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                              projectionGain: norm.gainHH, cellGain: gainCell, cellBias: biasCell,
                                              previousCell: previousCell)
+                if let candidate = v.candidateCell, let factors = io.zoneout?.cell, let zoneScratch {
+                    let cell = try rows(v.extra)
+                    try copy(rows(candidate), to: cell)
+                    try zoneoutBlend(cell, previous: previousCell, factors: rows(factors), scratch: zoneScratch.slice(active))
+                }
             } else {
                 try layerNormForward(output: hiddenProjection, normalized: rows(v.normalizedHH), inverseDeviation: rows(v.deviationHH),
                                      input: hiddenProjection, gain: norm.gainHH, bias: nil)
                 try gruForwardStep(hidden: rows(output), newGateHidden: rows(v.extra), gates: rows(v.gates),
                                    hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                    previousHidden: previousHidden)
+            }
+            // Zoneout: h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t), in place in the output.
+            if let factors = io.zoneout?.hidden, let zoneScratch {
+                try zoneoutBlend(rows(output), previous: previousHidden, factors: rows(factors), scratch: zoneScratch.slice(active))
             }
         }
     }
@@ -195,6 +214,9 @@ extension Backend {
         let gradCells = lstm ? try Tensor.empty([n, h], on: self) : nil
         let offsets = s.stepOffsets
         let gradHidden = try Tensor.empty([b, h], on: self), gradCell = try Tensor.empty([b, h], on: self)  // carried
+        // Zoneout: d ⊙ dh_t and d_c ⊙ dc_t (B, H), the parts that go to step t−1 directly.
+        let zonedRows = try io.zoneout.map { _ in try Tensor.empty([b, h], on: self) }
+        let zonedCellRows = try io.zoneout?.cell.map { _ in try Tensor.empty([b, h], on: self) }
         for step in stride(from: t - 1, through: 0, by: -1) {
             let active = 0..<s.rows(atStep: step)
             let rows = { (x: Tensor) in try self.stepRows(x, offsets, step, active) }
@@ -212,20 +234,36 @@ extension Backend {
                     try fill(gradCell.slice(starting), with: 0)
                 }
             }
-            let dh = try gradHidden.slice(active), dy = try loop.gradOutput.map { try stepRows($0, offsets, step, active) }
+            let dh = try gradHidden.slice(active)
+            var dy = try loop.gradOutput.map { try stepRows($0, offsets, step, active) }
             let previousHidden = step == 0
                 ? try stateRows(io.initialHidden, s, active, width: h) : try stepRows(output, offsets, step - 1, active)
+            // Zoneout: dh_t = dy_t + dh_{t+1} whole; d ⊙ dh_t goes to h_{t-1}, dh̃_t = dh_t − d ⊙ dh_t to the cell
+            // (and likewise d_c ⊙ dc_t to c_{t-1}, dc_t − d_c ⊙ dc_t through the cell).
+            let zoned = try zonedRows.map { try $0.slice(active) }
+            if let zoned, let factors = io.zoneout?.hidden {
+                if let gradOutputRows = dy { try axpy(dh, alpha: 1, gradOutputRows) }
+                dy = nil
+                try multiply(zoned, dh, rows(factors))
+                try axpy(dh, alpha: -1, zoned)
+            }
+            let zonedCell = try zonedCellRows.map { try $0.slice(active) }
+            if let zonedCell, let factors = io.zoneout?.cell {
+                try multiply(zonedCell, gradCell.slice(active), rows(factors))
+                try axpy(gradCell.slice(active), alpha: -1, zonedCell)
+            }
             if lstm, let gradCells, let normalizedCell = v.normalizedCell, let deviationCell = v.deviationCell,
                let gainCell = norm.gainCell {
                 let previousCell = step == 0
                     ? try stateRows(io.initialCell, s, active, width: h) : try stepRows(v.extra, offsets, step - 1, active)
                 try layerNormLSTMBackwardStep(gradGates: rows(gradGates), gradProjection: rows(gradProducts),
                                               gradCell: gradCell.slice(active), gradCellOutput: rows(gradCells), gradHidden: dh,
-                                              gradOutput: dy, gates: rows(v.gates), cell: rows(v.extra),
+                                              gradOutput: dy, gates: rows(v.gates), cell: v.candidateCell.map(rows) ?? rows(v.extra),
                                               normalizedCell: rows(normalizedCell), cellInverseDeviation: rows(deviationCell),
                                               normalizedProjection: rows(v.normalizedHH),
                                               projectionInverseDeviation: rows(v.deviationHH), projectionGain: norm.gainHH,
                                               cellGain: gainCell, previousCell: previousCell)
+                if let zonedCell { try axpy(gradCell.slice(active), alpha: 1, zonedCell) }   // dc_{t-1} = f ⊙ dc̃_t + d_c ⊙ dc_t
             } else {
                 try gruBackwardStep(gradGatesInput: rows(gradGates), gradGatesHidden: rows(gradHiddenGates), gradHidden: dh,
                                     gradOutput: dy, gates: rows(v.gates), newGateHidden: rows(v.extra),
@@ -238,6 +276,7 @@ extension Backend {
             try gemm(product, rows(gradProducts), w.weightHH, GEMMShape(m: active.count, n: h, k: gh))
             if let mask = io.hiddenMask { try multiply(product, product, stateRows(mask, s, active, width: h)) }
             if !lstm { try axpy(dh, alpha: 1, product) }
+            if let zoned { try axpy(dh, alpha: 1, zoned) }
         }
         if let gradInitialHidden = io.gradInitialHidden { try copy(gradHidden, to: gradInitialHidden.reshaped([b, h])) }
         if let gradInitialCell = io.gradInitialCell, lstm { try copy(gradCell, to: gradInitialCell.reshaped([b, h])) }

@@ -133,9 +133,15 @@ public struct RecurrentLayerShape: Sendable, Equatable {
                 throw RecurrentError.invalidArgument(name: "layer norm", expected: "false for \(cell.rawValue) (LSTM and GRU only)",
                                                      got: "true")
             }
-            for (name, on) in [("a projection", projectionSize != nil), ("zoneout", zoneout), ("the reset gate before the product", resetBefore)]
-                where on {
-                throw RecurrentError.invalidArgument(name: "layer norm", expected: "a layer without \(name)", got: "both")
+            if projectionSize != nil {
+                throw RecurrentError.invalidArgument(
+                    name: "layer norm", expected: "a layer without a projection (the layer-normalised cells have no W_hr)",
+                    got: "both")
+            }
+            if resetBefore {
+                throw RecurrentError.invalidArgument(
+                    name: "layer norm", expected: "a layer without the reset gate before the product (the recurrent norm "
+                        + "normalises all of W_hh h_{t-1} at once, before r exists)", got: "both")
             }
         }
         if resetBefore, cell != .gru {

@@ -2,8 +2,10 @@
 // straight from the equations (Ba et al. 2016; PyTorch's custom_lstms.py LayerNormLSTMCell) with a
 // per-step loop and textbook BPTT, independent of the shared loop (Backend+LayerNorm.swift) but
 // filling the same reserve layout. With LN(x) = x̂(x) ⊙ γ: a = LN_ih(W_ih x_t) + b_ih +
-// LN_hh(W_hh h̄_{t-1}) + b_hh; LSTM c_t = x̂(f ⊙ c_{t-1} + i ⊙ g) ⊙ γ_c + β_c, h_t = o ⊙ tanh(c_t);
-// GRU as PyTorch's on a. h̄ = h_{t-1} (⊙ mask). A packed batch is unpacked to (T, B, ·).
+// LN_hh(W_hh h̄_{t-1}) + b_hh; LSTM c̃_t = x̂(f ⊙ c_{t-1} + i ⊙ g) ⊙ γ_c + β_c, h̃_t = o ⊙ tanh(c̃_t);
+// GRU h̃_t as PyTorch's on a. h̄ = h_{t-1} (⊙ mask). Without zoneout h_t = h̃_t and c_t = c̃_t; with it
+// h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) and c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t), as the plain cells (the reserve
+// then keeps c̃_t after c_t). A packed batch is unpacked to (T, B, ·).
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates.
 
 import Foundation
@@ -21,12 +23,16 @@ extension ReferenceBackend {
         let gih = try read(norm.gainIH, op), ghh = try read(norm.gainHH, op)
         let gc = try norm.gainCell.map { try read($0, op) } ?? [], bc = try norm.biasCell.map { try read($0, op) } ?? []
         let mask = try io.hiddenMask.map { try read($0, "\(op) hidden mask") }
+        // Zoneout factors (T, B, H) of h and (LSTM) c.
+        let zoneHidden = try io.zoneout.map { Self.unpack(try read($0.hidden, "\(op) zoneout"), width: h, s) }
+        let zoneCell = try io.zoneout?.cell.map { Self.unpack(try read($0, "\(op) zoneout"), width: h, s) }
         var hState = try readOrZeros(io.initialHidden, count: b * h, "\(op) initial hidden")
         var cState = try readOrZeros(io.initialCell, count: b * h, "\(op) initial cell")
         let zeros = [Float](repeating: 0, count: gh)
         // (T, B, ·) each: output, gates, extra, x̂_ih, x̂_hh, 1/σ_ih, 1/σ_hh, ĉ, 1/σ_c.
         var output = [Float](repeating: 0, count: t * b * h), gates = [Float](repeating: 0, count: t * b * gh)
         var extra = output, normIH = gates, normHH = gates, normCell = output
+        var candidateCell = [Float](repeating: 0, count: s.keepsCandidateCell ? t * b * h : 0)   // (T, B, H) c̃_t
         var devIH = [Float](repeating: 0, count: t * b), devHH = devIH, devCell = devIH
         for step in 0..<t {
             var hNext = hState, cNext = cState
@@ -52,10 +58,13 @@ extension ReferenceBackend {
                     normCell.replaceSubrange((q * h)..<((q + 1) * h), with: nc)
                     devCell[q] = sc
                     for j in 0..<h {
-                        let c = nc[j] * gc[j] + bc[j]
+                        let normed = nc[j] * gc[j] + bc[j]                               // c̃_t
+                        // Zoneout: c_t = c̃_t + d ⊙ (c_{t-1} − c̃_t); h̃_t reads c̃_t.
+                        let c = zoneCell.map { normed + $0[q * h + j] * (cState[row * h + j] - normed) } ?? normed
                         cNext[row * h + j] = c
                         extra[q * h + j] = c
-                        newHidden[j] = activated[3 * h + j] * Foundation.tanh(c)
+                        if s.keepsCandidateCell { candidateCell[q * h + j] = normed }
+                        newHidden[j] = activated[3 * h + j] * Foundation.tanh(normed)
                     }
                 } else {
                     for j in 0..<h {
@@ -67,13 +76,18 @@ extension ReferenceBackend {
                     }
                 }
                 gates.replaceSubrange((q * gh)..<((q + 1) * gh), with: activated)
+                // Zoneout: h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t).
+                if let zoneHidden {
+                    for j in 0..<h { newHidden[j] += zoneHidden[q * h + j] * (hState[row * h + j] - newHidden[j]) }
+                }
                 for j in 0..<h { hNext[row * h + j] = newHidden[j]; output[q * h + j] = newHidden[j] }
             }
             hState = hNext
             cState = cNext
         }
         try write(Self.pack(output, width: h, s), to: io.output, "\(op) output")
-        var reserve = Self.pack(gates, width: gh, s) + Self.pack(extra, width: h, s) + Self.pack(normIH, width: gh, s)
+        var reserve = Self.pack(gates, width: gh, s) + Self.pack(extra, width: h, s)
+            + Self.pack(candidateCell, width: s.keepsCandidateCell ? h : 0, s) + Self.pack(normIH, width: gh, s)
             + Self.pack(normHH, width: gh, s) + Self.pack(devIH, width: 1, s) + Self.pack(devHH, width: 1, s)
         if lstm { reserve += Self.pack(normCell, width: h, s) + Self.pack(devCell, width: 1, s) }
         try write(reserve, to: io.reserve, "\(op) reserve")
@@ -98,12 +112,17 @@ extension ReferenceBackend {
             defer { start += n * width }
             return Self.unpack(Array(reserve[start..<(start + n * width)]), width: width, s)
         }
-        let gates = part(gh), extra = part(h), normIH = part(gh), normHH = part(gh), devIH = part(1), devHH = part(1)
+        let gates = part(gh), extra = part(h)
+        // c̃_t of an LSTM with zoneout, else c_t itself: what tanh reads.
+        let candidate = s.keepsCandidateCell ? part(h) : extra
+        let normIH = part(gh), normHH = part(gh), devIH = part(1), devHH = part(1)
         let normCell = lstm ? part(h) : [], devCell = lstm ? part(1) : []
         let wih = try read(w.weightIH, op), whh = try read(w.weightHH, op)
         let gih = try read(norm.gainIH, op), ghh = try read(norm.gainHH, op)
         let gc = try norm.gainCell.map { try read($0, op) } ?? []
         let mask = try io.hiddenMask.map { try read($0, "\(op) hidden mask") }
+        let zoneHidden = try io.zoneout.map { Self.unpack(try read($0.hidden, "\(op) zoneout"), width: h, s) }
+        let zoneCell = try io.zoneout?.cell.map { Self.unpack(try read($0, "\(op) zoneout"), width: h, s) }
         let h0 = try readOrZeros(io.initialHidden, count: b * h, "\(op) initial hidden")
         let c0 = try readOrZeros(io.initialCell, count: b * h, "\(op) initial cell")
         var dhNext = try readOrZeros(io.gradFinalHidden, count: b * h, "\(op) grad final hidden")
@@ -118,14 +137,19 @@ extension ReferenceBackend {
                 let q = step * b + row, gBase = q * gh
                 let hPrev = (0..<h).map { step == 0 ? h0[row * h + $0] : y[(q - b) * h + $0] }
                 let hBar = (0..<h).map { hPrev[$0] * (mask?[row * h + $0] ?? 1) }
-                let dh = (0..<h).map { dy[q * h + $0] + dhNext[row * h + $0] }
+                // dL/dh_t; with zoneout d ⊙ dh_t goes to h_{t-1} directly and dh̃_t = dh_t − d ⊙ dh_t to the cell.
+                let dhTotal = (0..<h).map { dy[q * h + $0] + dhNext[row * h + $0] }
+                let zoned = (0..<h).map { j in zoneHidden.map { $0[q * h + j] * dhTotal[j] } ?? 0 }
+                let dh = (0..<h).map { dhTotal[$0] - zoned[$0] }
                 var dai = [Float](repeating: 0, count: gh), dah = dai
-                var direct = [Float](repeating: 0, count: h)
+                var direct = zoned                                                     // dh_{t-1} not through W_hh
+                // Cell zoneout: d_c ⊙ dc_t goes to c_{t-1} directly, dc̃_t gets the rest.
+                let zonedCell = (0..<h).map { j in zoneCell.map { $0[q * h + j] * dcNext[row * h + j] } ?? 0 }
                 if lstm {
                     var dc = [Float](repeating: 0, count: h)
                     for j in 0..<h {
-                        let o = gates[gBase + 3 * h + j], tc = Foundation.tanh(extra[q * h + j])
-                        dc[j] = dcNext[row * h + j] + dh[j] * o * (1 - tc * tc)
+                        let o = gates[gBase + 3 * h + j], tc = Foundation.tanh(candidate[q * h + j])
+                        dc[j] = (dcNext[row * h + j] - zonedCell[j]) + dh[j] * o * (1 - tc * tc)   // dL/dc̃_t
                         dai[3 * h + j] = dh[j] * tc * o * (1 - o)
                         dGc[j] += Double(dc[j]) * Double(normCell[q * h + j])
                         dBc[j] += Double(dc[j])
@@ -138,7 +162,7 @@ extension ReferenceBackend {
                         dai[j] = dCandidate[j] * gg * ig * (1 - ig)
                         dai[h + j] = dCandidate[j] * cPrev * fg * (1 - fg)
                         dai[2 * h + j] = dCandidate[j] * ig * (1 - gg * gg)
-                        dcPrev[row * h + j] = dCandidate[j] * fg
+                        dcPrev[row * h + j] = dCandidate[j] * fg + zonedCell[j]
                     }
                     dah = dai
                 } else {
@@ -149,7 +173,7 @@ extension ReferenceBackend {
                         dai[h + j] = dh[j] * (hPrev[j] - nn) * z * (1 - z)
                         dai[2 * h + j] = dn
                         dah[j] = dai[j]; dah[h + j] = dai[h + j]; dah[2 * h + j] = dn * r
-                        direct[j] = dh[j] * z
+                        direct[j] += dh[j] * z
                     }
                 }
                 for k in 0..<gh {

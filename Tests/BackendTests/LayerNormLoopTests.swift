@@ -1,8 +1,8 @@
 // The time loop of layer-normalised LSTM and GRU layers on the device under test (on the CPU, its
 // own loop: row blocks of the batch, one C step per block and step) against the reference, forward
 // and every gradient, on shapes that stress that loop: hidden sizes that end mid-vector, odd batches
-// split over row blocks, variable lengths within and across blocks, recurrent dropout, no h_0, and
-// forward only; and the C steps' builds (portable, AVX2, AVX-512) against each other.
+// split over row blocks, variable lengths within and across blocks, recurrent dropout, zoneout, no
+// h_0, and forward only; and the C steps' builds (portable, AVX2, AVX-512) against each other.
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates.
 
 import CRecurrentGEMM
@@ -30,6 +30,25 @@ import Testing
             RecurrentCase(cell: cell, t: 4, b: 9, i: 2, h: 16, initialState: false, finalGradients: false,
                           gradOutput: true, inputGradients: false, layerNorm: true),
         ]
+    }
+
+    /// Zoneout on the same loop: two row blocks with H ending mid-vector; variable lengths with
+    /// recurrent dropout; no h_0 and no dy (factors in [0, 1): training's and evaluation's alike).
+    static let zoneoutCases: [RecurrentCase] = [RecurrentCell.lstm, .gru].flatMap { cell in
+        [
+            RecurrentCase(cell: cell, t: 5, b: 17, i: 4, h: 13, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true, zoneout: true, layerNorm: true),
+            RecurrentCase(cell: cell, t: 6, b: 17, i: 3, h: 37, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true, batchSizes: [17, 15, 12, 9, 4, 2], hiddenMask: true,
+                          zoneout: true, layerNorm: true),
+            RecurrentCase(cell: cell, t: 3, b: 9, i: 5, h: 16, initialState: false, finalGradients: true,
+                          gradOutput: false, inputGradients: true, batchSizes: [9, 5, 3], zoneout: true, layerNorm: true),
+        ]
+    }
+
+    @Test(arguments: zoneoutCases)
+    func zoneoutLoopMatchesReference(_ c: RecurrentCase) throws {
+        try RecurrentLayerTests.expectLayerMatchesReference(c)
     }
 
     @Test(arguments: cases)

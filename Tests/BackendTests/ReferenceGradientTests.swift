@@ -1,7 +1,9 @@
 // The reference's own whole-layer backward against central finite differences of its forward,
 // so the yardstick is checked by something other than a second reading of the same equations:
 // uniform shapes, uneven ones (I ≠ H, T ≠ B), LSTM projections, variable lengths (packed) and
-// recurrent dropout masks, zoneout, and a GRU with the reset gate before the recurrent product.
+// recurrent dropout masks, zoneout, a GRU with the reset gate before the recurrent product, and
+// layer-normalised cells (with zoneout too). The bidirectional stack with zoneout and layer norm is
+// LayerNormZoneoutTests'.
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates, P = projection size,
 // R = width of h (P when projecting, else H), N = rows (T·B, or Σ batchSizes when packed).
 
@@ -55,7 +57,12 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
         + [RecurrentCell.lstm, .gru].flatMap { cell in
             [GradientCase(cell: cell, layerNorm: true),
              GradientCase(cell: cell, t: 4, b: 3, i: 2, h: 5, batchSizes: [3, 3, 2, 1], layerNorm: true),
-             GradientCase(cell: cell, t: 3, b: 2, i: 5, h: 4, batchSizes: [2, 2, 1], hiddenMask: true, layerNorm: true)]
+             GradientCase(cell: cell, t: 3, b: 2, i: 5, h: 4, batchSizes: [2, 2, 1], hiddenMask: true, layerNorm: true),
+             // Zoneout (and an LSTM's cell zoneout): uniform, uneven and packed, with recurrent dropout.
+             GradientCase(cell: cell, zoneout: true, layerNorm: true),
+             GradientCase(cell: cell, t: 4, b: 3, i: 2, h: 5, batchSizes: [3, 3, 2, 1], zoneout: true, layerNorm: true),
+             GradientCase(cell: cell, t: 3, b: 3, i: 4, h: 3, batchSizes: [3, 2, 1], hiddenMask: true, zoneout: true,
+                          layerNorm: true)]
         }
 }
 

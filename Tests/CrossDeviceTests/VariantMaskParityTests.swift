@@ -1,6 +1,7 @@
 // Recurrent dropout, weight-drop and zoneout masks on the CPU backend and on OpenCL: the same seed draws
 // the same mask bits on both devices, so the dropped weights (the exact zeros of dL/dW_hh) are
-// the same entries and the outputs and gradients agree within abs 1e-5 + rel 1e-4.
+// the same entries and the outputs and gradients agree within abs 1e-5 + rel 1e-4; plain and
+// layer-normalised cells.
 // T = time steps, B = batch, I = input size, H = hidden size.
 
 import Testing
@@ -9,15 +10,16 @@ import TestSupport
 
 @Suite(.enabled(if: Devices.haveOpenCL, "no OpenCL device on this machine"))
 struct VariantMaskParityTests {
-    /// One recorded call of a 2-layer bidirectional stack with both variants on `backend`: the output
-    /// and every parameter gradient, and the recurrent dropout masks drawn.
-    static func run(_ cell: RecurrentCell, on backend: any Backend) throws
+    /// One recorded call of a 2-layer bidirectional stack with the variants on `backend` (projected unless
+    /// layer-normalised): the output and every parameter gradient, and the recurrent dropout masks drawn.
+    static func run(_ cell: RecurrentCell, layerNorm: Bool, on backend: any Backend) throws
         -> (output: [Float], gradients: [String: [Float]], hiddenMask: [Float]) {
         let (t, b, i, h) = (6, 5, 3, 7)
-        let variants = RecurrentVariants(recurrentDropout: 0.3, weightDrop: 0.5, zoneout: 0.2, cellZoneout: cell == .lstm ? 0.4 : 0)
+        let variants = RecurrentVariants(recurrentDropout: 0.3, weightDrop: 0.5, zoneout: 0.2, cellZoneout: cell == .lstm ? 0.4 : 0,
+                                         layerNorm: layerNorm)
         let rng = RandomSource(seed: 17)
         let net: RecurrentNetwork = cell == .lstm
-            ? try LSTM(inputSize: i, hiddenSize: h, numLayers: 2, projSize: 4, bidirectional: true, on: backend, rng: rng,
+            ? try LSTM(inputSize: i, hiddenSize: h, numLayers: 2, projSize: layerNorm ? 0 : 4, bidirectional: true, on: backend, rng: rng,
                        variants: variants)
             : try GRU(inputSize: i, hiddenSize: h, numLayers: 2, bidirectional: true, on: backend, rng: rng, variants: variants)
         let site = try #require(net.variantSite), replay = DropoutSite(rng: RandomSource(seed: 0))
@@ -32,14 +34,15 @@ struct VariantMaskParityTests {
                 try hiddenMask.toArray())
     }
 
-    @Test(arguments: [RecurrentCell.lstm, .gru])
-    func masksAreTheSameBitsOnBothDevices(_ cell: RecurrentCell) throws {
-        let cpu = try Self.run(cell, on: Devices.cpu), gpu = try Self.run(cell, on: Devices.gpu)
+    @Test(arguments: [RecurrentCell.lstm, .gru], [false, true])
+    func masksAreTheSameBitsOnBothDevices(_ cell: RecurrentCell, _ layerNorm: Bool) throws {
+        let cpu = try Self.run(cell, layerNorm: layerNorm, on: Devices.cpu), gpu = try Self.run(cell, layerNorm: layerNorm, on: Devices.gpu)
         #expect(cpu.hiddenMask == gpu.hiddenMask, "recurrent dropout masks differ between devices")
-        expectClose(gpu.output, cpu.output, "\(cell.rawValue) output")
+        let label = cell.rawValue + (layerNorm ? " layer norm" : "")
+        expectClose(gpu.output, cpu.output, "\(label) output")
         for (name, value) in cpu.gradients {
             let other = try #require(gpu.gradients[name])
-            expectClose(other, value, "\(cell.rawValue) grad \(name)")
+            expectClose(other, value, "\(label) grad \(name)")
             if name.hasPrefix("weight_hh") {
                 let dropped = value.map { $0 == 0 }
                 #expect(dropped == other.map { $0 == 0 }, "\(name): the dropped weights differ between devices")

@@ -1,7 +1,8 @@
 // Streaming inference: a stack stepped T times through `RecurrentStream` equals one
 // evaluation-mode pass over the T steps (every step's top output and the final states), for
 // every cell, stacked and projected, from given initial states, at sizes around the CPU stream
-// step's tiles; `predict` restores the mode.
+// step's tiles, and with the variants (zoneout, layer norm, the reset-before GRU); `predict`
+// restores the mode.
 // T = steps, B = batch, I = input size, H = hidden size, L = layers, P = projection size.
 
 import RecurrentKit
@@ -102,6 +103,64 @@ import TestSupport
         let final = try stream.state()
         expectClose(try final.hidden.toArray(), try pass.state.hidden.toArray(), "\(label): final h")
         if let c = pass.state.cell { expectClose(try #require(final.cell).toArray(), try c.toArray(), "\(label): final c") }
+    }
+
+    /// Variants: zoneout on h (and c) blended after each step's cell, at B = 1 (the CPU backend's
+    /// own stream step) and B = 3, projected; layer norm and the reset-before GRU through the
+    /// network's step, also with zoneout. The network is left in training mode: the stream evaluates all the same.
+    @Test(arguments: [(RecurrentCell.lstm, 1, 0, "zoneout"), (.lstm, 3, 2, "zoneout"), (.gru, 1, 0, "zoneout"),
+                      (.gru, 3, 0, "zoneout"), (.rnnTanh, 3, 0, "zoneout"), (.lstm, 3, 0, "layerNorm"),
+                      (.gru, 2, 0, "layerNorm"), (.gru, 3, 0, "resetBefore"), (.gru, 1, 0, "resetBefore"),
+                      (.lstm, 3, 0, "layerNormZoneout"), (.gru, 1, 0, "layerNormZoneout")])
+    func variantsEqualOnePass(cell: RecurrentCell, batch b: Int, projection: Int, variant: String) throws {
+        let backend = TestDevice.backend
+        let (t, i, h, layers) = (5, 4, 19, 2)
+        let r = projection > 0 ? projection : h
+        let variants = switch variant {
+        case "zoneout": RecurrentVariants(zoneout: 0.3, cellZoneout: cell == .lstm ? 0.2 : 0)
+        case "layerNorm": RecurrentVariants(layerNorm: true)
+        case "layerNormZoneout": RecurrentVariants(zoneout: 0.3, cellZoneout: cell == .lstm ? 0.2 : 0, layerNorm: true)
+        default: RecurrentVariants(resetAfter: false)
+        }
+        let rng = RandomSource(seed: 31)
+        let network: RecurrentNetwork = switch cell {
+        case .lstm: try LSTM(inputSize: i, hiddenSize: h, numLayers: layers, projSize: projection, on: backend, rng: rng,
+                             variants: variants)
+        case .gru: try GRU(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: rng, variants: variants)
+        default: try RNN(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: rng, variants: variants)
+        }
+        var random = TestRandom(seed: 32)
+        let x = random.uniform(count: t * b * i)
+        let state = RecurrentState(
+            hidden: try Tensor(shape: [layers, b, r], values: random.uniform(count: layers * b * r), on: backend),
+            cell: cell == .lstm ? try Tensor(shape: [layers, b, h], values: random.uniform(count: layers * b * h), on: backend) : nil)
+        network.eval()
+        let pass = try network(SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend)), initialState: state)
+        network.train()
+        let stream = try network.stream(batchSize: b, initialState: state)
+        var outputs: [Float] = []
+        for step in 0..<t {
+            let xt = try Tensor(shape: [b, i], values: Array(x[(step * b * i)..<((step + 1) * b * i)]), on: backend)
+            outputs += try stream.step(xt).toArray()
+        }
+        #expect(network.isTraining, "stepping leaves the network in training mode")
+        let label = "\(cell.rawValue) \(variant) B\(b) P\(projection)"
+        expectClose(outputs, try pass.output.data.toArray(), "\(label): stepped outputs")
+        let final = try stream.state()
+        expectClose(try final.hidden.toArray(), try pass.state.hidden.toArray(), "\(label): final h")
+        if let c = pass.state.cell { expectClose(try #require(final.cell).toArray(), try c.toArray(), "\(label): final c") }
+        // Without the blend the outputs differ: zoneout's expectation is in them.
+        if variant == "zoneout" {
+            let plain: RecurrentNetwork = switch cell {
+            case .lstm: try LSTM(inputSize: i, hiddenSize: h, numLayers: layers, projSize: projection, on: backend, rng: RandomSource(seed: 31))
+            case .gru: try GRU(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: RandomSource(seed: 31))
+            default: try RNN(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: RandomSource(seed: 31))
+            }
+            plain.eval()
+            let unblended = try plain(SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend)), initialState: state)
+            let gap = zip(try unblended.output.data.toArray(), outputs).map { abs($0 - $1) }.max() ?? 0
+            #expect(gap > 1e-3, "\(label): zoneout changes the outputs (largest difference \(gap))")
+        }
     }
 
     @Test func badStreamsAreRefused() throws {

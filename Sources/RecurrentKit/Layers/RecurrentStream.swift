@@ -4,6 +4,10 @@
 // else x W_ihᵀ and h W_hhᵀ through weights packed once for the stream (where the backend packs),
 // then the forward-only cell step; no allocation after the stream is made, nothing kept for
 // backward. Without a stream step, one sequence's large layer splits its gate columns across two cores.
+// Zoneout's evaluation blend (h_t = h̃_t + p (h_{t-1} − h̃_t), and c likewise) follows each layer's
+// cell step. Layer-normalised stacks and the reset-before GRU, which have no forward-only cell step
+// here, advance through the network's own evaluation `step` (the whole pass's ops for one step,
+// temporaries allocated per step) with the states copied into the stream's.
 // B = batch (sequences streamed together), I = input size, H = hidden size, L = layers, G = gates,
 // P = LSTM projection size, R = width of h (P when projecting, else H).
 
@@ -52,11 +56,13 @@ public final class RecurrentStream {
     private let gates: Tensor               // (B, G·H) x W_ihᵀ, then scratch of the cell step
     private let hiddenProjection: Tensor    // (B, G·H) h_{t-1} W_hhᵀ
     private let scratch: Tensor?            // (B, H) GRU's W_hn h + b_hn, or an LSTM's m_t before W_hr
+    private let zoneScratch: Tensor?        // (B·max(H, R)) zoneout's p (previous − new)
+    /// Whether steps go through `RecurrentNetwork.step` (layer norm, reset-before GRU) instead of `layers`.
+    private let stepsThroughNetwork: Bool
 
     /// Makes a stream of `batchSize` sequences starting from `initialState` (nil: zeros).
     /// - Throws: for a bidirectional stack (its reverse direction needs the whole sequence), one going
-    ///   backwards, with residual connections, with zoneout, layer norm or a reset-before GRU (`resetAfter` false), a
-    ///   batch size below 1, or an initial state of the wrong shape or device.
+    ///   backwards or with residual connections, a batch size below 1, or an initial state of the wrong shape or device.
     init(_ network: RecurrentNetwork, batchSize: Int, initialState: RecurrentState?) throws {
         guard !network.bidirectional else {
             throw RecurrentError.invalidArgument(name: "\(network.cell.rawValue) stream", expected: "a unidirectional stack",
@@ -67,21 +73,6 @@ public final class RecurrentStream {
                 name: "\(network.cell.rawValue) stream", expected: "a stack without goBackwards or residual connections",
                 got: network.variants.goBackwards ? "one going backwards (it needs the whole sequence)" : "a residual stack")
         }
-        guard !network.variants.usesZoneout else {
-            throw RecurrentError.invalidArgument(
-                name: "\(network.cell.rawValue) stream", expected: "a stack without zoneout",
-                got: "zoneout (its evaluation blends each state with the previous one, which the stream's cell steps do not)")
-        }
-        guard !network.variants.layerNorm else {
-            throw RecurrentError.invalidArgument(
-                name: "\(network.cell.rawValue) stream", expected: "a stack without layer norm",
-                got: "layerNorm (the stream's cell steps do not normalise)")
-        }
-        guard network.variants.resetAfter else {
-            throw RecurrentError.invalidArgument(
-                name: "gru stream", expected: "a GRU with the reset gate after the recurrent product (resetAfter true)",
-                got: "resetAfter false (the stream's cell step is PyTorch's reset-after GRU)")
-        }
         guard batchSize >= 1 else {
             throw RecurrentError.invalidArgument(name: "stream batch size", expected: "at least 1", got: "\(batchSize)")
         }
@@ -90,8 +81,11 @@ public final class RecurrentStream {
         let (b, h, r, l, gh) = (batchSize, network.hiddenSize, network.hiddenStateSize, network.numLayers,
                                 network.cell.gateCount * network.hiddenSize)
         let backend = network.backend
-        let gates = try Tensor.empty([b, gh], on: backend), hiddenProjection = try Tensor.empty([b, gh], on: backend)
-        layers = try network.layerParameters.enumerated().map { k, p in
+        let throughNetwork = network.variants.layerNorm || !network.variants.resetAfter
+        stepsThroughNetwork = throughNetwork
+        let gates = try Tensor.empty([throughNetwork ? 1 : b, gh], on: backend)
+        let hiddenProjection = try Tensor.empty([throughNetwork ? 1 : b, gh], on: backend)
+        layers = throughNetwork ? [] : try network.layerParameters.enumerated().map { k, p in
             let width = k == 0 ? network.inputSize : r
             if let step = try backend.makeStreamStep(p.values, cell: network.cell, inputSize: width, hiddenSize: h, batchSize: b) {
                 return LayerWeights(
@@ -121,7 +115,8 @@ public final class RecurrentStream {
         self.hiddenProjection = hiddenProjection
         hidden = try (0..<2).map { _ in try Tensor.zeros([l, b, r], on: backend) }
         cell = try (0..<2).map { _ in network.cell.hasCellState ? try Tensor.zeros([l, b, h], on: backend) : nil }
-        scratch = network.cell == .gru || network.projSize > 0 ? try Tensor.empty([b, h], on: backend) : nil
+        scratch = !throughNetwork && (network.cell == .gru || network.projSize > 0) ? try Tensor.empty([b, h], on: backend) : nil
+        zoneScratch = !throughNetwork && network.variants.usesZoneout ? try Tensor.empty([b * max(h, r)], on: backend) : nil
         try reset(to: initialState)
     }
 
@@ -156,6 +151,7 @@ public final class RecurrentStream {
         try backend.checkDevice(input, "\(network.cell.rawValue) stream step input")
         let (read, write) = (stepCount % 2, (stepCount + 1) % 2)
         let (b, h, r) = (batchSize, network.hiddenSize, network.hiddenStateSize)
+        if stepsThroughNetwork { return try stepThroughNetwork(input, read: read, write: write) }
         var x = input
         for (k, layer) in layers.enumerated() {
             let previousHidden = try hidden[read].row(k), newHidden = try hidden[write].row(k)   // (B, R)
@@ -165,9 +161,11 @@ public final class RecurrentStream {
                 let cellOutput = network.projSize > 0 ? scratch! : newHidden
                 try streamStep.step(input: x, previousHidden: previousHidden, previousCell: try cell[read]?.row(k),
                                     hidden: cellOutput, cell: try cell[write]?.row(k))
+                try zoneCell(layer: k, read: read, write: write)
                 if let weightHR = w.weightHR {
                     try Self.product(newHidden, cellOutput, weightHR, layer.projectionPacked, m: b, n: r, k: h, on: backend)
                 }
+                try zone(newHidden, previous: previousHidden, p: network.variants.zoneout)
                 x = newHidden
                 continue
             }
@@ -183,6 +181,7 @@ public final class RecurrentStream {
                 try backend.lstmInferenceStep(hidden: cellOutput, cell: cell[write]!.row(k), gates: gates,
                                               hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
                                               previousCell: cell[read]!.row(k))
+                try zoneCell(layer: k, read: read, write: write)
                 if let weightHR = w.weightHR {
                     try Self.product(newHidden, cellOutput, weightHR, layer.projectionPacked, m: b, n: r, k: h, on: backend)
                 }
@@ -195,10 +194,41 @@ public final class RecurrentStream {
                                              biasIH: w.biasIH, biasHH: w.biasHH,
                                              activation: network.cell == .rnnTanh ? .tanh : .relu)
             }
+            try zone(newHidden, previous: previousHidden, p: network.variants.zoneout)
             x = newHidden
         }
         stepCount += 1
         return x
+    }
+
+    /// Zoneout's evaluation blend in place, as the whole pass makes it: x ← x + p (previous − x). Nothing when p is 0.
+    private func zone(_ x: Tensor, previous: Tensor, p: Float) throws {
+        guard p > 0, let zoneScratch else { return }
+        let d = try zoneScratch.slice(0..<x.count).reshaped(x.shape)
+        try backend.copy(previous, to: d)
+        try backend.axpy(d, alpha: -1, x)
+        try backend.scale(d, by: p)
+        try backend.axpy(x, alpha: 1, d)
+    }
+
+    /// Cell zoneout of layer `k`: c_t from the cell step's c̃_t (which its h_t already read) and c_{t-1}.
+    private func zoneCell(layer k: Int, read: Int, write: Int) throws {
+        guard let next = cell[write], let previous = cell[read] else { return }
+        try zone(try next.row(k), previous: try previous.row(k), p: network.variants.cellZoneout)
+    }
+
+    /// One step of a stack the stream's own cell steps do not compute: the network's evaluation
+    /// `step` from the stream's states, whose results become the stream's next states.
+    private func stepThroughNetwork(_ input: Tensor, read: Int, write: Int) throws -> Tensor {
+        let wasTraining = network.isTraining
+        network.isTraining = false
+        defer { network.isTraining = wasTraining }
+        let state = RecurrentState(hidden: hidden[read], cell: cell[read])
+        let next = try network.step(input.reshaped([batchSize, network.inputSize]), state: state).state
+        try backend.copy(next.hidden, to: hidden[write])
+        if let c = cell[write], let given = next.cell { try backend.copy(given, to: c) }
+        stepCount += 1
+        return try hidden[write].row(network.numLayers - 1)
     }
 
     /// `c (m × n) = a · bᵀ`, through the packed copy when there is one.

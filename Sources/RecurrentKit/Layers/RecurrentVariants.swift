@@ -50,8 +50,10 @@ public struct RecurrentVariants: Sendable, Equatable {
     /// and an LSTM's c_t = LN_c(f ⊙ c_{t-1} + i ⊙ g) + β_c (the normalised c_t is the state), h_t =
     /// o ⊙ tanh(c_t). `bias_ih`/`bias_hh` are the two norms' biases; each layer adds the gains
     /// `weight_ln_ih_l{k}`, `weight_ln_hh_l{k}` (G·H, ones) and for an LSTM `weight_ln_c_l{k}`,
-    /// `bias_ln_c_l{k}` (H, ones and zeros). σ = √(var + 1e-5), as nn.LayerNorm. RNN, projections,
-    /// zoneout and the reset-before GRU refuse it.
+    /// `bias_ln_c_l{k}` (H, ones and zeros). σ = √(var + 1e-5), as nn.LayerNorm. Zoneout composes as
+    /// with the plain cells: c̃_t and h̃_t = o ⊙ tanh(c̃_t) are the cell's (c̃_t normalised), then
+    /// c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t) and h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t). RNN, projections and the
+    /// reset-before GRU refuse it.
     public var layerNorm: Bool
 
     /// PyTorch's plain cells unless an option is given.
@@ -81,9 +83,11 @@ public struct RecurrentVariants: Sendable, Equatable {
                 throw RecurrentError.invalidArgument(name: "layerNorm", expected: "false for \(cell.rawValue) (LSTM and GRU only)",
                                                      got: "true")
             }
-            let clash = projSize > 0 ? "projSize \(projSize) (the projection's h has no normalised counterpart)"
-                : usesZoneout ? "zoneout (it blends the normalised states with unnormalised ones)"
-                : !resetAfter ? "resetAfter false (the recurrent norm needs the whole W_hh h before r applies)" : nil
+            let clash = projSize > 0
+                ? "projSize \(projSize) (the layer-normalised cells have no projection W_hr: their h is the H-wide o ⊙ tanh(c_t))"
+                : !resetAfter
+                ? "resetAfter false (the recurrent norm normalises all of W_hh h_{t-1} as one row, which a reset gate applied "
+                    + "before the product would split into r-dependent parts)" : nil
             if let clash {
                 throw RecurrentError.invalidArgument(name: "layerNorm", expected: "a stack without \(clash.prefix { $0 != " " })",
                                                      got: clash)
