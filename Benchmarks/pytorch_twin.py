@@ -63,7 +63,7 @@ import sys
 import time
 
 CELLS = {"lstm": 4, "gru": 3, "rnn_tanh": 1}
-VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore", "layernorm")   # variant_eager.VARIANTS, LSTM and GRU (resetbefore: GRU)
+VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore", "layernorm", "lnzoneout")   # variant_eager.VARIANTS, LSTM and GRU (resetbefore: GRU; lnzoneout: LSTM)
 
 DEFAULT_GRID = [
     ("lstm", 50, 32, 32, 128, 1),
@@ -98,9 +98,11 @@ def parse_config(text):
     if cell not in CELLS:
         raise argparse.ArgumentTypeError(
             f"unknown cell '{parts[0]}' (expected one of {', '.join(CELLS)}, optionally +VARIANT)")
-    if variant and (variant not in VARIANTS or cell not in ("lstm", "gru") or (variant == "resetbefore" and cell != "gru")):
+    if variant and (variant not in VARIANTS or cell not in ("lstm", "gru") or (variant == "resetbefore" and cell != "gru")
+                    or (variant == "lnzoneout" and cell != "lstm")):
         raise argparse.ArgumentTypeError(
-            f"config '{text}': variant '{variant}' must be one of {', '.join(VARIANTS)}, on lstm or gru (resetbefore: gru)")
+            f"config '{text}': variant '{variant}' must be one of {', '.join(VARIANTS)}, on lstm or gru (resetbefore: gru; "
+            "lnzoneout: lstm)")
     if variant and len(parts) == 7:
         raise argparse.ArgumentTypeError(f"config '{text}': variants run on full-length sequences (no MIN)")
     cell = parts[0].lower()
@@ -186,7 +188,7 @@ def run_child(args):
 
     common = dict(input_size=I, hidden_size=H, num_layers=L, batch_first=False,
                   dropout=0.0, bias=True)
-    if variant == "layernorm":
+    if variant in ("layernorm", "lnzoneout"):
         from variant_eager import LayerNormStack
         model = LayerNormStack(base_cell, I, H, L)
     elif base_cell == "lstm":
@@ -209,8 +211,8 @@ def run_child(args):
 
     def step():
         opt.zero_grad()
-        if variant == "layernorm":
-            out = layer_norm_stack(model, x)
+        if variant in ("layernorm", "lnzoneout"):
+            out = layer_norm_stack(model, x, draw_masks(base_cell, variant, T, B, H, L))
         elif variant:
             # The variant as users write it: masks drawn, then the Python loop over the cell steps.
             out = eager_stack(model, base_cell, x, draw_masks(base_cell, variant, T, B, H, L), variant == "resetbefore")
@@ -299,7 +301,8 @@ def run_parent(args):
             from variant_eager import check_against_fixture_stack
             worst = check_against_fixture_stack(base_cell, variant)
             agreement[cfg[0]] = worst <= 1
-            against = "variant_fixtures' layer-norm cells" if variant == "layernorm" else "variant_fixtures.masked_stack"
+            against = ("variant_fixtures' layer-norm cells" if variant in ("layernorm", "lnzoneout")
+                       else "variant_fixtures.masked_stack")
             log(f"pytorch_twin: {cfg[0]} eager loop vs {against}: "
                 f"{'agrees' if worst <= 1 else 'DISAGREES'} (worst {worst:.2g} of the tolerance 1e-5 + 1e-4 max|e|)")
     for cfg, precision in ((c, p) for c in configs for p in precisions):

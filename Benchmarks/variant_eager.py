@@ -19,6 +19,8 @@ Variants (the same probabilities as recurrent-bench's BenchVariant):
   normalised value is the state), and the GRU with the same two norms before nn.GRU's gates; one
   step at a time, every product and norm per step as that cell writes them, with F.layer_norm.
   Its parameters (``LayerNormStack``) carry our names.
+* ``lnzoneout`` (LSTM): ``layernorm`` with zoneout p = 0.1 on h and c, blended after each step as
+  ``zoneout`` (c̃_t the normalised cell state, h̃_t = o ⊙ tanh(c̃_t)).
 
 `check_against_fixture_stack` runs these steps with given masks against ``masked_stack`` of
 scripts/variant_fixtures.py, the stack the PyTorch-parity tests check our backends against; the
@@ -38,7 +40,7 @@ from variant_fixtures import (_LN_NAMES, LayerNormGRUCell, LayerNormLSTMCell, ma
 
 # T = time steps, B = batch, I = input size, H = hidden size, L = layers, G = gates.
 
-VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore", "layernorm")
+VARIANTS = ("rdrop", "zoneout", "wdrop", "resetbefore", "layernorm", "lnzoneout")
 P_RECURRENT_DROPOUT, P_ZONEOUT, P_WEIGHT_DROP = 0.25, 0.1, 0.5
 GATES = {"lstm": 4, "gru": 3}
 
@@ -52,7 +54,7 @@ def draw_masks(cell, variant, T, B, H, L):
     elif variant == "wdrop":
         masks["weight"] = [torch.bernoulli(torch.full((GATES[cell] * H, H), 1 - P_WEIGHT_DROP)) / (1 - P_WEIGHT_DROP)
                            for _ in range(L)]
-    elif variant == "zoneout":
+    elif variant in ("zoneout", "lnzoneout"):
         masks["zone_h"] = [(torch.rand(T, B, H) < P_ZONEOUT).float() for _ in range(L)]
         if cell == "lstm":
             masks["zone_c"] = [(torch.rand(T, B, H) < P_ZONEOUT).float() for _ in range(L)]
@@ -137,9 +139,11 @@ class LayerNormStack(torch.nn.Module):
         return {name[: -len(f"_l{k}")]: p for name, p in self.named_parameters() if name.endswith(f"_l{k}")}
 
 
-def layer_norm_stack(mod, x):
+def layer_norm_stack(mod, x, masks=None):
     """The stack of `mod` (a LayerNormStack) over x (T, B, I), zero initial state, one Python step at a
-    time as custom_lstms.py's LayerNormLSTMCell writes it; returns (T, B, H)."""
+    time as custom_lstms.py's LayerNormLSTMCell writes it, with zoneout where `masks` has its factors
+    (draw_masks); returns (T, B, H)."""
+    masks = masks or {}
     T, B, _ = x.shape
     H, lstm = mod.hidden_size, mod.cell == "lstm"
     width = GATES[mod.cell] * H
@@ -148,8 +152,11 @@ def layer_norm_stack(mod, x):
         p = mod.layer(k)
         h = x.new_zeros(B, H)
         c = x.new_zeros(B, H)
+        zone_h = masks["zone_h"][k] if "zone_h" in masks else None
+        zone_c = masks["zone_c"][k] if "zone_c" in masks else None
         outs = []
         for t in range(T):
+            h_prev, c_prev = h, c
             a_i = F.layer_norm(layer_input[t] @ p["weight_ih"].t(), (width,), p["weight_ln_ih"], p["bias_ih"])
             a_h = F.layer_norm(h @ p["weight_hh"].t(), (width,), p["weight_ln_hh"], p["bias_hh"])
             if lstm:
@@ -162,14 +169,20 @@ def layer_norm_stack(mod, x):
                 hr, hz, hn = a_h.chunk(3, 1)
                 r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
                 h = (1 - z) * torch.tanh(xn + r * hn) + z * h
+            if zone_h is not None:
+                h = h + zone_h[t] * (h_prev - h)
+            if zone_c is not None and lstm:
+                c = c + zone_c[t] * (c_prev - c)
             outs.append(h)
         layer_input = torch.stack(outs)
     return layer_input
 
 
-def _check_layer_norm(cell, seed, T, B, I, H, L):
+def _check_layer_norm(cell, seed, T, B, I, H, L, masks=None):
     """`layer_norm_stack` against a stack of the fixtures' layer-norm cell modules holding the same
-    parameters (gains and biases drawn away from 1 and 0), forward and every gradient."""
+    parameters (gains and biases drawn away from 1 and 0), with the zoneout factors of `masks` blended
+    after each of those cells' steps, forward and every gradient."""
+    masks = masks or {}
     mod = LayerNormStack(cell, I, H, L)
     with torch.no_grad():
         for name, p in mod.named_parameters():
@@ -189,13 +202,17 @@ def _check_layer_norm(cell, seed, T, B, I, H, L):
             h = c = xi.new_zeros(B, H)
             outs = []
             for t in range(T):
-                h, c = cells[k](layer_input[t], h, (h, c))
+                h_new, c_new = cells[k](layer_input[t], h, (h, c))
+                if "zone_h" in masks:
+                    h_new = h_new + masks["zone_h"][k][t] * (h - h_new)
+                    c_new = c_new + masks["zone_c"][k][t] * (c - c_new)
+                h, c = h_new, c_new
                 outs.append(h)
             layer_input = torch.stack(outs)
         return layer_input
 
     results = []
-    for run, params in ((lambda xi: layer_norm_stack(mod, xi), list(mod.parameters())),
+    for run, params in ((lambda xi: layer_norm_stack(mod, xi, masks), list(mod.parameters())),
                         (fixture_stack, [p for fixture_cell in cells for p in fixture_cell.parameters()])):
         xi = torch.randn(T, B, I, generator=torch.Generator().manual_seed(seed)).requires_grad_(True)
         out = run(xi)
@@ -216,8 +233,9 @@ def check_against_fixture_stack(cell, variant, seed=0, T=5, B=3, I=4, H=6, L=2):
     scripts/variant_fixtures.masked_stack (a stack of its layer-norm cells) with the same masks;
     returns the worst max|a − e| / (1e-5 + 1e-4·max|e|) (≤ 1: agrees)."""
     torch.manual_seed(seed)
-    if variant == "layernorm":
-        return _worst(_check_layer_norm(cell, seed, T, B, I, H, L))
+    if variant in ("layernorm", "lnzoneout"):
+        masks = draw_masks(cell, variant, T, B, H, L) if variant == "lnzoneout" else None
+        return _worst(_check_layer_norm(cell, seed, T, B, I, H, L, masks))
     mod = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(I, H, L)
     x = torch.randn(T, B, I)
     masks = draw_masks(cell, variant, T, B, H, L)

@@ -15,7 +15,7 @@ struct BenchConfig: Hashable, Codable, Sendable {
     var variant: BenchVariant = .plain
 
     /// `CELL[+VARIANT]:T:B:I:H:L[:MIN]`, cell one of lstm, gru, rnn_tanh, rnn_relu; VARIANT one of
-    /// rdrop, zoneout, wdrop, layernorm, resetbefore (GRU) (`BenchVariant`); MIN gives variable lengths.
+    /// rdrop, zoneout, wdrop, layernorm, lnzoneout (LSTM), resetbefore (GRU) (`BenchVariant`); MIN gives variable lengths.
     init(parsing text: String) throws {
         let parts = text.split(separator: ":").map(String.init)
         let numbers = parts.dropFirst().compactMap { Int($0) }

@@ -17,15 +17,19 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
     case resetbefore
     /// LSTM and GRU: layer norm on the input and recurrent pre-activations (and on c_t for LSTM).
     case layernorm
+    /// LSTM only: layer norm with zoneout p = 0.1 on h and c (the two composed).
+    case lnzoneout
 
     /// The probabilities the benchmark trains with (the PyTorch twin uses the same).
     static let pRecurrentDropout: Float = 0.25, pZoneout: Float = 0.1, pWeightDrop: Float = 0.5
 
-    /// Whether `cell` has this variant (the reset gate is a GRU's; layer norm is an LSTM's or a GRU's).
+    /// Whether `cell` has this variant (the reset gate is a GRU's; layer norm is an LSTM's or a GRU's;
+    /// layer norm with zoneout is timed for an LSTM).
     func applies(to cell: RecurrentCell) -> Bool {
         switch self {
         case .resetbefore: return cell == .gru
         case .layernorm: return cell == .lstm || cell == .gru
+        case .lnzoneout: return cell == .lstm
         default: return true
         }
     }
@@ -39,6 +43,7 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
         case .wdrop: return RecurrentVariants(weightDrop: Self.pWeightDrop)
         case .resetbefore: return RecurrentVariants(resetAfter: false)
         case .layernorm: return RecurrentVariants(layerNorm: true)
+        case .lnzoneout: return RecurrentVariants(zoneout: Self.pZoneout, cellZoneout: Self.pZoneout, layerNorm: true)
         }
     }
 
@@ -51,6 +56,7 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
         case .wdrop: return "weight drop p = \(Self.pWeightDrop) on W_hh (one mask per batch)"
         case .resetbefore: return "reset gate before the recurrent product"
         case .layernorm: return "layer norm on W_ih x, W_hh h (and c_t for LSTM)"
+        case .lnzoneout: return "layer norm with zoneout p = \(Self.pZoneout) on h and c"
         }
     }
 }

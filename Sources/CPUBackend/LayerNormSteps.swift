@@ -168,22 +168,12 @@ extension StepPlan {
             // Zoneout: c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t), h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) (no previous state: zeros).
             let units = count * h
             if let factors = p.zoneCell.map({ $0 + row * h }), let candidate = p.candidateCell.map({ $0 + row * h }) {
-                blend(p.extra + row * h, candidate, previous: previousCell, factors: factors, count: units)
+                zoneoutBlend(p.extra + row * h, from: candidate, previous: previousCell, factors: factors, count: units)
             }
             if let factors = p.zoneHidden.map({ $0 + row * h }) {
                 let hidden = p.output + row * h
-                blend(hidden, hidden, previous: previousHidden, factors: factors, count: units)
+                zoneoutBlend(hidden, from: hidden, previous: previousHidden, factors: factors, count: units)
             }
-        }
-    }
-
-    /// out = x + d ⊙ (previous − x) over `count` floats (previous nil: zeros); `out` may be `x`.
-    private func blend(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, previous: UnsafePointer<Float>?,
-                       factors d: UnsafePointer<Float>, count: Int) {
-        if let previous {
-            for k in 0..<count { out[k] = x[k] + d[k] * (previous[k] - x[k]) }
-        } else {
-            for k in 0..<count { out[k] = x[k] - d[k] * x[k] }
         }
     }
 
@@ -215,20 +205,11 @@ extension StepPlan {
             var gradOutput = p.gradOutput.map { $0 + row * h }
             let units = count * h
             if let factors = p.zoneHidden.map({ $0 + row * h }) {
-                for k in 0..<units {
-                    let total = gradHidden[k] + (gradOutput?[k] ?? 0)
-                    zoned[k] = factors[k] * total
-                    gradHidden[k] = total - zoned[k]
-                }
+                zoneoutSplit(gradHidden, adding: gradOutput, factors: factors, direct: zoned, count: units)
                 gradOutput = nil
             }
             let cellFactors = isLSTM ? p.zoneCell.map { $0 + row * h } : nil
-            if let cellFactors {
-                for k in 0..<units {
-                    zonedCell[k] = cellFactors[k] * gradCell[k]
-                    gradCell[k] -= zonedCell[k]
-                }
-            }
+            if let cellFactors { zoneoutSplit(gradCell, adding: nil, factors: cellFactors, direct: zonedCell, count: units) }
             var cellStep = rk_layer_norm_backward(
                 rows: Int32(count), hidden: Int32(h), gates: p.gates + row * gh,
                 state: (isLSTM ? p.candidateCell ?? p.extra : p.extra) + row * h,

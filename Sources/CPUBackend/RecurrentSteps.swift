@@ -220,12 +220,24 @@ struct StepPlan: Sendable {
     }
 
     /// x = x̃ + d ⊙ (previous − x̃) over `count` floats (previous nil: zero); `x` may be `candidate`.
-    private func zoneoutBlend(_ x: UnsafeMutablePointer<Float>, from candidate: UnsafeMutablePointer<Float>,
-                              previous: UnsafeMutablePointer<Float>?, factors d: UnsafeMutablePointer<Float>, count: Int) {
+    /// (Also the layer-normalised loop's, LayerNormSteps.swift.)
+    func zoneoutBlend(_ x: UnsafeMutablePointer<Float>, from candidate: UnsafeMutablePointer<Float>,
+                      previous: UnsafeMutablePointer<Float>?, factors d: UnsafeMutablePointer<Float>, count: Int) {
         if let previous {
             for k in 0..<count { x[k] = candidate[k] + d[k] * (previous[k] - candidate[k]) }
         } else {
             for k in 0..<count { x[k] = candidate[k] - d[k] * candidate[k] }
+        }
+    }
+
+    /// Zoneout's backward split over `count` floats: with the whole gradient g (+ `extra`, nil: none),
+    /// `direct` = d ⊙ g, the part that goes to the previous step, and `gradient` = g − d ⊙ g, the cell's.
+    func zoneoutSplit(_ gradient: UnsafeMutablePointer<Float>, adding extra: UnsafeMutablePointer<Float>?,
+                      factors d: UnsafeMutablePointer<Float>, direct: UnsafeMutablePointer<Float>, count: Int) {
+        for k in 0..<count {
+            let total = gradient[k] + (extra?[k] ?? 0)
+            direct[k] = d[k] * total
+            gradient[k] = total - direct[k]
         }
     }
 
@@ -258,18 +270,11 @@ struct StepPlan: Sendable {
             // Zoneout: dh_t = dy_t + dh_{t+1} whole; d ⊙ dh_t goes to h_{t-1} directly, dh̃_t = dh_t − d ⊙ dh_t
             // to the cell; cell zoneout likewise splits dc_t.
             if let zoneHidden = p.zoneHidden.map({ $0 + row * r }) {
-                for k in 0..<(count * r) {
-                    let total = gradHidden[k] + (dy?[k] ?? 0)
-                    zoned[k] = zoneHidden[k] * total
-                    gradHidden[k] = total - zoned[k]
-                }
+                zoneoutSplit(gradHidden, adding: dy, factors: zoneHidden, direct: zoned, count: count * r)
                 dy = nil
             }
             if let zoneCell = p.zoneCell.map({ $0 + row * h }) {
-                for k in 0..<(count * h) {
-                    zonedCell[k] = zoneCell[k] * gradCell[k]
-                    gradCell[k] -= zonedCell[k]
-                }
+                zoneoutSplit(gradCell, adding: nil, factors: zoneCell, direct: zonedCell, count: count * h)
             }
             var cellGradHidden = gradHidden
             if let gradOutputs = p.gradOutputs, let packedHR = p.packedHR {

@@ -104,11 +104,12 @@ void rk_forward_step_units(int cell, const rk_cell_forward *step, const float *p
 /// The units a split of `rk_forward_step_units` starts on a multiple of (the widest build's column tile).
 #define RK_STEP_UNIT_GRAIN 32
 
-/// One backward step of a row block (needs rk_packed_gemm_available()): per tile of up to 6 rows,
-/// the cell's gate gradients, then, while they are in L1, dh_{t-1} (B, K) = dG W_hh for those rows
-/// into grad_previous (added for GRU, whose cell step wrote z ⊙ dh there), where dG is the hidden
-/// side's gradients and packed_hh is W_hh as stored (G·H × K) packed by rk_pack_b. A NULL
-/// packed_hh skips the product. With a recurrent dropout `mask` (B, K; NULL: none) the product's
-/// part is mask ⊙ (dG W_hh), each tile of it made in `masked_product` (B, K) and applied while in L1.
+/// One backward step of a row block (needs rk_packed_gemm_available()): per chunk of rows (as many
+/// as 512 KB of gate gradients hold), the cell's gate gradients tile by tile, then, while they are
+/// in L1 or L2, dh_{t-1} (B, K) = dG W_hh for those rows into grad_previous (added for GRU, whose
+/// cell step wrote z ⊙ dh there), where dG is the hidden side's gradients and packed_hh is W_hh as
+/// stored (G·H × K) packed by rk_pack_b. A NULL packed_hh skips the product. With a recurrent
+/// dropout `mask` (B, K; NULL: none) the product's part is mask ⊙ (dG W_hh), each chunk of it made
+/// in `masked_product` (B, K) and applied while in cache.
 void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous,
                       const float *mask, float *masked_product);
