@@ -82,6 +82,10 @@ final class PhaseProfiler: Backend {
         try timed(.forwardLoop) { try inner.recurrentForwardSteps(l) }
     }
 
+    func accumulatesBiasGradientsInTimeLoop(_ io: RecurrentBackwardIO, _ shape: RecurrentLayerShape) -> Bool {
+        !perStepLoops && inner.accumulatesBiasGradientsInTimeLoop(io, shape)
+    }
+
     func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
         if perStepLoops { return try perStepRecurrentBackwardSteps(loop) }
         var l = loop
@@ -96,6 +100,7 @@ final class PhaseProfiler: Backend {
         (l.gates, l.extra, l.projected, l.output) = (u(loop.gates), u(loop.extra), u(loop.projected), u(loop.output))
         l.candidateCell = u(loop.candidateCell)
         (l.gradGatesInput, l.gradGatesHidden, l.gradOutputs) = (u(loop.gradGatesInput), u(loop.gradGatesHidden), u(loop.gradOutputs))
+        l.biasGradients = loop.biasGradients.map { u($0) }
         try timed(.backwardLoop) { try inner.recurrentBackwardSteps(l) }
     }
 

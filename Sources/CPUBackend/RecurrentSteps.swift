@@ -74,17 +74,31 @@ extension CPUBackend {
         }
     }
 
+    /// The fused backward loop sums each step's gate gradients into the bias gradients while they
+    /// are in L1 (each row block into sums of its own, added in block order after the loop: the
+    /// same bits run to run), instead of a pass over (N, G·H) from memory after it.
+    public func accumulatesBiasGradientsInTimeLoop(_ io: RecurrentBackwardIO, _ s: RecurrentLayerShape) -> Bool {
+        fusesTimeLoop && !s.resetBefore && !s.layerNorm && s.gateWidth <= Int(Int32.max)
+    }
+
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
         if fusesTimeLoop, loop.shape.resetBefore, !loop.shape.layerNorm { return try resetBeforeBackwardSteps(loop) }
         guard fusesTimeLoop, !loop.shape.resetBefore,
               let packedHH = try packForRepeatedProducts(loop.weights.weightHH, k: loop.shape.gateWidth,
                                                          n: loop.shape.outputSize, transB: .none)
-        else { return try perStepRecurrentBackwardSteps(loop) }
+        else {
+            try perStepRecurrentBackwardSteps(loop)
+            if let g = loop.biasGradients { try addBiasGradients(loop, g) }
+            return
+        }
         let (w, s, io) = (loop.weights, loop.shape, loop.io)
         let (h, r) = (s.hiddenSize, s.outputSize)
         let op = "recurrentBackwardSteps"
         // Backward multiplies by W_hh and W_hr as stored: (GH, R) and (P, H).
         let packedHR = try w.weightHR.flatMap { try packForRepeatedProducts($0, k: r, n: h, transB: .none) }
+        // Each row block's column sums of dGx (and GRU's of dGh), (2, GH), when the loop adds the bias gradients.
+        let blocks = batchBlocks(s), gh = s.gateWidth
+        let biasSums = try loop.biasGradients.map { _ in try Tensor.zeros([blocks.count * 2 * gh], on: self) }
         let p = LoopPointers(
             gates: try pointer(loop.gates, op), extra: try loop.extra.map { try pointer($0, op) },
             projected: try loop.projected.map { try pointer($0, op) }, output: try pointer(loop.output, op),
@@ -102,20 +116,30 @@ extension CPUBackend {
             hiddenMask: try io.hiddenMask.map { try pointer($0, op) },
             zoneHidden: try io.zoneout.map { try pointer($0.hidden, op) },
             zoneCell: try io.zoneout?.cell.map { try pointer($0, op) },
-            candidateCell: try loop.candidateCell.map { try pointer($0, op) })
+            candidateCell: try loop.candidateCell.map { try pointer($0, op) },
+            biasSums: try biasSums.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: .training)
-        let blocks = batchBlocks(s)
         let maskWidth = io.hiddenMask == nil ? 0 : r
         let zoneWidth = io.zoneout == nil ? 0 : r + (io.zoneout?.cell == nil ? 0 : h)
-        try withExtendedLifetime((packedHH, packedHR)) {
+        try withExtendedLifetime((packedHH, packedHR, biasSums)) {
             try runConcurrently(blocks.count) { part in
                 // Per block: dh and dc carried from step t+1, dm_t with a projection, dG_t W_hh with recurrent
                 // dropout, d ⊙ dh_t and d_c ⊙ dc_t with zoneout.
                 let carried = try Tensor.empty([blocks[part].count * (r + 2 * h + maskWidth + zoneWidth)], on: self)   // (b, R + 2H [+ R] [+ R [+ H]])
                 try withExtendedLifetime(carried) {
-                    plan.backward(rows: blocks[part], p, carried: try self.pointer(carried, op))
+                    plan.backward(rows: blocks[part], p, carried: try self.pointer(carried, op),
+                                  biasSums: p.biasSums.map { $0 + part * 2 * gh })
                 }
             }
+        }
+        if let g = loop.biasGradients, let biasSums {
+            // The blocks' sums added up in block order into block 0's, then to the biases (LSTM and RNN:
+            // the same dG sums to both).
+            for part in 1..<max(1, blocks.count) {
+                try axpy(biasSums.slice(0..<(2 * gh)), alpha: 1, biasSums.slice((part * 2 * gh)..<((part + 1) * 2 * gh)))
+            }
+            try axpy(g.biasIH, alpha: 1, biasSums.slice(0..<gh))
+            try axpy(g.biasHH, alpha: 1, biasSums.slice((s.cell == .gru ? gh : 0)..<(s.cell == .gru ? 2 * gh : gh)))
         }
     }
 }
@@ -139,6 +163,9 @@ struct LoopPointers: @unchecked Sendable {
     var zoneHidden: Pointer? = nil, zoneCell: Pointer? = nil, candidateCell: Pointer? = nil
     /// Forward, when the loop makes x_t W_ihᵀ: the input (N, I) and W_ihᵀ from rk_pack_gates; else nil.
     var input: Pointer? = nil, packedIH: Pointer? = nil
+    /// Backward, when the loop adds the bias gradients: the row blocks' column sums, (2, GH) each,
+    /// dGx's then GRU's dGh's; else nil.
+    var biasSums: Pointer? = nil
 }
 
 /// Sizes and row offsets of one layer's time loop, and the loop of one row block.
@@ -240,7 +267,9 @@ struct StepPlan: Sendable {
 
     /// Every backward step of batch rows `rows`, last step first; `carried` holds (b, R + 2H) floats,
     /// R more with a recurrent dropout mask, R more with zoneout and H more with cell zoneout.
-    func backward(rows: Range<Int>, _ p: LoopPointers, carried: UnsafeMutablePointer<Float>) {
+    /// With `biasSums` ((2, GH) of the block) each step adds its column sums of dGx (and GRU's dGh) there.
+    func backward(rows: Range<Int>, _ p: LoopPointers, carried: UnsafeMutablePointer<Float>,
+                  biasSums: UnsafeMutablePointer<Float>?) {
         let (h, r, gh) = (hidden, width, gateCount * hidden)
         let first = rows.lowerBound
         let gradHidden = carried, gradCell = carried + rows.count * r, gradProjected = gradCell + rows.count * h
@@ -292,6 +321,11 @@ struct StepPlan: Sendable {
             let product = step > 0 || p.gradInitialHidden != nil
             rk_backward_step(cell, &cellStep, product ? p.packedHH : nil, Int32(r), gradHidden,
                              p.hiddenMask.map { $0 + first * r }, maskedProduct)
+            if let biasSums {
+                // db += Σ_rows dG_t over this step's (b, GH) rows, still in L1.
+                rk_sum_columns(biasSums, p.gradGatesInput! + row * gh, count, Int32(gh), Int32(gh))
+                if cell == Int32(RK_CELL_GRU) { rk_sum_columns(biasSums + gh, p.gradGatesHidden! + row * gh, count, Int32(gh), Int32(gh)) }
+            }
             // Zoneout's direct parts: dh_{t-1} += d ⊙ dh_t, dc_{t-1} = f ⊙ dc̃_t + d_c ⊙ dc_t.
             if p.zoneHidden != nil, product { for k in 0..<(count * r) { gradHidden[k] += zoned[k] } }
             if p.zoneCell != nil { for k in 0..<(count * h) { gradCell[k] += zonedCell[k] } }

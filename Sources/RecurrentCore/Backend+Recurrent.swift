@@ -183,6 +183,9 @@ extension Backend {
         try perStepRecurrentForwardSteps(loop)
     }
 
+    /// The bias gradients stay whole-sequence column sums unless a backend says otherwise.
+    public func accumulatesBiasGradientsInTimeLoop(_ io: RecurrentBackwardIO, _ shape: RecurrentLayerShape) -> Bool { false }
+
     /// The default backward time loop (`perStepRecurrentBackwardSteps`).
     public func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws {
         try perStepRecurrentBackwardSteps(loop)
@@ -335,10 +338,13 @@ extension Backend {
         let gradGatesHidden = s.cell == .gru && !s.resetBefore ? try Tensor.empty([n, gh], on: self) : gradGatesInput
         // With a projection, dh_t = dy_t + dh_{t+1} of every step, for dW_hr.
         let gradOutputs = projected != nil ? try Tensor.empty([n, r], on: self) : nil             // (N, P)
-        try recurrentBackwardSteps(RecurrentBackwardLoop(
+        var loop = RecurrentBackwardLoop(
             io: io, weights: w, shape: s, gates: gates, extra: extra, projected: projected, output: output,
             gradGatesInput: gradGatesInput, gradGatesHidden: gradGatesHidden, gradOutputs: gradOutputs,
-            candidateCell: try candidateCellView(io.reserve, s)))
+            candidateCell: try candidateCellView(io.reserve, s))
+        let biasesInLoop = accumulatesBiasGradientsInTimeLoop(io, s)
+        if biasesInLoop { loop.biasGradients = g }
+        try recurrentBackwardSteps(loop)
 
         // Whole-sequence weight gradients.
         // dW_ih += dGxᵀ X: (GH, N) × (N, I)
@@ -364,19 +370,26 @@ extension Backend {
             }
         }
         if s.resetBefore, let extra { try addNewGateWeightGradient(g, gradGates: gradGatesHidden, resetHiddens: extra, s) }
-        if s.cell == .gru {
-            try sumColumns(g.biasIH, gradGatesInput, accumulate: true)
-            try sumColumns(g.biasHH, gradGatesHidden, accumulate: true)
-        } else {
-            // Both biases get the same column sums of dG: one pass over (N, GH), added to both.
-            let sums = try Tensor.empty([gh], on: self)                                         // (GH)
-            try sumColumns(sums, gradGatesInput, accumulate: false)
-            try axpy(g.biasIH, alpha: 1, sums)
-            try axpy(g.biasHH, alpha: 1, sums)
-        }
+        if !biasesInLoop { try addBiasGradients(loop, g) }
         // dX = dGx W_ih: (N, GH) × (GH, I)
         if let gradInput = io.gradInput {
             try gemm(gradInput, gradGatesInput, w.weightIH, GEMMShape(m: n, n: i, k: gh))
+        }
+    }
+
+    /// db_ih and db_hh += the column sums of the gate gradients over the whole sequence (GRU: each
+    /// side's own), after the loop wrote them. Also for a backend whose loop was to add them
+    /// (`biasGradients`) but fell back to the per-step loop.
+    public func addBiasGradients(_ loop: RecurrentBackwardLoop, _ g: RecurrentWeights) throws {
+        if loop.shape.cell == .gru {
+            try sumColumns(g.biasIH, loop.gradGatesInput, accumulate: true)
+            try sumColumns(g.biasHH, loop.gradGatesHidden, accumulate: true)
+        } else {
+            // Both biases get the same column sums of dG: one pass over (N, GH), added to both.
+            let sums = try Tensor.empty([loop.shape.gateWidth], on: self)                       // (GH)
+            try sumColumns(sums, loop.gradGatesInput, accumulate: false)
+            try axpy(g.biasIH, alpha: 1, sums)
+            try axpy(g.biasHH, alpha: 1, sums)
         }
     }
 
@@ -652,6 +665,9 @@ public struct RecurrentBackwardLoop: Sendable {
     public var gradOutputs: Tensor?
     /// (N, H) c̃_t of an LSTM with zoneout (`RecurrentForwardLoop.candidateCell`); else nil.
     public var candidateCell: Tensor?
+    /// The layer's parameter gradients when `accumulatesBiasGradientsInTimeLoop` said yes: the
+    /// loop adds db_ih and db_hh to them (or calls `addBiasGradients`); else nil.
+    public var biasGradients: RecurrentWeights? = nil
 }
 
 /// What a cell keeps per step besides h, by cell: c_t (LSTM), W_hn h_{t-1} + b_hn (GRU), nothing

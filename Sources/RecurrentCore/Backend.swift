@@ -295,6 +295,11 @@ public protocol Backend: AnyObject, Sendable {
     /// blocks of the batch; a backend overrides it to fuse steps further (one launch per step, a
     /// persistent kernel, workers that stay across steps).
     func recurrentForwardSteps(_ loop: RecurrentForwardLoop) throws
+    /// Whether this backend's `recurrentBackwardSteps` adds the bias gradients (the column sums of
+    /// the gate gradients) itself, step by step, for this pass (default false): then
+    /// `recurrentBackward` hands it the gradients (`RecurrentBackwardLoop.biasGradients`) and
+    /// skips its whole-sequence column sums.
+    func accumulatesBiasGradientsInTimeLoop(_ io: RecurrentBackwardIO, _ shape: RecurrentLayerShape) -> Bool
     /// The time loop inside `recurrentBackward`, before the whole-sequence weight-gradient GEMMs:
     /// every step's gate gradients and dh_{t-1}, and the gradients of the initial states.
     func recurrentBackwardSteps(_ loop: RecurrentBackwardLoop) throws
