@@ -65,14 +65,21 @@ public final class CPUBackend: Backend {
     /// Which SGEMM computes `gemm` (default: `RECURRENT_CPU_GEMM`, else per shape the faster one).
     public let gemmEngine: CPUGEMMEngine
 
+    /// How the forward-only time loop shares a pass between the threads (default:
+    /// `RECURRENT_FORWARD_SPLIT`, else by the weights' size).
+    public let forwardSplit: CPUForwardSplit
+    /// Forward passes whose time loop ran split by units (`unitSplitPasses`).
+    let unitSplitCount = Locked(0)
+
     /// Creates a CPU backend. The backend runs its own threads (row blocks of large GEMMs and of the
     /// recurrent time loop, one per core) and sets OpenBLAS to one thread per call, so that no idle
     /// OpenBLAS worker spins on a core the time loop needs.
-    public init(gemmEngine: CPUGEMMEngine = .fromEnvironment) {
+    public init(gemmEngine: CPUGEMMEngine = .fromEnvironment, forwardSplit: CPUForwardSplit = .fromEnvironment) {
         _ = openBLASCore
         openblas_set_num_threads(1)
         usesPackedProducts = ProcessInfo.processInfo.environment["RECURRENT_PACKED_WEIGHTS"] != "0"
         self.gemmEngine = gemmEngine
+        self.forwardSplit = forwardSplit
     }
 
     public var deviceDescription: String {

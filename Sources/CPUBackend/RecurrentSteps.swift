@@ -7,14 +7,15 @@
 // sliced or allocated per step. Zoneout blends each step's states right after its cell step, in the
 // same worker (the reserve keeps an LSTM's c̃_t, which tanh and backward read). Forward only (`RecurrentForwardMode.inference`) the cells skip the
 // stores backward reads and the per-step states roll over two slots. Without AVX2/FMA, or with RECURRENT_PACKED_WEIGHTS=0, the shared
-// per-step loop runs instead (OpenBLAS products, the same C cell kernels).
+// per-step loop runs instead (OpenBLAS products, the same C cell kernels). Forward only, a small
+// batch with large weights runs split by hidden units instead (UnitSplitSteps.swift).
 // T = time steps, B = batch, N = rows, H = hidden size, G = gates, R = width of h (P when projecting).
 import CRecurrentGEMM
 import RecurrentCore
 
 extension CPUBackend {
     /// Whether the time loop runs fused: AVX2/FMA and packed weights not turned off.
-    var fusesTimeLoop: Bool { packedProductsAvailable && usesPackedProducts }
+    public var fusesTimeLoop: Bool { packedProductsAvailable && usesPackedProducts }
 
     /// The fused loop makes x_t W_ihᵀ per tile just before the cell reads it (W_ih packed once per
     /// pass like W_hh): no whole-sequence GEMM writes the (N, GH) gates for the loop to read back,
@@ -65,6 +66,8 @@ extension CPUBackend {
         let plan = StepPlan(s, mode: loop.mode)
         let blocks = batchBlocks(s)
         try withExtendedLifetime((packedHH, packedHR, packedIH)) {
+            // Forward only with large weights: the whole batch on every thread, the units split (UnitSplitSteps.swift).
+            if splitsUnits(loop), runUnitSplitForward(plan, p) { return }
             try runConcurrently(blocks.count) { part in
                 // With recurrent dropout, per block: h_{t-1} ⊙ mask, what the product reads (b, R).
                 guard p.hiddenMask != nil else { return plan.forward(rows: blocks[part], p, masked: nil) }

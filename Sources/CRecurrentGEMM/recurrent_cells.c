@@ -109,9 +109,18 @@ void rk_pack_gates(float *packed, const float *weight_hh, int k, int gates, int 
 
 void rk_forward_step(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh,
                      const float *input, int input_k, const float *packed_ih, const float *mask, float *masked) {
+    rk_forward_step_units(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih, mask, masked, 0, step->hidden);
+}
+
+void rk_forward_step_units(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh,
+                           const float *input, int input_k, const float *packed_ih, const float *mask, float *masked,
+                           int first_unit, int end_unit) {
+    if (first_unit >= end_unit) return;
     if (rk_cpu_isa() >= RK_ISA_AVX512)
-        rk_forward_step_avx512(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih, mask, masked);
-    else rk_forward_step_avx2(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih, mask, masked);
+        rk_forward_step_avx512(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih, mask, masked,
+                               first_unit, end_unit);
+    else rk_forward_step_avx2(cell, step, previous_hidden, k, packed_hh, input, input_k, packed_ih, mask, masked,
+                              first_unit, end_unit);
 }
 
 void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous,
@@ -124,6 +133,12 @@ void rk_forward_step(int cell, const rk_cell_forward *step, const float *previou
                      const float *input, int input_k, const float *packed_ih, const float *mask, float *masked) {
     (void)cell; (void)step; (void)previous_hidden; (void)k; (void)packed_hh; (void)input; (void)input_k; (void)packed_ih;
     (void)mask; (void)masked;
+}
+void rk_forward_step_units(int cell, const rk_cell_forward *step, const float *previous_hidden, int k, const float *packed_hh,
+                           const float *input, int input_k, const float *packed_ih, const float *mask, float *masked,
+                           int first_unit, int end_unit) {
+    (void)cell; (void)step; (void)previous_hidden; (void)k; (void)packed_hh; (void)input; (void)input_k; (void)packed_ih;
+    (void)mask; (void)masked; (void)first_unit; (void)end_unit;
 }
 void rk_backward_step(int cell, const rk_cell_backward *step, const float *packed_hh, int k, float *grad_previous,
                       const float *mask, float *masked_product) {

@@ -19,8 +19,9 @@
 
 static RK_STEP_TARGET void RK(rk_forward_step)(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
                                                const float *packed_hh, const float *input, int input_k,
-                                               const float *packed_ih, const float *mask, float *masked) {
-    int h = step->hidden, gates = step->gate_row / h, per_gate = rk_panels(h);
+                                               const float *packed_ih, const float *mask, float *masked,
+                                               int first_unit, int end_unit) {
+    int h = step->hidden, gates = step->gate_row / h, per_gate = rk_panels(end_unit);
     if (previous_hidden && mask) {
         // Recurrent dropout: the products read h_{t-1} ⊙ mask (B, K); the cell keeps h_{t-1} itself.
         size_t count = (size_t)step->rows * k;
@@ -34,7 +35,7 @@ static RK_STEP_TARGET void RK(rk_forward_step)(int cell, const rk_cell_forward *
     // turn, so that it is read from L1 for all but the first.
     float scratch[4 * RK_STEP_CHUNK * RK_STEP_TILE];
     int chunk_rows = RK_STEP_CHUNK * RK_STEP_ROWS;
-    for (int c = 0; c < per_gate; c += RK_STEP_PANELS) {
+    for (int c = first_unit / RK_PANEL; c < per_gate; c += RK_STEP_PANELS) {
         int pair = RK_STEP_PANELS > 1 && c + 1 < per_gate;
         int col = c * RK_PANEL, span = (pair ? 2 : 1) * RK_PANEL, width = h - col < span ? h - col : span;
         for (int r0 = 0; r0 < step->rows; r0 += chunk_rows) {

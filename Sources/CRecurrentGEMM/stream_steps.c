@@ -307,3 +307,39 @@ static void rk_stream_body(void *context, int part, int parts) { rk_stream_step_
 void rk_stream_step_team(rk_team *team, const rk_stream_step *step) {
     rk_team_run(team, rk_stream_body, (void *)step);
 }
+
+// MARK: Barrier
+
+struct rk_barrier {
+    int parties;
+    /// Parties arrived in the current phase.
+    atomic_int arrived;
+    /// Bumped by the last party of each phase.
+    atomic_uint phase;
+};
+
+rk_barrier *rk_barrier_create(int parties) {
+    rk_barrier *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->parties = parties < 1 ? 1 : parties;
+    atomic_init(&b->arrived, 0);
+    atomic_init(&b->phase, 0);
+    return b;
+}
+
+void rk_barrier_wait(rk_barrier *b) {
+    if (b->parties == 1) return;
+    unsigned phase = atomic_load_explicit(&b->phase, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == b->parties - 1) {
+        // The last party: the others read `phase` before they arrived, so resetting first is safe.
+        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->phase, 1, memory_order_release);
+        return;
+    }
+    for (int spins = 1; atomic_load_explicit(&b->phase, memory_order_acquire) == phase; spins++) {
+        rk_spin_pause();
+        if ((spins & 4095) == 0) sched_yield();
+    }
+}
+
+void rk_barrier_destroy(rk_barrier *b) { free(b); }

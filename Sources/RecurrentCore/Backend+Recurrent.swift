@@ -14,10 +14,12 @@
 // the reserve and one more GEMM per step makes h_t = m_t W_hrᵀ; backward per step takes
 // dh_t = dy_t + dh_{t+1} (kept for all steps), dm_t = dh_t W_hr (GEMM), the cell step from dm_t,
 // and dh_{t-1} = dG_t W_hh as usual; dW_hr = dHᵀ M is one more whole-sequence GEMM.
-// Forward only (`RecurrentForwardMode.inference`): the reserve keeps the gate pre-activations as a
-// workspace and the per-step extra/projected states in two (B, ·) slots that roll over (step t in
-// slot t % 2, step t − 1 in the other), and the steps are the forward-only cell steps. A sequence
-// that ends at step t is never written again, so its final c stays in slot t % 2.
+// Forward only (`RecurrentForwardMode.inference`): the reserve keeps only the per-step
+// extra/projected states in two (B, ·) slots that roll over (step t in slot t % 2, step t − 1 in
+// the other), the gate pre-activations are a workspace of the pass ((N, G·H) for the input GEMM,
+// or (B, G·H) when the backend's loop makes x_t W_ihᵀ step by step and reuses the rows), and the
+// steps are the forward-only cell steps. A sequence that ends at step t is never written again,
+// so its final c stays in slot t % 2.
 // T = time steps, B = batch, N = rows, I = input size, H = hidden size, G = gates,
 // P = projection size, R = width of h (P when projecting, else H).
 
@@ -60,18 +62,20 @@ extension Backend {
     }
 
     /// Views of the reserve buffer: post-activation gates (N, G·H), the extra state (N, H) and,
-    /// when projecting, m_t = o_t ⊙ tanh(c_t) (N, H). Forward only, the last two are (2B, H): two
-    /// rolling slots.
-    func reserveViews(_ reserve: Tensor, _ s: RecurrentLayerShape,
-                      _ mode: RecurrentForwardMode = .training) throws -> (gates: Tensor, extra: Tensor?, projected: Tensor?) {
+    /// when projecting, m_t = o_t ⊙ tanh(c_t) (N, H). Forward only, the reserve has no gates
+    /// (`gateRows` of them are made as a workspace) and the last two are (2B, H): two rolling slots.
+    func reserveViews(_ reserve: Tensor, _ s: RecurrentLayerShape, _ mode: RecurrentForwardMode = .training,
+                      gateRows: Int? = nil) throws -> (gates: Tensor, extra: Tensor?, projected: Tensor?) {
         let (n, h, gh) = (s.rowCount, s.hiddenSize, s.gateWidth)
         let rows = mode == .training ? n : 2 * s.batchSize                  // rows of extra and projected
         let flat = try reserve.reshaped([reserve.count])
-        let gates = try flat.slice(0..<(n * gh)).reshaped([n, gh])
+        let start = mode == .training ? n * gh : 0                          // where the states start
+        let gates = mode == .training ? try flat.slice(0..<(n * gh)).reshaped([n, gh])
+            : try Tensor.empty([gateRows ?? n, gh], on: self)               // (N or B, GH) workspace
         guard s.cell.extraReserveWidth > 0 else { return (gates, nil, nil) }
-        let extra = try flat.slice((n * gh)..<(n * gh + rows * h)).reshaped([rows, h])
+        let extra = try flat.slice(start..<(start + rows * h)).reshaped([rows, h])
         guard s.projectionSize != nil else { return (gates, extra, nil) }
-        let projected = try flat.slice((n * gh + rows * h)..<(n * gh + 2 * rows * h)).reshaped([rows, h])
+        let projected = try flat.slice((start + rows * h)..<(start + 2 * rows * h)).reshaped([rows, h])
         return (gates, extra, projected)
     }
 
@@ -80,7 +84,7 @@ extension Backend {
         guard s.keepsCandidateCell else { return nil }
         let (n, h) = (s.rowCount, s.hiddenSize)
         let rows = mode == .training ? n : 2 * s.batchSize
-        let start = n * s.gateWidth + rows * h * (s.projectionSize == nil ? 1 : 2)
+        let start = (mode == .training ? n * s.gateWidth : 0) + rows * h * (s.projectionSize == nil ? 1 : 2)
         return try reserve.reshaped([reserve.count]).slice(start..<(start + rows * h)).reshaped([rows, h])
     }
 
@@ -149,13 +153,15 @@ extension Backend {
         try w.validate(s, "recurrent forward")
         if s.layerNorm { return try layerNormRecurrentForward(io, w, s) }
         let (t, n, i, h, r, gh) = (s.sequenceLength, s.rowCount, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
-        let (gates, extra, projected) = try reserveViews(io.reserve, s, io.mode)   // (N, GH), (N or 2B, H) ×2
+        // Forward only, a loop that makes x_t W_ihᵀ itself reuses one (B, GH) block of gates for every step.
+        let inputProjected = !projectsInputInTimeLoop(io, s)
+        let (gates, extra, projected) = try reserveViews(io.reserve, s, io.mode, gateRows: inputProjected ? n : s.batchSize)   // (N or B, GH), (N or 2B, H) ×2
         let output = try io.output.reshaped([n, r])                        // (N, R)
         let offsets = s.stepOffsets
         var loop = RecurrentForwardLoop(io: io, weights: w, shape: s, gates: gates, extra: extra, projected: projected,
                                         output: output)
         loop.candidateCell = try candidateCellView(io.reserve, s, io.mode)
-        loop.inputProjected = !projectsInputInTimeLoop(io, s)
+        loop.inputProjected = inputProjected
 
         // x W_ihᵀ for all steps at once: (N, I) × (I, GH), unless the time loop makes it step by step.
         if loop.inputProjected {
@@ -198,10 +204,14 @@ extension Backend {
     public func perStepRecurrentForwardSteps(_ loop: RecurrentForwardLoop) throws {
         let (w, s) = (loop.weights, loop.shape)
         let (h, r) = (s.hiddenSize, s.outputSize)
+        var projectedLoop = loop
         if !loop.inputProjected {
-            // A backend that falls back here after all: x W_ihᵀ for all steps first, (N, I) × (I, GH).
-            try gemm(loop.gates, loop.io.input, w.weightIH, GEMMShape(m: s.rowCount, n: s.gateWidth, k: s.inputSize, transB: .transposed))
+            // A backend that falls back here after all: x W_ihᵀ for all steps first, (N, I) × (I, GH)
+            // (forward only, into gates of all N rows: the loop made only (B, GH) of them).
+            if loop.gates.count < s.rowCount * s.gateWidth { projectedLoop.gates = try Tensor.empty([s.rowCount, s.gateWidth], on: self) }
+            try gemm(projectedLoop.gates, loop.io.input, w.weightIH, GEMMShape(m: s.rowCount, n: s.gateWidth, k: s.inputSize, transB: .transposed))
         }
+        let loop = projectedLoop
         // The weights every step multiplies by, packed once for the whole sequence where the backend can.
         // A reset-before GRU multiplies h̄ by W_{hr,hz} (2H, R) and r ⊙ h̄ by W_hn (H, R) apart.
         let packed = StepWeights(
@@ -604,7 +614,9 @@ public struct RecurrentForwardLoop: Sendable {
     public var weights: RecurrentWeights
     public var shape: RecurrentLayerShape
     /// (N, G·H) views of the reserve: x_t W_ihᵀ on entry (unless `inputProjected` is false: then
-    /// nothing, and the loop makes it), post-activation gates on return.
+    /// nothing, and the loop makes it), post-activation gates on return. Forward only a workspace
+    /// of the pass: (N, G·H), or (B, G·H) when `inputProjected` is false (the loop reuses those rows
+    /// for every step).
     public var gates: Tensor
     /// Whether `gates` holds x_t W_ihᵀ on entry: false when the backend's
     /// `projectsInputInTimeLoop` took the input projection into its time loop.

@@ -94,9 +94,10 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     }
 
     /// Elements of the reserve buffer of a forward pass in `mode`: `reserveCount` for training;
-    /// forward-only, the (N, G·H) gate pre-activations, a workspace the time loop overwrites, and
-    /// the per-step states of the extra and projected parts in two (B, ·) slots that roll over
-    /// (step t uses slot t % 2), since no backward reads them: (N·G·H + 2·B·(E·H + [P ? H])).
+    /// forward-only only the per-step states of the extra, projected and candidate parts, in two
+    /// (B, ·) slots that roll over (step t uses slot t % 2), since no backward reads them:
+    /// 2·B·(E·H + [P ? H] + [zoneout ? H]). The gate pre-activations are then the time loop's own
+    /// workspace (`Backend.recurrentForward` makes it, only as many rows as the loop reads).
     /// Layer normalisation keeps the training layout forward only too.
     public func reserveCount(_ mode: RecurrentForwardMode) -> Int {
         if layerNorm { return reserveCount }
@@ -106,7 +107,7 @@ public struct RecurrentLayerShape: Sendable, Equatable {
         case .inference:
             let perRow = cell.extraReserveWidth * hiddenSize + (projectionSize == nil ? 0 : hiddenSize)
                 + (keepsCandidateCell ? hiddenSize : 0)
-            return rowCount * gateWidth + 2 * batchSize * perRow
+            return 2 * batchSize * perRow
         }
     }
 
@@ -164,8 +165,8 @@ public enum RecurrentForwardMode: String, Sendable, Equatable {
     /// Every step's gates and states stay in the reserve, for `recurrentBackward`.
     case training
     /// Forward only (evaluation, streaming): nothing is kept for backward. The reserve
-    /// (`RecurrentLayerShape.reserveCount(.inference)`) is a workspace: the gate pre-activations,
-    /// and per-step states in two slots that roll over. The time loop uses the forward-only cell
+    /// (`RecurrentLayerShape.reserveCount(.inference)`) holds only per-step states in two slots
+    /// that roll over. The time loop uses the forward-only cell
     /// steps (`lstmInferenceStep`, ...), which need not write the post-activation gates.
     case inference
 }

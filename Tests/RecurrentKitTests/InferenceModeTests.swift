@@ -84,7 +84,13 @@ import TestSupport
     @Test func forwardOnlyReserveIsSmaller() {
         let shape = RecurrentLayerShape(cell: .lstm, sequenceLength: 100, batchSize: 8, inputSize: 16, hiddenSize: 32)
         #expect(shape.reserveCount == 100 * 8 * (4 * 32 + 32))
-        #expect(shape.reserveCount(.inference) == 100 * 8 * 4 * 32 + 2 * 8 * 32)
+        // Forward only: c_t in two rolling (B, H) slots; the gates are the time loop's own workspace.
+        #expect(shape.reserveCount(.inference) == 2 * 8 * 32)
+        let projected = RecurrentLayerShape(cell: .lstm, sequenceLength: 100, batchSize: 8, inputSize: 16, hiddenSize: 32,
+                                            projectionSize: 8)
+        #expect(projected.reserveCount(.inference) == 2 * 8 * (32 + 32))
+        #expect(RecurrentLayerShape(cell: .rnnTanh, sequenceLength: 100, batchSize: 8, inputSize: 16, hiddenSize: 32)
+            .reserveCount(.inference) == 0)
         #expect(shape.reserveCount(.training) == shape.reserveCount)
     }
 }

@@ -93,6 +93,17 @@ void rk_forward_step(int cell, const rk_cell_forward *step, const float *previou
                      const float *packed_hh, const float *input, int input_k, const float *packed_ih,
                      const float *mask, float *masked);
 
+/// `rk_forward_step` for the hidden units first_unit ..< end_unit only (first_unit a multiple of
+/// RK_STEP_UNIT_GRAIN, end_unit one too or H): the products, gates and cell step of those units of
+/// every row, so that threads may split one step of the whole batch by units. `mask` must be NULL
+/// when threads split a step (each would write all of `masked`).
+void rk_forward_step_units(int cell, const rk_cell_forward *step, const float *previous_hidden, int k,
+                           const float *packed_hh, const float *input, int input_k, const float *packed_ih,
+                           const float *mask, float *masked, int first_unit, int end_unit);
+
+/// The units a split of `rk_forward_step_units` starts on a multiple of (the widest build's column tile).
+#define RK_STEP_UNIT_GRAIN 32
+
 /// One backward step of a row block (needs rk_packed_gemm_available()): per chunk of rows (as many
 /// as 512 KB of gate gradients hold), the cell's gate gradients tile by tile, then, while they are
 /// in L1 or L2, dh_{t-1} (B, K) = dG W_hh for those rows into grad_previous (added for GRU, whose

@@ -62,3 +62,18 @@ void rk_team_destroy(rk_team *team);
 
 /// rk_stream_step_run over the team's threads.
 void rk_stream_step_team(rk_team *team, const rk_stream_step *step);
+
+/// A barrier for the threads that run the parts of one task side by side (the parts of an
+/// rk_team_run, which are on distinct threads): each part calls rk_barrier_wait once per phase
+/// and returns when all `parties` have. Waiters spin (yielding the core now and then, in case the
+/// last party lost its core), since the phases are a few microseconds to a millisecond long.
+typedef struct rk_barrier rk_barrier;
+
+/// A barrier for `parties` (≥ 1) threads; NULL when out of memory.
+rk_barrier *rk_barrier_create(int parties);
+
+/// Waits until every party has called it for this phase.
+void rk_barrier_wait(rk_barrier *barrier);
+
+/// Frees the barrier (no party may be waiting on it).
+void rk_barrier_destroy(rk_barrier *barrier);
