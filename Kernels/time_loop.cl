@@ -166,6 +166,20 @@ kernel ONE_DIMENSIONAL void zoneout_blend(global float* x, ulong x_offset, globa
     x[x_offset + e] = value + d[d_offset + e] * (p - value);
 }
 
+// Zoneout's backward split (the shared per-step loops' zoneoutSplit): with g = gradient (+ extra when
+// given), direct = d ⊙ g, what goes to the previous step's state, and gradient ← g − d ⊙ g. One
+// work-item per element.
+kernel ONE_DIMENSIONAL void zoneout_split(global float* gradient, ulong gradient_offset, global const float* extra,
+                                          ulong extra_offset, int has_extra, global const float* d, ulong d_offset,
+                                          global float* direct, ulong direct_offset, ulong n) {
+    ulong e = get_global_id(0);
+    if (e >= n) return;
+    float g = gradient[gradient_offset + e] + (has_extra ? extra[extra_offset + e] : 0.0f);
+    float part = d[d_offset + e] * g;
+    direct[direct_offset + e] = part;
+    gradient[gradient_offset + e] = g - part;
+}
+
 // dh_t for rows 0..<b and columns 0..<width of h: rows < continuing get
 // Σ_k dG[row, k] W[k, c] (dG (continuing, K), W (K, width)) plus carry (GRU's dh ⊙ z of the
 // later step), the others the final-state gradient (or 0); grad_output adds dy_t. With a recurrent

@@ -22,7 +22,7 @@ enum Kernel: Int, CaseIterable, Sendable {
     // layer_norm_cell.cl: layer normalisation and the layer-normalised LSTM step
     case layerNormForward, layerNormBackward, layerNormLstmForwardStep, layerNormLstmBackwardStep
     // time_loop.cl: one launch per step, the recurrent product fused with the cell
-    case stepForward, stepBackward, hiddenGradient, zoneoutBlend
+    case stepForward, stepBackward, hiddenGradient, zoneoutBlend, zoneoutSplit
     // time_loop_reset_before.cl: a reset-before GRU's fused steps, two launches each way
     case resetBeforeGates, resetBeforeForward, resetBeforeBackward, resetBeforeResetGradient, resetBeforeInitialGradient
     // persistent.cl: one launch per layer and direction

@@ -9,6 +9,8 @@
 //               `persistentChoice` allows, else fused.
 // A reset-before GRU runs its own fused steps (TimeLoopResetBefore.swift) unless the loop is gemm.
 // Backward ends with one hidden_gradient launch for dh_0 when the initial state has a gradient.
+// The shared per-step loops (gemm here, and layer-normalised layers) blend and split zoneout in one
+// launch each (zoneout_blend, zoneout_split) instead of the default's elementwise ops.
 // T = steps, B = batch, B_t = rows at step t, N = rows, H = hidden size, R = width of h
 // (P with a projection), G = gates.
 import RecurrentCore
@@ -329,5 +331,24 @@ extension OpenCLBackend {
                     .size(s.sequenceLength), .size(s.batchSize), .size(s.hiddenSize), .size(plan.unitsPerGroup),
                     .int(s.cell.kernelCode)],
                    what: "\(plan.groups) persistent groups")
+    }
+}
+
+extension OpenCLBackend {
+    /// Zoneout's blend in one launch (`zoneout_blend`); `scratch` is not needed.
+    public func zoneoutBlend(_ x: Tensor, previous: Tensor?, factors d: Tensor, scratch: Tensor) throws {
+        let n = x.count
+        try RecurrentError.check("zoneout blend factors", count: d.count, equals: n)
+        if let previous { try RecurrentError.check("zoneout blend previous", count: previous.count, equals: n) }
+        try launch(.zoneoutBlend, items: n, [.tensor(x), .optional(previous), .tensor(d), .count(n)])
+    }
+
+    /// Zoneout's backward split in one launch (`zoneout_split`).
+    public func zoneoutSplit(_ gradient: Tensor, adding extra: Tensor?, factors d: Tensor, direct: Tensor) throws {
+        let n = gradient.count
+        for (name, tensor) in [("factors", d), ("direct part", direct)] + (extra.map { [("extra", $0)] } ?? []) {
+            try RecurrentError.check("zoneout split \(name)", count: tensor.count, equals: n)
+        }
+        try launch(.zoneoutSplit, items: n, [.tensor(gradient), .optional(extra), .tensor(d), .tensor(direct), .count(n)])
     }
 }

@@ -242,15 +242,12 @@ extension Backend {
             // (and likewise d_c ⊙ dc_t to c_{t-1}, dc_t − d_c ⊙ dc_t through the cell).
             let zoned = try zonedRows.map { try $0.slice(active) }
             if let zoned, let factors = io.zoneout?.hidden {
-                if let gradOutputRows = dy { try axpy(dh, alpha: 1, gradOutputRows) }
+                try zoneoutSplit(dh, adding: dy, factors: rows(factors), direct: zoned)
                 dy = nil
-                try multiply(zoned, dh, rows(factors))
-                try axpy(dh, alpha: -1, zoned)
             }
             let zonedCell = try zonedCellRows.map { try $0.slice(active) }
             if let zonedCell, let factors = io.zoneout?.cell {
-                try multiply(zonedCell, gradCell.slice(active), rows(factors))
-                try axpy(gradCell.slice(active), alpha: -1, zonedCell)
+                try zoneoutSplit(gradCell.slice(active), adding: nil, factors: rows(factors), direct: zonedCell)
             }
             if lstm, let gradCells, let normalizedCell = v.normalizedCell, let deviationCell = v.deviationCell,
                let gainCell = norm.gainCell {

@@ -89,7 +89,7 @@ extension Backend {
     }
 
     /// Zoneout in place: x ← x + d ⊙ (previous − x) (previous nil: zero), through `scratch` (x's size).
-    func zoneoutBlend(_ x: Tensor, previous: Tensor?, factors d: Tensor, scratch: Tensor) throws {
+    public func zoneoutBlend(_ x: Tensor, previous: Tensor?, factors d: Tensor, scratch: Tensor) throws {
         if let previous {
             try copy(previous, to: scratch)
             try axpy(scratch, alpha: -1, x)
@@ -99,6 +99,13 @@ extension Backend {
             try multiply(scratch, x, d)
             try axpy(x, alpha: -1, scratch)
         }
+    }
+
+    /// Zoneout's backward split: gradient (+= extra), direct = d ⊙ gradient, gradient −= direct.
+    public func zoneoutSplit(_ gradient: Tensor, adding extra: Tensor?, factors d: Tensor, direct: Tensor) throws {
+        if let extra { try axpy(gradient, alpha: 1, extra) }
+        try multiply(direct, gradient, d)
+        try axpy(gradient, alpha: -1, direct)
     }
 
     /// Rows `rows` of a (B, width) state given as any tensor of B·width elements.
@@ -446,11 +453,9 @@ extension Backend {
             // Zoneout: dh_t = dy_t + dh_{t+1} whole; d ⊙ dh_t goes to h_{t-1}, dh̃_t = dh_t − d ⊙ dh_t to the cell.
             var zoned: Tensor? = nil
             if let factors = io.zoneout?.hidden, let zonedRows {
-                if let dy { try axpy(gradHidden, alpha: 1, dy) }
-                dy = nil
                 let z = try zonedRows.slice(local)
-                try multiply(z, gradHidden, stepRows(factors, offsets, step, active))
-                try axpy(gradHidden, alpha: -1, z)
+                try zoneoutSplit(gradHidden, adding: dy, factors: stepRows(factors, offsets, step, active), direct: z)
+                dy = nil
                 zoned = z
             }
             let previousHidden = step == 0
@@ -467,8 +472,7 @@ extension Backend {
                 // Cell zoneout: d_c ⊙ dc_t goes to c_{t-1} directly, dc_t − d_c ⊙ dc_t through the cell.
                 let zonedCell = try zonedCellRows.map { try $0.slice(local) }
                 if let zonedCell, let factors = io.zoneout?.cell {
-                    try multiply(zonedCell, gradCell, stepRows(factors, offsets, step, active))
-                    try axpy(gradCell, alpha: -1, zonedCell)
+                    try zoneoutSplit(gradCell, adding: nil, factors: stepRows(factors, offsets, step, active), direct: zonedCell)
                 }
                 if let gradOutputs, let gradProjectedRows, let weightHR = w.weightHR {
                     // dh_t = dy_t + dh_{t+1} (b, P), kept for dW_hr; dm_t = dh_t W_hr: (b, P) × (P, H).

@@ -248,6 +248,16 @@ public protocol Backend: AnyObject, Sendable {
                                    projectionInverseDeviation: Tensor, projectionGain: Tensor, cellGain: Tensor,
                                    previousCell: Tensor?) throws
 
+    // Zoneout (Krueger et al. 2017) around the cell steps of the per-step loops; by default made of
+    // the elementwise ops above (Backend+Recurrent.swift), a backend may do each in one launch.
+
+    /// Zoneout's blend in place: x ← x + d ⊙ (previous − x) (previous nil: zeros), all of x's size;
+    /// `scratch` (x's size) is what the default works through.
+    func zoneoutBlend(_ x: Tensor, previous: Tensor?, factors d: Tensor, scratch: Tensor) throws
+    /// Zoneout's backward split in place: with g = gradient (+ extra, nil: none), `direct` = d ⊙ g (what
+    /// goes to the previous step's state) and `gradient` = g − d ⊙ g (the cell's), all of one size.
+    func zoneoutSplit(_ gradient: Tensor, adding extra: Tensor?, factors d: Tensor, direct: Tensor) throws
+
     // Forward-only cell steps (evaluation; default: the training steps above). Same tensors as the
     // training steps, but what backward would read is scratch: the step need not write the
     // post-activation gates (nor GRU's `newGateHidden`), only h_t (and c_t).
