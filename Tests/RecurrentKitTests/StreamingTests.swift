@@ -10,23 +10,37 @@ import Testing
 import TestSupport
 
 @Suite struct StreamingTests {
+    /// A stack of `cell` (an RNN's nonlinearity from the cell) on the test device.
+    static func makeStack(_ cell: RecurrentCell, inputSize i: Int, hiddenSize h: Int, layers: Int, projection: Int = 0,
+                          seed: UInt64, variants: RecurrentVariants = RecurrentVariants()) throws -> RecurrentNetwork {
+        let (backend, rng) = (TestDevice.backend, RandomSource(seed: seed))
+        return switch cell {
+        case .lstm: try LSTM(inputSize: i, hiddenSize: h, numLayers: layers, projSize: projection, on: backend, rng: rng,
+                             variants: variants)
+        case .gru: try GRU(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: rng, variants: variants)
+        default: try RNN(inputSize: i, hiddenSize: h, numLayers: layers, nonlinearity: cell == .rnnTanh ? .tanh : .relu,
+                         on: backend, rng: rng, variants: variants)
+        }
+    }
+
+    /// Random initial states: h (L, B, R) and, for an LSTM, c (L, B, H).
+    static func randomState(_ cell: RecurrentCell, layers: Int, batch b: Int, width r: Int, hiddenSize h: Int,
+                            _ random: inout TestRandom) throws -> RecurrentState {
+        let backend = TestDevice.backend
+        return RecurrentState(
+            hidden: try Tensor(shape: [layers, b, r], values: random.uniform(count: layers * b * r), on: backend),
+            cell: cell == .lstm ? try Tensor(shape: [layers, b, h], values: random.uniform(count: layers * b * h), on: backend) : nil)
+    }
+
     @Test(arguments: [(RecurrentCell.lstm, 2, 0), (.lstm, 1, 3), (.gru, 2, 0), (.rnnTanh, 1, 0), (.rnnRelu, 2, 0)])
     func steppingEqualsOnePass(cell: RecurrentCell, layers: Int, projection: Int) throws {
         let backend = TestDevice.backend
         let (t, b, i, h) = (5, 3, 4, 6)
         let r = projection > 0 ? projection : h
-        let rng = RandomSource(seed: 9)
-        let network: RecurrentNetwork = switch cell {
-        case .lstm: try LSTM(inputSize: i, hiddenSize: h, numLayers: layers, projSize: projection, on: backend, rng: rng)
-        case .gru: try GRU(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: rng)
-        default: try RNN(inputSize: i, hiddenSize: h, numLayers: layers, nonlinearity: cell == .rnnTanh ? .tanh : .relu,
-                         on: backend, rng: rng)
-        }
+        let network = try Self.makeStack(cell, inputSize: i, hiddenSize: h, layers: layers, projection: projection, seed: 9)
         var random = TestRandom(seed: 10)
         let x = random.uniform(count: t * b * i)
-        let state = RecurrentState(
-            hidden: try Tensor(shape: [layers, b, r], values: random.uniform(count: layers * b * r), on: backend),
-            cell: cell == .lstm ? try Tensor(shape: [layers, b, h], values: random.uniform(count: layers * b * h), on: backend) : nil)
+        let state = try Self.randomState(cell, layers: layers, batch: b, width: r, hiddenSize: h, &random)
         network.eval()
         let pass = try network(SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend)), initialState: state)
 
@@ -80,18 +94,11 @@ import TestSupport
     func oddSizesEqualOnePass(cell: RecurrentCell, batch b: Int, inputSize i: Int, hiddenSize h: Int) throws {
         let backend = TestDevice.backend
         let t = 4
-        let rng = RandomSource(seed: 21)
-        let network: RecurrentNetwork = switch cell {
-        case .lstm: try LSTM(inputSize: i, hiddenSize: h, on: backend, rng: rng)
-        case .gru: try GRU(inputSize: i, hiddenSize: h, on: backend, rng: rng)
-        default: try RNN(inputSize: i, hiddenSize: h, nonlinearity: cell == .rnnTanh ? .tanh : .relu, on: backend, rng: rng)
-        }
+        let network = try Self.makeStack(cell, inputSize: i, hiddenSize: h, layers: 1, seed: 21)
         network.eval()
         var random = TestRandom(seed: 22)
         let x = random.uniform(count: t * b * i)
-        let state = RecurrentState(
-            hidden: try Tensor(shape: [1, b, h], values: random.uniform(count: b * h), on: backend),
-            cell: cell == .lstm ? try Tensor(shape: [1, b, h], values: random.uniform(count: b * h), on: backend) : nil)
+        let state = try Self.randomState(cell, layers: 1, batch: b, width: h, hiddenSize: h, &random)
         let pass = try network(SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend)), initialState: state)
         let stream = try network.stream(batchSize: b, initialState: state)
         var outputs: [Float] = []
@@ -122,18 +129,11 @@ import TestSupport
         case "layerNormZoneout": RecurrentVariants(zoneout: 0.3, cellZoneout: cell == .lstm ? 0.2 : 0, layerNorm: true)
         default: RecurrentVariants(resetAfter: false)
         }
-        let rng = RandomSource(seed: 31)
-        let network: RecurrentNetwork = switch cell {
-        case .lstm: try LSTM(inputSize: i, hiddenSize: h, numLayers: layers, projSize: projection, on: backend, rng: rng,
-                             variants: variants)
-        case .gru: try GRU(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: rng, variants: variants)
-        default: try RNN(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: rng, variants: variants)
-        }
+        let network = try Self.makeStack(cell, inputSize: i, hiddenSize: h, layers: layers, projection: projection, seed: 31,
+                                         variants: variants)
         var random = TestRandom(seed: 32)
         let x = random.uniform(count: t * b * i)
-        let state = RecurrentState(
-            hidden: try Tensor(shape: [layers, b, r], values: random.uniform(count: layers * b * r), on: backend),
-            cell: cell == .lstm ? try Tensor(shape: [layers, b, h], values: random.uniform(count: layers * b * h), on: backend) : nil)
+        let state = try Self.randomState(cell, layers: layers, batch: b, width: r, hiddenSize: h, &random)
         network.eval()
         let pass = try network(SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend)), initialState: state)
         network.train()
@@ -151,11 +151,7 @@ import TestSupport
         if let c = pass.state.cell { expectClose(try #require(final.cell).toArray(), try c.toArray(), "\(label): final c") }
         // Without the blend the outputs differ: zoneout's expectation is in them.
         if variant == "zoneout" {
-            let plain: RecurrentNetwork = switch cell {
-            case .lstm: try LSTM(inputSize: i, hiddenSize: h, numLayers: layers, projSize: projection, on: backend, rng: RandomSource(seed: 31))
-            case .gru: try GRU(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: RandomSource(seed: 31))
-            default: try RNN(inputSize: i, hiddenSize: h, numLayers: layers, on: backend, rng: RandomSource(seed: 31))
-            }
+            let plain = try Self.makeStack(cell, inputSize: i, hiddenSize: h, layers: layers, projection: projection, seed: 31)
             plain.eval()
             let unblended = try plain(SequenceBatch(Tensor(shape: [t, b, i], values: x, on: backend)), initialState: state)
             let gap = zip(try unblended.output.data.toArray(), outputs).map { abs($0 - $1) }.max() ?? 0
