@@ -3,19 +3,14 @@
 // (rk_cpu_isa). B = rows, H = hidden size.
 #include "recurrent_layer_norm_cells.h"
 #include "recurrent_cells.h"
-#include "recurrent_gemm.h"
+#include "isa_builds.h"
 #include <math.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 
-typedef float rk_f4 __attribute__((vector_size(16)));
-typedef int rk_i4 __attribute__((vector_size(16)));
-typedef float rk_f8 __attribute__((vector_size(32)));
-typedef int rk_i8 __attribute__((vector_size(32)));
-typedef float rk_f16 __attribute__((vector_size(64)));
-typedef int rk_i16 __attribute__((vector_size(64)));
+// The builds' half-width float and double vectors, beside isa_builds.h's (the norms' sums in double).
 typedef float rk_h2 __attribute__((vector_size(8)));
 typedef double rk_d2 __attribute__((vector_size(16)));
 typedef float rk_h4 __attribute__((vector_size(16)));
