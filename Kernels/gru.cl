@@ -48,6 +48,17 @@ kernel ONE_DIMENSIONAL void gru_forward_step(global float* hidden, ulong hidden_
     hidden[hidden_offset + e] = next;
 }
 
+// Unit j's backward in rows of 3H (gates g, the gradients dx and dhg): the input side's (dr, dz, dn)
+// into dx and the hidden side's (dr, dz, dn ⊙ r) into dhg; returns the direct part of dh_{t-1}, z ⊙ dh.
+inline float gru_unit_backward(global float* dx, global float* dhg, global const float* g, float hn, float h_previous, float dh,
+                               uint h, uint j) {
+    float r = g[j], z = g[h + j], d[3];
+    gru_cell_backward(r, z, g[2 * h + j], hn, h_previous, dh, d);
+    dx[j] = d[0]; dx[h + j] = d[1]; dx[2 * h + j] = d[2];
+    dhg[j] = d[0]; dhg[h + j] = d[1]; dhg[2 * h + j] = d[2] * r;
+    return dh * z;
+}
+
 // Backward: gate gradients for the input side (dr, dz, dn) and the hidden side (dr, dz, dn ⊙ r),
 // both (B, 3H); grad_hidden is overwritten with z ⊙ dh (the caller adds dGh W_hh).
 kernel ONE_DIMENSIONAL void gru_backward_step(global float* grad_gates_input, ulong grad_gates_input_offset,
@@ -64,12 +75,8 @@ kernel ONE_DIMENSIONAL void gru_backward_step(global float* grad_gates_input, ul
     global const float* g = gates + gates_offset + row * 3 * h;
     global float* dx = grad_gates_input + grad_gates_input_offset + row * 3 * h;
     global float* dhg = grad_gates_hidden + grad_gates_hidden_offset + row * 3 * h;
-    float r = g[j], z = g[h + j];
     float dh = (has_grad_output ? grad_output[grad_output_offset + e] : 0.0f) + grad_hidden[grad_hidden_offset + e];
     float h_previous = has_previous_hidden ? previous_hidden[previous_hidden_offset + e] : 0.0f;
-    float d[3];
-    gru_cell_backward(r, z, g[2 * h + j], new_gate_hidden[new_gate_hidden_offset + e], h_previous, dh, d);
-    dx[j] = d[0]; dx[h + j] = d[1]; dx[2 * h + j] = d[2];
-    dhg[j] = d[0]; dhg[h + j] = d[1]; dhg[2 * h + j] = d[2] * r;
-    grad_hidden[grad_hidden_offset + e] = dh * z;
+    grad_hidden[grad_hidden_offset + e] = gru_unit_backward(dx, dhg, g, new_gate_hidden[new_gate_hidden_offset + e], h_previous, dh,
+                                                            h, j);
 }

@@ -376,21 +376,16 @@ kernel void layer_norm_gru_backward_step(global float* grad_gates_input, ulong g
         float s = 0.0f, dot = 0.0f;
         for (uint j = p; j < u; j += lanes) {
             ulong e = row * h + j;
-            float r = g[j], z = g[h + j];
             float dh = (has_grad_output ? grad_output[grad_output_offset + e] : 0.0f) + grad_hidden[grad_hidden_offset + e];
             float h_previous = has_previous_hidden ? previous_hidden[previous_hidden_offset + e] : 0.0f;
-            float d[3];
-            gru_cell_backward(r, z, g[2 * h + j], new_gate_hidden[new_gate_hidden_offset + e], h_previous, dh, d);
-            dx[j] = d[0]; dx[h + j] = d[1]; dx[2 * h + j] = d[2];
-            float side[3] = {d[0], d[1], d[2] * r};
+            grad_hidden[grad_hidden_offset + e] = gru_unit_backward(dx, dhg, g, new_gate_hidden[new_gate_hidden_offset + e], h_previous,
+                                                                    dh, h, j);
             for (uint k = 0; k < 3; k++) {
                 uint f = k * h + j;
-                dhg[f] = side[k];
-                float v = side[k] * pg[f];
+                float v = dhg[f] * pg[f];
                 s += v;
                 dot += v * np[f];
             }
-            grad_hidden[grad_hidden_offset + e] = dh * z;
         }
         partials[p] = s;
         partials[lanes + p] = dot;
