@@ -169,15 +169,20 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     }
 
     /// Layer-normalised LSTM and GRU: their shapes of `all` (uniform, one row, one unit, row blocks,
-    /// packed), and with recurrent dropout on the masked shapes. Always from a given h_0: at h = 0 the
-    /// recurrent norm's 1/σ is 1/√ε ≈ 316, so dh_0 would be hundreds of times the other gradients.
-    static let layerNormalised: [RecurrentCase] = (RecurrentCase.all.filter { $0.cell == .lstm || $0.cell == .gru }
-        + masked.filter { $0.cell == .lstm || $0.cell == .gru }).filter { $0.projection == nil }.map { c in
+    /// packed), and with recurrent dropout on the masked shapes.
+    static let layerNormalised = normalised((RecurrentCase.all.filter { $0.cell == .lstm || $0.cell == .gru }
+        + masked.filter { $0.cell == .lstm || $0.cell == .gru }).filter { $0.projection == nil })
+
+    /// `cases` layer-normalised, always from a given h_0: at h = 0 the recurrent norm's 1/σ is 1/√ε ≈ 316,
+    /// so dh_0 would be hundreds of times the other gradients.
+    static func normalised(_ cases: [RecurrentCase]) -> [RecurrentCase] {
+        cases.map { c in
             var normed = c
             normed.layerNorm = true
             normed.initialState = true
             return normed
         }
+    }
 
     @Test(arguments: layerNormalised)
     func layerNormMatchesReference(_ c: RecurrentCase) throws {
@@ -185,21 +190,16 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     }
 
     /// Layer-normalised LSTMs with a projection: the projected shapes (P = 1 to H − 1, uniform and
-    /// packed, row blocks), from a given h_0, then the masked projected ones with zoneout. The last
-    /// projected shape (P = 2 over 34 packed rows) is left out: from two units of h some rows' recurrent
-    /// norms have σ ≈ 0.025, where the reserve's x̂_hh carries the product's fp32 rounding 40-fold, past
-    /// the tolerance on the per-step GEMM path (outputs and gradients agree; P = 5 over the same rows stays).
-    static let layerNormProjected: [RecurrentCase] = (RecurrentCase.projected.dropLast()
+    /// packed, row blocks), then the masked projected ones with zoneout. The last projected shape
+    /// (P = 2 over 34 packed rows) is left out: from two units of h some rows' recurrent norms have
+    /// σ ≈ 0.025, where the reserve's x̂_hh carries the product's fp32 rounding 40-fold, past the
+    /// tolerance on the per-step GEMM path (outputs and gradients agree; P = 5 over the same rows stays).
+    static let layerNormProjected = normalised(RecurrentCase.projected.dropLast()
         + masked.filter { $0.projection != nil }.map { c in
             var zoned = c
             zoned.zoneout = true
             return zoned
-        }).map { c in
-        var normed = c
-        normed.layerNorm = true
-        normed.initialState = true
-        return normed
-    }
+        })
 
     @Test(arguments: layerNormProjected)
     func layerNormProjectionMatchesReference(_ c: RecurrentCase) throws {
