@@ -31,7 +31,8 @@ public struct RecurrentLayerShape: Sendable, Equatable {
     public var resetBefore: Bool
     /// LSTM and GRU: layer normalisation (Ba et al. 2016) of the input and recurrent pre-activations
     /// apart, and of an LSTM's c_t (`RecurrentLayerNormWeights`); the reserve grows by
-    /// `layerNormReserveCount` (Backend+LayerNorm.swift has the equations and the layout).
+    /// `layerNormReserveCount` (Backend+LayerNorm.swift has the equations and the layout). An LSTM
+    /// may project as well: h_t = W_hr (o_t ⊙ tanh(c_t)), as without the norms.
     public var layerNorm: Bool
 
     public init(cell: RecurrentCell, sequenceLength: Int, batchSize: Int, inputSize: Int, hiddenSize: Int,
@@ -132,11 +133,6 @@ public struct RecurrentLayerShape: Sendable, Equatable {
             guard cell == .lstm || cell == .gru else {
                 throw RecurrentError.invalidArgument(name: "layer norm", expected: "false for \(cell.rawValue) (LSTM and GRU only)",
                                                      got: "true")
-            }
-            if projectionSize != nil {
-                throw RecurrentError.invalidArgument(
-                    name: "layer norm", expected: "a layer without a projection (the layer-normalised cells have no W_hr)",
-                    got: "both")
             }
             if resetBefore {
                 throw RecurrentError.invalidArgument(

@@ -3,10 +3,13 @@
 // per-step loop and textbook BPTT, independent of the shared loop (Backend+LayerNorm.swift) but
 // filling the same reserve layout. With LN(x) = x̂(x) ⊙ γ: a = LN_ih(W_ih x_t) + b_ih +
 // LN_hh(W_hh h̄_{t-1}) + b_hh; LSTM c̃_t = x̂(f ⊙ c_{t-1} + i ⊙ g) ⊙ γ_c + β_c, h̃_t = o ⊙ tanh(c̃_t);
-// GRU h̃_t as PyTorch's on a. h̄ = h_{t-1} (⊙ mask). Without zoneout h_t = h̃_t and c_t = c̃_t; with it
+// GRU h̃_t as PyTorch's on a. h̄ = h_{t-1} (⊙ mask). An LSTM with a projection (PyTorch's proj_size):
+// m_t = o ⊙ tanh(c̃_t) and h̃_t = W_hr m_t (P wide; the reserve keeps m_t after c_t), backward
+// dW_hr += dh̃ m_tᵀ and the cell sees dm = W_hrᵀ dh̃. Without zoneout h_t = h̃_t and c_t = c̃_t; with it
 // h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) and c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t), as the plain cells (the reserve
-// then keeps c̃_t after c_t). A packed batch is unpacked to (T, B, ·).
-// T = time steps, B = batch, I = input size, H = hidden size, G = gates.
+// then keeps c̃_t after c_t and m_t). A packed batch is unpacked to (T, B, ·).
+// T = time steps, B = batch, I = input size, H = hidden size, G = gates, P = projection size,
+// R = width of h (P when projecting, else H).
 
 import Foundation
 import RecurrentCore
@@ -15,37 +18,39 @@ extension ReferenceBackend {
     func referenceLayerNormForward(_ io: RecurrentForwardIO, _ w: RecurrentWeights, _ s: RecurrentLayerShape) throws {
         guard let norm = w.layerNorm else { throw RecurrentError.invalidState("layer norm forward: no gains") }
         let op = "reference layer norm forward"
-        let (t, b, i, h, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth)
-        let lstm = s.cell == .lstm
+        let (t, b, i, h, r, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
+        let lstm = s.cell == .lstm, projecting = s.projectionSize != nil
         let x = Self.unpack(try read(io.input, "\(op) input"), width: i, s)                 // (T, B, I)
-        let wih = try read(w.weightIH, op), whh = try read(w.weightHH, op)
+        let wih = try read(w.weightIH, op), whh = try read(w.weightHH, op)                  // (GH, I), (GH, R)
+        let whr = try w.weightHR.map { try read($0, op) }                                    // (P, H)
         let bih = try read(w.biasIH, op), bhh = try read(w.biasHH, op)
         let gih = try read(norm.gainIH, op), ghh = try read(norm.gainHH, op)
         let gc = try norm.gainCell.map { try read($0, op) } ?? [], bc = try norm.biasCell.map { try read($0, op) } ?? []
         let mask = try io.hiddenMask.map { try read($0, "\(op) hidden mask") }
-        // Zoneout factors (T, B, H) of h and (LSTM) c.
-        let zoneHidden = try io.zoneout.map { Self.unpack(try read($0.hidden, "\(op) zoneout"), width: h, s) }
+        // Zoneout factors (T, B, R) of h and (T, B, H) of (LSTM) c.
+        let zoneHidden = try io.zoneout.map { Self.unpack(try read($0.hidden, "\(op) zoneout"), width: r, s) }
         let zoneCell = try io.zoneout?.cell.map { Self.unpack(try read($0, "\(op) zoneout"), width: h, s) }
-        var hState = try readOrZeros(io.initialHidden, count: b * h, "\(op) initial hidden")
+        var hState = try readOrZeros(io.initialHidden, count: b * r, "\(op) initial hidden")
         var cState = try readOrZeros(io.initialCell, count: b * h, "\(op) initial cell")
         let zeros = [Float](repeating: 0, count: gh)
-        // (T, B, ·) each: output, gates, extra, x̂_ih, x̂_hh, 1/σ_ih, 1/σ_hh, ĉ, 1/σ_c.
-        var output = [Float](repeating: 0, count: t * b * h), gates = [Float](repeating: 0, count: t * b * gh)
-        var extra = output, normIH = gates, normHH = gates, normCell = output
+        // (T, B, ·) each: output, gates, extra, m_t, x̂_ih, x̂_hh, 1/σ_ih, 1/σ_hh, ĉ, 1/σ_c.
+        var output = [Float](repeating: 0, count: t * b * r), gates = [Float](repeating: 0, count: t * b * gh)
+        var extra = [Float](repeating: 0, count: t * b * h), normIH = gates, normHH = gates, normCell = extra
+        var projected = [Float](repeating: 0, count: projecting ? t * b * h : 0)           // (T, B, H) m_t
         var candidateCell = [Float](repeating: 0, count: s.keepsCandidateCell ? t * b * h : 0)   // (T, B, H) c̃_t
         var devIH = [Float](repeating: 0, count: t * b), devHH = devIH, devCell = devIH
         for step in 0..<t {
             var hNext = hState, cNext = cState
             for row in 0..<s.rows(atStep: step) {
                 let q = step * b + row
-                let hBar = (0..<h).map { hState[row * h + $0] * (mask?[row * h + $0] ?? 1) }
+                let hBar = (0..<r).map { hState[row * r + $0] * (mask?[row * r + $0] ?? 1) }
                 let (xi, si) = Self.normalize(Self.affine(wih, x[(q * i)..<((q + 1) * i)], zeros, rows: gh, columns: i)[...])
-                let (xh, sh) = Self.normalize(Self.affine(whh, hBar[...], zeros, rows: gh, columns: h)[...])
+                let (xh, sh) = Self.normalize(Self.affine(whh, hBar[...], zeros, rows: gh, columns: r)[...])
                 let ai = (0..<gh).map { xi[$0] * gih[$0] + bih[$0] }, ah = (0..<gh).map { xh[$0] * ghh[$0] + bhh[$0] }
                 normIH.replaceSubrange((q * gh)..<((q + 1) * gh), with: xi)
                 normHH.replaceSubrange((q * gh)..<((q + 1) * gh), with: xh)
                 devIH[q] = si; devHH[q] = sh
-                var newHidden = [Float](repeating: 0, count: h), activated = [Float](repeating: 0, count: gh)
+                var newHidden = [Float](repeating: 0, count: r), activated = [Float](repeating: 0, count: gh)
                 if lstm {
                     var candidate = [Float](repeating: 0, count: h)
                     for j in 0..<h {
@@ -57,6 +62,7 @@ extension ReferenceBackend {
                     let (nc, sc) = Self.normalize(candidate[...])
                     normCell.replaceSubrange((q * h)..<((q + 1) * h), with: nc)
                     devCell[q] = sc
+                    var m = [Float](repeating: 0, count: h)                              // o ⊙ tanh(c̃_t)
                     for j in 0..<h {
                         let normed = nc[j] * gc[j] + bc[j]                               // c̃_t
                         // Zoneout: c_t = c̃_t + d ⊙ (c_{t-1} − c̃_t); h̃_t reads c̃_t.
@@ -64,13 +70,19 @@ extension ReferenceBackend {
                         cNext[row * h + j] = c
                         extra[q * h + j] = c
                         if s.keepsCandidateCell { candidateCell[q * h + j] = normed }
-                        newHidden[j] = activated[3 * h + j] * Foundation.tanh(normed)
+                        m[j] = activated[3 * h + j] * Foundation.tanh(normed)
+                    }
+                    if let whr {
+                        projected.replaceSubrange((q * h)..<((q + 1) * h), with: m)
+                        newHidden = Self.affine(whr, m[...], [Float](repeating: 0, count: r), rows: r, columns: h)   // W_hr m_t
+                    } else {
+                        newHidden = m
                     }
                 } else {
                     for j in 0..<h {
-                        let r = Self.sigmoid(ai[j] + ah[j]), z = Self.sigmoid(ai[h + j] + ah[h + j])
-                        let n = Foundation.tanh(ai[2 * h + j] + r * ah[2 * h + j])
-                        activated[j] = r; activated[h + j] = z; activated[2 * h + j] = n
+                        let reset = Self.sigmoid(ai[j] + ah[j]), z = Self.sigmoid(ai[h + j] + ah[h + j])
+                        let n = Foundation.tanh(ai[2 * h + j] + reset * ah[2 * h + j])
+                        activated[j] = reset; activated[h + j] = z; activated[2 * h + j] = n
                         extra[q * h + j] = ah[2 * h + j]
                         newHidden[j] = n + z * (hState[row * h + j] - n)
                     }
@@ -78,15 +90,16 @@ extension ReferenceBackend {
                 gates.replaceSubrange((q * gh)..<((q + 1) * gh), with: activated)
                 // Zoneout: h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t).
                 if let zoneHidden {
-                    for j in 0..<h { newHidden[j] += zoneHidden[q * h + j] * (hState[row * h + j] - newHidden[j]) }
+                    for j in 0..<r { newHidden[j] += zoneHidden[q * r + j] * (hState[row * r + j] - newHidden[j]) }
                 }
-                for j in 0..<h { hNext[row * h + j] = newHidden[j]; output[q * h + j] = newHidden[j] }
+                for j in 0..<r { hNext[row * r + j] = newHidden[j]; output[q * r + j] = newHidden[j] }
             }
             hState = hNext
             cState = cNext
         }
-        try write(Self.pack(output, width: h, s), to: io.output, "\(op) output")
+        try write(Self.pack(output, width: r, s), to: io.output, "\(op) output")
         var reserve = Self.pack(gates, width: gh, s) + Self.pack(extra, width: h, s)
+            + Self.pack(projected, width: projecting ? h : 0, s)
             + Self.pack(candidateCell, width: s.keepsCandidateCell ? h : 0, s) + Self.pack(normIH, width: gh, s)
             + Self.pack(normHH, width: gh, s) + Self.pack(devIH, width: 1, s) + Self.pack(devHH, width: 1, s)
         if lstm { reserve += Self.pack(normCell, width: h, s) + Self.pack(devCell, width: 1, s) }
@@ -101,11 +114,12 @@ extension ReferenceBackend {
             throw RecurrentError.invalidState("layer norm backward: no gains")
         }
         let op = "reference layer norm backward"
-        let (t, b, i, h, gh, n) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.gateWidth, s.rowCount)
-        let lstm = s.cell == .lstm
+        let (t, b, i, h, r, gh, n) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth,
+                                      s.rowCount)
+        let lstm = s.cell == .lstm, projecting = s.projectionSize != nil
         let x = Self.unpack(try read(io.input, "\(op) input"), width: i, s)
-        let y = Self.unpack(try read(io.output, "\(op) output"), width: h, s)
-        let dy = Self.unpack(try readOrZeros(io.gradOutput, count: n * h, "\(op) grad output"), width: h, s)
+        let y = Self.unpack(try read(io.output, "\(op) output"), width: r, s)
+        let dy = Self.unpack(try readOrZeros(io.gradOutput, count: n * r, "\(op) grad output"), width: r, s)
         let reserve = try read(io.reserve, "\(op) reserve")
         var start = 0
         func part(_ width: Int) -> [Float] {
@@ -113,21 +127,24 @@ extension ReferenceBackend {
             return Self.unpack(Array(reserve[start..<(start + n * width)]), width: width, s)
         }
         let gates = part(gh), extra = part(h)
+        let projected = projecting ? part(h) : []                                           // m_t
         // c̃_t of an LSTM with zoneout, else c_t itself: what tanh reads.
         let candidate = s.keepsCandidateCell ? part(h) : extra
         let normIH = part(gh), normHH = part(gh), devIH = part(1), devHH = part(1)
         let normCell = lstm ? part(h) : [], devCell = lstm ? part(1) : []
-        let wih = try read(w.weightIH, op), whh = try read(w.weightHH, op)
+        let wih = try read(w.weightIH, op), whh = try read(w.weightHH, op)                  // (GH, I), (GH, R)
+        let whr = try w.weightHR.map { try read($0, op) }                                    // (P, H)
         let gih = try read(norm.gainIH, op), ghh = try read(norm.gainHH, op)
         let gc = try norm.gainCell.map { try read($0, op) } ?? []
         let mask = try io.hiddenMask.map { try read($0, "\(op) hidden mask") }
-        let zoneHidden = try io.zoneout.map { Self.unpack(try read($0.hidden, "\(op) zoneout"), width: h, s) }
+        let zoneHidden = try io.zoneout.map { Self.unpack(try read($0.hidden, "\(op) zoneout"), width: r, s) }
         let zoneCell = try io.zoneout?.cell.map { Self.unpack(try read($0, "\(op) zoneout"), width: h, s) }
-        let h0 = try readOrZeros(io.initialHidden, count: b * h, "\(op) initial hidden")
+        let h0 = try readOrZeros(io.initialHidden, count: b * r, "\(op) initial hidden")
         let c0 = try readOrZeros(io.initialCell, count: b * h, "\(op) initial cell")
-        var dhNext = try readOrZeros(io.gradFinalHidden, count: b * h, "\(op) grad final hidden")
+        var dhNext = try readOrZeros(io.gradFinalHidden, count: b * r, "\(op) grad final hidden")
         var dcNext = try readOrZeros(io.gradFinalCell, count: b * h, "\(op) grad final cell")
-        var dWih = [Double](repeating: 0, count: gh * i), dWhh = [Double](repeating: 0, count: gh * h)
+        var dWih = [Double](repeating: 0, count: gh * i), dWhh = [Double](repeating: 0, count: gh * r)
+        var dWhr = [Double](repeating: 0, count: projecting ? r * h : 0)
         var dBih = [Double](repeating: 0, count: gh), dBhh = dBih, dGih = dBih, dGhh = dBih
         var dGc = [Double](repeating: 0, count: h), dBc = dGc
         var dx = [Float](repeating: 0, count: t * b * i)
@@ -135,17 +152,29 @@ extension ReferenceBackend {
             var dhPrev = dhNext, dcPrev = dcNext
             for row in 0..<s.rows(atStep: step) {
                 let q = step * b + row, gBase = q * gh
-                let hPrev = (0..<h).map { step == 0 ? h0[row * h + $0] : y[(q - b) * h + $0] }
-                let hBar = (0..<h).map { hPrev[$0] * (mask?[row * h + $0] ?? 1) }
+                let hPrev = (0..<r).map { step == 0 ? h0[row * r + $0] : y[(q - b) * r + $0] }
+                let hBar = (0..<r).map { hPrev[$0] * (mask?[row * r + $0] ?? 1) }
                 // dL/dh_t; with zoneout d ⊙ dh_t goes to h_{t-1} directly and dh̃_t = dh_t − d ⊙ dh_t to the cell.
-                let dhTotal = (0..<h).map { dy[q * h + $0] + dhNext[row * h + $0] }
-                let zoned = (0..<h).map { j in zoneHidden.map { $0[q * h + j] * dhTotal[j] } ?? 0 }
-                let dh = (0..<h).map { dhTotal[$0] - zoned[$0] }
+                let dhTotal = (0..<r).map { dy[q * r + $0] + dhNext[row * r + $0] }
+                let zoned = (0..<r).map { j in zoneHidden.map { $0[q * r + j] * dhTotal[j] } ?? 0 }
+                var dh = (0..<r).map { dhTotal[$0] - zoned[$0] }
                 var dai = [Float](repeating: 0, count: gh), dah = dai
                 var direct = zoned                                                     // dh_{t-1} not through W_hh
                 // Cell zoneout: d_c ⊙ dc_t goes to c_{t-1} directly, dc̃_t gets the rest.
                 let zonedCell = (0..<h).map { j in zoneCell.map { $0[q * h + j] * dcNext[row * h + j] } ?? 0 }
                 if lstm {
+                    if let whr {
+                        // h̃_t = W_hr m_t: dW_hr += dh̃ m_tᵀ, and the cell sees dm = W_hrᵀ dh̃ (H).
+                        let dhProjected = dh
+                        dh = (0..<h).map { j in
+                            var sum: Double = 0
+                            for p in 0..<r {
+                                sum += Double(whr[p * h + j]) * Double(dhProjected[p])
+                                dWhr[p * h + j] += Double(dhProjected[p]) * Double(projected[q * h + j])
+                            }
+                            return Float(sum)
+                        }
+                    }
                     var dc = [Float](repeating: 0, count: h)
                     for j in 0..<h {
                         let o = gates[gBase + 3 * h + j], tc = Foundation.tanh(candidate[q * h + j])
@@ -167,12 +196,12 @@ extension ReferenceBackend {
                     dah = dai
                 } else {
                     for j in 0..<h {
-                        let (r, z, nn) = (gates[gBase + j], gates[gBase + h + j], gates[gBase + 2 * h + j])
+                        let (reset, z, nn) = (gates[gBase + j], gates[gBase + h + j], gates[gBase + 2 * h + j])
                         let dn = dh[j] * (1 - z) * (1 - nn * nn)
-                        dai[j] = dn * extra[q * h + j] * r * (1 - r)
+                        dai[j] = dn * extra[q * h + j] * reset * (1 - reset)
                         dai[h + j] = dh[j] * (hPrev[j] - nn) * z * (1 - z)
                         dai[2 * h + j] = dn
-                        dah[j] = dai[j]; dah[h + j] = dai[h + j]; dah[2 * h + j] = dn * r
+                        dah[j] = dai[j]; dah[h + j] = dai[h + j]; dah[2 * h + j] = dn * reset
                         direct[j] += dh[j] * z
                     }
                 }
@@ -185,17 +214,17 @@ extension ReferenceBackend {
                 let dph = Self.normalizeBackward((0..<gh).map { dah[$0] * ghh[$0] }, normHH[gBase..<(gBase + gh)], devHH[q])
                 for k in 0..<gh {
                     for c in 0..<i { dWih[k * i + c] += Double(dpi[k]) * Double(x[q * i + c]) }
-                    for c in 0..<h { dWhh[k * h + c] += Double(dph[k]) * Double(hBar[c]) }
+                    for c in 0..<r { dWhh[k * r + c] += Double(dph[k]) * Double(hBar[c]) }
                 }
                 for c in 0..<i {
                     var sum: Double = 0
                     for k in 0..<gh { sum += Double(dpi[k]) * Double(wih[k * i + c]) }
                     dx[q * i + c] = Float(sum)
                 }
-                for c in 0..<h {
+                for c in 0..<r {
                     var sum: Double = 0
-                    for k in 0..<gh { sum += Double(dph[k]) * Double(whh[k * h + c]) }
-                    dhPrev[row * h + c] = Float(Double(direct[c]) + sum * Double(mask?[row * h + c] ?? 1))
+                    for k in 0..<gh { sum += Double(dph[k]) * Double(whh[k * r + c]) }
+                    dhPrev[row * r + c] = Float(Double(direct[c]) + sum * Double(mask?[row * r + c] ?? 1))
                 }
             }
             dhNext = dhPrev
@@ -207,6 +236,7 @@ extension ReferenceBackend {
         var sums = [(g.weightIH, dWih), (g.weightHH, dWhh), (g.biasIH, dBih), (g.biasHH, dBhh),
                     (gradNorm.gainIH, dGih), (gradNorm.gainHH, dGhh)]
         if let gainCell = gradNorm.gainCell, let biasCell = gradNorm.biasCell { sums += [(gainCell, dGc), (biasCell, dBc)] }
+        if let gradWeightHR = g.weightHR { sums.append((gradWeightHR, dWhr)) }
         for (tensor, sum) in sums {
             let old = try read(tensor, "\(op) gradient")
             try write((0..<old.count).map { old[$0] + Float(sum[$0]) }, to: tensor, "\(op) gradient")

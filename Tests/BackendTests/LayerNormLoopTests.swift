@@ -2,7 +2,7 @@
 // own loop: row blocks of the batch, one C step per block and step) against the reference, forward
 // and every gradient, on shapes that stress that loop: hidden sizes that end mid-vector, odd batches
 // split over row blocks, variable lengths within and across blocks, recurrent dropout, zoneout, no
-// h_0, and forward only; and the C steps' builds (portable, AVX2, AVX-512) against each other.
+// h_0, projections, and forward only; and the C steps' builds (portable, AVX2, AVX-512) against each other.
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates.
 
 import CRecurrentGEMM
@@ -46,6 +46,26 @@ import Testing
         ]
     }
 
+    /// LSTMs with a projection on the same loop (m_t W_hrᵀ per step in each block's worker): two row
+    /// blocks, H = 13 and P = 5 both ending mid-vector; P = 20 over a 16-wide panel with recurrent
+    /// dropout; variable lengths across blocks with zoneout; no h_0 and no dy.
+    static let projectedCases: [RecurrentCase] = [
+        RecurrentCase(cell: .lstm, t: 5, b: 17, i: 4, h: 13, initialState: true, finalGradients: true,
+                      gradOutput: true, inputGradients: true, projection: 5, layerNorm: true),
+        RecurrentCase(cell: .lstm, t: 4, b: 19, i: 6, h: 37, initialState: true, finalGradients: true,
+                      gradOutput: true, inputGradients: true, projection: 20, hiddenMask: true, layerNorm: true),
+        RecurrentCase(cell: .lstm, t: 6, b: 17, i: 3, h: 13, initialState: true, finalGradients: true,
+                      gradOutput: true, inputGradients: true, batchSizes: [17, 15, 12, 9, 4, 2], projection: 7, hiddenMask: true,
+                      zoneout: true, layerNorm: true),
+        RecurrentCase(cell: .lstm, t: 4, b: 9, i: 2, h: 16, initialState: false, finalGradients: false,
+                      gradOutput: true, inputGradients: false, projection: 3, layerNorm: true),
+    ]
+
+    @Test(arguments: projectedCases)
+    func projectedLoopMatchesReference(_ c: RecurrentCase) throws {
+        try RecurrentLayerTests.expectLayerMatchesReference(c)
+    }
+
     @Test(arguments: zoneoutCases)
     func zoneoutLoopMatchesReference(_ c: RecurrentCase) throws {
         try RecurrentLayerTests.expectLayerMatchesReference(c)
@@ -56,20 +76,22 @@ import Testing
         try RecurrentLayerTests.expectLayerMatchesReference(c)
     }
 
-    /// Forward only on the device gives the outputs and final states of a training pass on the reference.
-    @Test(arguments: [cases[2], cases[7]])
+    /// Forward only on the device gives the outputs and final states of a training pass on the reference
+    /// (also projected).
+    @Test(arguments: [cases[2], cases[7], projectedCases[0], projectedCases[1]])
     func forwardOnlyMatchesReference(_ c: RecurrentCase) throws {
         let s = c.shape
-        let (b, i, h, gh, n) = (c.b, c.i, c.h, s.gateWidth, s.rowCount)
+        let (b, i, h, r, gh, n) = (c.b, c.i, c.h, s.outputSize, s.gateWidth, s.rowCount)
         let lstm = c.cell == .lstm
         var random = TestRandom(seed: 71, stream: UInt64(h * 100 + b))
         let bound = 1.5 / Float(h).squareRoot()
-        let weights = try (0..<4).map { k in try Twin(k < 2 ? [gh, k == 0 ? i : h] : [gh], &random, low: -bound, high: bound) }
+        let weights = try (0..<4).map { k in try Twin(k < 2 ? [gh, k == 0 ? i : r] : [gh], &random, low: -bound, high: bound) }
         let norms = try [Twin([gh], &random, low: 0.5, high: 1.5), Twin([gh], &random, low: 0.5, high: 1.5),
                          Twin([h], &random, low: 0.5, high: 1.5), Twin([h], &random, low: -0.5, high: 0.5)]
-        let input = try Twin([n, i], &random), h0 = try Twin([b, h], &random), c0 = try Twin([b, h], &random)
-        let mask = try Twin([b, h], random.uniform(count: b * h).map { $0 < -0.4 ? 0 : 1 / 0.7 })
-        let output = try Twin([n, h]), finalHidden = try Twin([b, h]), finalCell = try Twin([b, h])
+        let input = try Twin([n, i], &random), h0 = try Twin([b, r], &random), c0 = try Twin([b, h], &random)
+        let mask = try Twin([b, r], random.uniform(count: b * r).map { $0 < -0.4 ? 0 : 1 / 0.7 })
+        let output = try Twin([n, r]), finalHidden = try Twin([b, r]), finalCell = try Twin([b, h])
+        let weightHR = try c.projection.map { try Twin([$0, h], &random, low: -bound, high: bound) }   // (P, H)
         try onBoth { backend, side in
             let mode: RecurrentForwardMode = side == .device ? .inference : .training
             let reserve = try Tensor.empty([s.reserveCount(mode)], on: backend)
@@ -77,7 +99,7 @@ import Testing
                                         reserve: reserve, input: input[side], initialHidden: h0[side],
                                         initialCell: lstm ? c0[side] : nil, mode: mode, hiddenMask: c.hiddenMask ? mask[side] : nil)
             let w = RecurrentWeights(weightIH: weights[0][side], weightHH: weights[1][side], biasIH: weights[2][side],
-                                     biasHH: weights[3][side],
+                                     biasHH: weights[3][side], weightHR: weightHR?[side],
                                      layerNorm: RecurrentLayerNormWeights(gainIH: norms[0][side], gainHH: norms[1][side],
                                                                           gainCell: lstm ? norms[2][side] : nil,
                                                                           biasCell: lstm ? norms[3][side] : nil))

@@ -2,7 +2,7 @@
 // so the yardstick is checked by something other than a second reading of the same equations:
 // uniform shapes, uneven ones (I ≠ H, T ≠ B), LSTM projections, variable lengths (packed) and
 // recurrent dropout masks, zoneout, a GRU with the reset gate before the recurrent product, and
-// layer-normalised cells (with zoneout too). The bidirectional stack with zoneout and layer norm is
+// layer-normalised cells (with zoneout too, and LSTMs with a projection). The bidirectional stack with zoneout and layer norm is
 // LayerNormZoneoutTests'.
 // T = time steps, B = batch, I = input size, H = hidden size, G = gates, P = projection size,
 // R = width of h (P when projecting, else H), N = rows (T·B, or Σ batchSizes when packed).
@@ -64,6 +64,13 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
              GradientCase(cell: cell, t: 3, b: 3, i: 4, h: 3, batchSizes: [3, 2, 1], hiddenMask: true, zoneout: true,
                           layerNorm: true)]
         }
+        // Layer-normalised LSTMs with a projection: uniform (H = 5, P = 2), uneven and packed with recurrent
+        // dropout (I = 2, H = 5, P = 3), and packed with zoneout and recurrent dropout (P = 1).
+        + [GradientCase(cell: .lstm, t: 3, b: 2, i: 3, h: 5, projection: 2, layerNorm: true),
+           GradientCase(cell: .lstm, t: 4, b: 3, i: 2, h: 5, batchSizes: [3, 3, 2, 1], projection: 3, hiddenMask: true,
+                        layerNorm: true),
+           GradientCase(cell: .lstm, t: 3, b: 3, i: 4, h: 3, batchSizes: [3, 2, 1], projection: 1, hiddenMask: true,
+                        zoneout: true, layerNorm: true)]
 }
 
 @Suite struct ReferenceGradientTests {

@@ -1,7 +1,8 @@
 // Layer-normalised LSTM and GRU stacks (`RecurrentVariants.layerNorm`) beyond the PyTorch parity of
 // MaskVariantTests: the parameters' names, shapes and initial values, a safetensors round trip,
 // a step at a time equals the sequence, forward only equals training, the gains train, zoneout
-// composes (stepped, stateful, trained), and the refusals (stream and ONNX export name the layer).
+// composes (stepped, stateful, trained), so does an LSTM's projection (names, shapes, stepped, stateful,
+// trained), and the refusals (stream and ONNX export name the layer).
 // T = time steps, B = batch, I = input size, H = hidden size.
 import Foundation
 import Testing
@@ -132,7 +133,6 @@ import TestSupport
     }
 
     @Test func refusals() throws {
-        let backend = TestDevice.backend
         for cell in [RecurrentCell.rnnTanh, .rnnRelu] {
             #expect(throws: RecurrentError.self) { _ = try Self.make(cell) }
         }
@@ -141,17 +141,59 @@ import TestSupport
                               seed: 1)
         }
         #expect("\(String(describing: resetBefore))".contains("resetAfter false (the recurrent norm"))
-        let projected = #expect(throws: RecurrentError.self) {
-            _ = try LSTM(inputSize: 2, hiddenSize: 4, projSize: 2, on: backend, rng: RandomSource(seed: 1),
-                         variants: RecurrentVariants(layerNorm: true))
+        // ONNX has no layer-normalised cell: export refuses, naming why (streams step through the network: StreamingTests),
+        // projected or not (the norms are named, not the projection ONNX lacks as well).
+        for projSize in [0, 2] {
+            let net = try makeStack(.lstm, inputSize: 3, hiddenSize: 5, layers: 1, projSize: projSize,
+                                    variants: RecurrentVariants(layerNorm: true), seed: 9)
+            let model = try Sequential([("encoder", net), ("last", LastTimeStep())])
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("layer-norm-\(UUID().uuidString).onnx")
+            defer { try? FileManager.default.removeItem(at: url) }
+            let onnx = #expect(throws: ONNXExportError.self) { try model.exportONNX(to: url) }
+            let message = String(describing: onnx)
+            #expect(message.contains("encoder") && message.contains("layer-normalised cells (layerNorm)"), "P\(projSize): \(message)")
         }
-        #expect("\(String(describing: projected))".contains("projSize 2 (the layer-normalised cells have no projection"))
-        // ONNX has no layer-normalised cell: export refuses, naming why (streams step through the network: StreamingTests).
-        let net = try Self.make(.lstm, layers: 1)
-        let model = try Sequential([("encoder", net), ("last", LastTimeStep())])
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("layer-norm-\(UUID().uuidString).onnx")
-        defer { try? FileManager.default.removeItem(at: url) }
-        let onnx = #expect(throws: ONNXExportError.self) { try model.exportONNX(to: url) }
-        #expect("\(String(describing: onnx))".contains("encoder") && "\(String(describing: onnx))".contains("layerNorm"))
+    }
+
+    /// An LSTM's projection composes with layer norm as nn.LSTM's proj_size: `weight_hh` (4H, P) and
+    /// `weight_hr` (P, H) beside the norms' parameters, outputs and h states P wide, c H wide; a step at
+    /// a time and stateful windows give one pass's outputs (with zoneout on the projected h too), and
+    /// every parameter, `weight_hr` among them, receives a finite gradient.
+    @Test func projectionComposes() throws {
+        let backend = TestDevice.backend
+        let (h, p, t, b) = (5, 3, 8, 2)
+        func make(_ variants: RecurrentVariants) throws -> RecurrentNetwork {
+            try makeStack(.lstm, inputSize: 3, hiddenSize: h, layers: 2, projSize: p, variants: variants, seed: 60)
+        }
+        let net = try make(RecurrentVariants(layerNorm: true))
+        let shapes = Dictionary(uniqueKeysWithValues: net.namedParameters.map { ($0.name, $0.parameter.value.shape) })
+        #expect(net.namedParameters.prefix(9).map(\.name)
+                    == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0", "weight_ln_ih_l0", "weight_ln_hh_l0",
+                        "weight_ln_c_l0", "bias_ln_c_l0"])
+        #expect(shapes["weight_hh_l0"] == [4 * h, p] && shapes["weight_hr_l1"] == [p, h] && shapes["weight_ih_l1"] == [4 * h, p])
+        #expect(shapes["weight_ln_hh_l1"] == [4 * h] && shapes["weight_ln_c_l1"] == [h])
+        try expectStepsEqualTheSequence(net, steps: 4, batch: b, seed: 61)
+        var random = TestRandom(seed: 62)
+        let x = try random.tensor([t, b, 3], on: backend)
+        let whole = try net(SequenceBatch(x))
+        #expect(whole.output.data.shape == [t, b, p] && whole.state.hidden.shape == [2, b, p] && whole.state.cell?.shape == [2, b, h])
+        for variants in [RecurrentVariants(layerNorm: true), RecurrentVariants(zoneout: 0.3, cellZoneout: 0.2, layerNorm: true)] {
+            let reference = try make(variants), stateful = try make(variants)
+            for n in [reference, stateful] { n.isTraining = false }
+            try expectStepsEqualTheSequence(reference, steps: 4, batch: b, seed: 63)
+            stateful.stateful = true
+            var pieces: [Float] = []
+            for start in stride(from: 0, to: t, by: 4) {
+                pieces += try stateful(SequenceBatch(x.slice(start..<(start + 4)))).output.data.toArray()
+            }
+            expectClose(pieces, try reference(SequenceBatch(x)).output.data.toArray(),
+                        "layer norm P\(p) zoneout \(variants.zoneout): stateful windows = one pass")
+        }
+        let training = try make(RecurrentVariants(recurrentDropout: 0.2, zoneout: 0.3, cellZoneout: 0.2, layerNorm: true))
+        _ = try forwardBackward(training, SequenceBatch(x), gradOutput: Tensor.zeros([t, b, p], on: backend, value: 1))
+        for (name, parameter) in training.namedParameters {
+            let g = try parameter.gradient.toArray()
+            #expect(g.allSatisfy(\.isFinite) && g.contains { $0 != 0 }, "\(name) gradient")
+        }
     }
 }

@@ -114,11 +114,13 @@ import TestSupport
 
     /// Variants: zoneout on h (and c) blended after each step's cell, at B = 1 (the CPU backend's
     /// own stream step) and B = 3, projected; layer norm and the reset-before GRU through the
-    /// network's step, also with zoneout. The network is left in training mode: the stream evaluates all the same.
+    /// network's step, also with zoneout, and layer norm with a projection (h P wide). The network is
+    /// left in training mode: the stream evaluates all the same.
     @Test(arguments: [(RecurrentCell.lstm, 1, 0, "zoneout"), (.lstm, 3, 2, "zoneout"), (.gru, 1, 0, "zoneout"),
                       (.gru, 3, 0, "zoneout"), (.rnnTanh, 3, 0, "zoneout"), (.lstm, 3, 0, "layerNorm"),
                       (.gru, 2, 0, "layerNorm"), (.gru, 3, 0, "resetBefore"), (.gru, 1, 0, "resetBefore"),
-                      (.lstm, 3, 0, "layerNormZoneout"), (.gru, 1, 0, "layerNormZoneout")])
+                      (.lstm, 3, 0, "layerNormZoneout"), (.gru, 1, 0, "layerNormZoneout"), (.lstm, 3, 7, "layerNorm"),
+                      (.lstm, 1, 4, "layerNormZoneout")])
     func variantsEqualOnePass(cell: RecurrentCell, batch b: Int, projection: Int, variant: String) throws {
         let backend = TestDevice.backend
         let (t, i, h, layers) = (5, 4, 19, 2)

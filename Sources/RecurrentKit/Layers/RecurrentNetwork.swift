@@ -83,7 +83,7 @@ public class RecurrentNetwork: Layer {
             }
         }
         try DropoutSite.validate(dropout)
-        try variants.validate(for: cell, numLayers: numLayers, bidirectional: bidirectional, projSize: projSize)
+        try variants.validate(for: cell, numLayers: numLayers, bidirectional: bidirectional)
         self.cell = cell
         self.variants = variants
         self.inputSize = inputSize

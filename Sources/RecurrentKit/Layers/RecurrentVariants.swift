@@ -52,8 +52,10 @@ public struct RecurrentVariants: Sendable, Equatable {
     /// `weight_ln_ih_l{k}`, `weight_ln_hh_l{k}` (G·H, ones) and for an LSTM `weight_ln_c_l{k}`,
     /// `bias_ln_c_l{k}` (H, ones and zeros). σ = √(var + 1e-5), as nn.LayerNorm. Zoneout composes as
     /// with the plain cells: c̃_t and h̃_t = o ⊙ tanh(c̃_t) are the cell's (c̃_t normalised), then
-    /// c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t) and h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t). RNN, projections and the
-    /// reset-before GRU refuse it.
+    /// c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t) and h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t). An LSTM with `projSize` P
+    /// projects as PyTorch's: h_t = W_hr (o ⊙ tanh(c_t)) (`weight_hr_l{k}` (P, H), `weight_hh_l{k}`
+    /// (G·H, P)), the recurrent norm reading the P-wide h_{t-1} and zoneout acting on the projected h.
+    /// RNN and the reset-before GRU refuse it.
     public var layerNorm: Bool
 
     /// PyTorch's plain cells unless an option is given.
@@ -77,20 +79,17 @@ public struct RecurrentVariants: Sendable, Equatable {
     var usesZoneout: Bool { zoneout > 0 || cellZoneout > 0 }
 
     /// Throws, saying why, unless these variants make sense for a stack of `numLayers` layers of `cell`.
-    func validate(for cell: RecurrentCell, numLayers: Int, bidirectional: Bool, projSize: Int = 0) throws {
+    func validate(for cell: RecurrentCell, numLayers: Int, bidirectional: Bool) throws {
         if layerNorm {
             guard cell == .lstm || cell == .gru else {
                 throw RecurrentError.invalidArgument(name: "layerNorm", expected: "false for \(cell.rawValue) (LSTM and GRU only)",
                                                      got: "true")
             }
-            let clash = projSize > 0
-                ? "projSize \(projSize) (the layer-normalised cells have no projection W_hr: their h is the H-wide o ⊙ tanh(c_t))"
-                : !resetAfter
-                ? "resetAfter false (the recurrent norm normalises all of W_hh h_{t-1} as one row, which a reset gate applied "
-                    + "before the product would split into r-dependent parts)" : nil
-            if let clash {
-                throw RecurrentError.invalidArgument(name: "layerNorm", expected: "a stack without \(clash.prefix { $0 != " " })",
-                                                     got: clash)
+            if !resetAfter {
+                throw RecurrentError.invalidArgument(
+                    name: "layerNorm", expected: "a stack without resetAfter",
+                    got: "resetAfter false (the recurrent norm normalises all of W_hh h_{t-1} as one row, which a reset gate "
+                        + "applied before the product would split into r-dependent parts)")
             }
         }
         if goBackwards, bidirectional {

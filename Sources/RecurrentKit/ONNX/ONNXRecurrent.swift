@@ -18,6 +18,11 @@ extension RecurrentNetwork: ONNXExportable {
     func lowerToONNX(_ input: ONNXValue, name: String, into g: inout ONNXGraphBuilder,
                      _ context: ONNXExportContext) throws -> ONNXValue {
         let label = name.isEmpty ? cell.rawValue : name
+        // Layer norm first: with a projection too, the norms are what ONNX cannot express at all.
+        guard !variants.layerNorm else {
+            throw ONNXExportError.unsupportedLayer(
+                layer: label, reason: "layer-normalised cells (layerNorm) have no counterpart in ONNX's recurrent operators")
+        }
         guard projSize == 0 else {
             throw ONNXExportError.unsupportedLayer(
                 layer: label, reason: "LSTM projections (projSize \(projSize), weight_hr) have no counterpart in ONNX's LSTM operator")
@@ -31,10 +36,6 @@ extension RecurrentNetwork: ONNXExportable {
             throw ONNXExportError.unsupportedLayer(
                 layer: label, reason: "zoneout (in evaluation each state blends with the previous one) has no counterpart "
                     + "in ONNX's recurrent operators")
-        }
-        guard !variants.layerNorm else {
-            throw ONNXExportError.unsupportedLayer(
-                layer: label, reason: "layer-normalised cells (layerNorm) have no counterpart in ONNX's recurrent operators")
         }
         let batchFirst = context.layout == .batchMajor
         let widthDimension: ONNXDimension = .fixed(inputSize)
