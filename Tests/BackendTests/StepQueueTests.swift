@@ -50,7 +50,11 @@ import Testing
             var zoned = c
             zoned.zoneout = true
             return zoned
-        }
+        } + [
+            // Projected over 4 blocks balanced by tokens.
+            RecurrentCase(cell: .lstm, t: 7, b: 66, i: 3, h: 6, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true, batchSizes: [66, 60, 41, 33, 20, 8, 3], projection: 4),
+        ]
 
     @Test(arguments: blockCases)
     func twoBlocksPerThreadMatchReference(_ c: RecurrentCase) throws {
