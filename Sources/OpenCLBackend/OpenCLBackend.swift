@@ -88,10 +88,15 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let cache: BlockCache<DeviceBlock>
     /// A one-float buffer passed for absent optional tensors (never read: their flag is 0).
     private let placeholder: cl_mem
+    /// The most work-items a layer-norm group has (LayerNorm.swift): the tuning's
+    /// `layerNormGroupSize`, or the initializer's, within what the device and the kernels allow.
+    public let layerNormGroupLimit: Int
 
     /// Opens `device`: builds (or reuses) the program, creates a queue and the kernels. `timeLoop`
-    /// overrides the tuning table and `RECURRENT_OPENCL_TIME_LOOP` (see `OpenCLTuning.for`).
-    public init(device: OpenCLDeviceInfo, timeLoop: OpenCLTimeLoop? = nil) throws {
+    /// overrides the tuning table and `RECURRENT_OPENCL_TIME_LOOP` (see `OpenCLTuning.for`);
+    /// `layerNormGroupSize` the table's `layerNormGroupSize` (a power of two; the device and the
+    /// kernels may allow less).
+    public init(device: OpenCLDeviceInfo, timeLoop: OpenCLTimeLoop? = nil, layerNormGroupSize: Int? = nil) throws {
         self.device = device
         self.name = device.specification
         shared = try OpenCLDeviceContext.shared(for: device)
@@ -114,6 +119,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                                                status: "not in the program")
         }
         kernels = Kernel.allCases.map { byName[$0.functionName]! }
+        let normKernels = Self.layerNormKernels.map { byName[$0.functionName]! }
+        layerNormGroupLimit = try LayerNormGroups.limit(tuned: layerNormGroupSize ?? tuning.layerNormGroupSize, kernels: normKernels,
+                                                        device: device.id, deviceLimit: device.maxWorkGroupSize)
         guard let placeholder = clCreateBuffer(shared.context, cl_mem_flags(CL_MEM_READ_WRITE), 4, nil, &status),
               status == CL_SUCCESS else {
             throw RecurrentError.deviceFailure(device: name, operation: "clCreateBuffer (placeholder)", status: OpenCLStatus.name(status))

@@ -19,8 +19,9 @@ enum Kernel: Int, CaseIterable, Sendable {
     case lstmForwardStep, lstmBackwardStep, gruForwardStep, gruBackwardStep, rnnForwardStep, rnnBackwardStep
     // gru_reset_before.cl: a GRU with the reset gate before the recurrent product
     case gruResetGateStep, gruResetBeforeStep, gruResetBeforeBackwardStep, gruResetGateBackwardStep
-    // layer_norm_cell.cl: layer normalisation and the layer-normalised LSTM step
+    // layer_norm_cell.cl: layer normalisation and the layer-normalised LSTM and GRU steps
     case layerNormForward, layerNormBackward, layerNormLstmForwardStep, layerNormLstmBackwardStep
+    case layerNormGruForwardStep, layerNormGruBackwardStep
     // time_loop.cl: one launch per step, the recurrent product fused with the cell
     case stepForward, stepBackward, hiddenGradient, zoneoutBlend, zoneoutSplit
     // time_loop_reset_before.cl: a reset-before GRU's fused steps, two launches each way

@@ -53,6 +53,9 @@ public struct OpenCLTuning: Sendable, Equatable {
     /// Whether these values were measured on the device family; false: chosen from the hardware's
     /// documented limits and not yet timed there.
     public var measured = false
+    /// Layer-norm kernels: the most work-items of a group, which holds one row (or several narrow
+    /// ones) and strides over its units (Kernels/layer_norm_cell.cl); a power of two, at most 256.
+    public var layerNormGroupSize = 128
 
     /// The build options carrying these values.
     var defines: [String] {
@@ -67,30 +70,38 @@ public struct OpenCLTuning: Sendable, Equatable {
     /// rows (256 work-items, 9 KiB of local memory) on NVIDIA; the persistent mode there for
     /// batches up to 8 with a whole W_hh slice in 40 KiB of a group's local memory (48 KiB static
     /// limit), one group per SM, barrier fences with `membar.gl` (Sorensen et al. 2016 found that
-    /// combination free of deadlock on NVIDIA when the groups are all resident). The GPU entries
-    /// are not measured yet.
+    /// combination free of deadlock on NVIDIA when the groups are all resident). Layer-norm groups
+    /// of up to 256 on GPUs (a row of H = 128 per group of 128); 16 on PoCL, where 1 to 16 time
+    /// alike and 64 and 256 cost 12% and 34% more on a layer-normalised LSTM's training step. The
+    /// GPU entries are not measured yet.
     public static let table: [(fragment: String, kind: OpenCLDeviceKind?, tuning: OpenCLTuning)] = [
         ("NVIDIA", .gpu, OpenCLTuning(workGroupSize: 256, timeLoop: .persistent, stepUnits: 32, stepRows: 8, stepK: 16,
                                       persistentGroupSize: 256, persistentLocalFloats: 10240, persistentMaxBatch: 8,
-                                      persistentMaxHidden: 1024, residentGroupsPerComputeUnit: 1, ptxFences: true)),
-        ("Advanced Micro Devices", .gpu, OpenCLTuning(workGroupSize: 256, stepUnits: 32, stepRows: 8, stepK: 16)),
+                                      persistentMaxHidden: 1024, residentGroupsPerComputeUnit: 1, ptxFences: true,
+                                      layerNormGroupSize: 256)),
+        ("Advanced Micro Devices", .gpu, OpenCLTuning(workGroupSize: 256, stepUnits: 32, stepRows: 8, stepK: 16,
+                                                      layerNormGroupSize: 256)),
         ("Intel", .gpu, OpenCLTuning(workGroupSize: 128)),
         ("Portable Computing Language", .cpu,
          OpenCLTuning(workGroupSize: 64, packedProducts: true, timeLoop: .fused, stepUnits: 16, stepRows: 4, stepK: 64,
                       persistentGroupSize: 64, persistentLocalFloats: 1 << 18, persistentMaxBatch: 64, persistentMaxHidden: 1024,
-                      persistentNeedsWholeSlice: false, measured: true)),
+                      persistentNeedsWholeSlice: false, measured: true, layerNormGroupSize: 16)),
     ]
 
     /// The default entry, for devices the table does not name: small groups and tiles any GPU
     /// holds (9 KiB and 24 KiB of local memory), no persistent mode.
     public static let fallback = OpenCLTuning(workGroupSize: 128)
 
+    /// The variable that overrides the table's `layerNormGroupSize`: a power of two from 1 to 256.
+    public static let layerNormGroupVariable = "RECURRENT_OPENCL_LAYER_NORM_GROUP"
+
     /// The tuning for `device`, limited to what the device allows, with the time loop and packed
     /// products as `environment` asks. `RECURRENT_PACKED_WEIGHTS=0` turns `packedProducts` off, as it
     /// turns off the CPU backend's packed weights, and takes the per-step `gemm` loop: the time loop
     /// then takes the per-step CLBlast branch, on any device. `RECURRENT_OPENCL_TIME_LOOP` (gemm, fused
     /// or persistent) chooses the loop over both the table and that; another value is an error.
-    /// `RECURRENT_CLBLAST_TUNING` adds CLBlast parameter sets (see `CLBlastParameters`).
+    /// `RECURRENT_CLBLAST_TUNING` adds CLBlast parameter sets (see `CLBlastParameters`);
+    /// `RECURRENT_OPENCL_LAYER_NORM_GROUP` sets `layerNormGroupSize`.
     public static func `for`(_ device: OpenCLDeviceInfo,
                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OpenCLTuning {
         let entry = table.first { entry in
@@ -102,6 +113,7 @@ public struct OpenCLTuning: Sendable, Equatable {
         let largest = max(device.maxWorkGroupSize, 1)
         while tuning.workGroupSize > largest { tuning.workGroupSize /= 2 }
         while tuning.persistentGroupSize > largest { tuning.persistentGroupSize /= 2 }
+        while tuning.layerNormGroupSize > largest { tuning.layerNormGroupSize /= 2 }
         while tuning.stepUnits * tuning.stepRows > largest {
             if tuning.stepRows > 1 { tuning.stepRows /= 2 } else { tuning.stepUnits /= 2 }
         }
@@ -110,6 +122,13 @@ public struct OpenCLTuning: Sendable, Equatable {
             tuning.timeLoop = .gemm
         }
         tuning.clblast += try CLBlastParameters.fromEnvironment(environment)
+        if let value = environment[layerNormGroupVariable] {
+            guard let size = Int(value), size >= 1, size <= 256, size & (size - 1) == 0 else {
+                throw RecurrentError.invalidArgument(name: layerNormGroupVariable, expected: "a power of two from 1 to 256",
+                                                     got: "'\(value)'")
+            }
+            tuning.layerNormGroupSize = size
+        }
         if let name = environment[OpenCLTimeLoop.environmentVariable] {
             guard let loop = OpenCLTimeLoop(rawValue: name) else {
                 throw RecurrentError.invalidArgument(name: OpenCLTimeLoop.environmentVariable,

@@ -16,8 +16,8 @@
 // the time loop, the dW and dX GEMMs follow the backward one; what lies between is the time loop's
 // (`layerNormForwardSteps`, `layerNormBackwardSteps`, overridable per backend). The shared per-step
 // loops here: the input norm for the whole sequence, then per step the recurrent product and an
-// LSTM's one cell kernel that normalises the product, applies the gates, normalises c̃ and updates
-// the state (a GRU's norm is its own launch before PyTorch's GRU step). Backward per step: the
+// cell's one step op that normalises the product, applies the gates (an LSTM's also normalises c̃)
+// and updates the state. Backward per step: the
 // cell's gate gradients, the recurrent norm's backward, dh_{t-1} = dĜ_h W_hh; then the biases' and
 // the gains' gradients (column sums of dy and dy ⊙ x̂) and the input norm's backward.
 // Reserve: gates (N, G·H), the extra state (N, H: c_t, or GRU's a_hn), a projecting LSTM's m_t (N, H),
@@ -129,8 +129,8 @@ extension Backend {
 
     /// The per-step forward time loop of a layer-normalised layer, also for backends that override
     /// `layerNormForwardSteps` and fall back to it: the input norm for the whole sequence, then per
-    /// step for the whole batch one `gemm` and the cell's ops (an LSTM's one fused step, and with a
-    /// projection one more `gemm`; a GRU's norm, then its step).
+    /// step for the whole batch one `gemm` and the cell's one layer-normalised step op (with a
+    /// projection, one more `gemm`).
     public func perStepLayerNormForwardSteps(_ loop: LayerNormForwardLoop) throws {
         let (io, w, norm, s, v, output) = (loop.io, loop.weights, loop.norm, loop.shape, loop.reserve, loop.output)
         let (t, h, r, gh) = (s.sequenceLength, s.hiddenSize, s.outputSize, s.gateWidth)
@@ -185,11 +185,10 @@ extension Backend {
                     try gemm(rows(output), cellOutput, weightHR, GEMMShape(m: active.count, n: r, k: h, transB: .transposed))
                 }
             } else {
-                try layerNormForward(output: hiddenProjection, normalized: rows(v.normalizedHH), inverseDeviation: rows(v.deviationHH),
-                                     input: hiddenProjection, gain: norm.gainHH, bias: nil)
-                try gruForwardStep(hidden: rows(output), newGateHidden: rows(v.extra), gates: rows(v.gates),
-                                   hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
-                                   previousHidden: previousHidden)
+                try layerNormGRUForwardStep(hidden: rows(output), newGateHidden: rows(v.extra), normalizedProjection: rows(v.normalizedHH),
+                                            projectionInverseDeviation: rows(v.deviationHH), gates: rows(v.gates),
+                                            hiddenProjection: hiddenProjection, biasIH: w.biasIH, biasHH: w.biasHH,
+                                            projectionGain: norm.gainHH, previousHidden: previousHidden)
             }
             // Zoneout: h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t), in place in the output.
             if let factors = io.zoneout?.hidden, let zoneScratch {
@@ -301,17 +300,19 @@ extension Backend {
                                               cellGain: gainCell, previousCell: previousCell)
                 if let zonedCell { try axpy(gradCell.slice(active), alpha: 1, zonedCell) }   // dc_{t-1} = f ⊙ dc̃_t + d_c ⊙ dc_t
             } else {
-                try gruBackwardStep(gradGatesInput: rows(gradGates), gradGatesHidden: rows(gradHiddenGates), gradHidden: dh,
-                                    gradOutput: dy, gates: rows(v.gates), newGateHidden: rows(v.extra),
-                                    previousHidden: previousHidden)
-                try layerNormBackward(gradInput: rows(gradProducts), gradOutput: rows(gradHiddenGates),
-                                      normalized: rows(v.normalizedHH), inverseDeviation: rows(v.deviationHH), gain: norm.gainHH)
+                try layerNormGRUBackwardStep(gradGatesInput: rows(gradGates), gradGatesHidden: rows(gradHiddenGates),
+                                             gradProjection: rows(gradProducts), gradHidden: dh, gradOutput: dy, gates: rows(v.gates),
+                                             newGateHidden: rows(v.extra), normalizedProjection: rows(v.normalizedHH),
+                                             projectionInverseDeviation: rows(v.deviationHH), projectionGain: norm.gainHH,
+                                             previousHidden: previousHidden)
             }
-            // dh_{t-1} (+)= (dA_h W_hh) ⊙ mask, dA_h through the recurrent norm: (b, GH) × (GH, R).
-            let product = lstm ? dh : try gradCell.slice(active)      // GRU: dh holds z ⊙ dh; gradCell is scratch
-            try gemm(product, rows(gradProducts), w.weightHH, GEMMShape(m: active.count, n: r, k: gh))
+            // dh_{t-1} (+)= (dA_h W_hh) ⊙ mask, dA_h through the recurrent norm: (b, GH) × (GH, R). GRU: dh
+            // holds z ⊙ dh, which an unmasked product adds onto in place; gradCell is the masked one's scratch.
+            let onto = !lstm && io.hiddenMask == nil
+            let product = lstm || onto ? dh : try gradCell.slice(active)
+            try gemm(product, rows(gradProducts), w.weightHH, GEMMShape(m: active.count, n: r, k: gh, beta: onto ? 1 : 0))
             if let mask = io.hiddenMask { try multiply(product, product, stateRows(mask, s, active, width: r)) }
-            if !lstm { try axpy(dh, alpha: 1, product) }
+            if !lstm && !onto { try axpy(dh, alpha: 1, product) }
             if let zoned { try axpy(dh, alpha: 1, zoned) }
         }
         if let gradInitialHidden = io.gradInitialHidden { try copy(gradHidden, to: gradInitialHidden.reshaped([b, r])) }

@@ -247,6 +247,23 @@ public protocol Backend: AnyObject, Sendable {
                                    cellInverseDeviation: Tensor, normalizedProjection: Tensor,
                                    projectionInverseDeviation: Tensor, projectionGain: Tensor, cellGain: Tensor,
                                    previousCell: Tensor?) throws
+    /// Layer-normalised GRU forward step, the recurrent norm and the cell in one: on entry `gates`
+    /// (B, 3H) holds the input side's normalised pre-activations and `hiddenProjection` (B, 3H)
+    /// h̄ W_hhᵀ, which the step normalises into `normalizedProjection` (B, 3H) and
+    /// `projectionInverseDeviation` (B) and scales by `projectionGain` (3H); then `gruForwardStep`'s
+    /// r, z, n, `newGateHidden` and `hidden` from it (`hiddenProjection` may be left as it was or
+    /// hold x̂ ⊙ γ). By default `layerNormForward`, then `gruForwardStep`.
+    func layerNormGRUForwardStep(hidden: Tensor, newGateHidden: Tensor, normalizedProjection: Tensor,
+                                 projectionInverseDeviation: Tensor, gates: Tensor, hiddenProjection: Tensor,
+                                 biasIH: Tensor, biasHH: Tensor, projectionGain: Tensor, previousHidden: Tensor?) throws
+    /// Layer-normalised GRU backward step: `gruBackwardStep`'s gradients (`gradGatesHidden` is the
+    /// hidden side's after its norm, (B, 3H)), and that through the recurrent norm
+    /// (`layerNormBackward` with `projectionGain`) into `gradProjection` (B, 3H). By default those
+    /// two ops.
+    func layerNormGRUBackwardStep(gradGatesInput: Tensor, gradGatesHidden: Tensor, gradProjection: Tensor,
+                                  gradHidden: Tensor, gradOutput: Tensor?, gates: Tensor, newGateHidden: Tensor,
+                                  normalizedProjection: Tensor, projectionInverseDeviation: Tensor, projectionGain: Tensor,
+                                  previousHidden: Tensor?) throws
 
     // Zoneout (Krueger et al. 2017) around the cell steps of the per-step loops; by default made of
     // the elementwise ops above (Backend+Recurrent.swift), a backend may do each in one launch.

@@ -86,6 +86,13 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
                           gradOutput: true, inputGradients: true),
             RecurrentCase(cell: cell, t: 4, b: 18, i: 64, h: 9, initialState: false, finalGradients: true,
                           gradOutput: true, inputGradients: true, batchSizes: [18, 13, 7, 2]),
+            // From 48 rows on, the CPU's fused loops cut the batch into more row blocks than threads and
+            // the threads claim their steps one at a time (StepQueue.swift): 3 blocks of 16–17 rows, and
+            // packed, 4 blocks balanced by tokens with sequences ending inside them.
+            RecurrentCase(cell: cell, t: 4, b: 50, i: 5, h: 20, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true),
+            RecurrentCase(cell: cell, t: 7, b: 66, i: 3, h: 7, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true, batchSizes: [66, 60, 41, 33, 20, 8, 3]),
         ]
     } + projected
 
@@ -120,9 +127,10 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         try Self.expectLayerMatchesReference(c)
     }
 
-    /// Recurrent dropout, every cell: uniform, one row, row blocks side by side, packed; and projected
+    /// Recurrent dropout, every cell: uniform, one row, row blocks side by side, packed, more row
+    /// blocks than threads; and projected
     /// LSTMs, uniform, packed and packed in row blocks.
-    static let masked: [RecurrentCase] = ([1, 2, 6, 8, 9].flatMap { index in
+    static let masked: [RecurrentCase] = ([1, 2, 6, 8, 9, 14, 15].flatMap { index in
         RecurrentCell.allCases.map { cell in
             var c = RecurrentCase.all[index]
             c.cell = cell
