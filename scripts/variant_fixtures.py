@@ -24,9 +24,11 @@ benchmarks/fastrnns/custom_lstms.py (``nn.LayerNorm`` on W_ih x, on W_hh h and o
 normalised value is the state) and ``LayerNormGRUCell`` (the same two norms, then nn.GRU's gates).
 Zoneout composes with them as with the plain cells: the cell gives h̃_t and (LSTM) the normalised
 c̃_t, then ``h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t)`` and ``c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t)``.
+A layer-normalised LSTM cell with ``proj_size`` P projects as nn.LSTM's: ``h_t = (o ⊙ tanh(c_t)) W_hrᵀ``
+with ``weight_hr`` (P, H), ``weight_hh`` (4H, P), h P wide (zoneout on the projected h).
 Our names: ``layernorm_i.weight`` is ``weight_ln_ih_l{k}``, ``layernorm_i.bias`` ``bias_ih_l{k}``,
 ``layernorm_h.weight``/``.bias`` ``weight_ln_hh_l{k}``/``bias_hh_l{k}``, ``layernorm_c.weight``/``.bias``
-``weight_ln_c_l{k}``/``bias_ln_c_l{k}``; ``weight_ih``/``weight_hh`` as nn.LSTM's/nn.GRU's.
+``weight_ln_c_l{k}``/``bias_ln_c_l{k}``; ``weight_ih``/``weight_hh``/``weight_hr`` as nn.LSTM's/nn.GRU's.
 
 Variable lengths: sequence b runs its first ``lengths[b]`` steps; the reverse direction starts at
 its own last step; padded outputs are zero and final states are those at each sequence's length,
@@ -254,16 +256,34 @@ def gen_variants(out_dir, write_fixture, make_rnn):
                        bidirectional=True, lengths=[2, 5, 3], T=5, B=3, p_hidden=0.3, zoneout=(0.4, 0.0), H=7)
     layer_norm_fixture(out_dir, write_fixture, "variant_layer_norm_zoneout_lstm_eval.json", 7036, "lstm", 2,
                        lengths=[5, 2, 4], zoneout=(0.2, 0.4), evaluation=True)
+    # The layer-normalised LSTM with a projection (P ≠ H, odd sizes): bidirectional with variable lengths
+    # and recurrent dropout; with zoneout on the projected h and on c; and in evaluation. In float64: from
+    # a few units of h the recurrent norm amplifies rounding, and float32 PyTorch's own gradients
+    # (weight_hr's) came out up to 1.3 tolerances from its float64 ones. Upstream gradients a tenth as
+    # large: dW_hr sums dh_t m_tᵀ over every step and came out ten times the other gradients, where the
+    # tolerance's absolute part means less (the layer tests scale them likewise for layer norm).
+    for name, file_seed, options in [
+            ("lstm_bi_proj_packed", 7037,
+             dict(bidirectional=True, lengths=[4, 6, 1, 3], T=6, B=4, p_hidden=0.3, H=7, proj_size=5)),
+            ("zoneout_lstm_proj_packed", 7038, dict(lengths=[2, 5, 3], p_hidden=0.3, zoneout=(0.3, 0.5), I=3, proj_size=2)),
+            ("zoneout_lstm_proj_eval", 7039,
+             dict(bidirectional=True, lengths=[5, 2, 4], zoneout=(0.2, 0.4), evaluation=True, proj_size=4))]:
+        layer_norm_fixture(out_dir, write_fixture, f"variant_layer_norm_{name}.json", file_seed, "lstm", 2, float64=True,
+                           grad_scale=0.1, **options)
 
 
 class LayerNormLSTMCell(nn.Module):
     """custom_lstms.py's LayerNormLSTMCell: LN on W_ih x and on W_hh h (4H each, their biases the
-    only biases) and on c_t; the normalised c_t is the state."""
+    only biases) and on c_t; the normalised c_t is the state. With ``proj_size`` P > 0, nn.LSTM's
+    projection: ``weight_hh`` is (4H, P) and h_t = (o ⊙ tanh(c_t)) W_hrᵀ, ``weight_hr`` (P, H)."""
 
-    def __init__(self, input_size, hidden_size):
+    def __init__(self, input_size, hidden_size, proj_size=0):
         super().__init__()
+        r = proj_size if proj_size > 0 else hidden_size
         self.weight_ih = nn.Parameter(torch.randn(4 * hidden_size, input_size) / hidden_size ** 0.5)
-        self.weight_hh = nn.Parameter(torch.randn(4 * hidden_size, hidden_size) / hidden_size ** 0.5)
+        self.weight_hh = nn.Parameter(torch.randn(4 * hidden_size, r) / hidden_size ** 0.5)
+        # Drawn only when projecting, so that the unprojected cells draw what they always drew.
+        self.weight_hr = nn.Parameter(torch.randn(proj_size, hidden_size) / hidden_size ** 0.5) if proj_size > 0 else None
         self.layernorm_i = nn.LayerNorm(4 * hidden_size)
         self.layernorm_h = nn.LayerNorm(4 * hidden_size)
         self.layernorm_c = nn.LayerNorm(hidden_size)
@@ -273,7 +293,8 @@ class LayerNormLSTMCell(nn.Module):
         gates = self.layernorm_i(x @ self.weight_ih.t()) + self.layernorm_h(h_masked @ self.weight_hh.t())
         i, f, g, o = gates.chunk(4, 1)
         cy = self.layernorm_c(torch.sigmoid(f) * cx + torch.sigmoid(i) * torch.tanh(g))
-        return torch.sigmoid(o) * torch.tanh(cy), cy
+        hy = torch.sigmoid(o) * torch.tanh(cy)
+        return (hy @ self.weight_hr.t() if self.weight_hr is not None else hy), cy
 
 
 class LayerNormGRUCell(nn.Module):
@@ -296,70 +317,89 @@ class LayerNormGRUCell(nn.Module):
 
 
 # Our parameter names of a layer-normalised cell's parameters.
-_LN_NAMES = {"weight_ih": "weight_ih", "weight_hh": "weight_hh", "layernorm_i.weight": "weight_ln_ih",
-             "layernorm_i.bias": "bias_ih", "layernorm_h.weight": "weight_ln_hh", "layernorm_h.bias": "bias_hh",
+_LN_NAMES = {"weight_ih": "weight_ih", "weight_hh": "weight_hh", "weight_hr": "weight_hr",
+             "layernorm_i.weight": "weight_ln_ih", "layernorm_i.bias": "bias_ih", "layernorm_h.weight": "weight_ln_hh",
+             "layernorm_h.bias": "bias_hh",
              "layernorm_c.weight": "weight_ln_c", "layernorm_c.bias": "bias_ln_c"}
 
 
 def layer_norm_fixture(out_dir, write_fixture, filename, file_seed, cell, num_layers, *, bidirectional=False,
-                       lengths=None, p_hidden=0.0, zoneout=None, evaluation=False, T=5, B=3, I=4, H=5):
+                       lengths=None, p_hidden=0.0, zoneout=None, evaluation=False, T=5, B=3, I=4, H=5, proj_size=0,
+                       float64=False, grad_scale=1.0):
     """One file: a stack of layer-normalised cells (gains and biases drawn away from nn.LayerNorm's
-    ones and zeros), recurrent dropout masks and zoneout factors (0 or 1; with `evaluation` p everywhere
-    and no recurrent dropout) passed in, forward, backward, write."""
+    ones and zeros; an LSTM's projected with `proj_size` P > 0), recurrent dropout masks and zoneout
+    factors (0 or 1; with `evaluation` p everywhere and no recurrent dropout) passed in, forward,
+    backward, write. With `float64` the values are drawn as float32 and the stack then runs in float64,
+    so that what is written is the exact result rounded once to float32; `grad_scale` scales the upstream
+    gradients."""
     torch.manual_seed(file_seed)
     is_lstm = cell == "lstm"
     L, D = num_layers, 2 if bidirectional else 1
-    make = LayerNormLSTMCell if is_lstm else LayerNormGRUCell
-    cells = [make(I if k == 0 else D * H, H) for k in range(L) for _ in range(D)]
+    R = proj_size if proj_size > 0 else H
+    if is_lstm:
+        cells = [LayerNormLSTMCell(I if k == 0 else D * R, H, proj_size) for k in range(L) for _ in range(D)]
+    else:
+        cells = [LayerNormGRUCell(I if k == 0 else D * H, H) for k in range(L) for _ in range(D)]
     with torch.no_grad():
         for c in cells:
             for name, p in c.named_parameters():
                 if name.startswith("layernorm"):
                     p.copy_((1 + 0.3 * torch.randn_like(p)) if name.endswith("weight") else 0.3 * torch.randn_like(p))
     x = torch.randn(T, B, I).requires_grad_(True)
-    h0 = (torch.randn(L * D, B, H) * 0.5).requires_grad_(True)
+    h0 = (torch.randn(L * D, B, R) * 0.5).requires_grad_(True)
     c0 = (torch.randn(L * D, B, H) * 0.5).requires_grad_(True) if is_lstm else None
-    hidden_masks = (torch.rand(L * D, B, H) >= p_hidden).float() / (1 - p_hidden)
+    hidden_masks = (torch.rand(L * D, B, R) >= p_hidden).float() / (1 - p_hidden)
     if evaluation:
-        hidden_masks = torch.ones(L * D, B, H)
+        hidden_masks = torch.ones(L * D, B, R)
     zone_h = zone_c = None
     if zoneout is not None:
         p_h, p_c = zoneout
         if evaluation:
-            zone_h = [torch.full((T, B, H), p_h) for _ in range(L * D)]
+            zone_h = [torch.full((T, B, R), p_h) for _ in range(L * D)]
             zone_c = [torch.full((T, B, H), p_c) for _ in range(L * D)]
         else:
-            zone_h = [(torch.rand(T, B, H) < p_h).float() for _ in range(L * D)]
+            zone_h = [(torch.rand(T, B, R) < p_h).float() for _ in range(L * D)]
             zone_c = [(torch.rand(T, B, H) < p_c).float() for _ in range(L * D)]
+    if float64:
+        cells = [c.double() for c in cells]
+        x, h0 = x.detach().double().requires_grad_(True), h0.detach().double().requires_grad_(True)
+        c0 = c0.detach().double().requires_grad_(True) if is_lstm else None
+        hidden_masks = hidden_masks.double()
+        zone_h = [z.double() for z in zone_h] if zone_h is not None else None
+        zone_c = [z.double() for z in zone_c] if zone_c is not None else None
     lengths_ = lengths if lengths is not None else [T] * B
     active = torch.tensor([[1.0 if t < n else 0.0 for n in lengths_] for t in range(T)]).unsqueeze(2)
-    layer_input, h_n, c_n = x, [], []
-    for k in range(L):
-        outs = []
-        for d in range(D):
-            index = k * D + d
-            h, c = h0[index], (c0[index] if is_lstm else None)
-            steps = [None] * T
-            for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
-                a = active[t]
-                h_new, c_new = cells[index](layer_input[t], h * hidden_masks[index], (h, c))
-                if zone_h is not None:
-                    h_new = h_new + zone_h[index][t] * (h - h_new)
+
+    def run(cells):
+        """The stack over x from h0, c0 with the masks and factors: output, h_n, c_n."""
+        layer_input, h_n, c_n = x, [], []
+        for k in range(L):
+            outs = []
+            for d in range(D):
+                index = k * D + d
+                h, c = h0[index], (c0[index] if is_lstm else None)
+                steps = [None] * T
+                for t in (range(T) if d == 0 else range(T - 1, -1, -1)):
+                    a = active[t]
+                    h_new, c_new = cells[index](layer_input[t], h * hidden_masks[index], (h, c))
+                    if zone_h is not None:
+                        h_new = h_new + zone_h[index][t] * (h - h_new)
+                        if is_lstm:
+                            c_new = c_new + zone_c[index][t] * (c - c_new)
+                    h = a * h_new + (1 - a) * h
                     if is_lstm:
-                        c_new = c_new + zone_c[index][t] * (c - c_new)
-                h = a * h_new + (1 - a) * h
+                        c = a * c_new + (1 - a) * c
+                    steps[t] = a * h_new
+                outs.append(torch.stack(steps))
+                h_n.append(h)
                 if is_lstm:
-                    c = a * c_new + (1 - a) * c
-                steps[t] = a * h_new
-            outs.append(torch.stack(steps))
-            h_n.append(h)
-            if is_lstm:
-                c_n.append(c)
-        layer_input = torch.cat(outs, dim=2)
-    out, h_n = layer_input, torch.stack(h_n)
-    c_n = torch.stack(c_n) if is_lstm else None
-    g_out, g_hn = torch.randn(*out.shape), torch.randn(*h_n.shape)
-    g_cn = torch.randn(*c_n.shape) if is_lstm else None
+                    c_n.append(c)
+            layer_input = torch.cat(outs, dim=2)
+        return layer_input, torch.stack(h_n), (torch.stack(c_n) if is_lstm else None)
+
+    out, h_n, c_n = run(cells)
+    g_out, g_hn = torch.randn(*out.shape) * grad_scale, torch.randn(*h_n.shape) * grad_scale
+    g_cn = torch.randn(*c_n.shape) * grad_scale if is_lstm else None
     loss = (out * g_out).sum() + (h_n * g_hn).sum() + ((c_n * g_cn).sum() if is_lstm else 0)
     loss.backward()
 
@@ -370,7 +410,7 @@ def layer_norm_fixture(out_dir, write_fixture, filename, file_seed, cell, num_la
     G = 4 if is_lstm else 3
     for index, c in enumerate(cells):
         sfx = f"_l{index // D}" + ("_reverse" if index % D == 1 else "")
-        tensors["mask.weight_hh" + sfx] = torch.ones(G * H, H)
+        tensors["mask.weight_hh" + sfx] = torch.ones(G * H, R)
         if zone_h is not None:
             tensors["zoneout.hidden" + sfx] = zone_h[index]
             if is_lstm:
@@ -382,9 +422,20 @@ def layer_norm_fixture(out_dir, write_fixture, filename, file_seed, cell, num_la
             "bidirectional": bidirectional, "has_initial_state": True, "batch_first": False, "seed": file_seed,
             "recurrent_dropout": 0 if evaluation else p_hidden, "weight_drop": 0, "evaluation": evaluation,
             "layer_norm": True}
+    if proj_size > 0:
+        meta["proj_size"] = proj_size
     if zoneout is not None:
         meta["zoneout"], meta["cell_zoneout"] = zoneout
     if lengths is not None:
         tensors["lengths"] = torch.tensor(lengths, dtype=torch.float32)
         meta["lengths"] = list(lengths)
+    # The parameters by our names load into fresh PyTorch cells (strict) and give the same output.
+    fresh = [LayerNormLSTMCell(I if k == 0 else D * R, H, proj_size) if is_lstm
+             else LayerNormGRUCell(I if k == 0 else D * H, H) for k in range(L) for _ in range(D)]
+    fresh = [c.double() for c in fresh] if float64 else fresh
+    for index, c in enumerate(fresh):
+        sfx = f"_l{index // D}" + ("_reverse" if index % D == 1 else "")
+        c.load_state_dict({name: tensors[_LN_NAMES[name] + sfx].detach() for name, _ in c.named_parameters()}, strict=True)
+    with torch.no_grad():
+        assert torch.equal(run(fresh)[0], out.detach()), f"{filename}: the parameters by our names do not reload"
     write_fixture(out_dir, filename, meta, tensors)

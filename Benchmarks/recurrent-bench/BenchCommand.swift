@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
     var cells = "lstm,gru,rnn_tanh"
     @Option(help: "Sizes of the default grid, comma-separated: small, medium, large, varlen (variable lengths 10…100 beside the same batch padded), variants (T50 B32 I32 H128 L1 and T100 B64 I128 H256 L1, plain and with recurrent dropout, zoneout, weight drop, layer norm; GRU also reset-before).")
     var sizes = "small,medium,large,varlen"
-    @Option(help: "A configuration CELL[+VARIANT]:T:B:I:H:L[:MIN] instead of the grid (repeatable); VARIANT: rdrop, zoneout, wdrop, layernorm, lnzoneout (LSTM), resetbefore (GRU); MIN: lengths uniform in MIN...T.")
+    @Option(help: "A configuration CELL[+VARIANT]:T:B:I:H:L[:MIN] instead of the grid (repeatable); VARIANT: rdrop, zoneout, wdrop, layernorm, lnzoneout, lnproj (LSTM; P = H/2), resetbefore (GRU); MIN: lengths uniform in MIN...T.")
     var config: [String] = []
     @Option(help: "Devices, comma-separated (default: every one available of cpu, opencl).")
     var backends: String?

@@ -15,7 +15,7 @@ struct BenchConfig: Hashable, Codable, Sendable {
     var variant: BenchVariant = .plain
 
     /// `CELL[+VARIANT]:T:B:I:H:L[:MIN]`, cell one of lstm, gru, rnn_tanh, rnn_relu; VARIANT one of
-    /// rdrop, zoneout, wdrop, layernorm, lnzoneout (LSTM), resetbefore (GRU) (`BenchVariant`); MIN gives variable lengths.
+    /// rdrop, zoneout, wdrop, layernorm, lnzoneout, lnproj (LSTM), resetbefore (GRU) (`BenchVariant`); MIN gives variable lengths.
     init(parsing text: String) throws {
         let parts = text.split(separator: ":").map(String.init)
         let numbers = parts.dropFirst().compactMap { Int($0) }
@@ -71,7 +71,7 @@ struct BenchConfig: Hashable, Codable, Sendable {
         if sizes.contains("variants") {
             for (t, b, i, h) in [(50, 32, 32, 128), (100, 64, 128, 256)] {
                 for cell in cells where cell == .lstm || cell == .gru {
-                    for variant in BenchVariant.allCases where variant.applies(to: cell) {
+                    for variant in BenchVariant.allCases where variant.applies(to: cell) && variant.inGrid {
                         configs.append(BenchConfig(cell: cell, t: t, b: b, i: i, h: h, layers: 1, size: "variants", variant: variant))
                     }
                 }
@@ -88,6 +88,9 @@ struct BenchConfig: Hashable, Codable, Sendable {
         var seen = Set<String>()
         return configs.filter { seen.insert($0.text).inserted }
     }
+
+    /// The width of each output step: P with a projection, else H.
+    var outputWidth: Int { variant.projSize(hiddenSize: h) > 0 ? variant.projSize(hiddenSize: h) : h }
 
     /// The cell with its variant, as configs name it: `lstm`, `lstm+zoneout`.
     var cellText: String { cell.rawValue + (variant == .plain ? "" : "+" + variant.rawValue) }

@@ -19,6 +19,9 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
     case layernorm
     /// LSTM only: layer norm with zoneout p = 0.1 on h and c (the two composed).
     case lnzoneout
+    /// LSTM only: layer norm with a projection to P = H/2 (`projSize`); set against layer norm alone.
+    /// Named configurations only (not in the "variants" grid): the PyTorch twin has no eager loop for it.
+    case lnproj
 
     /// The probabilities the benchmark trains with (the PyTorch twin uses the same).
     static let pRecurrentDropout: Float = 0.25, pZoneout: Float = 0.1, pWeightDrop: Float = 0.5
@@ -29,7 +32,7 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
         switch self {
         case .resetbefore: return cell == .gru
         case .layernorm: return cell == .lstm || cell == .gru
-        case .lnzoneout: return cell == .lstm
+        case .lnzoneout, .lnproj: return cell == .lstm
         default: return true
         }
     }
@@ -44,8 +47,15 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
         case .resetbefore: return RecurrentVariants(resetAfter: false)
         case .layernorm: return RecurrentVariants(layerNorm: true)
         case .lnzoneout: return RecurrentVariants(zoneout: Self.pZoneout, cellZoneout: Self.pZoneout, layerNorm: true)
+        case .lnproj: return RecurrentVariants(layerNorm: true)
         }
     }
+
+    /// P for a stack of hidden size `h` (0: no projection).
+    func projSize(hiddenSize h: Int) -> Int { self == .lnproj ? max(1, h / 2) : 0 }
+
+    /// Whether the "variants" grid times it.
+    var inGrid: Bool { self != .lnproj }
 
     /// What the variant is, for the table's legend.
     var summary: String {
@@ -57,6 +67,7 @@ enum BenchVariant: String, CaseIterable, Codable, Sendable {
         case .resetbefore: return "reset gate before the recurrent product"
         case .layernorm: return "layer norm on W_ih x, W_hh h (and c_t for LSTM)"
         case .lnzoneout: return "layer norm with zoneout p = \(Self.pZoneout) on h and c"
+        case .lnproj: return "layer norm with a projection to P = H/2"
         }
     }
 }

@@ -33,7 +33,8 @@ func runSoak(_ config: BenchConfig, device: String, steps: Int, fixedLengths: Bo
         let t = lengths.max() ?? config.t
         let input = try SequenceBatch(Tensor(shape: [t, config.b, config.i], values: data.normal(count: t * config.b * config.i),
                                              on: backend), lengths: fixedLengths ? nil : lengths)
-        let target = try Tensor(shape: [t, config.b, config.h], values: data.normal(count: t * config.b * config.h), on: backend)
+        let target = try Tensor(shape: [t, config.b, config.outputWidth], values: data.normal(count: t * config.b * config.outputWidth),
+                                on: backend)
         let elapsed = try clock.measure {
             try optimizer.zeroGradients()
             let tape = Tape()

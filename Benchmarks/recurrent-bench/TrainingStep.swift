@@ -1,5 +1,5 @@
 // The step every backend (and the PyTorch twin) times: forward over the sequence, MSE
-// against a fixed target (T, B, H), backward, Adam update.
+// against a fixed target (T, B, R), backward, Adam update. R = H, or P with a projection.
 import RecurrentKit
 
 /// A recurrent stack with its data and optimizer on one backend, ready to step.
@@ -25,7 +25,8 @@ final class TrainingStep {
         input = try SequenceBatch(Tensor(shape: [config.t, config.b, config.i], values: data.normal(count: config.t * config.b * config.i),
                                          on: backend), lengths: config.lengths)
         self.needsInputGradient = needsInputGradient
-        target = try Tensor(shape: [config.t, config.b, config.h], values: data.normal(count: config.t * config.b * config.h), on: backend)
+        let r = config.outputWidth
+        target = try Tensor(shape: [config.t, config.b, r], values: data.normal(count: config.t * config.b * r), on: backend)
         dataReady()
         network = try makeNetwork(config, on: backend, rng: RandomSource(seed: seed))
         optimizer = try Adam(network.parameters, learningRate: 1e-3)
@@ -55,7 +56,9 @@ final class TrainingStep {
 func makeNetwork(_ c: BenchConfig, on backend: any Backend, rng: RandomSource) throws -> RecurrentNetwork {
     let v = c.variant.variants(for: c.cell)
     switch c.cell {
-    case .lstm: return try LSTM(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng, variants: v)
+    case .lstm:
+        return try LSTM(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, projSize: c.variant.projSize(hiddenSize: c.h), on: backend,
+                        rng: rng, variants: v)
     case .gru: return try GRU(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng, variants: v)
     case .rnnTanh: return try RNN(inputSize: c.i, hiddenSize: c.h, numLayers: c.layers, on: backend, rng: rng, variants: v)
     case .rnnRelu:

@@ -71,15 +71,20 @@ public final class CPUBackend: Backend {
     /// Forward passes whose time loop ran split by units (`unitSplitPasses`).
     let unitSplitCount = Locked(0)
 
-    /// Creates a CPU backend. The backend runs its own threads (row blocks of large GEMMs and of the
-    /// recurrent time loop, one per core) and sets OpenBLAS to one thread per call, so that no idle
+    /// How many row blocks the fused time loops cut the batch into (StepQueue.swift).
+    public let stepBlocks: CPUStepBlocks
+
+    /// Creates a CPU backend. The backend runs its own threads (row blocks of large GEMMs, one per
+    /// core, and of the recurrent time loop, one or two per core as `stepBlocks` says) and sets OpenBLAS to one thread per call, so that no idle
     /// OpenBLAS worker spins on a core the time loop needs.
-    public init(gemmEngine: CPUGEMMEngine = .fromEnvironment, forwardSplit: CPUForwardSplit = .fromEnvironment) {
+    public init(gemmEngine: CPUGEMMEngine = .fromEnvironment, forwardSplit: CPUForwardSplit = .fromEnvironment,
+                stepBlocks: CPUStepBlocks = .automatic) {
         _ = openBLASCore
         openblas_set_num_threads(1)
         usesPackedProducts = ProcessInfo.processInfo.environment["RECURRENT_PACKED_WEIGHTS"] != "0"
         self.gemmEngine = gemmEngine
         self.forwardSplit = forwardSplit
+        self.stepBlocks = stepBlocks
     }
 
     public var deviceDescription: String {

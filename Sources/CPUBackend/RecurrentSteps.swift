@@ -51,7 +51,7 @@ extension CPUBackend {
         }
         // W_hrᵀ (H, P) in 16-column panels.
         let packedHR = try w.weightHR.flatMap { try packForRepeatedProducts($0, k: h, n: r, transB: .transposed) }
-        let p = LoopPointers(
+        var p = LoopPointers(
             gates: try pointer(loop.gates, op), extra: try loop.extra.map { try pointer($0, op) },
             projected: try loop.projected.map { try pointer($0, op) }, output: try pointer(loop.output, op),
             initialHidden: try loop.io.initialHidden.map { try pointer($0, op) },
@@ -64,15 +64,16 @@ extension CPUBackend {
             candidateCell: try loop.candidateCell.map { try pointer($0, op) },
             input: packedIH == nil ? nil : try pointer(loop.io.input, op), packedIH: try packedIH.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: loop.mode)
-        let blocks = batchBlocks(s)
-        try withExtendedLifetime((packedHH, packedHR, packedIH)) {
+        let blocks = stepBlocks(s)
+        // With recurrent dropout, per block: h_{t-1} ⊙ mask, what the product reads (b, R).
+        let masked = try p.hiddenMask.map { _ in try Tensor.empty([s.batchSize * r], on: self) }
+        p.scratch = try masked.map { try pointer($0, op) }
+        try withExtendedLifetime((packedHH, packedHR, packedIH, masked)) {
             // Forward only with large weights: the whole batch on every thread, the units split (UnitSplitSteps.swift).
             if splitsUnits(loop), runUnitSplitForward(plan, p) { return }
-            try runConcurrently(blocks.count) { part in
-                // With recurrent dropout, per block: h_{t-1} ⊙ mask, what the product reads (b, R).
-                guard p.hiddenMask != nil else { return plan.forward(rows: blocks[part], p, masked: nil) }
-                let masked = try Tensor.empty([blocks[part].count * r], on: self)
-                try withExtendedLifetime(masked) { plan.forward(rows: blocks[part], p, masked: try self.pointer(masked, op)) }
+            try runBlockSteps(blocks.map { plan.stepCount($0) }) { [p] block, step in
+                let rows = blocks[block]
+                plan.forward(step: step, rows: rows, p, masked: p.scratch.map { $0 + rows.lowerBound * r })
             }
         }
     }
@@ -100,9 +101,9 @@ extension CPUBackend {
         // Backward multiplies by W_hh and W_hr as stored: (GH, R) and (P, H).
         let packedHR = try w.weightHR.flatMap { try packForRepeatedProducts($0, k: r, n: h, transB: .none) }
         // Each row block's column sums of dGx (and GRU's of dGh), (2, GH), when the loop adds the bias gradients.
-        let blocks = batchBlocks(s), gh = s.gateWidth
+        let blocks = stepBlocks(s), gh = s.gateWidth
         let biasSums = try loop.biasGradients.map { _ in try Tensor.zeros([blocks.count * 2 * gh], on: self) }
-        let p = LoopPointers(
+        var p = LoopPointers(
             gates: try pointer(loop.gates, op), extra: try loop.extra.map { try pointer($0, op) },
             projected: try loop.projected.map { try pointer($0, op) }, output: try pointer(loop.output, op),
             initialHidden: try io.initialHidden.map { try pointer($0, op) },
@@ -122,17 +123,17 @@ extension CPUBackend {
             candidateCell: try loop.candidateCell.map { try pointer($0, op) },
             biasSums: try biasSums.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: .training)
-        let maskWidth = io.hiddenMask == nil ? 0 : r
-        let zoneWidth = io.zoneout == nil ? 0 : r + (io.zoneout?.cell == nil ? 0 : h)
-        try withExtendedLifetime((packedHH, packedHR, biasSums)) {
-            try runConcurrently(blocks.count) { part in
-                // Per block: dh and dc carried from step t+1, dm_t with a projection, dG_t W_hh with recurrent
-                // dropout, d ⊙ dh_t and d_c ⊙ dc_t with zoneout.
-                let carried = try Tensor.empty([blocks[part].count * (r + 2 * h + maskWidth + zoneWidth)], on: self)   // (b, R + 2H [+ R] [+ R [+ H]])
-                try withExtendedLifetime(carried) {
-                    plan.backward(rows: blocks[part], p, carried: try self.pointer(carried, op),
-                                  biasSums: p.biasSums.map { $0 + part * 2 * gh })
-                }
+        // Per block: dh and dc carried from step t+1, dm_t with a projection, dG_t W_hh with recurrent
+        // dropout, d ⊙ dh_t and d_c ⊙ dc_t with zoneout: (b, R + 2H [+ R] [+ R [+ H]]), the blocks' one after another.
+        let carriedOffsets = blocks.reduce(into: [0]) { $0.append($0.last! + plan.carriedCount(rows: $1.count, p)) }
+        let carried = try Tensor.empty([carriedOffsets.last!], on: self)
+        p.scratch = try pointer(carried, op)
+        let counts = blocks.map { plan.stepCount($0) }
+        try withExtendedLifetime((packedHH, packedHR, biasSums, carried)) {
+            try runBlockSteps(counts) { [p] block, done in
+                // The block's steps last first.
+                plan.backward(step: counts[block] - 1 - done, rows: blocks[block], p, carried: p.scratch! + carriedOffsets[block],
+                              biasSums: p.biasSums.map { $0 + block * 2 * gh })
             }
         }
         if let g = loop.biasGradients, let biasSums {
@@ -169,6 +170,9 @@ struct LoopPointers: @unchecked Sendable {
     /// Backward, when the loop adds the bias gradients: the row blocks' column sums, (2, GH) each,
     /// dGx's then GRU's dGh's; else nil.
     var biasSums: Pointer? = nil
+    /// The loop's scratch, each row block in its own part: forward with recurrent dropout (B, R)
+    /// h_{t-1} ⊙ mask (else nil); backward the blocks' carried gradients one after another.
+    var scratch: Pointer? = nil
 }
 
 /// Sizes and row offsets of one layer's time loop, and the loop of one row block.
@@ -203,12 +207,18 @@ struct StepPlan: Sendable {
     /// Row of batch position `first` at step `step` in `extra` and `projected`.
     func stateRow(_ step: Int, _ first: Int) -> Int { (inference ? (step % 2) * batch : offsets[step]) + first }
 
-    /// Every forward step of batch rows `rows`; with a recurrent dropout mask, `masked` holds (b, R) floats.
-    func forward(rows: Range<Int>, _ p: LoopPointers, masked: UnsafeMutablePointer<Float>?) {
+    /// The steps that batch rows `rows` run: those with at least one of the rows active (a packed
+    /// batch's first rows are its longest sequences, so these are the first ones).
+    func stepCount(_ rows: Range<Int>) -> Int {
+        sizes.firstIndex { $0 <= rows.lowerBound } ?? steps
+    }
+
+    /// Forward step `step` (< stepCount(rows)) of batch rows `rows`; with a recurrent dropout mask,
+    /// `masked` holds (b, R) floats.
+    func forward(step: Int, rows: Range<Int>, _ p: LoopPointers, masked: UnsafeMutablePointer<Float>?) {
         let (h, r, gh) = (hidden, width, gateCount * hidden)
-        for step in 0..<steps {
+        do {
             let end = min(rows.upperBound, sizes[step])
-            if end <= rows.lowerBound { break }
             let count = end - rows.lowerBound, row = offsets[step] + rows.lowerBound   // rows of this step, first row in N
             let earlier = step > 0 ? offsets[step - 1] + rows.lowerBound : 0
             let stateRow = stateRow(step, rows.lowerBound), earlierState = step > 0 ? self.stateRow(step - 1, rows.lowerBound) : 0
@@ -268,10 +278,19 @@ struct StepPlan: Sendable {
         }
     }
 
-    /// Every backward step of batch rows `rows`, last step first; `carried` holds (b, R + 2H) floats,
-    /// R more with a recurrent dropout mask, R more with zoneout and H more with cell zoneout.
-    /// With `biasSums` ((2, GH) of the block) each step adds its column sums of dGx (and GRU's dGh) there.
-    func backward(rows: Range<Int>, _ p: LoopPointers, carried: UnsafeMutablePointer<Float>,
+    /// Floats of `carried` that backward needs for a block of `rows` rows (see `backward`).
+    func carriedCount(rows: Int, _ p: LoopPointers) -> Int {
+        let maskWidth = p.hiddenMask == nil ? 0 : width
+        let zoneWidth = p.zoneHidden == nil ? 0 : width + (p.zoneCell == nil ? 0 : hidden)
+        return rows * (width + 2 * hidden + maskWidth + zoneWidth)
+    }
+
+    /// Backward step `step` (< stepCount(rows); the block runs them last first) of batch rows `rows`;
+    /// `carried` (`carriedCount` floats: (b, R + 2H), R more with a recurrent dropout mask, R more with
+    /// zoneout and H more with cell zoneout) carries dh and dc from step to step. With `biasSums`
+    /// ((2, GH) of the block) the step adds its column sums of dGx (and GRU's dGh) there. Step 0 ends
+    /// the block: it writes dh_0 and dc_0.
+    func backward(step: Int, rows: Range<Int>, _ p: LoopPointers, carried: UnsafeMutablePointer<Float>,
                   biasSums: UnsafeMutablePointer<Float>?) {
         let (h, r, gh) = (hidden, width, gateCount * hidden)
         let first = rows.lowerBound
@@ -279,9 +298,8 @@ struct StepPlan: Sendable {
         let maskedProduct = gradProjected + rows.count * h   // (b, R) dG_t W_hh before the mask
         let maskRows = p.hiddenMask == nil ? 0 : rows.count * r
         let zoned = maskedProduct + maskRows, zonedCell = zoned + rows.count * r   // (b, R) d ⊙ dh_t, (b, H) d_c ⊙ dc_t
-        for step in stride(from: steps - 1, through: 0, by: -1) {
+        do {
             let end = min(rows.upperBound, sizes[step])
-            if end <= first { continue }
             // Sequences whose last step this is start from the gradients of their final states.
             let startingFrom = max(first, step + 1 < steps ? sizes[step + 1] : 0)
             if startingFrom < end {
@@ -333,6 +351,7 @@ struct StepPlan: Sendable {
             if p.zoneHidden != nil, product { for k in 0..<(count * r) { gradHidden[k] += zoned[k] } }
             if p.zoneCell != nil { for k in 0..<(count * h) { gradCell[k] += zonedCell[k] } }
         }
+        guard step == 0 else { return }
         p.gradInitialHidden.map { ($0 + first * r).update(from: gradHidden, count: rows.count * r) }
         if isLSTM { p.gradInitialCell.map { ($0 + first * h).update(from: gradCell, count: rows.count * h) } }
     }

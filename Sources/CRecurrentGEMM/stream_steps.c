@@ -343,3 +343,82 @@ void rk_barrier_wait(rk_barrier *b) {
 }
 
 void rk_barrier_destroy(rk_barrier *b) { free(b); }
+
+// MARK: Step queue
+
+/// One row block of a step queue, on a cache line of its own (the threads write these flags
+/// once per step; blocks sharing a line would make each claim miss on the other core's writes).
+typedef struct rk_step_block {
+    /// 1 while a thread runs one of the block's steps.
+    atomic_int held;
+    /// Steps of the block claimed so far (written by the holder only, read by every claimer).
+    atomic_int done;
+    int steps;
+    char pad[64 - 3 * sizeof(int)];
+} rk_step_block;
+
+struct rk_step_queue {
+    int blocks;
+    rk_step_block *block;
+};
+
+rk_step_queue *rk_step_queue_create(int blocks, const int *steps) {
+    if (blocks < 1) blocks = 1;
+    rk_step_queue *q = calloc(1, sizeof *q);
+    void *memory = NULL;
+    if (!q || posix_memalign(&memory, 64, (size_t)blocks * sizeof(rk_step_block)) != 0) {
+        free(q);
+        return NULL;
+    }
+    q->blocks = blocks;
+    q->block = memory;
+    for (int b = 0; b < blocks; b++) {
+        atomic_init(&q->block[b].held, 0);
+        atomic_init(&q->block[b].done, 0);
+        q->block[b].steps = steps[b] > 0 ? steps[b] : 0;
+    }
+    return q;
+}
+
+int rk_step_queue_claim(rk_step_queue *q, int *step) {
+    for (int spins = 1;; spins++) {
+        // The block furthest behind among those with steps left that no thread holds.
+        int best = -1, best_done = 0, left = 0;
+        for (int b = 0; b < q->blocks; b++) {
+            rk_step_block *k = &q->block[b];
+            int done = atomic_load_explicit(&k->done, memory_order_relaxed);
+            if (done >= k->steps) continue;
+            left = 1;
+            if (atomic_load_explicit(&k->held, memory_order_relaxed)) continue;
+            if (best < 0 || done < best_done) best = b, best_done = done;
+        }
+        if (!left) return -1;
+        if (best >= 0) {
+            rk_step_block *k = &q->block[best];
+            int expected = 0;
+            // Acquire: the step that the last holder released is complete in this thread's view.
+            if (atomic_compare_exchange_strong_explicit(&k->held, &expected, 1, memory_order_acquire, memory_order_relaxed)) {
+                int done = atomic_load_explicit(&k->done, memory_order_relaxed);
+                if (done < k->steps) {
+                    atomic_store_explicit(&k->done, done + 1, memory_order_relaxed);
+                    *step = done;
+                    return best;
+                }
+                atomic_store_explicit(&k->held, 0, memory_order_relaxed);
+            }
+            continue;
+        }
+        rk_spin_pause();
+        if ((spins & 4095) == 0) sched_yield();
+    }
+}
+
+void rk_step_queue_release(rk_step_queue *q, int block) {
+    atomic_store_explicit(&q->block[block].held, 0, memory_order_release);
+}
+
+void rk_step_queue_destroy(rk_step_queue *q) {
+    if (!q) return;
+    free(q->block);
+    free(q);
+}

@@ -125,9 +125,12 @@ extension Backend {
 
     /// Contiguous row blocks of the batch, at least 8 rows each, at most `batchParallelism`; in a
     /// packed batch the blocks hold about equal numbers of tokens (the first rows are the longest).
-    public func batchBlocks(_ s: RecurrentLayerShape) -> [Range<Int>] {
+    public func batchBlocks(_ s: RecurrentLayerShape) -> [Range<Int>] { batchBlocks(s, parts: batchParallelism) }
+
+    /// `batchBlocks(_:)` with at most `wanted` blocks instead of `batchParallelism`.
+    public func batchBlocks(_ s: RecurrentLayerShape, parts wanted: Int) -> [Range<Int>] {
         let b = s.batchSize
-        let parts = max(1, min(batchParallelism, b / 8))
+        let parts = max(1, min(wanted, b / 8))
         guard parts > 1, let sizes = s.batchSizes, s.isPacked else {
             return (0..<parts).map { (b * $0 / parts)..<(b * ($0 + 1) / parts) }
         }

@@ -86,6 +86,13 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
                           gradOutput: true, inputGradients: true),
             RecurrentCase(cell: cell, t: 4, b: 18, i: 64, h: 9, initialState: false, finalGradients: true,
                           gradOutput: true, inputGradients: true, batchSizes: [18, 13, 7, 2]),
+            // From 48 rows on, the CPU's fused loops cut the batch into more row blocks than threads and
+            // the threads claim their steps one at a time (StepQueue.swift): 3 blocks of 16–17 rows, and
+            // packed, 4 blocks balanced by tokens with sequences ending inside them.
+            RecurrentCase(cell: cell, t: 4, b: 50, i: 5, h: 20, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true),
+            RecurrentCase(cell: cell, t: 7, b: 66, i: 3, h: 7, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true, batchSizes: [66, 60, 41, 33, 20, 8, 3]),
         ]
     } + projected
 
@@ -120,9 +127,10 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
         try Self.expectLayerMatchesReference(c)
     }
 
-    /// Recurrent dropout, every cell: uniform, one row, row blocks side by side, packed; and projected
+    /// Recurrent dropout, every cell: uniform, one row, row blocks side by side, packed, more row
+    /// blocks than threads; and projected
     /// LSTMs, uniform, packed and packed in row blocks.
-    static let masked: [RecurrentCase] = ([1, 2, 6, 8, 9].flatMap { index in
+    static let masked: [RecurrentCase] = ([1, 2, 6, 8, 9, 14, 15].flatMap { index in
         RecurrentCell.allCases.map { cell in
             var c = RecurrentCase.all[index]
             c.cell = cell
@@ -169,15 +177,20 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     }
 
     /// Layer-normalised LSTM and GRU: their shapes of `all` (uniform, one row, one unit, row blocks,
-    /// packed), and with recurrent dropout on the masked shapes. Always from a given h_0: at h = 0 the
-    /// recurrent norm's 1/σ is 1/√ε ≈ 316, so dh_0 would be hundreds of times the other gradients.
-    static let layerNormalised: [RecurrentCase] = (RecurrentCase.all.filter { $0.cell == .lstm || $0.cell == .gru }
-        + masked.filter { $0.cell == .lstm || $0.cell == .gru }).filter { $0.projection == nil }.map { c in
+    /// packed), and with recurrent dropout on the masked shapes.
+    static let layerNormalised = normalised((RecurrentCase.all.filter { $0.cell == .lstm || $0.cell == .gru }
+        + masked.filter { $0.cell == .lstm || $0.cell == .gru }).filter { $0.projection == nil })
+
+    /// `cases` layer-normalised, always from a given h_0: at h = 0 the recurrent norm's 1/σ is 1/√ε ≈ 316,
+    /// so dh_0 would be hundreds of times the other gradients.
+    static func normalised(_ cases: [RecurrentCase]) -> [RecurrentCase] {
+        cases.map { c in
             var normed = c
             normed.layerNorm = true
             normed.initialState = true
             return normed
         }
+    }
 
     @Test(arguments: layerNormalised)
     func layerNormMatchesReference(_ c: RecurrentCase) throws {
@@ -185,21 +198,16 @@ struct RecurrentCase: Sendable, CustomTestStringConvertible {
     }
 
     /// Layer-normalised LSTMs with a projection: the projected shapes (P = 1 to H − 1, uniform and
-    /// packed, row blocks), from a given h_0, then the masked projected ones with zoneout. The last
-    /// projected shape (P = 2 over 34 packed rows) is left out: from two units of h some rows' recurrent
-    /// norms have σ ≈ 0.025, where the reserve's x̂_hh carries the product's fp32 rounding 40-fold, past
-    /// the tolerance on the per-step GEMM path (outputs and gradients agree; P = 5 over the same rows stays).
-    static let layerNormProjected: [RecurrentCase] = (RecurrentCase.projected.dropLast()
+    /// packed, row blocks), then the masked projected ones with zoneout. The last projected shape
+    /// (P = 2 over 34 packed rows) is left out: from two units of h some rows' recurrent norms have
+    /// σ ≈ 0.025, where the reserve's x̂_hh carries the product's fp32 rounding 40-fold, past the
+    /// tolerance on the per-step GEMM path (outputs and gradients agree; P = 5 over the same rows stays).
+    static let layerNormProjected = normalised(RecurrentCase.projected.dropLast()
         + masked.filter { $0.projection != nil }.map { c in
             var zoned = c
             zoned.zoneout = true
             return zoned
-        }).map { c in
-        var normed = c
-        normed.layerNorm = true
-        normed.initialState = true
-        return normed
-    }
+        })
 
     @Test(arguments: layerNormProjected)
     func layerNormProjectionMatchesReference(_ c: RecurrentCase) throws {

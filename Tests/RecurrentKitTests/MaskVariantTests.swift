@@ -1,6 +1,6 @@
 // Recurrent dropout, weight drop and zoneout at the stack level: PyTorch parity with the masks passed
 // in (variant_masks_*.json, variant_zoneout_*.json, the reset-before GRU's variant_reset_before_*.json and
-// the layer-normalised cells' variant_layer_norm_*.json, also with zoneout:
+// the layer-normalised cells' variant_layer_norm_*.json, also with zoneout and an LSTM's projection:
 // scripts/variant_fixtures.py; zoneout also in
 // evaluation, where it takes the expectation), weight drop against a plain stack with
 // W_hh ⊙ mask, the masks drawn from the stack's own Philox stream, evaluation as the identity,
@@ -18,7 +18,8 @@ import TestSupport
         + ["lstm_bi_proj_packed", "gru_packed", "rnn_relu_bi", "lstm_eval"].map { "variant_zoneout_\($0).json" }
         + ["gru_bi_packed", "gru_masks"].map { "variant_reset_before_\($0).json" }
         + ["lstm_bi_packed", "lstm_dropout", "gru_bi_packed", "zoneout_lstm_bi_packed", "zoneout_gru_bi_packed",
-           "zoneout_lstm_eval"].map { "variant_layer_norm_\($0).json" }
+           "zoneout_lstm_eval", "lstm_bi_proj_packed", "zoneout_lstm_proj_packed", "zoneout_lstm_proj_eval"]
+            .map { "variant_layer_norm_\($0).json" }
 
     /// A stack of `cell` with `variants`, built from `seed`.
     static func make(_ cell: RecurrentCell, inputSize i: Int, hiddenSize h: Int, layers: Int, projSize: Int = 0,

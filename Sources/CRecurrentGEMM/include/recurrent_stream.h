@@ -77,3 +77,24 @@ void rk_barrier_wait(rk_barrier *barrier);
 
 /// Frees the barrier (no party may be waiting on it).
 void rk_barrier_destroy(rk_barrier *barrier);
+
+/// The steps of a time loop's independent row blocks, handed out one at a time to the threads
+/// that share the loop: a thread claims the block furthest behind that no thread holds, runs its
+/// next step and releases it, so that a thread whose core runs slower takes fewer steps instead
+/// of holding the others up at the end. A block's steps run in order, one thread at a time; a
+/// claim sees everything the block's earlier steps wrote (release/acquire on the block's flag).
+typedef struct rk_step_queue rk_step_queue;
+
+/// A queue over `blocks` (≥ 1) blocks, block b with steps[b] (≥ 0) steps; NULL when out of memory.
+rk_step_queue *rk_step_queue_create(int blocks, const int *steps);
+
+/// Claims the next step of a block: returns the block and stores in *step how many of its steps
+/// have run before this one; returns -1 once every step of every block has been claimed. While
+/// the only blocks with steps left are held by other threads, waits (spinning, yielding now and then).
+int rk_step_queue_claim(rk_step_queue *queue, int *step);
+
+/// Ends the step claimed of `block`.
+void rk_step_queue_release(rk_step_queue *queue, int block);
+
+/// Frees the queue (no thread may be using it).
+void rk_step_queue_destroy(rk_step_queue *queue);

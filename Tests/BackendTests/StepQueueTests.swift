@@ -1,0 +1,69 @@
+// rk_step_queue, which the CPU backend's fused time loops share their row blocks' steps through
+// (StepQueue.swift): with several threads claiming at once, every step of every block is handed
+// out exactly once, a block's steps in order and never two of one block at the same time, and
+// blocks without steps are skipped. Then the layers through it with two row blocks per thread
+// (`CPUStepBlocks.twoPerThread`) against the reference: RecurrentLayerTests' cases of 32 rows or
+// more (B = 34 packed, 50, 66 packed), plain, with recurrent dropout, with zoneout, projected.
+
+import RecurrentKit
+import CRecurrentGEMM
+import Dispatch
+import TestSupport
+import Testing
+
+@Suite struct StepQueueTests {
+    /// The queue's handle and the per-block records, shared by the claiming threads.
+    final class Shared: @unchecked Sendable {
+        // @unchecked: record[b] is written only by the thread that holds block b in the queue,
+        // whose claim orders it after the writes of the block's earlier holders.
+        let queue: OpaquePointer
+        var record: [[Int]]
+        init(queue: OpaquePointer, blocks: Int) { (self.queue, record) = (queue, Array(repeating: [], count: blocks)) }
+    }
+
+    @Test(arguments: [1, 2, 4])
+    func everyStepOnceInOrder(_ threads: Int) throws {
+        let steps: [Int32] = [7, 0, 3, 40, 1, 25]
+        let made = try #require(steps.withUnsafeBufferPointer { rk_step_queue_create(Int32($0.count), $0.baseAddress) })
+        defer { rk_step_queue_destroy(made) }
+        let shared = Shared(queue: made, blocks: steps.count)
+        shared.record.withUnsafeMutableBufferPointer { records in
+            let base = records.baseAddress!
+            let pointer = SendablePointer(base: base)
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                var step: Int32 = 0
+                while true {
+                    let block = rk_step_queue_claim(shared.queue, &step)
+                    if block < 0 { return }
+                    pointer.base[Int(block)].append(Int(step))
+                    rk_step_queue_release(shared.queue, block)
+                }
+            }
+        }
+        for (b, count) in steps.enumerated() {
+            #expect(shared.record[b] == Array(0..<Int(count)), "block \(b) with \(threads) threads: \(shared.record[b])")
+        }
+    }
+
+    static let blockCases: [RecurrentCase] = (RecurrentCase.all + RecurrentLayerTests.masked + RecurrentCase.projected).filter { $0.b >= 32 }
+        + RecurrentLayerTests.masked.filter { $0.b >= 32 }.map { c in
+            var zoned = c
+            zoned.zoneout = true
+            return zoned
+        } + [
+            // Projected over 4 blocks balanced by tokens.
+            RecurrentCase(cell: .lstm, t: 7, b: 66, i: 3, h: 6, initialState: true, finalGradients: true,
+                          gradOutput: true, inputGradients: true, batchSizes: [66, 60, 41, 33, 20, 8, 3], projection: 4),
+        ]
+
+    @Test(arguments: blockCases)
+    func twoBlocksPerThreadMatchReference(_ c: RecurrentCase) throws {
+        try Side.$deviceOverride.withValue(CPUBackend(stepBlocks: .twoPerThread)) { try RecurrentLayerTests.expectLayerMatchesReference(c) }
+    }
+
+    /// The records' storage, for the claiming threads.
+    struct SendablePointer: @unchecked Sendable {
+        // @unchecked: see `Shared`.
+        let base: UnsafeMutablePointer<[Int]>
+    }
+}
