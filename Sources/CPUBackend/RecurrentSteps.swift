@@ -217,42 +217,40 @@ struct StepPlan: Sendable {
     /// `masked` holds (b, R) floats.
     func forward(step: Int, rows: Range<Int>, _ p: LoopPointers, masked: UnsafeMutablePointer<Float>?) {
         let (h, r, gh) = (hidden, width, gateCount * hidden)
-        do {
-            let end = min(rows.upperBound, sizes[step])
-            let count = end - rows.lowerBound, row = offsets[step] + rows.lowerBound   // rows of this step, first row in N
-            let earlier = step > 0 ? offsets[step - 1] + rows.lowerBound : 0
-            let stateRow = stateRow(step, rows.lowerBound), earlierState = step > 0 ? self.stateRow(step - 1, rows.lowerBound) : 0
-            // h_{t-1} (b, R), and the cell's own previous state: c_{t-1} (LSTM) or h_{t-1} (GRU, R = H).
-            let previousHidden = step == 0 ? p.initialHidden.map { $0 + rows.lowerBound * r } : p.output + earlier * r
-            let previousState = isLSTM
-                ? (step == 0 ? p.initialCell.map { $0 + rows.lowerBound * h } : p.extra! + earlierState * h)
-                : previousHidden
-            // With a projection the cell writes m_t and h_t = m_t W_hrᵀ follows: (b, H) × (H, P).
-            let cellOutput = p.projected.map { $0 + stateRow * h } ?? p.output + row * r
-            // With cell zoneout the cell writes c̃_t into the reserve's own part, and c_t is blended below.
-            let cellState = (p.zoneCell != nil ? p.candidateCell : p.extra).map { $0 + stateRow * h }
-            // Forward only with x_t W_ihᵀ made in the loop, the gates are the step's scratch: every step
-            // reuses step 0's rows of them, which stay in cache, instead of walking (N, GH) through memory.
-            let gateRow = inference && p.input != nil ? rows.lowerBound : row
-            var cellStep = rk_cell_forward(rows: count, hidden: h, gateCount: gateCount, activation: activation,
-                                           inference: inference, gates: p.gates + gateRow * gh, product: nil, biasIH: p.biasIH,
-                                           biasHH: p.biasHH, previous: previousState, state: cellState,
-                                           hiddenOut: cellOutput)
-            // With recurrent dropout the product reads h_{t-1} ⊙ mask (b, R), made into `masked` by the C
-            // step; the cell keeps h_{t-1} itself.
-            rk_forward_step(cell, &cellStep, previousHidden, Int32(r), p.packedHH, p.input.map { $0 + row * inputSize },
-                            Int32(inputSize), p.packedIH, p.hiddenMask.map { $0 + rows.lowerBound * r }, masked)
-            if let packedHR = p.packedHR {
-                rk_gemm_packed(Int32(count), Int32(r), Int32(h), cellOutput, Int32(h), packedHR, p.output + row * r, Int32(r), 0)
-            }
-            // Zoneout: c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t) (b, H) and h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) (b, R), in place.
-            if let zoneCell = p.zoneCell, let candidate = cellState, let cell = p.extra.map({ $0 + stateRow * h }) {
-                zoneoutBlend(cell, from: candidate, previous: previousState, factors: zoneCell + row * h, count: count * h)
-            }
-            if let zoneHidden = p.zoneHidden {
-                let hidden = p.output + row * r
-                zoneoutBlend(hidden, from: hidden, previous: previousHidden, factors: zoneHidden + row * r, count: count * r)
-            }
+        let end = min(rows.upperBound, sizes[step])
+        let count = end - rows.lowerBound, row = offsets[step] + rows.lowerBound   // rows of this step, first row in N
+        let earlier = step > 0 ? offsets[step - 1] + rows.lowerBound : 0
+        let stateRow = stateRow(step, rows.lowerBound), earlierState = step > 0 ? self.stateRow(step - 1, rows.lowerBound) : 0
+        // h_{t-1} (b, R), and the cell's own previous state: c_{t-1} (LSTM) or h_{t-1} (GRU, R = H).
+        let previousHidden = step == 0 ? p.initialHidden.map { $0 + rows.lowerBound * r } : p.output + earlier * r
+        let previousState = isLSTM
+            ? (step == 0 ? p.initialCell.map { $0 + rows.lowerBound * h } : p.extra! + earlierState * h)
+            : previousHidden
+        // With a projection the cell writes m_t and h_t = m_t W_hrᵀ follows: (b, H) × (H, P).
+        let cellOutput = p.projected.map { $0 + stateRow * h } ?? p.output + row * r
+        // With cell zoneout the cell writes c̃_t into the reserve's own part, and c_t is blended below.
+        let cellState = (p.zoneCell != nil ? p.candidateCell : p.extra).map { $0 + stateRow * h }
+        // Forward only with x_t W_ihᵀ made in the loop, the gates are the step's scratch: every step
+        // reuses step 0's rows of them, which stay in cache, instead of walking (N, GH) through memory.
+        let gateRow = inference && p.input != nil ? rows.lowerBound : row
+        var cellStep = rk_cell_forward(rows: count, hidden: h, gateCount: gateCount, activation: activation,
+                                       inference: inference, gates: p.gates + gateRow * gh, product: nil, biasIH: p.biasIH,
+                                       biasHH: p.biasHH, previous: previousState, state: cellState,
+                                       hiddenOut: cellOutput)
+        // With recurrent dropout the product reads h_{t-1} ⊙ mask (b, R), made into `masked` by the C
+        // step; the cell keeps h_{t-1} itself.
+        rk_forward_step(cell, &cellStep, previousHidden, Int32(r), p.packedHH, p.input.map { $0 + row * inputSize },
+                        Int32(inputSize), p.packedIH, p.hiddenMask.map { $0 + rows.lowerBound * r }, masked)
+        if let packedHR = p.packedHR {
+            rk_gemm_packed(Int32(count), Int32(r), Int32(h), cellOutput, Int32(h), packedHR, p.output + row * r, Int32(r), 0)
+        }
+        // Zoneout: c_t = c̃_t + d_c ⊙ (c_{t-1} − c̃_t) (b, H) and h_t = h̃_t + d ⊙ (h_{t-1} − h̃_t) (b, R), in place.
+        if let zoneCell = p.zoneCell, let candidate = cellState, let cell = p.extra.map({ $0 + stateRow * h }) {
+            zoneoutBlend(cell, from: candidate, previous: previousState, factors: zoneCell + row * h, count: count * h)
+        }
+        if let zoneHidden = p.zoneHidden {
+            let hidden = p.output + row * r
+            zoneoutBlend(hidden, from: hidden, previous: previousHidden, factors: zoneHidden + row * r, count: count * r)
         }
     }
 
@@ -298,59 +296,57 @@ struct StepPlan: Sendable {
         let maskedProduct = gradProjected + rows.count * h   // (b, R) dG_t W_hh before the mask
         let maskRows = p.hiddenMask == nil ? 0 : rows.count * r
         let zoned = maskedProduct + maskRows, zonedCell = zoned + rows.count * r   // (b, R) d ⊙ dh_t, (b, H) d_c ⊙ dc_t
-        do {
-            let end = min(rows.upperBound, sizes[step])
-            // Sequences whose last step this is start from the gradients of their final states.
-            let startingFrom = max(first, step + 1 < steps ? sizes[step + 1] : 0)
-            if startingFrom < end {
-                let starting = startingFrom..<end, local = startingFrom - first
-                copyOrZero(p.gradFinalHidden.map { $0 + starting.lowerBound * r }, to: gradHidden + local * r, count: starting.count * r)
-                if isLSTM {
-                    copyOrZero(p.gradFinalCell.map { $0 + starting.lowerBound * h }, to: gradCell + local * h, count: starting.count * h)
-                }
+        let end = min(rows.upperBound, sizes[step])
+        // Sequences whose last step this is start from the gradients of their final states.
+        let startingFrom = max(first, step + 1 < steps ? sizes[step + 1] : 0)
+        if startingFrom < end {
+            let starting = startingFrom..<end, local = startingFrom - first
+            copyOrZero(p.gradFinalHidden.map { $0 + starting.lowerBound * r }, to: gradHidden + local * r, count: starting.count * r)
+            if isLSTM {
+                copyOrZero(p.gradFinalCell.map { $0 + starting.lowerBound * h }, to: gradCell + local * h, count: starting.count * h)
             }
-            let count = end - first, row = offsets[step] + first
-            let earlier = step > 0 ? offsets[step - 1] + first : 0
-            let previousHidden = step == 0 ? p.initialHidden.map { $0 + first * r } : p.output + earlier * r
-            let previousState = isLSTM ? (step == 0 ? p.initialCell.map { $0 + first * h } : p.extra! + earlier * h) : previousHidden
-            var dy = p.gradOutput.map { $0 + row * r }
-            // Zoneout: dh_t = dy_t + dh_{t+1} whole; d ⊙ dh_t goes to h_{t-1} directly, dh̃_t = dh_t − d ⊙ dh_t
-            // to the cell; cell zoneout likewise splits dc_t.
-            if let zoneHidden = p.zoneHidden.map({ $0 + row * r }) {
-                zoneoutSplit(gradHidden, adding: dy, factors: zoneHidden, direct: zoned, count: count * r)
-                dy = nil
-            }
-            if let zoneCell = p.zoneCell.map({ $0 + row * h }) {
-                zoneoutSplit(gradCell, adding: nil, factors: zoneCell, direct: zonedCell, count: count * h)
-            }
-            var cellGradHidden = gradHidden
-            if let gradOutputs = p.gradOutputs, let packedHR = p.packedHR {
-                // dh_t = dy_t + dh_{t+1} (b, P), kept for dW_hr; dm_t = dh_t W_hr: (b, P) × (P, H).
-                let gradStep = gradOutputs + row * r
-                for k in 0..<(count * r) { gradStep[k] = gradHidden[k] + (dy?[k] ?? 0) }
-                rk_gemm_packed(Int32(count), Int32(h), Int32(r), gradStep, Int32(r), packedHR, gradProjected, Int32(h), 0)
-                (cellGradHidden, dy) = (gradProjected, nil)
-            }
-            var cellStep = rk_cell_backward(
-                rows: count, hidden: h, gateCount: gateCount, activation: activation, gates: p.gates + row * gh,
-                state: (p.zoneCell != nil ? p.candidateCell : p.extra).map { $0 + row * h }, previous: previousState, gradOutput: dy, gradHidden: cellGradHidden,
-                gradCell: isLSTM ? gradCell : nil, gradGates: p.gradGatesInput! + row * gh,
-                gradGatesHidden: cell == Int32(RK_CELL_GRU) ? p.gradGatesHidden! + row * gh : nil)
-            // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R), not needed at step 0 unless dh_0 is asked for.
-            // Recurrent dropout: dh_{t-1} = mask ⊙ (dG_t W_hh) [+ GRU's z ⊙ dh_t, which the cell leaves in
-            // gradHidden], tile by tile in the C step.
-            let product = step > 0 || p.gradInitialHidden != nil
-            rk_backward_step(cell, &cellStep, product ? p.packedHH : nil, Int32(r), gradHidden,
-                             p.hiddenMask.map { $0 + first * r }, maskedProduct)
-            if let biasSums {
-                // db += Σ_rows dG_t over this step's (b, GH) rows, still in L1.
-                rk_sum_columns(biasSums, p.gradGatesInput! + row * gh, count, Int32(gh), Int32(gh))
-                if cell == Int32(RK_CELL_GRU) { rk_sum_columns(biasSums + gh, p.gradGatesHidden! + row * gh, count, Int32(gh), Int32(gh)) }
-            }
-            // Zoneout's direct parts: dh_{t-1} += d ⊙ dh_t, dc_{t-1} = f ⊙ dc̃_t + d_c ⊙ dc_t.
-            if p.zoneHidden != nil, product { for k in 0..<(count * r) { gradHidden[k] += zoned[k] } }
-            if p.zoneCell != nil { for k in 0..<(count * h) { gradCell[k] += zonedCell[k] } }
         }
+        let count = end - first, row = offsets[step] + first
+        let earlier = step > 0 ? offsets[step - 1] + first : 0
+        let previousHidden = step == 0 ? p.initialHidden.map { $0 + first * r } : p.output + earlier * r
+        let previousState = isLSTM ? (step == 0 ? p.initialCell.map { $0 + first * h } : p.extra! + earlier * h) : previousHidden
+        var dy = p.gradOutput.map { $0 + row * r }
+        // Zoneout: dh_t = dy_t + dh_{t+1} whole; d ⊙ dh_t goes to h_{t-1} directly, dh̃_t = dh_t − d ⊙ dh_t
+        // to the cell; cell zoneout likewise splits dc_t.
+        if let zoneHidden = p.zoneHidden.map({ $0 + row * r }) {
+            zoneoutSplit(gradHidden, adding: dy, factors: zoneHidden, direct: zoned, count: count * r)
+            dy = nil
+        }
+        if let zoneCell = p.zoneCell.map({ $0 + row * h }) {
+            zoneoutSplit(gradCell, adding: nil, factors: zoneCell, direct: zonedCell, count: count * h)
+        }
+        var cellGradHidden = gradHidden
+        if let gradOutputs = p.gradOutputs, let packedHR = p.packedHR {
+            // dh_t = dy_t + dh_{t+1} (b, P), kept for dW_hr; dm_t = dh_t W_hr: (b, P) × (P, H).
+            let gradStep = gradOutputs + row * r
+            for k in 0..<(count * r) { gradStep[k] = gradHidden[k] + (dy?[k] ?? 0) }
+            rk_gemm_packed(Int32(count), Int32(h), Int32(r), gradStep, Int32(r), packedHR, gradProjected, Int32(h), 0)
+            (cellGradHidden, dy) = (gradProjected, nil)
+        }
+        var cellStep = rk_cell_backward(
+            rows: count, hidden: h, gateCount: gateCount, activation: activation, gates: p.gates + row * gh,
+            state: (p.zoneCell != nil ? p.candidateCell : p.extra).map { $0 + row * h }, previous: previousState, gradOutput: dy, gradHidden: cellGradHidden,
+            gradCell: isLSTM ? gradCell : nil, gradGates: p.gradGatesInput! + row * gh,
+            gradGatesHidden: cell == Int32(RK_CELL_GRU) ? p.gradGatesHidden! + row * gh : nil)
+        // dh_{t-1} (+)= dG_t W_hh: (b, GH) × (GH, R), not needed at step 0 unless dh_0 is asked for.
+        // Recurrent dropout: dh_{t-1} = mask ⊙ (dG_t W_hh) [+ GRU's z ⊙ dh_t, which the cell leaves in
+        // gradHidden], tile by tile in the C step.
+        let product = step > 0 || p.gradInitialHidden != nil
+        rk_backward_step(cell, &cellStep, product ? p.packedHH : nil, Int32(r), gradHidden,
+                         p.hiddenMask.map { $0 + first * r }, maskedProduct)
+        if let biasSums {
+            // db += Σ_rows dG_t over this step's (b, GH) rows, still in L1.
+            rk_sum_columns(biasSums, p.gradGatesInput! + row * gh, count, Int32(gh), Int32(gh))
+            if cell == Int32(RK_CELL_GRU) { rk_sum_columns(biasSums + gh, p.gradGatesHidden! + row * gh, count, Int32(gh), Int32(gh)) }
+        }
+        // Zoneout's direct parts: dh_{t-1} += d ⊙ dh_t, dc_{t-1} = f ⊙ dc̃_t + d_c ⊙ dc_t.
+        if p.zoneHidden != nil, product { for k in 0..<(count * r) { gradHidden[k] += zoned[k] } }
+        if p.zoneCell != nil { for k in 0..<(count * h) { gradCell[k] += zonedCell[k] } }
         guard step == 0 else { return }
         p.gradInitialHidden.map { ($0 + first * r).update(from: gradHidden, count: rows.count * r) }
         if isLSTM { p.gradInitialCell.map { ($0 + first * h).update(from: gradCell, count: rows.count * h) } }
