@@ -85,17 +85,26 @@ func measureInChildProcess(_ config: BenchConfig, device: String, warmup: Int, s
 }
 
 /// Runs a program and returns its standard output; throws with its standard error on failure.
+/// Standard error goes to a file, not a second pipe: a child that filled a pipe's 64 KiB buffer
+/// on standard error while this process waited on standard output would block both for good.
 func runProcess(_ path: String, _ arguments: [String]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
-    let out = Pipe(), err = Pipe()
+    let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("recurrent-bench-stderr-\(UUID().uuidString)")
+    guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else {
+        throw BenchError("could not create \(errorFile.path) for the standard error of \(path)")
+    }
+    defer { try? FileManager.default.removeItem(at: errorFile) }
+    let errorHandle = try FileHandle(forWritingTo: errorFile)
+    defer { try? errorHandle.close() }
+    let out = Pipe()
     process.standardOutput = out
-    process.standardError = err
+    process.standardError = errorHandle
     try process.run()
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    let stderr = (try? Data(contentsOf: errorFile)) ?? Data()
     guard process.terminationStatus == 0 else {
         throw BenchError("\(path) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus): "
                          + (String(data: stderr, encoding: .utf8) ?? ""))
