@@ -75,10 +75,10 @@ public final class CPUBackend: Backend {
     public let stepBlocks: CPUStepBlocks
 
     /// Creates a CPU backend. The backend runs its own threads (row blocks of large GEMMs, one per
-    /// core, and of the recurrent time loop, one or two per core as `stepBlocks` says) and sets OpenBLAS to one thread per call, so that no idle
+    /// core, and of the recurrent time loop, one or two per core as `stepBlocks` says, by default `RECURRENT_STEP_BLOCKS`) and sets OpenBLAS to one thread per call, so that no idle
     /// OpenBLAS worker spins on a core the time loop needs.
     public init(gemmEngine: CPUGEMMEngine = .fromEnvironment, forwardSplit: CPUForwardSplit = .fromEnvironment,
-                stepBlocks: CPUStepBlocks = .automatic) {
+                stepBlocks: CPUStepBlocks = .fromEnvironment) {
         _ = openBLASCore
         openblas_set_num_threads(1)
         usesPackedProducts = ProcessInfo.processInfo.environment["RECURRENT_PACKED_WEIGHTS"] != "0"

@@ -9,6 +9,7 @@
 // in one quiet run, 280.8 / 230.0 ms, 212.3 / 295.8 ms and 222.4 / 234.2 ms.
 // B = batch, T = time steps.
 import CRecurrentGEMM
+import Foundation
 import RecurrentCore
 
 /// How many row blocks the CPU backend's fused time loops cut the batch into.
@@ -20,6 +21,15 @@ public enum CPUStepBlocks: String, Sendable, CaseIterable {
     case perThread = "per-thread"
     /// Two per thread wherever each keeps 8 rows, for comparisons and tests.
     case twoPerThread = "two-per-thread"
+
+    /// `RECURRENT_STEP_BLOCKS` (auto, per-thread, two-per-thread); automatic when it is unset.
+    /// Another value is named on standard error and automatic is used.
+    public static let fromEnvironment: CPUStepBlocks = {
+        guard let text = ProcessInfo.processInfo.environment["RECURRENT_STEP_BLOCKS"] else { return .automatic }
+        if let blocks = CPUStepBlocks(rawValue: text.lowercased()) { return blocks }
+        FileHandle.standardError.write(Data("RECURRENT_STEP_BLOCKS=\(text): expected auto, per-thread or two-per-thread; using auto\n".utf8))
+        return .automatic
+    }()
 }
 
 extension CPUBackend {
