@@ -45,6 +45,8 @@ struct BenchCommand: ParsableCommand {
     var soak: Int?
     @Flag(help: "With --soak: every sequence T steps (fixed lengths), for comparison.") var soakFixed = false
     @Flag(help: .hidden) var child = false
+    /// With --child: time --config's steps alternating with this plain configuration's (PairedSteps.swift).
+    @Option(help: .hidden) var pairedWith: String?
 
     mutating func run() throws {
         if quick { steps = min(steps, 3); warmup = min(warmup, 1); rounds = 1 }
@@ -52,6 +54,13 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--steps and --rounds must be at least 1 and --warmup at least 0")
         }
         let configs = try selectedConfigs()
+        if child, let pairedWith {
+            // One paired timing, one JSON line: the parent process reads it.
+            let timing = try measurePair(configs[0], try BenchConfig(parsing: pairedWith), device: backends ?? "cpu",
+                                         warmup: warmup, steps: steps)
+            print(String(data: try JSONEncoder().encode(timing), encoding: .utf8)!)
+            return
+        }
         if child {
             // One measurement, one JSON line: the parent process reads it.
             let m = try measure(configs[0], device: backends ?? "cpu", warmup: warmup, steps: steps)
@@ -112,6 +121,10 @@ struct BenchCommand: ParsableCommand {
         var results: [Measurement] = []
         var rows: [[String]] = []
         var pytorch: [String: Measurement] = [:]
+        // Per "variant config|baseline config" and backend: the step-time ratios of the variant over
+        // its baseline (the plain cell; also layer norm alone for layer norm with zoneout or a
+        // projection) from paired children (PairedSteps.swift), one per round, pooled.
+        var pairedRatios: [String: [String: [Double]]] = [:]
         for c in configs {
             var agrees: Bool? = nil
             if !noCheck {
@@ -126,8 +139,15 @@ struct BenchCommand: ParsableCommand {
                 if let b = best[m.backend], b.step_ms_median <= m.step_ms_median { return }
                 best[m.backend] = m
             }
+            let partners = c.variant == .plain ? [] : c.costBaselines.filter(configs.contains)
             for _ in 0..<max(rounds, 1) {
-                for d in devices { keep(try measureInChildProcess(c, device: d, warmup: warmup, steps: steps)) }
+                for d in devices {
+                    keep(try measureInChildProcess(c, device: d, warmup: warmup, steps: steps))
+                    for partner in partners {
+                        let timing = try measurePairInChildProcess(c, partner, device: d, warmup: warmup, steps: steps)
+                        pairedRatios[c.text + "|" + partner.text, default: [:]][d, default: []] += timing.ratios
+                    }
+                }
                 if withPytorch {
                     let p = try measurePyTorch([c], script: pytorchScript, warmup: warmup, steps: steps, threads: threads ?? cores)
                     if var m = p[c.text] {
@@ -180,7 +200,7 @@ struct BenchCommand: ParsableCommand {
                     + ratios.joined(separator: ", "))
             }
         }
-        printVariantCosts(configs, results, devices: devices, log: log)
+        printVariantCosts(configs, results, pairedRatios: pairedRatios, devices: devices, log: log)
     }
 
     private func selectedConfigs() throws -> [BenchConfig] {

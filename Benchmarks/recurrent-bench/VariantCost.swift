@@ -15,24 +15,38 @@ func variantTarget(_ v: BenchVariant) -> Double? {
     }
 }
 
+extension BenchConfig {
+    /// The configurations a variant's cost is set against: its plain cell, and for layer norm with
+    /// zoneout or a projection also layer norm alone.
+    var costBaselines: [BenchConfig] {
+        var plain = self, layerNorm = self
+        plain.variant = .plain
+        layerNorm.variant = .layernorm
+        return variant == .lnzoneout || variant == .lnproj ? [plain, layerNorm] : [plain]
+    }
+}
+
 /// Prints, for every variant configuration whose plain configuration was timed too, the step-time
 /// ratios: variant / plain per backend (and for PyTorch: its eager loop over nn.LSTM/nn.GRU), and
-/// PyTorch eager / ours.
-func printVariantCosts(_ configs: [BenchConfig], _ results: [Measurement], devices: [String], log: (String) -> Void) {
+/// PyTorch eager / ours. On our backends variant / plain is the median of `pairedRatios` (steps of
+/// the two alternating in one process, PairedSteps.swift) where there are any, else the ratio of
+/// the two configurations' median step times.
+func printVariantCosts(_ configs: [BenchConfig], _ results: [Measurement], pairedRatios: [String: [String: [Double]]] = [:],
+                       devices: [String], log: (String) -> Void) {
     func time(_ c: BenchConfig, _ backend: String) -> Double? {
         results.first(where: { $0.backend == backend && $0.config == c.text })?.step_ms_median
     }
     let variants = configs.filter { $0.variant != .plain }
     guard !variants.isEmpty else { return }
-    log("variant cost (median step times of this run; target: variant/plain ≤ 1.3× (layer norm ≤ 1.6×), "
-        + "PyTorch eager/ours ≥ 3× on the CPU):")
+    log("variant cost (our backends: median ratio of alternating variant and plain steps in one process; PyTorch: "
+        + "median step times of this run; target: variant/plain ≤ 1.3× (layer norm ≤ 1.6×), PyTorch eager/ours ≥ 3× on the CPU):")
     for v in variants {
         var plain = v
         plain.variant = .plain
         var parts: [String] = []
         for d in devices + ["pytorch"] {
-            guard let a = time(v, d), let p = time(plain, d) else { continue }
-            let ratio = a / p
+            let paired = pairedRatios[v.text + "|" + plain.text]?[d].map(median)
+            guard let ratio = paired ?? time(v, d).flatMap({ a in time(plain, d).map { a / $0 } }) else { continue }
             let verdict = d == "pytorch" ? "" : variantTarget(v.variant).map { ratio <= $0 ? " (met)" : " (NOT met)" } ?? ""
             parts.append(String(format: "%@ %.2f×%@", d == "pytorch" ? "pytorch eager/nn" : d, ratio, verdict))
         }
@@ -40,9 +54,10 @@ func printVariantCosts(_ configs: [BenchConfig], _ results: [Measurement], devic
             var layerNorm = v
             layerNorm.variant = .layernorm
             for d in devices + ["pytorch"] {
-                guard let a = time(v, d), let p = time(layerNorm, d) else { continue }
-                let verdict = d == "pytorch" || v.variant == .lnproj ? "" : (a / p <= 1.3 ? " (met)" : " (NOT met)")
-                parts.append(String(format: "%@ over layer norm alone %.2f×%@", d == "pytorch" ? "pytorch eager" : d, a / p, verdict))
+                let paired = pairedRatios[v.text + "|" + layerNorm.text]?[d].map(median)
+                guard let ratio = paired ?? time(v, d).flatMap({ a in time(layerNorm, d).map { a / $0 } }) else { continue }
+                let verdict = d == "pytorch" || v.variant == .lnproj ? "" : (ratio <= 1.3 ? " (met)" : " (NOT met)")
+                parts.append(String(format: "%@ over layer norm alone %.2f×%@", d == "pytorch" ? "pytorch eager" : d, ratio, verdict))
             }
         }
         if let eager = time(v, "pytorch") {
