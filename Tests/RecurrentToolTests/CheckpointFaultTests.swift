@@ -61,7 +61,10 @@ import Testing
         for _ in 0..<200 {
             let resume = FileManager.default.fileExists(atPath: checkpoint.path)
             let previous = Self.inode(checkpoint)
-            let (process, _) = try launch(trainArguments(directory, run: "run", epochs: epochs, resume: resume))
+            // A CPU-time limit ends the child should this test die before killing it (prlimit execs
+            // the tool, so the process killed below is the tool itself).
+            let (process, _) = try launch(trainArguments(directory, run: "run", epochs: epochs, resume: resume),
+                                          prefix: ["/usr/bin/env", "prlimit", "--cpu=120"])
             // Once the process has written a checkpoint (a new file renamed over the old), kill it
             // at a random moment of the steps and writes that follow.
             let started = Date()
