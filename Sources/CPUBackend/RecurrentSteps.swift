@@ -1,11 +1,12 @@
 // The CPU backend's recurrent time loop (overrides of Backend.recurrentForwardSteps and
-// recurrentBackwardSteps). One worker per row block of the batch (`batchBlocks`) runs every step of
-// the sequence: the sequences of a batch are independent, so a block needs nothing from the other
-// blocks and the workers never meet inside the loop. Each step is one C call that computes the
+// recurrentBackwardSteps). The batch is cut into row blocks (`stepBlocks`) and the threads claim the
+// blocks' steps one at a time, the block furthest behind first (`runBlockSteps`, StepQueue.swift):
+// the sequences of a batch are independent, so a block needs nothing from the other blocks, only its
+// own step before. Each block step is one C call that computes the
 // recurrent product tile by tile and applies the cell step to each tile while it is in L1
 // (rk_forward_step / rk_backward_step in Sources/CRecurrentGEMM/recurrent_cells.c); no tensor is
 // sliced or allocated per step. Zoneout blends each step's states right after its cell step, in the
-// same worker (the reserve keeps an LSTM's c̃_t, which tanh and backward read). Forward only (`RecurrentForwardMode.inference`) the cells skip the
+// same block step (the reserve keeps an LSTM's c̃_t, which tanh and backward read). Forward only (`RecurrentForwardMode.inference`) the cells skip the
 // stores backward reads and the per-step states roll over two slots. Without AVX2/FMA, or with RECURRENT_PACKED_WEIGHTS=0, the shared
 // per-step loop runs instead (OpenBLAS products, the same C cell kernels). Forward only, a small
 // batch with large weights runs split by hidden units instead (UnitSplitSteps.swift).

@@ -1,13 +1,14 @@
 // The CPU backend's time loop of a GRU with the reset gate before the recurrent product (Cho et al.
 // 2014; Keras's `reset_after=False`; the equations in RecurrentCore's Backend+ResetBeforeGRU.swift),
-// in the style of the plain cells' fused loop (RecurrentSteps.swift): one worker per row block of
-// the batch (`batchBlocks`) runs every step; W_hh's r and z rows and its n rows are packed once per
-// pass, each for its own product; each step is one C call (rk_reset_before_forward_step /
-// rk_reset_before_backward_step in Sources/CRecurrentGEMM/gru_reset_before.c) that makes the
-// [r | z] product of h̄ = h_{t-1} (⊙ mask), the reset gate and r ⊙ h̄, the n product and the n cell
-// with zoneout's blend; backward the mirror of it, dh_{t-1} from both products. The reserve holds
-// what the shared per-step loop writes (r, z, n in the gates, r ⊙ h̄ in the extra part), so the
-// whole-sequence weight gradients that follow are unchanged.
+// in the style of the plain cells' fused loop (RecurrentSteps.swift): the batch is cut into row
+// blocks (`stepBlocks`) and the threads claim the blocks' steps one at a time, the block furthest
+// behind first (`runBlockSteps`, StepQueue.swift; backward each block's steps last first); W_hh's r
+// and z rows and its n rows are packed once per pass, each for its own product; each block step is
+// one C call (rk_reset_before_forward_step / rk_reset_before_backward_step in
+// Sources/CRecurrentGEMM/gru_reset_before.c) that makes the [r | z] product of h̄ = h_{t-1} (⊙ mask),
+// the reset gate and r ⊙ h̄, the n product and the n cell with zoneout's blend; backward the mirror
+// of it, dh_{t-1} from both products. The reserve holds what the shared per-step loop writes (r, z,
+// n in the gates, r ⊙ h̄ in the extra part), so the whole-sequence weight gradients that follow are unchanged.
 // T = time steps, B = batch, N = rows, H = hidden size (the width of h).
 import CRecurrentGEMM
 import RecurrentCore
@@ -32,13 +33,14 @@ extension CPUBackend {
             zoneHidden: try loop.io.zoneout.map { try pointer($0.hidden, op) },
             packedRZ: try pointer(packed.rz, op), packedN: try pointer(packed.n, op))
         let plan = StepPlan(s, mode: loop.mode)
-        let blocks = batchBlocks(s)
-        try withExtendedLifetime(packed) {
-            try runConcurrently(blocks.count) { part in
-                let scratch = try Tensor.empty([blocks[part].count * 3 * h], on: self)   // (b, 3H)
-                try withExtendedLifetime(scratch) {
-                    plan.resetBeforeForward(rows: blocks[part], p, scratch: try self.pointer(scratch, op))
-                }
+        let blocks = stepBlocks(s)
+        // Per block: the C step's scratch (b, 3H), the blocks' one after another.
+        let scratch = try Tensor.empty([s.batchSize * 3 * h], on: self)
+        let base = SendablePointer(try pointer(scratch, op))
+        try withExtendedLifetime((packed, scratch)) {
+            try runBlockSteps(blocks.map { plan.stepCount($0) }) { block, step in
+                let rows = blocks[block]
+                plan.resetBeforeForward(step: step, rows: rows, p, scratch: base.pointer + rows.lowerBound * 3 * h)
             }
         }
     }
@@ -62,14 +64,16 @@ extension CPUBackend {
             gradFinalHidden: try io.gradFinalHidden.map { try pointer($0, op) },
             gradInitialHidden: try io.gradInitialHidden.map { try pointer($0, op) })
         let plan = StepPlan(s, mode: .training)
-        let blocks = batchBlocks(s)
-        try withExtendedLifetime(packed) {
-            try runConcurrently(blocks.count) { part in
-                // Per block: dh carried from step t+1 (b, H), then the step's scratch (b, 2H).
-                let carried = try Tensor.empty([blocks[part].count * 3 * h], on: self)
-                try withExtendedLifetime(carried) {
-                    plan.resetBeforeBackward(rows: blocks[part], p, carried: try self.pointer(carried, op))
-                }
+        let blocks = stepBlocks(s)
+        // Per block: dh carried from step t+1 (b, H), then the step's scratch (b, 2H); the blocks' one after another.
+        let carried = try Tensor.empty([s.batchSize * 3 * h], on: self)
+        let base = SendablePointer(try pointer(carried, op))
+        let counts = blocks.map { plan.stepCount($0) }
+        try withExtendedLifetime((packed, carried)) {
+            try runBlockSteps(counts) { block, done in
+                // The block's steps last first.
+                let rows = blocks[block]
+                plan.resetBeforeBackward(step: counts[block] - 1 - done, rows: rows, p, carried: base.pointer + rows.lowerBound * 3 * h)
             }
         }
     }
@@ -98,7 +102,7 @@ private struct ResetBeforeWeights {
 /// The raw pointers of a reset-before time loop (all validated by the caller and kept alive across
 /// the loop).
 struct ResetBeforePointers: @unchecked Sendable {
-    // @unchecked: each worker writes only its own rows of these buffers.
+    // @unchecked: each row block's steps, one at a time, write only the block's own rows of these buffers.
     typealias Pointer = UnsafeMutablePointer<Float>
     /// (N, 3H) r, z, n; (N, H) r ⊙ h̄ (forward only two rolling (B, H) slots); (N, H) h_t; (B, H) h_0.
     var gates: Pointer, extra: Pointer, output: Pointer, initialHidden: Pointer?
@@ -112,52 +116,48 @@ struct ResetBeforePointers: @unchecked Sendable {
 }
 
 extension StepPlan {
-    /// Every forward step of batch rows `rows`; `scratch` holds (b, 3H) floats.
-    func resetBeforeForward(rows: Range<Int>, _ p: ResetBeforePointers, scratch: UnsafeMutablePointer<Float>) {
+    /// Forward step `step` (< stepCount(rows)) of batch rows `rows`; `scratch` holds (b, 3H) floats.
+    func resetBeforeForward(step: Int, rows: Range<Int>, _ p: ResetBeforePointers, scratch: UnsafeMutablePointer<Float>) {
         let h = hidden, first = rows.lowerBound
-        for step in 0..<steps {
-            let end = min(rows.upperBound, sizes[step])
-            if end <= first { break }
-            let row = offsets[step] + first   // the block's first row of this step in N
-            let previous = step == 0 ? p.initialHidden.map { $0 + first * h } : p.output + (offsets[step - 1] + first) * h
-            var cell = rk_reset_before_forward(
-                rows: Int32(end - first), hidden: Int32(h), gates: p.gates + row * 3 * h, bias_ih: p.biasIH, bias_hh: p.biasHH,
-                previous: previous, mask: p.hiddenMask.map { $0 + first * h }, zoneout: p.zoneHidden.map { $0 + row * h },
-                reset_hidden: p.extra + stateRow(step, first) * h, hidden_out: p.output + row * h, scratch: scratch,
-                packed_rz: p.packedRZ, packed_n: p.packedN)
-            rk_reset_before_forward_step(&cell)
-        }
+        let end = min(rows.upperBound, sizes[step])
+        let row = offsets[step] + first   // the block's first row of this step in N
+        let previous = step == 0 ? p.initialHidden.map { $0 + first * h } : p.output + (offsets[step - 1] + first) * h
+        var cell = rk_reset_before_forward(
+            rows: Int32(end - first), hidden: Int32(h), gates: p.gates + row * 3 * h, bias_ih: p.biasIH, bias_hh: p.biasHH,
+            previous: previous, mask: p.hiddenMask.map { $0 + first * h }, zoneout: p.zoneHidden.map { $0 + row * h },
+            reset_hidden: p.extra + stateRow(step, first) * h, hidden_out: p.output + row * h, scratch: scratch,
+            packed_rz: p.packedRZ, packed_n: p.packedN)
+        rk_reset_before_forward_step(&cell)
     }
 
-    /// Every backward step of batch rows `rows`, last step first; `carried` holds (b, 3H) floats:
-    /// dh carried from step t+1, then the C step's scratch.
-    func resetBeforeBackward(rows: Range<Int>, _ p: ResetBeforePointers, carried: UnsafeMutablePointer<Float>) {
+    /// Backward step `step` (< stepCount(rows); the block runs them last first) of batch rows `rows`;
+    /// `carried` holds (b, 3H) floats: dh carried from step t+1, then the C step's scratch. Step 0 ends
+    /// the block: it writes dh_0.
+    func resetBeforeBackward(step: Int, rows: Range<Int>, _ p: ResetBeforePointers, carried: UnsafeMutablePointer<Float>) {
         let h = hidden, first = rows.lowerBound
         let gradHidden = carried, scratch = carried + rows.count * h   // (b, H), (b, 2H)
-        for step in stride(from: steps - 1, through: 0, by: -1) {
-            let end = min(rows.upperBound, sizes[step])
-            if end <= first { continue }
-            // Sequences whose last step this is start from the gradients of their final states.
-            let startingFrom = max(first, step + 1 < steps ? sizes[step + 1] : 0)
-            if startingFrom < end {
-                let destination = gradHidden + (startingFrom - first) * h, count = (end - startingFrom) * h
-                if let final = p.gradFinalHidden {
-                    destination.update(from: final + startingFrom * h, count: count)
-                } else {
-                    destination.update(repeating: 0, count: count)
-                }
+        let end = min(rows.upperBound, sizes[step])
+        // Sequences whose last step this is start from the gradients of their final states.
+        let startingFrom = max(first, step + 1 < steps ? sizes[step + 1] : 0)
+        if startingFrom < end {
+            let destination = gradHidden + (startingFrom - first) * h, count = (end - startingFrom) * h
+            if let final = p.gradFinalHidden {
+                destination.update(from: final + startingFrom * h, count: count)
+            } else {
+                destination.update(repeating: 0, count: count)
             }
-            let row = offsets[step] + first
-            let previous = step == 0 ? p.initialHidden.map { $0 + first * h } : p.output + (offsets[step - 1] + first) * h
-            // dh_{t-1} through both products, not needed at step 0 unless dh_0 is asked for.
-            let needsPrevious = step > 0 || p.gradInitialHidden != nil
-            var cell = rk_reset_before_backward(
-                rows: Int32(end - first), hidden: Int32(h), gates: p.gates + row * 3 * h, previous: previous,
-                mask: p.hiddenMask.map { $0 + first * h }, zoneout: p.zoneHidden.map { $0 + row * h },
-                grad_output: p.gradOutput.map { $0 + row * h }, grad_hidden: gradHidden, grad_gates: p.gradGates! + row * 3 * h,
-                scratch: scratch, packed_n: p.packedN, packed_rz: needsPrevious ? p.packedRZ : nil)
-            rk_reset_before_backward_step(&cell)
         }
+        let row = offsets[step] + first
+        let previous = step == 0 ? p.initialHidden.map { $0 + first * h } : p.output + (offsets[step - 1] + first) * h
+        // dh_{t-1} through both products, not needed at step 0 unless dh_0 is asked for.
+        let needsPrevious = step > 0 || p.gradInitialHidden != nil
+        var cell = rk_reset_before_backward(
+            rows: Int32(end - first), hidden: Int32(h), gates: p.gates + row * 3 * h, previous: previous,
+            mask: p.hiddenMask.map { $0 + first * h }, zoneout: p.zoneHidden.map { $0 + row * h },
+            grad_output: p.gradOutput.map { $0 + row * h }, grad_hidden: gradHidden, grad_gates: p.gradGates! + row * 3 * h,
+            scratch: scratch, packed_n: p.packedN, packed_rz: needsPrevious ? p.packedRZ : nil)
+        rk_reset_before_backward_step(&cell)
+        guard step == 0 else { return }
         p.gradInitialHidden.map { ($0 + first * h).update(from: gradHidden, count: rows.count * h) }
     }
 }

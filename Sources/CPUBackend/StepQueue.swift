@@ -1,4 +1,6 @@
-// How the CPU backend's threads share the steps of a fused time loop (RecurrentSteps.swift): the
+// How the CPU backend's threads share the steps of a fused time loop (the plain cells' in
+// RecurrentSteps.swift, the layer-normalised LSTM's and GRU's in LayerNormSteps.swift and the
+// reset-before GRU's in ResetBeforeSteps.swift): the
 // batch is cut into more row blocks than there are threads where it has the rows for it, and the
 // threads claim the blocks' steps one at a time from an rk_step_queue (recurrent_stream.h), the
 // block furthest behind first. The blocks are independent (each needs only its own rows of the
