@@ -32,7 +32,8 @@ code the PyTorch-parity tests' fixtures come from (JSON "agrees").
 
 GFLOP/s counts GEMM flops only, with the same formula as the Swift side: for layer l with
 input size I_l (I for l = 0, H otherwise) and G gates (LSTM 4, GRU 3, RNN 1),
-forward = 2*T*B*G*H*(I_l + H); a training step = 3 * forward. gflops = flops / median_s / 1e9.
+forward = 2*T*B*G*H*(I_l + H); a training step = 3 * forward, less the layer-0 input gradient
+2*T*B*G*H*I, which the input does not need (it does not require grad; the Swift step skips it). gflops = flops / median_s / 1e9.
 
 Memory: every config runs in a fresh child process (this script re-invoked with --child).
 `peak_mem_mb` is the process peak RSS growth while building and training the model:
@@ -127,7 +128,8 @@ def step_flops(cell, T, B, I, H, L):
     for layer in range(L):
         in_size = I if layer == 0 else H
         total += 3 * (2 * T * B * G * H * (in_size + H))
-    return total
+    # The input does not require grad: the layer-0 input gradient dX = dG W_ih is not needed.
+    return total - 2 * T * B * G * H * I
 
 
 def current_rss_bytes():

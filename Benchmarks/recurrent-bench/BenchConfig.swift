@@ -100,7 +100,9 @@ struct BenchConfig: Hashable, Codable, Sendable {
     }
 
     /// GEMM floating-point operations of one training step: forward 2·T·B·G·H·(I_l + H) per
-    /// layer; backward twice that (dX and dW_ih, dh and dW_hh). Elementwise work is not counted.
+    /// layer; backward twice that (dX and dW_ih, dh and dW_hh), less layer 0's dX, 2·T·B·G·H·I,
+    /// which the timed step does not compute (the input does not require grad, in the PyTorch
+    /// twin either). Elementwise work is not counted.
     var flopsPerStep: Double {
         let g = Double(cell.gateCount)
         var forward = 0.0
@@ -108,7 +110,8 @@ struct BenchConfig: Hashable, Codable, Sendable {
             let input = Double(l == 0 ? i : h)
             forward += 2 * Double(t) * Double(b) * g * Double(h) * (input + Double(h))
         }
-        return 3 * forward * tokenFraction
+        let inputGradient = 2 * Double(t) * Double(b) * g * Double(h) * Double(i)
+        return (3 * forward - inputGradient) * tokenFraction
     }
 }
 
