@@ -62,15 +62,23 @@ static void RK(rk_layer_norm_rows)(float *normalized, float *inverse, float *y, 
         double mean = RK(ln_sum)(xr, w) / w;
         double inv = 1.0 / sqrt(RK(ln_squares)(xr, mean, w) / w + 1e-5);
         inverse[r] = (float)inv;
+        // x̂ in float lanes (twice the double ones), the mean and 1/σ as float pairs hi + lo: the
+        // deviation (x − hi) − lo keeps to a rounding or two under a large common offset, and
+        // dev·(ih + il) rounds once more.
+        float hi = (float)mean, lo = (float)(mean - (double)hi), ih = (float)inv, il = (float)(inv - (double)ih);
         if (y) {
             float *yr = y + r * w;
             for (int k = 0; k < w; k++) {
-                float n = (float)(((double)xr[k] - mean) * inv);
+                float deviation = (xr[k] - hi) - lo;
+                float n = __builtin_fmaf(deviation, ih, deviation * il);
                 nr[k] = n;
                 yr[k] = n * gain[k] + (bias ? bias[k] : 0.0f);
             }
         } else {
-            for (int k = 0; k < w; k++) nr[k] = (float)(((double)xr[k] - mean) * inv);
+            for (int k = 0; k < w; k++) {
+                float deviation = (xr[k] - hi) - lo;
+                nr[k] = __builtin_fmaf(deviation, ih, deviation * il);
+            }
         }
     }
 }
@@ -102,7 +110,16 @@ static void RK(rk_layer_norm_rows_backward)(float *dx, const float *dy, const fl
             sum += d;
             dot += d * (double)nr[k];
         }
-        double meanD = sum / w, meanDX = dot / w, inv = (double)inverse[r];
-        for (k = 0; k < w; k++) dxr[k] = (float)(inv * ((double)(dyr[k] * gain[k]) - meanD - (double)nr[k] * meanDX));
+        double meanD = sum / w, meanDX = dot / w;
+        // dx in float lanes (twice the double ones), the two means as float pairs hi + lo: each dx
+        // is within a few roundings of the row's terms (|dx̂|, mean dx̂, |x̂ · mean dx̂ x̂|) times 1/σ,
+        // as a float layer norm's backward is; where the terms cancel, that is all that is left.
+        float dh = (float)meanD, dl = (float)(meanD - (double)dh), xh = (float)meanDX, xl = (float)(meanDX - (double)xh);
+        float inv = inverse[r];
+        for (k = 0; k < w; k++) {
+            float d = dyr[k] * gain[k];   // rounded to float (a statement of its own: not contracted into an FMA)
+            float t = (d - dh) - dl;
+            dxr[k] = inv * __builtin_fmaf(-nr[k], xl, __builtin_fmaf(-nr[k], xh, t));
+        }
     }
 }
