@@ -27,7 +27,8 @@ func checkAgreement(_ config: BenchConfig, devices: [String]) throws -> Agreemen
     /// is judged against the spread instead, and the pair's verdicts go into `notes`.
     func compare(_ a: [String: [Float]], _ e: [String: [Float]], _ what: String,
                  conditioning: (() throws -> RoundingSpread)? = nil) throws {
-        var within: [(ratio: Double, text: String)] = [], beyond: [(ratio: Double, text: String)] = []
+        // Tensors within K · d, ranked by difference / d; those beyond it, by normwise difference.
+        var within: [(rank: Double, text: String)] = [], beyond: [(rank: Double, text: String)] = []
         for (name, expected) in e.sorted(by: { $0.key < $1.key }) {
             guard let actual = a[name], actual.count == expected.count else {
                 agrees = false
@@ -43,11 +44,11 @@ func checkAgreement(_ config: BenchConfig, devices: [String]) throws -> Agreemen
             let d = yardstick.spread[name] ?? 0
             let text = "\(name): " + String(format: "difference %.1e of max, a one-rounding nudge of the weights moves it %.1e",
                                               relative, d / max(scale, 1e-30))
-            if yardstick.allows(name, difference: diff) { within.append((diff / d, text)) } else { beyond.append((diff / d, text)) }
+            if yardstick.allows(name, difference: diff) { within.append((diff / d, text)) } else { beyond.append((relative, text)) }
         }
-        /// The verdict on a group of tensors, by its tensor of largest difference / d.
-        func note(_ group: [(ratio: Double, text: String)], _ verdict: String, _ which: String) {
-            guard let top = group.max(by: { $0.ratio < $1.ratio }) else { return }
+        /// The verdict on a group of tensors, named by its tensor of highest rank.
+        func note(_ group: [(rank: Double, text: String)], _ verdict: String, _ which: String) {
+            guard let top = group.max(by: { $0.rank < $1.rank }) else { return }
             notes.append("\(what) \(verdict): " + (group.count == 1 ? "" : "\(group.count) tensors, \(which) ") + top.text)
         }
         if !beyond.isEmpty { agrees = false }
