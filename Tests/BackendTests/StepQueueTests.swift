@@ -92,7 +92,10 @@ import Testing
             return zoned
         } + RecurrentLayerTests.layerNormProjected + RecurrentLayerTests.resetBefore).filter { $0.b >= 32 } + packedVariantCases
 
-    @Test(arguments: variantBlockCases)
+    /// Only where the fused loops run: with RECURRENT_PACKED_WEIGHTS=0 (or without AVX2/FMA) these
+    /// layers take the shared per-step loop, which has no row blocks to test, and whose fp32 rounding
+    /// of layer-normalised zoneout stacks RecurrentLayerTests already covers at its own shapes.
+    @Test(.enabled(if: CPUBackend().fusesTimeLoop, "the fused time loops are off: no row blocks"), arguments: variantBlockCases)
     func variantLoopsTwoBlocksPerThreadMatchReference(_ c: RecurrentCase) throws {
         try Self.expectTwoBlocksPerThreadMatchReference(c)
     }
