@@ -39,12 +39,12 @@ func measure(_ config: BenchConfig, device: String, warmup: Int, steps: Int) thr
     let clock = ContinuousClock()
     for _ in 0..<steps {
         let elapsed = try clock.measure { try step.step() }
-        times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+        times.append(milliseconds(elapsed))
     }
     let allocationsAfter = backend.memoryStatistics()?.systemAllocations
     let launches = launchesBefore.flatMap { before in (backend as? OpenCLBackend).map { $0.launchCount - before } }
     times.sort()
-    let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+    let median = median(times)
     return Measurement(
         cell: config.cell.rawValue, T: config.t, B: config.b, I: config.i, H: config.h, layers: config.layers,
         config: config.text, backend: backend.name, step_ms_median: median, step_ms_min: times.first ?? .nan, step_ms_max: times.last ?? .nan,

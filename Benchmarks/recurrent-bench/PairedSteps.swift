@@ -26,7 +26,6 @@ func measurePair(_ variant: BenchConfig, _ plain: BenchConfig, device: String, w
         try b.step()
     }
     let clock = ContinuousClock()
-    func milliseconds(_ d: Duration) -> Double { Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3 }
     var timesA: [Double] = [], timesB: [Double] = []
     for _ in 0..<steps {
         timesA.append(milliseconds(try clock.measure { try a.step() }))
@@ -47,6 +46,9 @@ func measurePairInChildProcess(_ variant: BenchConfig, _ plain: BenchConfig, dev
     }
     return timing
 }
+
+/// `d` in milliseconds.
+func milliseconds(_ d: Duration) -> Double { Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3 }
 
 /// The median of `values` (NaN for none).
 func median(_ values: [Double]) -> Double {
