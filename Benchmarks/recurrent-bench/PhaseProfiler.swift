@@ -375,12 +375,17 @@ func profilePhases(_ config: BenchConfig, device: String, warmup: Int, steps: In
     let phases = profiler.seconds
     print("\(config.label) on \(device)" + (perStepLoops ? " (shared per-step loop)" : "")
           + ": \(String(format: "%.1f", wall)) ms per step")
+    // The label column as wide as the longest phase name, so that none is cut.
+    let host = "host (time loop, views, dispatch)"
+    let width = Phase.allCases.map(\.rawValue.count).reduce(host.count, max)
+    func row(_ label: String, _ ms: Double) -> String {
+        "  " + label.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "%8.1f ms  %5.1f%%", ms, 100 * ms / wall)
+    }
     var accounted = 0.0
     for phase in Phase.allCases where phases[phase] != nil {
         let ms = phases[phase]! / Double(steps) * 1e3
         accounted += ms
-        print("  " + phase.rawValue.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%8.1f ms  %5.1f%%", ms, 100 * ms / wall))
+        print(row(phase.rawValue, ms))
     }
-    print("  " + "host (time loop, views, dispatch)".padding(toLength: 36, withPad: " ", startingAt: 0)
-          + String(format: "%8.1f ms  %5.1f%%", wall - accounted, 100 * (wall - accounted) / wall))
+    print(row(host, wall - accounted))
 }
