@@ -73,15 +73,22 @@ func peakResidentBytes() -> Int {
 
 /// Runs this executable again in `--child` mode for one measurement and decodes its JSON line.
 func measureInChildProcess(_ config: BenchConfig, device: String, warmup: Int, steps: Int) throws -> Measurement {
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    let output = try runProcess(executable, ["--child", "--config", config.text, "--backends", device,
-                                             "--warmup", "\(warmup)", "--steps", "\(steps)"])
-    guard let line = output.split(separator: "\n").last, let data = line.data(using: .utf8),
-          var m = try? JSONDecoder().decode(Measurement.self, from: data) else {
-        throw BenchError("\(config.label) on \(device): the measuring process printed no result:\n\(output)")
-    }
+    var m: Measurement = try runChild(["--config", config.text, "--backends", device, "--warmup", "\(warmup)", "--steps", "\(steps)"],
+                                      what: "\(config.label) on \(device)")
     m.backend = device
     return m
+}
+
+/// Runs this executable again with `--child` and `arguments`, and decodes the JSON result that the
+/// child prints as its last line of standard output; `what` names the measurement in the error.
+func runChild<Result: Decodable>(_ arguments: [String], what: String) throws -> Result {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let output = try runProcess(executable, ["--child"] + arguments)
+    guard let line = output.split(separator: "\n").last, let data = line.data(using: .utf8),
+          let result = try? JSONDecoder().decode(Result.self, from: data) else {
+        throw BenchError("\(what): the measuring process printed no result:\n\(output)")
+    }
+    return result
 }
 
 /// Runs a program and returns its standard output; throws with its standard error on failure.

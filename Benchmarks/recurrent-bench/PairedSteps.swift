@@ -37,14 +37,8 @@ func measurePair(_ variant: BenchConfig, _ plain: BenchConfig, device: String, w
 
 /// Runs this executable again in `--child --paired-with` mode and decodes its JSON line.
 func measurePairInChildProcess(_ variant: BenchConfig, _ plain: BenchConfig, device: String, warmup: Int, steps: Int) throws -> PairedTiming {
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    let output = try runProcess(executable, ["--child", "--config", variant.text, "--paired-with", plain.text, "--backends", device,
-                                             "--warmup", "\(warmup)", "--steps", "\(steps)"])
-    guard let line = output.split(separator: "\n").last, let data = line.data(using: .utf8),
-          let timing = try? JSONDecoder().decode(PairedTiming.self, from: data) else {
-        throw BenchError("\(variant.label) paired with its plain cell on \(device): the measuring process printed no result:\n\(output)")
-    }
-    return timing
+    try runChild(["--config", variant.text, "--paired-with", plain.text, "--backends", device, "--warmup", "\(warmup)", "--steps", "\(steps)"],
+                 what: "\(variant.label) paired with its plain cell on \(device)")
 }
 
 /// `d` in milliseconds.

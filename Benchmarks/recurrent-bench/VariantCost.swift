@@ -67,6 +67,7 @@ func printVariantCosts(_ configs: [BenchConfig], _ results: [Measurement], paire
                 parts.append(String(format: "pytorch eager/%@ %.2f×%@", d, eager / ours, verdict))
             }
         }
-        log("  \(v.label) [\(v.variant.summary)]: " + (parts.isEmpty ? "no plain config timed" : parts.joined(separator: ", ")))
+        log("  \(v.label) [\(v.variant.summary)]: " + (parts.isEmpty ? "no plain config timed beside it (add --config \(plain.text) for its cost)"
+                                                                : parts.joined(separator: ", ")))
     }
 }
