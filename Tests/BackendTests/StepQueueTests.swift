@@ -100,9 +100,15 @@ import Testing
         try Self.expectTwoBlocksPerThreadMatchReference(c)
     }
 
-    /// `RecurrentLayerTests.expectLayerMatchesReference` with the device a CPU backend of two row blocks per thread.
+    /// `RecurrentLayerTests.expectLayerMatchesReference` with the device a CPU backend of two row blocks per thread,
+    /// the weight gradients' tolerance scaled to their magnitude: with the AVX2/FMA kernels, B66's
+    /// layer-normalised LSTM with recurrent dropout and zoneout has a dW_ih value that cancels to
+    /// -0.00274 among terms of about 3 and lands 1.2e-5 from the reference's float sum. A block
+    /// that loses or repeats rows' steps errs by orders of magnitude more.
     static func expectTwoBlocksPerThreadMatchReference(_ c: RecurrentCase) throws {
-        try Side.$deviceOverride.withValue(CPUBackend(stepBlocks: .twoPerThread)) { try RecurrentLayerTests.expectLayerMatchesReference(c) }
+        try Side.$deviceOverride.withValue(CPUBackend(stepBlocks: .twoPerThread)) {
+            try RecurrentLayerTests.expectLayerMatchesReference(c, scaledWeightGradients: true)
+        }
     }
 
     /// The records' storage, for the claiming threads.

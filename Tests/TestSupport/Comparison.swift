@@ -32,6 +32,7 @@ public func mismatchReport(_ actual: [Float], _ expected: [Float], absolute: Flo
         return "\(label): count mismatch, got \(actual.count) values, expected \(expected.count)"
     }
     var mismatches = 0
+    var firstMismatches: [Int] = []
     var maxDifference: Float = 0, maxIndex = -1
     for (index, (a, e)) in zip(actual, expected).enumerated() {
         // NaN matches only NaN, an infinity only itself; otherwise the tolerance decides.
@@ -43,7 +44,10 @@ public func mismatchReport(_ actual: [Float], _ expected: [Float], absolute: Flo
             difference = abs(a - e)
             matches = difference <= absolute + relative * abs(e)
         }
-        if !matches { mismatches += 1 }
+        if !matches {
+            mismatches += 1
+            if firstMismatches.count < 5 { firstMismatches.append(index) }
+        }
         if difference > maxDifference || maxIndex < 0 {
             maxDifference = difference
             maxIndex = index
@@ -52,7 +56,8 @@ public func mismatchReport(_ actual: [Float], _ expected: [Float], absolute: Flo
     guard mismatches > 0 else { return nil }
 
     var lines = ["\(label): \(mismatches) of \(actual.count) values differ (tolerance \(absolute) + \(relative)·|expected|)"]
-    for index in 0..<min(5, actual.count) {
+    // The first values out of tolerance (the first values of all, where they match, say little).
+    for index in firstMismatches {
         lines.append("  [\(index)] actual \(actual[index])  expected \(expected[index])")
     }
     lines.append("  max abs difference \(maxDifference) at index \(maxIndex) "
