@@ -117,6 +117,14 @@ public struct OpenCLTuning: Sendable, Equatable {
         while tuning.stepUnits * tuning.stepRows > largest {
             if tuning.stepRows > 1 { tuning.stepRows /= 2 } else { tuning.stepUnits /= 2 }
         }
+        // Where the persistent kernels' local block only caches part of W_hh (PoCL, whose local
+        // memory is the CPU's L2: 1 MB and more on a Xeon, 512 KB on an AMD EPYC), half as many
+        // floats until the block fits the device.
+        if !tuning.persistentNeedsWholeSlice {
+            while tuning.persistentLocalFloats > 1024 && tuning.persistentLocalFloats * 4 > device.localMemoryBytes {
+                tuning.persistentLocalFloats /= 2
+            }
+        }
         if environment["RECURRENT_PACKED_WEIGHTS"] == "0" {
             tuning.packedProducts = false
             tuning.timeLoop = .gemm

@@ -48,8 +48,9 @@ struct StepKernelTests {
     @Test(arguments: cases)
     func persistentMatchesReference(_ c: RecurrentCase) throws {
         let backend = try #require(Self.backends[.persistent])
-        guard case .run(let plan) = backend.persistentChoice(for: c.shape) else {
-            Issue.record("\(c.testDescription): persistent mode refused on \(backend.device.name)")
+        let choice = backend.persistentChoice(for: c.shape)
+        guard case .run(let plan) = choice else {
+            Issue.record("\(c.testDescription): persistent mode refused on \(backend.device.name): \(choice)")
             return
         }
         if backend.tuning.residentGroupsPerComputeUnit == 0 { #expect(plan.groups == 1) }
