@@ -109,7 +109,7 @@ extension ReferenceBackend {
     }
 
     func referenceLayerNormBackward(_ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ g: RecurrentWeights,
-                                    _ s: RecurrentLayerShape) throws {
+                                    _ s: RecurrentLayerShape, magnitudes: Bool) throws {
         guard let norm = w.layerNorm, let gradNorm = g.layerNorm else {
             throw RecurrentError.invalidState("layer norm backward: no gains")
         }
@@ -143,10 +143,10 @@ extension ReferenceBackend {
         let c0 = try readOrZeros(io.initialCell, count: b * h, "\(op) initial cell")
         var dhNext = try readOrZeros(io.gradFinalHidden, count: b * r, "\(op) grad final hidden")
         var dcNext = try readOrZeros(io.gradFinalCell, count: b * h, "\(op) grad final cell")
-        var dWih = [Double](repeating: 0, count: gh * i), dWhh = [Double](repeating: 0, count: gh * r)
-        var dWhr = [Double](repeating: 0, count: projecting ? r * h : 0)
-        var dBih = [Double](repeating: 0, count: gh), dBhh = dBih, dGih = dBih, dGhh = dBih
-        var dGc = [Double](repeating: 0, count: h), dBc = dGc
+        var dWih = GradientSums(count: gh * i, magnitudes: magnitudes), dWhh = GradientSums(count: gh * r, magnitudes: magnitudes)
+        var dWhr = GradientSums(count: projecting ? r * h : 0, magnitudes: magnitudes)
+        var dBih = GradientSums(count: gh, magnitudes: magnitudes), dBhh = dBih, dGih = dBih, dGhh = dBih
+        var dGc = GradientSums(count: h, magnitudes: magnitudes), dBc = dGc
         var dx = [Float](repeating: 0, count: t * b * i)
         for step in stride(from: t - 1, through: 0, by: -1) {
             var dhPrev = dhNext, dcPrev = dcNext
@@ -170,7 +170,7 @@ extension ReferenceBackend {
                             var sum: Double = 0
                             for p in 0..<r {
                                 sum += Double(whr[p * h + j]) * Double(dhProjected[p])
-                                dWhr[p * h + j] += Double(dhProjected[p]) * Double(projected[q * h + j])
+                                dWhr.add(p * h + j, dhProjected[p], projected[q * h + j])
                             }
                             return Float(sum)
                         }
@@ -180,8 +180,8 @@ extension ReferenceBackend {
                         let o = gates[gBase + 3 * h + j], tc = Foundation.tanh(candidate[q * h + j])
                         dc[j] = (dcNext[row * h + j] - zonedCell[j]) + dh[j] * o * (1 - tc * tc)   // dL/dc̃_t
                         dai[3 * h + j] = dh[j] * tc * o * (1 - o)
-                        dGc[j] += Double(dc[j]) * Double(normCell[q * h + j])
-                        dBc[j] += Double(dc[j])
+                        dGc.add(j, dc[j], normCell[q * h + j])
+                        dBc.add(j, dc[j])
                     }
                     let dCandidate = Self.normalizeBackward((0..<h).map { dc[$0] * gc[$0] }, normCell[(q * h)..<((q + 1) * h)],
                                                             devCell[q])
@@ -206,15 +206,15 @@ extension ReferenceBackend {
                     }
                 }
                 for k in 0..<gh {
-                    dBih[k] += Double(dai[k]); dBhh[k] += Double(dah[k])
-                    dGih[k] += Double(dai[k]) * Double(normIH[gBase + k])
-                    dGhh[k] += Double(dah[k]) * Double(normHH[gBase + k])
+                    dBih.add(k, dai[k]); dBhh.add(k, dah[k])
+                    dGih.add(k, dai[k], normIH[gBase + k])
+                    dGhh.add(k, dah[k], normHH[gBase + k])
                 }
                 let dpi = Self.normalizeBackward((0..<gh).map { dai[$0] * gih[$0] }, normIH[gBase..<(gBase + gh)], devIH[q])
                 let dph = Self.normalizeBackward((0..<gh).map { dah[$0] * ghh[$0] }, normHH[gBase..<(gBase + gh)], devHH[q])
                 for k in 0..<gh {
-                    for c in 0..<i { dWih[k * i + c] += Double(dpi[k]) * Double(x[q * i + c]) }
-                    for c in 0..<r { dWhh[k * r + c] += Double(dph[k]) * Double(hBar[c]) }
+                    for c in 0..<i { dWih.add(k * i + c, dpi[k], x[q * i + c]) }
+                    for c in 0..<r { dWhh.add(k * r + c, dph[k], hBar[c]) }
                 }
                 for c in 0..<i {
                     var sum: Double = 0
@@ -230,16 +230,15 @@ extension ReferenceBackend {
             dhNext = dhPrev
             dcNext = dcPrev
         }
-        if let gradInput = io.gradInput { try write(Self.pack(dx, width: i, s), to: gradInput, "\(op) grad input") }
-        if let gradInitialHidden = io.gradInitialHidden { try write(dhNext, to: gradInitialHidden, "\(op) grad initial hidden") }
-        if let gradInitialCell = io.gradInitialCell, lstm { try write(dcNext, to: gradInitialCell, "\(op) grad initial cell") }
+        if !magnitudes {
+            if let gradInput = io.gradInput { try write(Self.pack(dx, width: i, s), to: gradInput, "\(op) grad input") }
+            if let gradInitialHidden = io.gradInitialHidden { try write(dhNext, to: gradInitialHidden, "\(op) grad initial hidden") }
+            if let gradInitialCell = io.gradInitialCell, lstm { try write(dcNext, to: gradInitialCell, "\(op) grad initial cell") }
+        }
         var sums = [(g.weightIH, dWih), (g.weightHH, dWhh), (g.biasIH, dBih), (g.biasHH, dBhh),
                     (gradNorm.gainIH, dGih), (gradNorm.gainHH, dGhh)]
         if let gainCell = gradNorm.gainCell, let biasCell = gradNorm.biasCell { sums += [(gainCell, dGc), (biasCell, dBc)] }
         if let gradWeightHR = g.weightHR { sums.append((gradWeightHR, dWhr)) }
-        for (tensor, sum) in sums {
-            let old = try read(tensor, "\(op) gradient")
-            try write((0..<old.count).map { old[$0] + Float(sum[$0]) }, to: tensor, "\(op) gradient")
-        }
+        try writeGradientSums(sums, "\(op) gradient")
     }
 }

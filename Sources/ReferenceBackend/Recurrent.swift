@@ -173,10 +173,31 @@ extension ReferenceBackend {
     /// input and state gradients are overwritten.
     public func recurrentBackward(_ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ g: RecurrentWeights,
                                   _ s: RecurrentLayerShape) throws {
+        try referenceRecurrentBackward(io, w, g, s, magnitudes: false)
+    }
+
+    /// The magnitudes of the terms of `recurrentBackward`'s parameter gradients: each element of
+    /// `g` becomes |g| + Σ |term| over every step and row of the sum it accumulates (|dGx|·|x_t|
+    /// for dW_ih, |dGx| for b_ih, and so on; the layer norm's gains and biases likewise), from
+    /// the same gate gradients as `recurrentBackward`; the input and state gradients of `io` are
+    /// not written.
+    ///
+    /// A float sum of those terms, in any order, carries rounding on the scale of 2⁻²⁴ · Σ |term|,
+    /// which can far exceed a relative tolerance where the sum cancels (a gradient near zero made
+    /// of large terms of both signs): comparisons of a backend's parameter gradients with the
+    /// reference's use it to tell such a sum from a wrong one.
+    public func recurrentBackwardTermMagnitudes(_ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ g: RecurrentWeights,
+                                                _ s: RecurrentLayerShape) throws {
+        try referenceRecurrentBackward(io, w, g, s, magnitudes: true)
+    }
+
+    /// `recurrentBackward`, or with `magnitudes` `recurrentBackwardTermMagnitudes`.
+    private func referenceRecurrentBackward(_ io: RecurrentBackwardIO, _ w: RecurrentWeights, _ g: RecurrentWeights,
+                                            _ s: RecurrentLayerShape, magnitudes: Bool) throws {
         try io.validate(s)
         try w.validate(s, "reference recurrent backward")
         try g.validate(s, "reference recurrent backward gradient")
-        if s.layerNorm { return try referenceLayerNormBackward(io, w, g, s) }
+        if s.layerNorm { return try referenceLayerNormBackward(io, w, g, s, magnitudes: magnitudes) }
         let (t, b, i, h, r, gh) = (s.sequenceLength, s.batchSize, s.inputSize, s.hiddenSize, s.outputSize, s.gateWidth)
         let n = s.rowCount, extraWidth = h * s.cell.extraReserveWidth
         let projecting = s.projectionSize != nil
@@ -201,9 +222,9 @@ extension ReferenceBackend {
 
         var dhNext = try readOrZeros(io.gradFinalHidden, count: b * r, "recurrent backward grad final hidden")  // (B, R)
         var dcNext = try readOrZeros(io.gradFinalCell, count: b * h, "recurrent backward grad final cell")      // (B, H)
-        var dWih = [Double](repeating: 0, count: gh * i), dWhh = [Double](repeating: 0, count: gh * r)
-        var dBih = [Double](repeating: 0, count: gh), dBhh = [Double](repeating: 0, count: gh)
-        var dWhr = [Double](repeating: 0, count: projecting ? r * h : 0)
+        var dWih = GradientSums(count: gh * i, magnitudes: magnitudes), dWhh = GradientSums(count: gh * r, magnitudes: magnitudes)
+        var dBih = GradientSums(count: gh, magnitudes: magnitudes), dBhh = dBih
+        var dWhr = GradientSums(count: projecting ? r * h : 0, magnitudes: magnitudes)
         var dx = [Float](repeating: 0, count: t * b * i)                           // (T, B, I)
 
         for step in stride(from: t - 1, through: 0, by: -1) {
@@ -230,7 +251,7 @@ extension ReferenceBackend {
                         return Float(sum)
                     }
                     for k in 0..<r {
-                        for j in 0..<h { dWhr[k * h + j] += Double(dhOut[k]) * Double(m[j]) }
+                        for j in 0..<h { dWhr.add(k * h + j, dhOut[k], m[j]) }
                     }
                 }
                 var dGx = [Float](repeating: 0, count: gh), dGh = [Float](repeating: 0, count: gh)
@@ -287,13 +308,13 @@ extension ReferenceBackend {
                 // Per-step parameter gradients and the gradients flowing to x_t and h_{t-1}.
                 let xBase = (step * b + row) * i
                 for q in 0..<gh {
-                    dBih[q] += Double(dGx[q])
-                    dBhh[q] += Double(dGh[q])
-                    for c in 0..<i { dWih[q * i + c] += Double(dGx[q]) * Double(x[xBase + c]) }
+                    dBih.add(q, dGx[q])
+                    dBhh.add(q, dGh[q])
+                    for c in 0..<i { dWih.add(q * i + c, dGx[q], x[xBase + c]) }
                     for c in 0..<r {
                         // W_hn of a reset-before GRU multiplies r ⊙ h̄ (the reserve's extra part).
                         let productInput = s.resetBefore && q >= 2 * h ? extra[stateBase + c] : hPrev[c] * (mask?[row * r + c] ?? 1)
-                        dWhh[q * r + c] += Double(dGh[q]) * Double(productInput)
+                        dWhh.add(q * r + c, dGh[q], productInput)
                     }
                 }
                 for c in 0..<i {
@@ -313,19 +334,17 @@ extension ReferenceBackend {
             dcNext = dcPrev
         }
 
-        if let gradInput = io.gradInput { try write(Self.pack(dx, width: i, s), to: gradInput, "recurrent backward grad input") }
-        if let gradInitialHidden = io.gradInitialHidden {
-            try write(dhNext, to: gradInitialHidden, "recurrent backward grad initial hidden")
+        if !magnitudes {
+            if let gradInput = io.gradInput { try write(Self.pack(dx, width: i, s), to: gradInput, "recurrent backward grad input") }
+            if let gradInitialHidden = io.gradInitialHidden {
+                try write(dhNext, to: gradInitialHidden, "recurrent backward grad initial hidden")
+            }
+            if let gradInitialCell = io.gradInitialCell, s.cell == .lstm {
+                try write(dcNext, to: gradInitialCell, "recurrent backward grad initial cell")
+            }
         }
-        if let gradInitialCell = io.gradInitialCell, s.cell == .lstm {
-            try write(dcNext, to: gradInitialCell, "recurrent backward grad initial cell")
-        }
-        var sums = [(g.weightIH, dWih, "weight_ih"), (g.weightHH, dWhh, "weight_hh"),
-                    (g.biasIH, dBih, "bias_ih"), (g.biasHH, dBhh, "bias_hh")]
-        if let gradWeightHR = g.weightHR { sums.append((gradWeightHR, dWhr, "weight_hr")) }
-        for (tensor, sums, name) in sums {
-            let old = try read(tensor, "recurrent backward grad \(name)")
-            try write((0..<old.count).map { old[$0] + Float(sums[$0]) }, to: tensor, "recurrent backward grad \(name)")
-        }
+        var sums = [(g.weightIH, dWih), (g.weightHH, dWhh), (g.biasIH, dBih), (g.biasHH, dBhh)]
+        if let gradWeightHR = g.weightHR { sums.append((gradWeightHR, dWhr)) }
+        try writeGradientSums(sums, "recurrent backward parameter gradient")
     }
 }

@@ -23,4 +23,19 @@ import Testing
         #expect(report.hasPrefix("label: "))
         #expect(report.contains(fragment), "\(report)")
     }
+
+    /// A sum's tolerance with its terms' magnitudes: -0.00274 from Σ |term| = 6.29 may be off by
+    /// 1e-5 + 1e-4·0.00274 + 256 · 2⁻²⁴ · 6.29 = 1.06e-4, not by 1.2e-4; without the terms by
+    /// 1.03e-5 only.
+    @Test func sumsTakeRoundingsOfTheirTerms() throws {
+        let expected: [Float] = [-0.00274, 1]
+        let terms = (magnitudes: [Float(6.29), 1], roundings: Float(256))
+        #expect(mismatchReport([-0.00274 + 5e-5, 1], expected, "no terms") != nil)
+        #expect(mismatchReport([-0.00274 + 5e-5, 1], expected, terms: terms, "within") == nil)
+        #expect(mismatchReport([-0.00274 - 1.05e-4, 1], expected, terms: terms, "within") == nil)
+        let report = try #require(mismatchReport([-0.00274 + 1.2e-4, 1], expected, terms: terms, "beyond"))
+        #expect(report.contains("1 of 2 values differ (tolerance 1e-05 + 0.0001·|expected| + 256.0·2⁻²⁴·Σ|term|)"), "\(report)")
+        #expect(report.contains("Σ|term| 6.29"), "\(report)")
+        #expect(mismatchReport([1], [1], terms: ([1, 2], 1), "label")?.contains("got 1 values, expected 1, 2 term magnitudes") == true)
+    }
 }

@@ -158,3 +158,88 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
         }
     }
 }
+
+/// The reference's term magnitudes (`recurrentBackwardTermMagnitudes`), which the layer tests'
+/// tolerance of parameter-gradient sums rests on.
+@Suite struct TermMagnitudeTests {
+    /// Every configuration of `GradientCase.all` at one step (packing and lengths fall away), B = 3.
+    static let cases: [GradientCase] = GradientCase.all.map { c in
+        var one = c
+        one.t = 1
+        one.b = 3
+        one.batchSizes = nil
+        return one
+    }
+
+    /// At one step each row adds exactly one term to every parameter gradient's element, and the
+    /// gradients are linear in the upstream gradients: backward with only row k's upstream
+    /// gradients gives row k's terms alone. The magnitudes, from gradients that start at g₀, must
+    /// be |g₀| + Σ_k |row k's term|, and the gradient g₀ + Σ_k (row k's term).
+    @Test(arguments: cases)
+    func magnitudesSumEachRowsTerm(_ c: GradientCase) throws {
+        let backend = Side.referenceBackend
+        let s = c.shape
+        let (b, i, h, r, gh) = (c.b, c.i, c.h, s.outputSize, s.gateWidth)
+        let lstm = c.cell == .lstm
+        var random = TestRandom(seed: 96, stream: UInt64(gh * 1000 + i * 10 + r))
+        let (ln, lnCell) = (c.layerNorm ? gh : 0, c.layerNorm && lstm ? h : 0)
+        // weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, weight_ln_ih, weight_ln_hh, weight_ln_c, bias_ln_c.
+        let shapes = [[gh, i], [gh, r], [gh], [gh], [c.projection ?? 0, h], [ln], [ln], [lnCell], [lnCell]]
+        func tensor(_ shape: [Int], low: Float = -1, high: Float = 1) throws -> Tensor {
+            try random.tensor(shape, on: backend, low: low, high: high)
+        }
+        func weights(_ x: [Tensor]) -> RecurrentWeights {
+            RecurrentWeights(weightIH: x[0], weightHH: x[1], biasIH: x[2], biasHH: x[3], weightHR: c.projection == nil ? nil : x[4],
+                             layerNorm: c.layerNorm ? RecurrentLayerNormWeights(gainIH: x[5], gainHH: x[6], gainCell: lstm ? x[7] : nil,
+                                                                                biasCell: lstm ? x[8] : nil) : nil)
+        }
+        let w = weights(try shapes.enumerated().map { k, shape in try tensor(shape, low: k >= 5 && k <= 7 ? 0.5 : -1, high: 1.5) })
+        let input = try tensor([b, i]), h0 = try tensor([b, r]), c0 = try tensor([b, h])
+        let mask = try c.hiddenMask ? Tensor(shape: [b, r], values: random.uniform(count: b * r).map { $0 < -0.2 ? 0 : 1.5 }, on: backend) : nil
+        let zoneout = try c.zoneout
+            ? RecurrentZoneout(hidden: tensor([b, r], low: 0, high: 1), cell: lstm ? tensor([b, h], low: 0, high: 1) : nil) : nil
+        let output = try Tensor.empty([b, r], on: backend), reserve = try Tensor.empty([s.reserveCount], on: backend)
+        let finalHidden = try Tensor.empty([b, r], on: backend), finalCell = try Tensor.empty([b, h], on: backend)
+        try backend.recurrentForward(
+            RecurrentForwardIO(output: output, finalHidden: finalHidden, finalCell: lstm ? finalCell : nil, reserve: reserve,
+                               input: input, initialHidden: h0, initialCell: lstm ? c0 : nil, hiddenMask: mask, zoneout: zoneout),
+            w, s)
+        let upstream = (random.uniform(count: b * r), random.uniform(count: b * r), random.uniform(count: b * h))
+        /// The upstream gradients of `rows` only (the others zero).
+        func io(rows: Set<Int>) throws -> RecurrentBackwardIO {
+            func only(_ values: [Float], width: Int) throws -> Tensor {
+                try Tensor(shape: [b, width], values: values.enumerated().map { rows.contains($0.offset / width) ? $0.element : 0 },
+                           on: backend)
+            }
+            return RecurrentBackwardIO(gradInput: nil, gradOutput: try only(upstream.0, width: r), gradFinalHidden: try only(upstream.1, width: r),
+                                       gradFinalCell: lstm ? try only(upstream.2, width: h) : nil, input: input, output: output,
+                                       initialHidden: h0, initialCell: lstm ? c0 : nil, reserve: reserve, hiddenMask: mask,
+                                       zoneout: zoneout)
+        }
+        let start = try shapes.map { try tensor($0).toArray() }
+        func fromStart() throws -> [Tensor] { try zip(shapes, start).map { try Tensor(shape: $0, values: $1, on: backend) } }
+        let gradients = try fromStart(), magnitudes = try fromStart()
+        try backend.recurrentBackward(io(rows: Set(0..<b)), w, weights(gradients), s)
+        try backend.recurrentBackwardTermMagnitudes(io(rows: Set(0..<b)), w, weights(magnitudes), s)
+        var terms: [[[Float]]] = []                                         // [row][parameter][element]
+        for row in 0..<b {
+            let alone = try shapes.map { try Tensor.zeros($0, on: backend) }
+            try backend.recurrentBackward(io(rows: [row]), w, weights(alone), s)
+            terms.append(try alone.map { try $0.toArray() })
+        }
+        let names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_ln_ih", "weight_ln_hh", "weight_ln_c",
+                     "bias_ln_c"]
+        var cancelling = 0                                                  // elements whose terms differ in sign
+        for (k, name) in names.enumerated() where !start[k].isEmpty {
+            let expectedMagnitudes = start[k].indices.map { e in abs(start[k][e]) + terms.reduce(0) { $0 + abs($1[k][e]) } }
+            let expectedSums = start[k].indices.map { e in start[k][e] + terms.reduce(0) { $0 + $1[k][e] } }
+            expectClose(try magnitudes[k].toArray(), expectedMagnitudes, absolute: 1e-6, relative: 1e-5,
+                        "\(c.testDescription): Σ|term| of grad \(name)")
+            expectClose(try gradients[k].toArray(), expectedSums, absolute: 1e-6, relative: 1e-5,
+                        "\(c.testDescription): grad \(name) as the rows' terms")
+            cancelling += zip(expectedMagnitudes, expectedSums).filter { $0 > 1.01 * abs($1) }.count
+        }
+        // Magnitudes that only echoed |sum| would pass above wherever the terms share a sign.
+        #expect(cancelling > 0, "\(c.testDescription): no sum whose terms cancel")
+    }
+}

@@ -81,12 +81,9 @@ import Testing
 
     /// The layer-normalised LSTM and GRU (also with zoneout, and LSTMs projected) and the reset-before GRU
     /// on RecurrentLayerTests' shapes of 32 rows or more (B = 34 packed, 50, 66 packed, with recurrent
-    /// dropout and with zoneout), then `packedVariantCases`. The LSTM of 66 packed rows with zoneout
-    /// alone is left out: on the shared per-step loop (RECURRENT_PACKED_WEIGHTS=0, which takes no row
-    /// blocks from `stepBlocks`) one of its 196 dW_hh values carries the products' fp32 rounding past
-    /// the tolerance; with recurrent dropout as well the same rows stay.
+    /// dropout and with zoneout), then `packedVariantCases`.
     static let variantBlockCases: [RecurrentCase] = (RecurrentLayerTests.layerNormalised
-        + RecurrentLayerTests.layerNormalised.filter { !($0.cell == .lstm && $0.b == 66 && !$0.hiddenMask) }.map { c in
+        + RecurrentLayerTests.layerNormalised.map { c in
             var zoned = c
             zoned.zoneout = true
             return zoned
@@ -100,14 +97,10 @@ import Testing
         try Self.expectTwoBlocksPerThreadMatchReference(c)
     }
 
-    /// `RecurrentLayerTests.expectLayerMatchesReference` with the device a CPU backend of two row blocks per thread,
-    /// the weight gradients' tolerance scaled to their magnitude: with the AVX2/FMA kernels, B66's
-    /// layer-normalised LSTM with recurrent dropout and zoneout has a dW_ih value that cancels to
-    /// -0.00274 among terms of about 3 and lands 1.2e-5 from the reference's float sum. A block
-    /// that loses or repeats rows' steps errs by orders of magnitude more.
+    /// `RecurrentLayerTests.expectLayerMatchesReference` with the device a CPU backend of two row blocks per thread.
     static func expectTwoBlocksPerThreadMatchReference(_ c: RecurrentCase) throws {
         try Side.$deviceOverride.withValue(CPUBackend(stepBlocks: .twoPerThread)) {
-            try RecurrentLayerTests.expectLayerMatchesReference(c, scaledWeightGradients: true)
+            try RecurrentLayerTests.expectLayerMatchesReference(c)
         }
     }
 

@@ -76,6 +76,18 @@ struct Twin {
         return try expectPaddingIntact(label, sourceLocation: sourceLocation) && ok
     }
 
+    /// `expectClose` for a tensor of sums (a parameter gradient over every step and row): where
+    /// a value fails abs 1e-5 + rel 1e-4, `termMagnitudes()` (Σ |term| of every value, asked for
+    /// only then) lets it also take `roundings` · 2⁻²⁴ · Σ |term| (`termRoundingTolerance`).
+    @discardableResult
+    func expectSumsClose(_ label: String, roundings: Float, termMagnitudes: () throws -> [Float],
+                         sourceLocation: SourceLocation = #_sourceLocation) throws -> Bool {
+        let (actual, expected) = (try device.toArray(), try reference.toArray())
+        let terms = mismatchReport(actual, expected, label) == nil ? nil : (magnitudes: try termMagnitudes(), roundings: roundings)
+        let ok = TestSupport.expectClose(actual, expected, terms: terms, label, sourceLocation: sourceLocation)
+        return try expectPaddingIntact(label, sourceLocation: sourceLocation) && ok
+    }
+
     /// Records an issue if the device wrote into the padding around the view.
     @discardableResult
     func expectPaddingIntact(_ label: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Bool {
