@@ -14,30 +14,35 @@ public enum Philox {
     @usableFromInline static let w1: UInt32 = 0xBB67_AE85
 
     /// One Philox4x32 block: ten rounds over `counter` with `key`.
+    ///
+    /// The rounds work on scalar words: the same bits as on SIMD vectors, without the generic
+    /// SIMD operations an unoptimised (debug) build calls through metadata lookups.
     @inlinable
     public static func block(counter: SIMD4<UInt32>, key: SIMD2<UInt32>) -> SIMD4<UInt32> {
-        var c = counter
-        var k = key
+        var (c0, c1, c2, c3) = (counter[0], counter[1], counter[2], counter[3])
+        var (k0, k1) = (key[0], key[1])
         for round in 0..<10 {
-            if round > 0 { k &+= SIMD2(w0, w1) }
-            let p0 = UInt64(m0) &* UInt64(c[0])
-            let p1 = UInt64(m1) &* UInt64(c[2])
-            let hi0 = UInt32(truncatingIfNeeded: p0 >> 32), lo0 = UInt32(truncatingIfNeeded: p0)
-            let hi1 = UInt32(truncatingIfNeeded: p1 >> 32), lo1 = UInt32(truncatingIfNeeded: p1)
-            c = SIMD4(hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0)
+            if round > 0 { k0 &+= w0; k1 &+= w1 }
+            let p0 = UInt64(m0) &* UInt64(c0)
+            let p1 = UInt64(m1) &* UInt64(c2)
+            (c0, c1, c2, c3) = (UInt32(truncatingIfNeeded: p1 >> 32) ^ c1 ^ k0, UInt32(truncatingIfNeeded: p1),
+                                UInt32(truncatingIfNeeded: p0 >> 32) ^ c3 ^ k1, UInt32(truncatingIfNeeded: p0))
         }
-        return c
+        return SIMD4(c0, c1, c2, c3)
+    }
+
+    /// Block `q` of stream `stream` under `seed`: words 4q ..< 4q + 4.
+    @inlinable
+    public static func block(seed: UInt64, stream: UInt64, blockIndex q: UInt64) -> SIMD4<UInt32> {
+        block(counter: SIMD4(UInt32(truncatingIfNeeded: q), UInt32(truncatingIfNeeded: q >> 32),
+                             UInt32(truncatingIfNeeded: stream), UInt32(truncatingIfNeeded: stream >> 32)),
+              key: SIMD2(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
     }
 
     /// The 32-bit word at `index` of stream `stream` under `seed`.
     @inlinable
     public static func word(seed: UInt64, stream: UInt64, index: UInt64) -> UInt32 {
-        let q = index >> 2
-        let out = block(
-            counter: SIMD4(UInt32(truncatingIfNeeded: q), UInt32(truncatingIfNeeded: q >> 32),
-                           UInt32(truncatingIfNeeded: stream), UInt32(truncatingIfNeeded: stream >> 32)),
-            key: SIMD2(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
-        return out[Int(index & 3)]
+        block(seed: seed, stream: stream, blockIndex: index >> 2)[Int(index & 3)]
     }
 
     /// A uniform float in [0, 1) from a word: the top 24 bits times 2^-24 (exact in fp32).
@@ -66,6 +71,11 @@ public struct PhiloxStream: Sendable {
     /// The index of the next word to draw.
     public private(set) var position: UInt64
 
+    /// The index of the block in `words` (none before the first draw: no block index is UInt64.max).
+    private var blockIndex = UInt64.max
+    /// The four words of block `blockIndex`, drawn one at a time.
+    private var words = SIMD4<UInt32>()
+
     /// Starts stream `stream` of `seed` at word `position`.
     public init(seed: UInt64, stream: UInt64, position: UInt64 = 0) {
         self.seed = seed
@@ -73,10 +83,16 @@ public struct PhiloxStream: Sendable {
         self.position = position
     }
 
-    /// The next 32-bit word.
+    /// The next 32-bit word: `Philox.word(seed:stream:index: position)`, one block computed per
+    /// four words.
     public mutating func nextWord() -> UInt32 {
         defer { position &+= 1 }
-        return Philox.word(seed: seed, stream: stream, index: position)
+        let q = position >> 2
+        if q != blockIndex {
+            words = Philox.block(seed: seed, stream: stream, blockIndex: q)
+            blockIndex = q
+        }
+        return words[Int(position & 3)]
     }
 
     /// `count` values uniform in [low, high).

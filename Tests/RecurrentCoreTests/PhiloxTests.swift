@@ -64,3 +64,15 @@ func philoxKnownAnswers(counter: SIMD4<UInt32>, key: SIMD2<UInt32>, expected: SI
     var b = PhiloxStream(seed: 3, stream: 4, position: 10)
     #expect(a.uniform(count: 5, low: 0, high: 1) == b.uniform(count: 5, low: 0, high: 1))
 }
+
+/// A stream draws word `position` of its block, which it computes once per four words: started
+/// at every offset within a block and across a block boundary (and near the 2³²-word carry), the
+/// words are `Philox.word`'s.
+@Test(arguments: [0, 1, 2, 3, 5, (1 << 32) - 6] as [UInt64])
+func streamWordsAreTheIndexedWords(start: UInt64) {
+    var s = PhiloxStream(seed: 0xFEED_5EED, stream: 77, position: start)
+    for index in start..<(start + 13) {
+        #expect(s.nextWord() == Philox.word(seed: 0xFEED_5EED, stream: 77, index: index), "word \(index)")
+    }
+    #expect(s.position == start + 13)
+}
